@@ -1,0 +1,14 @@
+"""Errors a user can act on. The CLI prints their message alone (no traceback)."""
+
+
+class KinemaError(Exception):
+    """A problem with the user's input, files or environment, explained in one message."""
+
+
+class VideoReadError(KinemaError):
+    """A video file or frame folder could not be read; the message names the file."""
+
+
+class MissingWeightsError(KinemaError, FileNotFoundError):
+    """Pretrained weights were needed but not found; the message names the file and where
+    the field gets it."""

@@ -1,0 +1,125 @@
+"""One save format for every model: ``config.json`` + ``model.safetensors`` in a folder.
+
+Loading rebuilds the module from its config and loads weights; it never unpickles code
+(diffusers' config-as-constructor habit, STYLE.md §1).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, TypeVar
+
+import torch
+
+T = TypeVar("T", bound="Pretrained")
+
+
+def config_to_dict(config: Any) -> dict:
+    if dataclasses.is_dataclass(config):
+        return dataclasses.asdict(config)
+    raise TypeError(f"config must be a dataclass, got {type(config).__name__}")
+
+
+def config_from_dict(cls: type, data: dict) -> Any:
+    """Build dataclass ``cls`` from ``data``, recursing into nested dataclass fields and
+    refusing unknown keys (a typo in a config file must not pass silently)."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
+    kwargs = {}
+    hints = __import__("typing").get_type_hints(cls)
+    for name, value in data.items():
+        hint = hints.get(name)
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = config_from_dict(hint, value)
+        elif isinstance(value, list) and isinstance(getattr(cls, name, None), tuple):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+class Pretrained:
+    """Mixin for ``nn.Module`` subclasses whose constructor takes one dataclass config.
+
+    Subclasses set ``config_class`` and store ``self.config``.
+    """
+
+    config_class: type
+    config: Any
+
+    def save_pretrained(self, path: str | os.PathLike) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` atomically into folder ``path``."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        try:
+            meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}",
+                    "config": config_to_dict(self.config)}
+            (tmp / "config.json").write_text(json.dumps(meta, indent=2))
+            state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+            save_file(_untie(state), str(tmp / "model.safetensors"))
+            if path.exists():
+                old = path.with_name(f".{path.name}.old")
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(path, old)
+                os.replace(tmp, path)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return path
+
+    @classmethod
+    def from_pretrained(cls: type[T], path: str | os.PathLike, map_location: str = "cpu") -> T:
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        cfg_file, weights = path / "config.json", path / "model.safetensors"
+        for f in (cfg_file, weights):
+            if not f.is_file():
+                raise FileNotFoundError(
+                    f"{f} is missing: a kinema model folder holds config.json and "
+                    f"model.safetensors (written by save_pretrained or `kinema train`)")
+        meta = json.loads(cfg_file.read_text())
+        config = config_from_dict(cls.config_class, meta["config"])
+        model = cls(config)  # type: ignore[call-arg]
+        state = load_file(str(weights), device=map_location)
+        model.load_state_dict(state)  # type: ignore[attr-defined]
+        return model
+
+
+def load_pretrained(path: str | os.PathLike, map_location: str = "cpu"):
+    """Load any kinema model folder, resolving its class from ``config.json``.
+
+    Only classes inside the ``kinema`` package are accepted."""
+    import importlib
+
+    cfg_file = Path(path) / "config.json"
+    if not cfg_file.is_file():
+        raise FileNotFoundError(f"{cfg_file} is missing: not a kinema model folder")
+    target = json.loads(cfg_file.read_text()).get("class", "")
+    module, _, qualname = target.partition(":")
+    if not module.startswith("kinema."):
+        raise ValueError(f"{cfg_file}: refusing to load class {target!r} outside kinema")
+    cls = getattr(importlib.import_module(module), qualname)
+    return cls.from_pretrained(path, map_location=map_location)
+
+
+def _untie(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """safetensors refuses tensors that share storage; clone the duplicates."""
+    seen: set[int] = set()
+    out = {}
+    for k, v in state.items():
+        ptr = v.untyped_storage().data_ptr() if v.numel() else id(v)
+        out[k] = v.clone() if ptr in seen else v
+        seen.add(ptr)
+    return out
