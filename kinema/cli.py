@@ -16,6 +16,11 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+@app.callback()
+def _root() -> None:
+    """kinema: video synthesis by separating content from motion."""
+
+
 @app.command("methods")
 def list_methods() -> None:
     """List the registered methods, the tasks they serve and their presets."""
