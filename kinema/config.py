@@ -77,7 +77,12 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
         parts = dotted.split(".")
         target: Any = recipe
         for p in parts[:-1]:
-            target = target[p] if isinstance(target, dict) else getattr(target, p, _missing(dotted))
+            if isinstance(target, dict) and p in target:
+                target = target[p]
+            elif not isinstance(target, dict) and hasattr(target, p):
+                target = getattr(target, p)
+            else:
+                _missing(dotted)
         last = parts[-1]
         if isinstance(target, dict):
             target[last] = value
