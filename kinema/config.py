@@ -74,6 +74,11 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
             raise ValueError(f"override {item!r} must look like section.key=value")
         dotted, raw = item.split("=", 1)
         value = yaml.safe_load(raw)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
         parts = dotted.split(".")
         target: Any = recipe
         for p in parts[:-1]:
