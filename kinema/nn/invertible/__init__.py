@@ -1,0 +1,13 @@
+"""Invertible building blocks shared by ILE and the cINN (DESIGN.md, ``nn/invertible``).
+
+One contract for every piece: ``y, logdet = layer(x, cond=None, reverse=False)`` with ``x``
+either vectors ``(b d)`` or feature maps ``(b c h w)`` and ``logdet`` of shape ``(b,)``.
+"""
+from kinema.nn.invertible.coupling import AffineCoupling, conv_subnet, fc_subnet
+from kinema.nn.invertible.layers import (ActNorm, FixedPermutation, Invertible1x1Conv,
+                                         InvertibleLayer, InvertibleLeakyReLU, Squeeze)
+from kinema.nn.invertible.sequence import InvertibleSequence
+
+__all__ = ["ActNorm", "AffineCoupling", "FixedPermutation", "Invertible1x1Conv",
+           "InvertibleLayer", "InvertibleLeakyReLU", "InvertibleSequence", "Squeeze",
+           "conv_subnet", "fc_subnet"]

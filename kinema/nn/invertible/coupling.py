@@ -1,0 +1,104 @@
+"""Affine coupling (Dinh et al. 2016, RealNVP) for vectors and feature maps, with an optional
+condition (the cINN paper's conditional coupling, Sec. 3.2 and appendix B.1).
+
+The input is split into two halves; a subnetwork of the first half (and of the condition)
+gives a log-scale and a shift for the second half:
+
+    y1 = x1,   y2 = x2 * s(x1, c) + t(x1, c),   log|det| = sum log s
+
+which is the coupling of Sec. 2.2 of the ILE paper ("using half of the layer's input we learn
+to produce an affine transformation to apply to the other half"). The scale is kept positive
+and bounded by a soft clamp, s = exp(clamp * tanh(raw / clamp)), as in FrEIA's
+``AllInOneBlock`` / the cINN paper's reference implementation, so a single step can never blow
+up or vanish a channel (the ILE paper notes the numerical fragility of its training loop,
+Sec. 2.5). The subnet's last layer is initialised to zero, so each coupling starts as the
+identity (Glow's habit; issue 4).
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from kinema.nn.invertible.layers import InvertibleLayer, _check_input
+
+
+def conv_subnet(in_channels: int, out_channels: int, hidden: int) -> nn.Module:
+    """3x3 conv -> 1x1 conv -> 3x3 conv with a wide middle (ILE Sec. 3.2, Glow's NN())."""
+    net = nn.Sequential(
+        nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(hidden, hidden, 1), nn.ReLU(),
+        nn.Conv2d(hidden, out_channels, 3, padding=1),
+    )
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
+def fc_subnet(in_features: int, out_features: int, hidden: int) -> nn.Module:
+    """Linear -> ReLU -> Linear -> ReLU -> Linear (the cINN's fully connected subnetwork)."""
+    net = nn.Sequential(
+        nn.Linear(in_features, hidden), nn.ReLU(),
+        nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(hidden, out_features),
+    )
+    nn.init.zeros_(net[-1].weight)
+    nn.init.zeros_(net[-1].bias)
+    return net
+
+
+class AffineCoupling(InvertibleLayer):
+    """Affine coupling over channels of ``(b c h w)`` (conv subnet) or entries of ``(b d)``
+    (fully connected subnet).
+
+    ``cond_channels``: size of the condition concatenated to the subnet input. For feature maps
+    the condition may be ``(b k h w)`` or ``(b k)`` (broadcast over positions).
+    ``flip``: transform the first half from the second instead (alternate it in a stack so
+    both halves change, when no permutation sits between couplings).
+    """
+
+    def __init__(self, channels: int, hidden: int = 512, cond_channels: int = 0,
+                 spatial: bool = True, clamp: float = 2.0, flip: bool = False):
+        super().__init__()
+        if channels < 2:
+            raise ValueError(f"AffineCoupling needs at least 2 channels, got {channels}")
+        self.channels, self.cond_channels = channels, cond_channels
+        self.spatial, self.clamp, self.flip = spatial, clamp, flip
+        self.split = channels // 2
+        kept, changed = (channels - self.split, self.split) if flip else (self.split, channels - self.split)
+        make = conv_subnet if spatial else fc_subnet
+        self.subnet = make(kept + cond_channels, 2 * changed, hidden)
+
+    def _halves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = x[:, :self.split], x[:, self.split:]
+        return (b, a) if self.flip else (a, b)   # (kept, changed)
+
+    def _join(self, kept: torch.Tensor, changed: torch.Tensor) -> torch.Tensor:
+        return torch.cat([changed, kept] if self.flip else [kept, changed], dim=1)
+
+    def _subnet_input(self, kept: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        if self.cond_channels == 0:
+            return kept
+        if cond is None:
+            raise ValueError(f"this coupling was built with cond_channels={self.cond_channels} "
+                             "and needs a condition")
+        if cond.shape[1] != self.cond_channels:
+            raise ValueError(f"condition has {cond.shape[1]} channels, expected {self.cond_channels}")
+        if kept.ndim == 4 and cond.ndim == 2:
+            cond = cond[:, :, None, None].expand(-1, -1, kept.shape[2], kept.shape[3])
+        return torch.cat([kept, cond.to(kept.dtype)], dim=1)
+
+    def forward(self, x, cond=None, reverse=False):
+        _check_input(x)
+        if (x.ndim == 4) != self.spatial:
+            raise ValueError(f"coupling built for {'(b c h w)' if self.spatial else '(b d)'} "
+                             f"inputs, got {tuple(x.shape)}")
+        kept, changed = self._halves(x)
+        raw = self.subnet(self._subnet_input(kept, cond))
+        raw_scale, shift = raw.chunk(2, dim=1)
+        log_scale = self.clamp * torch.tanh(raw_scale / self.clamp)   # bounded, s = exp(.) > 0
+        logdet = log_scale.flatten(1).sum(dim=1)
+        if reverse:
+            changed = (changed - shift) * torch.exp(-log_scale)
+            return self._join(kept, changed), -logdet
+        changed = changed * torch.exp(log_scale) + shift
+        return self._join(kept, changed), logdet
