@@ -1,0 +1,38 @@
+"""Honest reference methods, so every pipeline can be tested before (and against) the papers'
+methods: repeat-last-frame, the linear dynamic texture (Doretto et al. 2003), and the
+multi-scale adversarial predictor of Mathieu, Couprie & LeCun (2015).
+
+Training: ``baselines.mathieu`` is trained by the Trainer (``parameter_groups`` /
+``training_step``). ``baselines.repeat-last`` and ``baselines.dynamic-texture`` have nothing to
+optimise: they are fitted in closed form by ``model.fit(dataset, max_clips=None,
+progress=True)`` and then saved with ``save_pretrained``.
+
+Registration only; the modules are imported when a method is used.
+"""
+from kinema.registry import MethodEntry, register_method
+
+_HERE = "kinema.methods.baselines"
+
+register_method(MethodEntry(
+    name="baselines.repeat-last",
+    model_class=f"{_HERE}.repeat_last:RepeatLastFrame",
+    recipe=f"{_HERE}.config:repeat_last_recipe",
+    tasks=("Prediction", "ImageToVideo", "Generation"),
+    summary="repeat the last frame (generation: a still frame from a fitted bank)",
+))
+register_method(MethodEntry(
+    name="baselines.dynamic-texture",
+    model_class=f"{_HERE}.dynamic_texture:LinearDynamicTexture",
+    recipe=f"{_HERE}.config:dynamic_texture_recipe",
+    tasks=("Prediction", "ImageToVideo", "Generation"),
+    summary="linear dynamic texture: PCA + least-squares LDS, Gaussian innovations "
+            "(Doretto et al. 2003; fitted in closed form)",
+))
+register_method(MethodEntry(
+    name="baselines.mathieu",
+    model_class=f"{_HERE}.adversarial:MathieuPredictor",
+    recipe=f"{_HERE}.config:mathieu_recipe",
+    tasks=("Prediction",),
+    summary="multi-scale adversarial next-frame predictor, L2 + GDL + GAN loss "
+            "(Mathieu et al. 2015)",
+))
