@@ -1,0 +1,72 @@
+"""ILE's config and presets. Every number that differs from the paper is visible here.
+
+Paper (Sec. 3.2): Glow-like network without 1x1 convolutions or actnorm, 4 blocks of 10 affine
+couplings, each block with an early connection out to the final embedding, coupling
+subnetworks with 512 channels in the middle; Bouncing-MNIST at 64x64.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kinema.config import DataConfig, Recipe, TrainConfig
+
+
+@dataclass
+class ILEConfig:
+    channels: int = 1
+    image_size: int = 64
+    blocks: int = 4              # Sec. 3.2: 4 blocks ...
+    steps_per_block: int = 10    # ... of 10 affine couplings
+    hidden: int = 512            # Sec. 3.2: 512 channels in the subnet's centre
+    clamp: float = 2.0           # soft clamp of the coupling's log-scale
+    actnorm: bool = False        # Sec. 3.2: the paper uses no actnorm
+    invertible_1x1: bool = False  # Sec. 3.2: ... and no 1x1 convolutions (fixed shuffles instead)
+    state_dim: int = 128         # latent state size n (even: n/2 real-Jordan 2x2 blocks); not given in the paper
+    context_frames: int = 5      # frames observed before prediction (evaluation and logged predictive NLL)
+    n_bits: int = 8              # pixel quantisation for dequantisation noise and bits/dim
+    memory_saving: bool = False  # recompute activations by inversion in the backward pass
+    temperature: float = 1.0     # std of the latent observation noise when sampling (1 = the model)
+    seed: int = 0                # seeds the fixed channel shuffles
+
+    def __post_init__(self):
+        if self.state_dim % 2:
+            raise ValueError(f"state_dim must be even (2x2 Jordan blocks), got {self.state_dim}")
+        if self.image_size % (2 ** self.blocks):
+            raise ValueError(f"image_size {self.image_size} must be divisible by 2**blocks "
+                             f"= {2 ** self.blocks} (one squeeze per block)")
+
+    @classmethod
+    def tiny(cls) -> "ILEConfig":
+        return cls(image_size=8, blocks=2, steps_per_block=2, hidden=8, state_dim=4,
+                   context_frames=2)
+
+    @classmethod
+    def small(cls) -> "ILEConfig":
+        return cls(image_size=32, blocks=4, steps_per_block=4, hidden=64, state_dim=64,
+                   context_frames=5)
+
+    @classmethod
+    def paper(cls) -> "ILEConfig":
+        return cls(image_size=64, blocks=4, steps_per_block=10, hidden=512, state_dim=128,
+                   context_frames=5)
+
+
+PRESETS = ("tiny", "small", "paper")
+
+
+def recipe(preset: str = "small") -> Recipe:
+    """Model, data and schedule of a preset (`kinema train ile --preset small`)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown ILE preset {preset!r}; known: {', '.join(PRESETS)}")
+    model = getattr(ILEConfig, preset)()
+    frames = {"tiny": 4, "small": 10, "paper": 10}[preset]
+    train = {
+        "tiny": TrainConfig(steps=20, batch_size=2, lr=1e-3, log_every=5, checkpoint_every=20),
+        "small": TrainConfig(steps=3000, batch_size=8, lr=5e-4, warmup_steps=100, grad_clip=5.0,
+                             checkpoint_every=500, sample_every=500),
+        "paper": TrainConfig(steps=100_000, batch_size=16, lr=1e-4, warmup_steps=1000,
+                             grad_clip=5.0, checkpoint_every=2000, sample_every=2000),
+    }[preset]
+    data = DataConfig(name="bouncing-digits",
+                      options={"num_frames": frames, "size": model.image_size})
+    return Recipe(method="ile", preset=preset, model=model, train=train, data=data)
