@@ -15,6 +15,7 @@ app = typer.Typer(help="kinema: video synthesis by separating content from motio
 COMMAND_MODULES: tuple[str, ...] = (
     "kinema.data.cli",
     "kinema.demo",
+    "kinema.train.cli",
 )
 
 
