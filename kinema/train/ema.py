@@ -1,0 +1,44 @@
+"""Exponential moving average of a model's weights.
+
+Averages every floating-point entry of the state dict (parameters and float buffers such as
+running statistics); integer entries are skipped: FrEIA stores its fixed permutations as
+integer parameters, which have no average and never change.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class EMA:
+    def __init__(self, module: nn.Module, decay: float):
+        if not 0.0 < decay < 1.0:
+            raise ValueError(f"ema_decay must lie in (0, 1), got {decay}")
+        self.decay = decay
+        self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()
+                       if v.is_floating_point()}
+
+    @torch.no_grad()
+    def update(self, module: nn.Module) -> None:
+        """shadow <- decay * shadow + (1 - decay) * weights."""
+        state = module.state_dict()
+        for name, average in self.shadow.items():
+            average.lerp_(state[name].detach(), 1.0 - self.decay)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.shadow)
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        missing = set(self.shadow) ^ set(state)
+        if missing:
+            raise KeyError(f"EMA state does not match the model: {sorted(missing)[:5]}")
+        for name, average in self.shadow.items():
+            average.copy_(state[name])
+
+    @torch.no_grad()
+    def swap_into(self, module: nn.Module) -> dict[str, torch.Tensor]:
+        """Load the averages into ``module``; returns its previous weights for ``restore``."""
+        previous = {k: v.detach().clone() for k, v in module.state_dict().items()
+                    if k in self.shadow}
+        module.load_state_dict(self.shadow, strict=False)
+        return previous

@@ -1,0 +1,353 @@
+"""One training loop for every method (the contract is in ``kinema.train.method``).
+
+Per iteration, for each optimiser group in the order ``parameter_groups()`` gives them:
+zero every gradient, ``losses = method.training_step(batch, group)``, back-propagate
+``losses["loss"]``, average gradients over ranks, clip the group's gradient norm, step its
+AdamW. Then every group's scheduler steps (linear warm-up, then constant) and the EMA updates.
+A group whose loss or gradient norm is not finite is not updated; such steps are counted and
+``max_nonfinite`` of them in a row stop the run.
+
+Everything that decides the next step (weights, optimiser and scheduler states, EMA, the RNG
+states of every rank, the data position, counters) goes into each checkpoint, so a run killed
+at any moment and started again ends with the same weights as a run that was never stopped.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from kinema.errors import KinemaError
+from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
+                                     clean_temporary, load_latest, save_checkpoint, set_aside)
+from kinema.train.data import DataPosition, ResumableBatches
+from kinema.train.distributed import init_distributed
+from kinema.train.ema import EMA
+from kinema.train.log import LossMeter, RunLog
+from kinema.train.method import TrainableMethod
+from kinema.train.rng import capture_rng, restore_rng, seed_everything
+
+
+class Trainer:
+    """Train ``method`` on ``dataset`` as ``train_config`` says, writing into ``out_dir``.
+
+    ``recipe`` (a ``kinema.config.Recipe``) is stored in checkpoints and as ``recipe.json``.
+    ``sample_fn(batch) -> (b t c h w)`` overrides ``method.sample_for_logging`` for the videos
+    written every ``sample_every`` steps. ``resume``: None = continue from the newest usable
+    checkpoint if there is one; True = must continue; False = start over (an existing
+    ``checkpoints`` folder is renamed aside, never deleted).
+    """
+
+    def __init__(self, method: nn.Module, dataset, train_config, out_dir: str | Path,
+                 recipe=None, sample_fn=None, *, resume: bool | None = None,
+                 device: str | None = None, tensorboard: bool = True, progress: bool = True):
+        if not isinstance(method, TrainableMethod):
+            raise KinemaError(f"{type(method).__name__} is not trainable: it needs "
+                              "parameter_groups() and training_step(batch, group)")
+        self.dist = init_distributed(device)
+        self.method = method.to(self.dist.device)
+        self.config = cfg = train_config
+        self.out_dir = Path(out_dir)
+        self.ckpt_root = self.out_dir / "checkpoints"
+        self.recipe, self.resume = recipe, resume
+        self.sample_fn = sample_fn or getattr(method, "sample_for_logging", None)
+        self.tensorboard, self.progress = tensorboard, progress
+        self.groups = self._parameter_groups()
+        self.optimizers = {g: torch.optim.AdamW(params, **self._optimizer_options(g))
+                           for g, params in self.groups.items()}
+        warmup = max(int(cfg.warmup_steps or 0), 0)
+        self.schedulers = {g: torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda e: min(1.0, (e + 1) / warmup) if warmup else 1.0)
+            for g, opt in self.optimizers.items()}
+        self.batches = ResumableBatches(dataset, cfg.batch_size, cfg.seed, self.dist.rank,
+                                        self.dist.world_size, cfg.num_workers)
+        self.ema: EMA | None = None
+        self.log: RunLog | None = None
+        self.step = self.nonfinite_total = self.nonfinite_run = 0
+        self.elapsed = 0.0
+        self.last_checkpoint: Path | None = None
+
+    # ------------------------------------------------------------------------- public
+
+    def fit(self) -> nn.Module:
+        """Train to ``train_config.steps``; returns the method (raw, non-EMA weights)."""
+        try:
+            self._start()
+            self._loop()
+            self._finish()
+        finally:
+            if self.log is not None:
+                self.log.close()
+            self.dist.close()
+        return self.method
+
+    # ------------------------------------------------------------------------- setup
+
+    def _parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        groups = self.method.parameter_groups()
+        if not groups:
+            raise KinemaError(f"{type(self.method).__name__}.parameter_groups() is empty")
+        # Frozen entries (e.g. FrEIA's integer permutations) have no gradient to follow.
+        out = {g: [p for p in params if p.requires_grad] for g, params in groups.items()}
+        for g, params in out.items():
+            if not params:
+                raise KinemaError(f"parameter group {g!r} of {type(self.method).__name__} "
+                                  "has no trainable parameters")
+        return out
+
+    def _optimizer_options(self, group: str) -> dict:
+        cfg = self.config
+        options = {"lr": cfg.lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay}
+        if hasattr(self.method, "optimizer_options"):
+            options.update(self.method.optimizer_options(group))
+        return options
+
+    def _start(self) -> None:
+        if self.dist.is_main:
+            clean_temporary(self.ckpt_root)
+        self.dist.barrier()
+        checkpoint = self._find_checkpoint()
+        seed_everything(self.config.seed + 1000 * self.dist.rank)
+        if hasattr(self.method, "on_train_start"):
+            # Every rank sees the same whole first global batch, so data-dependent
+            # initialisation agrees with a one-process run; a checkpoint then overwrites it.
+            self.method.on_train_start(_to_device(self.batches.first_global_batch(),
+                                                  self.dist.device))
+        if checkpoint is not None:
+            self._load(checkpoint)
+        self.dist.broadcast_module(self.method)
+        if self.config.ema_decay:
+            self.ema = EMA(self.method, self.config.ema_decay)
+            if checkpoint is not None and checkpoint.ema is not None:
+                self.ema.load_state_dict({k: v.to(self.dist.device)
+                                          for k, v in checkpoint.ema.items()})
+            elif checkpoint is not None and self.dist.is_main:
+                warnings.warn(f"{checkpoint.path} holds no EMA; the EMA starts from the "
+                              "resumed weights", CheckpointWarning, stacklevel=2)
+        if self.dist.is_main:
+            self.log = RunLog(self.out_dir, checkpoint.step if checkpoint else None,
+                              self.tensorboard)
+
+    def _find_checkpoint(self) -> Checkpoint | None:
+        found = checkpoint_dirs(self.ckpt_root)
+        if self.resume is False:
+            if found and self.dist.is_main:
+                aside = self.ckpt_root.with_name(f"checkpoints.old-{time.strftime('%Y%m%d-%H%M%S')}")
+                os.replace(self.ckpt_root, aside)
+                tqdm.write(f"starting over: the previous checkpoints moved to {aside}")
+            self.dist.barrier()
+            return None
+        if not found:
+            if self.resume:
+                raise KinemaError(f"cannot resume: {self.ckpt_root} holds no checkpoint")
+            return None
+        checkpoint = load_latest(self.ckpt_root, warn=self.dist.is_main)
+        steps = self.dist.gather_objects(checkpoint.step if checkpoint else None)
+        if len(set(steps)) > 1:
+            raise KinemaError(f"the processes found different checkpoints in {self.ckpt_root} "
+                              f"(steps {steps}); the output folder must be on a shared disk")
+        if self.dist.is_main and checkpoint is not None:
+            for step, path in checkpoint_dirs(self.ckpt_root):
+                if step > checkpoint.step:
+                    tqdm.write(f"set aside unusable checkpoint {path} -> {set_aside(path)}")
+        return checkpoint
+
+    def _load(self, ckpt: Checkpoint) -> None:
+        state = ckpt.state
+        self.method.load_state_dict(ckpt.model)
+        if set(state["optimizers"]) != set(self.optimizers):
+            raise KinemaError(f"{ckpt.path}: optimiser groups {sorted(state['optimizers'])} "
+                              f"differ from the method's {sorted(self.optimizers)}")
+        for g, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][g])
+            self.schedulers[g].load_state_dict(state["schedulers"][g])
+        self.step = int(state["step"])
+        self.nonfinite_total = int(state["nonfinite_total"])
+        self.nonfinite_run = int(state["nonfinite_run"])
+        self.elapsed = float(state["elapsed"])
+        self.batches.position = DataPosition(**state["data"])
+        rng = state["rng"]
+        if self.dist.rank < len(rng):
+            restore_rng(rng[self.dist.rank])
+        else:
+            warnings.warn(f"{ckpt.path} was written by {len(rng)} processes; rank "
+                          f"{self.dist.rank} starts a fresh random stream", CheckpointWarning,
+                          stacklevel=2)
+        if self.dist.is_main and self.recipe is not None and ckpt.recipe is not None:
+            now = self.recipe.to_dict()
+            for section in ("method", "model", "data"):
+                if json.dumps(now[section], sort_keys=True, default=str) != \
+                        json.dumps(ckpt.recipe[section], sort_keys=True, default=str):
+                    warnings.warn(f"resuming {ckpt.path} with a different recipe {section!r} "
+                                  "than the one it was trained with", CheckpointWarning,
+                                  stacklevel=2)
+        self.last_checkpoint = ckpt.path
+        if self.dist.is_main:
+            tqdm.write(f"resuming from {ckpt.path} (step {self.step})")
+
+    # ------------------------------------------------------------------------- loop
+
+    def _loop(self) -> None:
+        cfg, main = self.config, self.dist.is_main
+        meter = LossMeter()
+        batches = iter(self.batches)
+        bar = tqdm(total=cfg.steps, initial=min(self.step, cfg.steps), desc="train",
+                   disable=not (main and self.progress), dynamic_ncols=True)
+        self._interval = (time.perf_counter(), self.step)
+        while self.step < cfg.steps:
+            started = time.perf_counter()
+            batch = _to_device(next(batches), self.dist.device)
+            self.dist.broadcast_module(self.method, buffers_only=True)
+            stepped, nonfinite, shown = self._iteration(batch, meter)
+            lrs = {g: opt.param_groups[0]["lr"] for g, opt in self.optimizers.items()}
+            with warnings.catch_warnings():
+                # a skipped first update would make torch warn that the schedule runs ahead
+                warnings.filterwarnings("ignore", "Detected call of", UserWarning)
+                for scheduler in self.schedulers.values():
+                    scheduler.step()
+            if stepped and self.ema is not None:
+                self.ema.update(self.method)
+            self.step += 1
+            self.nonfinite_total += int(nonfinite)
+            self.nonfinite_run = self.nonfinite_run + 1 if nonfinite else 0
+            self.elapsed += time.perf_counter() - started
+            bar.update(1)
+            bar.set_postfix(shown, refresh=False)
+            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+                self._write_log(meter, lrs)
+            if cfg.sample_every and self.step % cfg.sample_every == 0 and main:
+                self._write_samples(batch)
+            if self.nonfinite_run >= cfg.max_nonfinite:
+                bar.close()
+                raise KinemaError(self._nonfinite_message())
+            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+                self._checkpoint()
+        bar.close()
+
+    def _iteration(self, batch: dict, meter: LossMeter) -> tuple[bool, bool, dict]:
+        clip = self.config.grad_clip or math.inf
+        stepped = nonfinite = False
+        shown = {}
+        for group, optimizer in self.optimizers.items():
+            self.method.zero_grad(set_to_none=True)
+            losses = self.method.training_step(batch, group)
+            if not isinstance(losses, dict) or "loss" not in losses:
+                raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r}) "
+                                  "must return a dict with a scalar 'loss'")
+            loss = losses["loss"]
+            finite = self.dist.all_true(bool(torch.isfinite(loss.detach()).all()))
+            norm = math.nan
+            if finite:
+                loss.backward()
+                params = self.groups[group]
+                self.dist.average_gradients(params)
+                norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
+                finite = math.isfinite(norm)   # the same on every rank: gradients are averaged
+                if finite:
+                    optimizer.step()
+                    stepped = True
+            nonfinite |= not finite
+            for key, value in losses.items():
+                if isinstance(value, torch.Tensor) and value.numel() == 1:
+                    meter.add(f"{group}/{key}", float(value.detach()))
+            meter.add(f"{group}/grad_norm", norm)
+            shown[group] = f"{float(loss.detach()):.4g}"
+        self.method.zero_grad(set_to_none=True)
+        return stepped, nonfinite, shown
+
+    def _nonfinite_message(self) -> str:
+        first = self.step - self.nonfinite_run + 1
+        if self.last_checkpoint is not None:
+            good = f"the last good checkpoint is {self.last_checkpoint}"
+        else:
+            good = "no checkpoint was written before it"
+        return (f"training stopped at step {self.step}: the loss or its gradient was not finite "
+                f"for {self.nonfinite_run} steps in a row (steps {first}-{self.step}; "
+                f"train.max_nonfinite={self.config.max_nonfinite}); those updates were skipped "
+                f"and {good}. Lower train.lr or set train.grad_clip, then resume.")
+
+    # ------------------------------------------------------------------------- outputs
+
+    def _write_log(self, meter: LossMeter, lrs: dict) -> None:
+        means = meter.means(self.dist.sum)   # a collective: every rank takes part
+        if self.log is None:
+            return
+        now, (then, step_then) = time.perf_counter(), self._interval
+        self._interval = (now, self.step)
+        self.log.write({"step": self.step, "time": round(self.elapsed, 4), "wall": time.time(),
+                        "losses": means, "lr": lrs, "nonfinite": self.nonfinite_total,
+                        "steps_per_second": round((self.step - step_then) / max(now - then, 1e-9), 3)})
+
+    def _write_samples(self, batch: dict) -> None:
+        if self.sample_fn is None:
+            return
+        from kinema.data.io import write_video
+
+        rng, was_training = capture_rng(), self.method.training
+        self.method.eval()
+        try:
+            seed_everything(self.config.seed)   # the same noise every time: comparable samples
+            with torch.no_grad():
+                video = self.sample_fn(batch)   # (b t c h w) in [-1, 1]
+        finally:
+            self.method.train(was_training)
+            restore_rng(rng)                    # sampling must not change the training stream
+        write_video(self.out_dir / "samples" / f"step-{self.step:06d}.mp4", video.float().cpu())
+
+    def _checkpoint(self) -> None:
+        rng = self.dist.gather_objects(capture_rng())
+        if self.dist.is_main:
+            state = {"step": self.step,
+                     "optimizers": {g: o.state_dict() for g, o in self.optimizers.items()},
+                     "schedulers": {g: s.state_dict() for g, s in self.schedulers.items()},
+                     "rng": rng, "data": self.batches.position.to_dict(),
+                     "nonfinite_total": self.nonfinite_total,
+                     "nonfinite_run": self.nonfinite_run, "elapsed": self.elapsed,
+                     "world_size": self.dist.world_size}
+            self.last_checkpoint = save_checkpoint(
+                self.ckpt_root, self.step, model=self.method.state_dict(),
+                ema=self.ema.state_dict() if self.ema is not None else None, state=state,
+                recipe=self.recipe.to_dict() if self.recipe is not None else None,
+                keep=self.config.keep_checkpoints)
+        self.dist.barrier()
+
+    def _finish(self) -> None:
+        """``out_dir/model`` (EMA weights when EMA is on) and ``out_dir/recipe.json``."""
+        if self.dist.is_main:
+            if hasattr(self.method, "save_pretrained"):
+                previous = self.ema.swap_into(self.method) if self.ema is not None else None
+                try:
+                    self.method.save_pretrained(self.out_dir / "model")
+                finally:
+                    if previous is not None:
+                        self.method.load_state_dict(previous, strict=False)
+            if self.recipe is not None:
+                _write_text_atomic(self.out_dir / "recipe.json",
+                                   json.dumps(self.recipe.to_dict(), indent=2))
+        self.dist.barrier()
+
+
+def _to_device(batch, device: torch.device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
