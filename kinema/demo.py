@@ -205,7 +205,7 @@ def _baselines_on(ctx: DemoContext, name: str, options: dict) -> None:
 
     predictions["dynamic texture (one sample)"] = samples[:, 0]
     predictions[f"dynamic texture (best of {s.num_samples})"] = _best_of(samples, future)
-    rows = []
+    rows, curves = [], {"PSNR (dB)": {}, "SSIM": {}}
     for method, video in predictions.items():
         psnr_steps, ssim_steps = _frame_scores(video, future)
         summary = {"dataset": name, "method": method}
@@ -214,7 +214,11 @@ def _baselines_on(ctx: DemoContext, name: str, options: dict) -> None:
             rows.append({"method": method, "metric": metric,
                          **{f"t+{i + 1}": v for i, v in enumerate(steps)}, "mean": mean})
             summary[metric] = mean
+            curves[metric][method] = steps
         ctx.scores.append(summary)
+    for metric, series in curves.items():
+        report.line_plot(series, x_label="predicted frame", y_label=metric,
+                         caption=f"{name}: {metric} per predicted frame")
     report.table(rows, caption=f"{name}: scores per predicted frame (mean over {len(test)} clips)")
 
 

@@ -199,6 +199,19 @@ class Report:
         return self._add(self._figure(f'<img alt="{alt}" src="{_data_uri(mime, payload)}">',
                                       caption))
 
+    def svg(self, svg: str, caption: str | None = None) -> "Report":
+        """Embed SVG markup inline (e.g. from ``kinema.viz.plots.line_plot_svg``)."""
+        if not svg.lstrip().startswith("<svg"):
+            raise KinemaError("Report.svg expects the text of an <svg> element")
+        return self._add(self._figure(svg, caption))
+
+    def line_plot(self, series, x=None, x_label: str = "", y_label: str = "",
+                  caption: str | None = None) -> "Report":
+        """A line plot of named series (see ``kinema.viz.plots.line_plot_svg``)."""
+        from kinema.viz.plots import line_plot_svg
+
+        return self.svg(line_plot_svg(series, x, x_label, y_label), caption)
+
     def table(self, rows, caption: str | None = None) -> "Report":
         """A table from a list of dicts (one row each; columns in first-seen order) or a dict
         of dicts (the outer keys label the rows). Numbers are formatted by ``format_number``."""

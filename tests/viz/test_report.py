@@ -115,3 +115,13 @@ def test_bad_inputs_are_named(tmp_path):
     (2.5e-5, "2.500e-05"), (float("inf"), "inf"), (torch.tensor(0.5), "0.5000"), ("a", "a")])
 def test_format_number(value, text):
     assert format_number(value) == text
+
+
+def test_line_plots_are_inline_svg(tmp_path):
+    report = Report("plots").section("Curves")
+    report.line_plot({"repeat": [30.0, 25.0], "texture": [28.0, 27.0]}, x_label="frame",
+                     y_label="PSNR (dB)", caption="PSNR per frame")
+    parsed = parse(report.save(tmp_path / "index.html"))
+    assert parsed.tags.count("svg") == 1 and parsed.tags.count("polyline") == 2
+    with pytest.raises(KinemaError, match="svg"):
+        report.svg("<div></div>")
