@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -142,7 +143,7 @@ class Trainer:
             if found and self.dist.is_main:
                 aside = self.ckpt_root.with_name(f"checkpoints.old-{time.strftime('%Y%m%d-%H%M%S')}")
                 os.replace(self.ckpt_root, aside)
-                tqdm.write(f"starting over: the previous checkpoints moved to {aside}")
+                tqdm.write(f"starting over: the previous checkpoints moved to {aside}", file=sys.stderr)
             self.dist.barrier()
             return None
         if not found:
@@ -157,7 +158,7 @@ class Trainer:
         if self.dist.is_main and checkpoint is not None:
             for step, path in checkpoint_dirs(self.ckpt_root):
                 if step > checkpoint.step:
-                    tqdm.write(f"set aside unusable checkpoint {path} -> {set_aside(path)}")
+                    tqdm.write(f"set aside unusable checkpoint {path} -> {set_aside(path)}", file=sys.stderr)
         return checkpoint
 
     def _load(self, ckpt: Checkpoint) -> None:
@@ -191,7 +192,7 @@ class Trainer:
                                   stacklevel=2)
         self.last_checkpoint = ckpt.path
         if self.dist.is_main:
-            tqdm.write(f"resuming from {ckpt.path} (step {self.step})")
+            tqdm.write(f"resuming from {ckpt.path} (step {self.step})", file=sys.stderr)
 
     # ------------------------------------------------------------------------- loop
 

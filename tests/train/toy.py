@@ -140,3 +140,27 @@ def make_recipe(**train_options) -> Recipe:
     for key, value in train_options.items():
         setattr(r.train, key, value)
     return r
+
+
+def run(out, *, preset: str = "tiny", model_options: dict | None = None,
+        resume: bool | None = None, **train_options):
+    """Train the toy in this process the way ``kinema train`` does; returns the recipe."""
+    from kinema.train.cli import train_recipe
+
+    r = recipe(preset)
+    for key, value in (model_options or {}).items():
+        setattr(r.model, key, value)
+    for key, value in train_options.items():
+        setattr(r.train, key, value)
+    train_recipe(r, out, resume=resume, tensorboard=False, progress=False)
+    return r
+
+
+def final_state(out) -> dict:
+    """The raw weights and EMA of the newest checkpoint in run folder ``out``."""
+    from pathlib import Path
+
+    from kinema.train.checkpoint import load_latest
+
+    ckpt = load_latest(Path(out) / "checkpoints")
+    return {"step": ckpt.step, "model": ckpt.model, "ema": ckpt.ema}
