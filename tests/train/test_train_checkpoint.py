@@ -1,0 +1,107 @@
+"""Checkpoints are complete or absent; a damaged one is named in a warning and skipped."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kinema.errors import KinemaError
+from kinema.train import checkpoint as ckpt_module
+from kinema.train.checkpoint import (CheckpointWarning, checkpoint_dirs, latest_path,
+                                     load_latest, read_checkpoint, save_checkpoint)
+from tests.train import toy
+
+
+def _state(value: float) -> dict:
+    return {"model": {"w": torch.full((3,), value)}, "ema": None,
+            "state": {"step": int(value), "note": (1, 2.5, None)}, "recipe": {"x": 1}}
+
+
+def test_round_trip_latest_pointer_and_pruning(tmp_path):
+    for step in (1, 2, 3, 4):
+        save_checkpoint(tmp_path, step, keep=2, **_state(step))
+    assert [s for s, _ in checkpoint_dirs(tmp_path)] == [4, 3]
+    assert (tmp_path / "latest").read_text().strip() == "step-000004"
+    assert latest_path(tmp_path) == tmp_path / "step-000004"
+    loaded = load_latest(tmp_path)
+    assert loaded.step == 4 and torch.equal(loaded.model["w"], torch.full((3,), 4.0))
+    assert loaded.state["note"] == (1, 2.5, None) and loaded.recipe == {"x": 1}
+
+
+def test_failed_write_leaves_previous_checkpoint_and_no_partial_folder(tmp_path, monkeypatch):
+    save_checkpoint(tmp_path, 1, keep=0, **_state(1))
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ckpt_module.torch, "save", crash)   # dies after model.safetensors
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(tmp_path, 2, keep=0, **_state(2))
+    assert [p.name for p in tmp_path.iterdir() if p.name != "latest"] == ["step-000001"]
+    assert load_latest(tmp_path).step == 1
+
+
+def test_leftover_temp_folder_of_a_killed_write_is_ignored_and_removed(tmp_path):
+    toy.run(tmp_path, steps=4, checkpoint_every=2)
+    # what a SIGKILL in the middle of writing step 6 leaves behind
+    partial = tmp_path / "checkpoints" / ".tmp-abc123"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"\x00" * 10)
+    toy.run(tmp_path, steps=6, checkpoint_every=2)
+    assert not partial.exists()
+    assert [s for s, _ in checkpoint_dirs(tmp_path / "checkpoints")] == [6, 4, 2]
+
+
+def _truncate(path):
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _scramble(path):
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage, file, reason", [
+    (_truncate, "model.safetensors", "truncated"),
+    (_scramble, "state.pt", "sha256"),
+    (lambda p: p.unlink(), "manifest.json", "missing"),
+    (lambda p: p.write_text("{not json"), "manifest.json", "unreadable"),
+])
+def test_corrupt_newest_checkpoint_warns_and_falls_back(tmp_path, damage, file, reason):
+    options = dict(checkpoint_every=2, keep_checkpoints=0)
+    reference = tmp_path / "reference"
+    toy.run(reference, steps=8, **options)
+    run = tmp_path / "run"
+    toy.run(run, steps=6, **options)
+    damage(run / "checkpoints" / "step-000006" / file)
+    with pytest.warns(CheckpointWarning) as caught:
+        toy.run(run, steps=8, **options)
+    message = str(caught[0].message)
+    assert f"step-000006/{file}" in message and reason in message
+    assert "falling back to step-000004" in message
+    assert (run / "checkpoints" / "step-000006.corrupt").is_dir()   # kept for inspection
+    got, expected = toy.final_state(run), toy.final_state(reference)
+    for key in expected["model"]:
+        assert torch.equal(got["model"][key], expected["model"][key])
+
+
+def test_every_checkpoint_corrupt_is_a_clear_error(tmp_path):
+    toy.run(tmp_path, steps=4, checkpoint_every=2)
+    for _, path in checkpoint_dirs(tmp_path / "checkpoints"):
+        _truncate(path / "model.safetensors")
+    with pytest.warns(CheckpointWarning), pytest.raises(KinemaError, match="no usable checkpoint"):
+        toy.run(tmp_path, steps=6, checkpoint_every=2)
+
+
+def test_no_resume_moves_old_checkpoints_aside(tmp_path):
+    toy.run(tmp_path, steps=4, checkpoint_every=2)
+    toy.run(tmp_path, steps=2, checkpoint_every=2, resume=False)
+    assert [s for s, _ in checkpoint_dirs(tmp_path / "checkpoints")] == [2]
+    old = list(tmp_path.glob("checkpoints.old-*"))
+    assert len(old) == 1 and [s for s, _ in checkpoint_dirs(old[0])] == [4, 2]
+    read_checkpoint(old[0] / "step-000004")
+
+
+def test_resume_flag_without_checkpoints_is_an_error(tmp_path):
+    with pytest.raises(KinemaError, match="holds no checkpoint"):
+        toy.run(tmp_path, steps=2, resume=True)

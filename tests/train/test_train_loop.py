@@ -1,0 +1,155 @@
+"""The loop's pieces: EMA, gradient clipping, alternating groups, warm-up, logs, samples, data."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from kinema.config import TrainConfig
+from kinema.errors import KinemaError
+from kinema.train.cli import build_recipe
+from kinema.train.data import DataPosition, ResumableBatches
+from kinema.train.trainer import Trainer
+from tests.train import toy
+
+
+def make_trainer(tmp_path, adversarial: bool = False, **train_options) -> Trainer:
+    options = dict(steps=3, batch_size=4, lr=1e-2, log_every=1, checkpoint_every=100)
+    options.update(train_options)
+    model = toy.ToyPredictor(toy.ToyConfig(adversarial=adversarial))
+    return Trainer(model, toy.ShiftingVideos(num_videos=12), TrainConfig(**options),
+                   tmp_path, tensorboard=False, progress=False)
+
+
+def read_metrics(path) -> list[dict]:
+    return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_ema_follows_its_recurrence_and_skips_integer_entries(tmp_path):
+    trainer = make_trainer(tmp_path, ema_decay=0.7)
+    optimizer = trainer.optimizers["model"]
+    snapshots = []
+
+    def snapshot(*_):
+        snapshots.append({k: v.detach().clone() for k, v in trainer.method.state_dict().items()
+                          if v.is_floating_point()})
+
+    optimizer.register_step_pre_hook(lambda *_: None if snapshots else snapshot())
+    optimizer.register_step_post_hook(snapshot)
+    trainer.fit()
+    assert len(snapshots) == 4                       # initial weights + three updates
+    expected = dict(snapshots[0])
+    for weights in snapshots[1:]:
+        expected = {k: 0.7 * expected[k] + 0.3 * weights[k] for k in expected}
+    assert "calls" not in trainer.ema.shadow         # the int64 buffer has no average
+    for key, value in expected.items():
+        assert torch.allclose(trainer.ema.shadow[key], value, atol=1e-6), key
+    saved = toy.ToyPredictor.from_pretrained(tmp_path / "model").state_dict()   # EMA weights
+    assert torch.allclose(saved["net.0.weight"], expected["net.0.weight"], atol=1e-6)
+
+
+@pytest.mark.parametrize("clip", [1e-3, None])
+def test_gradient_clipping(tmp_path, clip):
+    trainer = make_trainer(tmp_path, grad_clip=clip, steps=2)
+    norms = []
+    params = trainer.groups["model"]
+    trainer.optimizers["model"].register_step_pre_hook(lambda *_: norms.append(
+        float(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in params])))))
+    trainer.fit()
+    logged = [r["losses"]["model/grad_norm"] for r in read_metrics(tmp_path)]
+    assert len(norms) == 2 and all(n > 1e-2 for n in logged)   # the raw norm is logged
+    if clip is None:
+        assert np.allclose(norms, logged, rtol=1e-5)
+    else:
+        assert all(n <= clip * (1 + 1e-4) for n in norms) and np.allclose(norms, clip, rtol=1e-3)
+
+
+def test_groups_alternate_and_each_step_moves_only_its_group(tmp_path):
+    trainer = make_trainer(tmp_path, adversarial=True)
+    method = trainer.method
+    order, before = [], {}
+    step_of = method.training_step
+    method.training_step = lambda batch, group: order.append(group) or step_of(batch, group)
+    names = {id(p): n for n, p in method.named_parameters()}
+    for group, optimizer in trainer.optimizers.items():
+        mine = {names[id(p)] for p in trainer.groups[group]}
+
+        def pre(*_, group=group):
+            before.update({n: p.detach().clone() for n, p in method.named_parameters()})
+
+        def post(*_, mine=mine):
+            # the critic's last bias may see an exactly zero hinge gradient and stay put
+            moved = {n for n, p in method.named_parameters() if not torch.equal(p, before[n])}
+            assert moved <= mine and len(moved) >= len(mine) - 1, (moved, mine)
+
+        optimizer.register_step_pre_hook(pre)
+        optimizer.register_step_post_hook(post)
+    trainer.fit()
+    assert order == ["discriminator", "generator"] * 3
+    record = read_metrics(tmp_path)[-1]
+    assert {"discriminator/loss", "discriminator/real", "generator/loss",
+            "generator/mse"} <= set(record["losses"])
+
+
+def test_warmup_metrics_and_falling_loss(tmp_path):
+    trainer = make_trainer(tmp_path, steps=12, warmup_steps=4, lr=0.02)
+    trainer.fit()
+    records = read_metrics(tmp_path)
+    assert [r["step"] for r in records] == list(range(1, 13))
+    assert [r["lr"]["model"] for r in records[:6]] == pytest.approx(
+        [0.005, 0.01, 0.015, 0.02, 0.02, 0.02])
+    for r in records:
+        assert set(r) == {"step", "time", "wall", "losses", "lr", "nonfinite",
+                          "steps_per_second"}
+        assert r["nonfinite"] == 0
+    assert records[-1]["losses"]["model/mse"] < 0.5 * records[0]["losses"]["model/mse"]
+    assert records[-1]["time"] > records[0]["time"] > 0
+
+
+def test_periodic_samples_are_videos(tmp_path):
+    from kinema.data.io import read_video
+
+    make_trainer(tmp_path, steps=2, sample_every=2).fit()
+    video = read_video(tmp_path / "samples" / "step-000002.mp4")
+    assert video.shape[0] == 4 and video.ndim == 4       # t frames of a grid of 2 samples
+
+
+def test_batches_shard_resume_and_reshuffle():
+    data = toy.ShiftingVideos(num_videos=10)
+
+    def indices(batches, n):
+        it = iter(batches)
+        return [next(it)["index"].tolist() for _ in range(n)]
+
+    whole = indices(ResumableBatches(data, 4, seed=1), 6)   # 2 batches/epoch, tail dropped
+    assert whole[0] + whole[1] != whole[2] + whole[3]          # reshuffled per epoch
+    assert all(len(set(a + b)) == 8 for a, b in zip(whole[::2], whole[1::2]))
+    ranks = [indices(ResumableBatches(data, 4, seed=1, rank=r, world_size=2), 6)
+             for r in range(2)]
+    assert [a + b for a, b in zip(*ranks)] == whole
+    first = ResumableBatches(data, 4, seed=1)
+    head = indices(first, 3)
+    assert first.position == DataPosition(epoch=1, sample=4)
+    tail = indices(ResumableBatches(data, 4, seed=1, position=first.position), 3)
+    assert head + tail == whole
+    with pytest.raises(KinemaError, match="fewer than one batch"):
+        ResumableBatches(data, 16, seed=1)
+    with pytest.raises(KinemaError, match="divisible"):
+        ResumableBatches(data, 3, seed=1, world_size=2)
+
+
+def test_recipe_building_errors_are_clear():
+    recipe = build_recipe("tests.train.toy:recipe", "tiny", steps=7, batch_size=2,
+                          overrides=["train.lr=0.5", "model.hidden=3"])
+    assert (recipe.train.steps, recipe.train.batch_size, recipe.train.lr,
+            recipe.model.hidden) == (7, 2, 0.5, 3)
+    with pytest.raises(KinemaError, match="unknown method"):
+        build_recipe("no-such-method", "tiny")
+    with pytest.raises(KinemaError, match="cannot import"):
+        build_recipe("tests.train.nowhere:recipe", "tiny")
+    with pytest.raises(KinemaError, match="preset 'huge'"):
+        build_recipe("tests.train.toy:recipe", "huge")
+    with pytest.raises(KinemaError, match="no such config field"):
+        build_recipe("tests.train.toy:recipe", "tiny", overrides=["train.nope=1"])
