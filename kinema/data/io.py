@@ -56,8 +56,11 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     if not path.exists():
         raise VideoReadError(f"{path}: no such file or folder")
     if path.is_dir():
-        names = sorted((p.name for p in path.iterdir() if p.is_file() and is_image_file(p)),
-                       key=natural_key)
+        try:
+            names = sorted((p.name for p in path.iterdir() if p.is_file() and is_image_file(p)),
+                           key=natural_key)
+        except OSError as err:
+            raise VideoReadError(f"{path}: cannot list folder ({_reason(err)})") from None
         if not names:
             raise VideoReadError(f"{path}: folder holds no frames ({', '.join(IMAGE_SUFFIXES)})")
         yield from _iter_image_frames([(str(path / n), lambda n=n: _read_bytes(path / n))
@@ -73,7 +76,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
     elif path.suffix.lower() == ".gif":
         yield from _iter_gif(str(path), lambda: _read_bytes(path))
     elif is_video_file(path):
-        yield from _iter_av(str(path), lambda: open(path, "rb"))
+        yield from _iter_av(str(path), lambda: open_binary(path))
     else:
         raise VideoReadError(f"{path}: not a video file, frame folder or zip "
                              f"(video suffixes: {', '.join(VIDEO_SUFFIXES)})")
@@ -109,7 +112,7 @@ def iter_zip_video(path: Path, archive: zipfile.ZipFile, member: str) -> Iterato
 def open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
     """Open a zip for reading; a bad or unreadable zip is a ``VideoReadError`` naming it."""
     try:
-        handle = open(path, "rb")
+        handle = open_binary(path)
     except OSError as err:
         raise VideoReadError(f"{path}: cannot read ({_reason(err)})") from None
     with handle:
@@ -128,9 +131,14 @@ def _read_zip_member(path: Path, archive: zipfile.ZipFile, member: str) -> bytes
         raise VideoReadError(f"{path}:{member}: cannot read from zip ({_reason(err)})") from None
 
 
+def open_binary(path: str | Path):
+    """``open(path, "rb")``: the one place kinema opens a video or frame file for reading."""
+    return open(path, "rb")
+
+
 def _read_bytes(path: Path) -> bytes:
     try:
-        with open(path, "rb") as handle:
+        with open_binary(path) as handle:
             return handle.read()
     except OSError as err:
         raise VideoReadError(f"{path}: cannot read ({_reason(err)})") from None
@@ -149,7 +157,7 @@ def _iter_image_frames(sources: list) -> Iterator[np.ndarray]:
         data = read()
         if not data:
             raise VideoReadError(f"{label}: empty file")
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        image = _quiet_imdecode(cv2, data)
         if image is None:
             raise VideoReadError(f"{label}: not a readable image (corrupt or not a png/jpg/bmp)")
         frame = _to_rgb8(image, label, bgr=True)
@@ -160,6 +168,17 @@ def _iter_image_frames(sources: list) -> Iterator[np.ndarray]:
                 f"{label}: frame is {frame.shape[1]}x{frame.shape[0]} but {first_label} is "
                 f"{first_shape[1]}x{first_shape[0]}; all frames of a video must share one size")
         yield frame
+
+
+def _quiet_imdecode(cv2, data: bytes):
+    """``cv2.imdecode`` without OpenCV's own log lines on stderr: a broken frame is reported
+    once, by our error, not also by libpng's warnings."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _to_rgb8(image: np.ndarray, label: str, bgr: bool) -> np.ndarray:
