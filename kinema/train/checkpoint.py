@@ -189,7 +189,8 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         try:
             return loader(str(path / name))
         except Exception as err:
-            raise CorruptCheckpoint(path / name, f"cannot be read ({type(err).__name__}: {err})") from err
+            raise CorruptCheckpoint(path / name,
+                                    f"cannot be read ({type(err).__name__}: {err})") from err
 
     return Checkpoint(
         path=path, step=step,

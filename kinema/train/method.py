@@ -15,9 +15,23 @@ provides:
 
 Optional:
 
-``sample_for_logging(batch) -> Tensor``  (b t c h w) videos written periodically by the trainer.
-``on_train_start(batch)`` called once with the first batch before any step (data-dependent
-    initialisation such as ActNorm; under DDP it runs on rank 0 and parameters are broadcast).
+``sample_for_logging(batch) -> Tensor``  (b t c h w) videos written periodically by the trainer
+    (in eval mode, under ``no_grad``, with the RNG reseeded and restored afterwards, so
+    sampling never changes the training run).
+``on_train_start(batch)`` called once with the whole first global batch of epoch 0 before any
+    step (data-dependent initialisation such as ActNorm). It runs on every rank with the same
+    batch, then rank 0's parameters and buffers are broadcast. It also runs when a run
+    resumes, before the checkpoint is loaded, so flags it sets (e.g. "initialised") are set
+    either way while the loaded weights replace the values it computed.
+``optimizer_options(group) -> dict``  AdamW keyword arguments for one group that replace the
+    recipe's ``lr`` / ``betas`` / ``weight_decay`` (e.g. a GAN's two learning rates).
+
+What the trainer guarantees in return: gradients of every parameter are zeroed before each
+group's ``training_step``; only parameters with ``requires_grad`` are optimised; under
+``torchrun`` each rank's ``training_step`` sees ``batch_size / world_size`` items and the
+gradients are averaged over ranks after each group's backward (so losses must be means over
+the batch for N processes to match one); a step whose ``"loss"`` or gradient norm is not
+finite updates nothing.
 """
 from __future__ import annotations
 

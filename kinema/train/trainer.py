@@ -141,9 +141,12 @@ class Trainer:
         found = checkpoint_dirs(self.ckpt_root)
         if self.resume is False:
             if found and self.dist.is_main:
-                aside = self.ckpt_root.with_name(f"checkpoints.old-{time.strftime('%Y%m%d-%H%M%S')}")
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                aside = self.ckpt_root.with_name(f"checkpoints.old-{stamp}")
+                while aside.exists():
+                    aside = aside.with_name(aside.name + "+")
                 os.replace(self.ckpt_root, aside)
-                tqdm.write(f"starting over: the previous checkpoints moved to {aside}", file=sys.stderr)
+                _say(f"starting over: the previous checkpoints moved to {aside}")
             self.dist.barrier()
             return None
         if not found:
@@ -158,7 +161,7 @@ class Trainer:
         if self.dist.is_main and checkpoint is not None:
             for step, path in checkpoint_dirs(self.ckpt_root):
                 if step > checkpoint.step:
-                    tqdm.write(f"set aside unusable checkpoint {path} -> {set_aside(path)}", file=sys.stderr)
+                    _say(f"set aside unusable checkpoint {path} -> {set_aside(path)}")
         return checkpoint
 
     def _load(self, ckpt: Checkpoint) -> None:
@@ -192,7 +195,7 @@ class Trainer:
                                   stacklevel=2)
         self.last_checkpoint = ckpt.path
         if self.dist.is_main:
-            tqdm.write(f"resuming from {ckpt.path} (step {self.step})", file=sys.stderr)
+            _say(f"resuming from {ckpt.path} (step {self.step})")
 
     # ------------------------------------------------------------------------- loop
 
@@ -283,9 +286,10 @@ class Trainer:
             return
         now, (then, step_then) = time.perf_counter(), self._interval
         self._interval = (now, self.step)
+        rate = (self.step - step_then) / max(now - then, 1e-9)
         self.log.write({"step": self.step, "time": round(self.elapsed, 4), "wall": time.time(),
                         "losses": means, "lr": lrs, "nonfinite": self.nonfinite_total,
-                        "steps_per_second": round((self.step - step_then) / max(now - then, 1e-9), 3)})
+                        "steps_per_second": round(rate, 3)})
 
     def _write_samples(self, batch: dict) -> None:
         if self.sample_fn is None:
@@ -334,6 +338,10 @@ class Trainer:
                 _write_text_atomic(self.out_dir / "recipe.json",
                                    json.dumps(self.recipe.to_dict(), indent=2))
         self.dist.barrier()
+
+
+def _say(message: str) -> None:
+    tqdm.write(message, file=sys.stderr)
 
 
 def _to_device(batch, device: torch.device):
