@@ -235,7 +235,7 @@ def _iter_av(label: str, open_source) -> Iterator[np.ndarray]:
         try:
             container = av.open(source, mode="r")
         except (av.FFmpegError, OSError, ValueError) as err:
-            kind = "empty file" if _is_empty(source) else f"not a readable video ({_reason(err)})"
+            kind = "empty file" if _is_empty(source) else f"not a readable video: corrupt, truncated or not a video ({_reason(err)})"
             raise VideoReadError(f"{label}: {kind}") from None
         with container:
             if not container.streams.video:
@@ -282,7 +282,7 @@ def count_frames(label: str, open_source, gif: bool = False) -> int:
                 stream = container.streams.video[0]
                 return stream.frames or sum(1 for p in container.demux(stream) if p.size)
         except (av.FFmpegError, OSError, ValueError) as err:
-            kind = "empty file" if _is_empty(source) else f"not a readable video ({_reason(err)})"
+            kind = "empty file" if _is_empty(source) else f"not a readable video: corrupt, truncated or not a video ({_reason(err)})"
             raise VideoReadError(f"{label}: {kind}") from None
 
 

@@ -31,9 +31,18 @@ def corrupt_mp4(tmp_path, make_video):
 
 
 def truncated_mp4(tmp_path, make_video):
-    data = _mp4_bytes(tmp_path, make_video)
+    noise = np.random.default_rng(0).integers(0, 256, (30, 32, 32, 3), dtype=np.uint8)
+    data = write_video(tmp_path / "whole.mp4", noise).read_bytes()   # index first (faststart)
     (tmp_path / "cut.mp4").write_bytes(data[:len(data) * 6 // 10])
     return tmp_path / "cut.mp4", "cut.mp4"
+
+
+def mixed_sizes_folder(tmp_path, make_video):
+    (tmp_path / "walk").mkdir()
+    for name, (h, w) in [("f1.png", (16, 16)), ("f2.png", (16, 16)), ("f10.png", (12, 16)),
+                         ("f11.png", (16, 12))]:
+        cv2.imwrite(str(tmp_path / "walk" / name), np.zeros((h, w, 3), np.uint8))
+    return tmp_path / "walk", "f10.png"
 
 
 def empty_mp4(tmp_path, make_video):
@@ -83,7 +92,13 @@ def not_a_zip(tmp_path, make_video):
 
 
 BAD_INPUTS = [corrupt_mp4, truncated_mp4, empty_mp4, text_as_mp4, missing_path, empty_folder,
-              mixed_sizes_zip, tiny_image, corrupt_png, not_a_zip]
+              mixed_sizes_zip, mixed_sizes_folder, tiny_image, corrupt_png, not_a_zip]
+
+
+def test_truncated_mp4_says_so(tmp_path, make_video):
+    path, _ = truncated_mp4(tmp_path, make_video)
+    with pytest.raises(VideoReadError, match=r"cut\.mp4: truncated: header promises 30 frames"):
+        read_video(path)
 
 
 @pytest.mark.parametrize("make_bad", BAD_INPUTS, ids=lambda f: f.__name__)
