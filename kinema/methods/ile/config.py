@@ -42,7 +42,7 @@ class ILEConfig:
 
     @classmethod
     def small(cls) -> "ILEConfig":
-        return cls(image_size=32, blocks=4, steps_per_block=4, hidden=64, state_dim=64,
+        return cls(image_size=32, blocks=4, steps_per_block=3, hidden=48, state_dim=64,
                    context_frames=5)
 
     @classmethod

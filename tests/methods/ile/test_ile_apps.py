@@ -1,0 +1,51 @@
+"""ILE's evaluation loop and pictures on a tiny model and tiny bouncing digits."""
+import dataclasses
+
+import numpy as np
+import torch
+from PIL import Image
+from skimage.metrics import peak_signal_noise_ratio
+
+from kinema.data import load_dataset
+from kinema.methods.ile.apps import evaluate_prediction, save_pictures, score_table
+from kinema.methods.ile.config import ILEConfig
+from kinema.methods.ile.model import ILE
+from kinema.methods.ile.viz import eigenvalue_figure
+
+
+def test_evaluate_prediction_scores_and_baseline():
+    torch.manual_seed(0)
+    model = ILE(dataclasses.replace(ILEConfig.tiny(), image_size=16))     # SSIM needs >= 11 px
+    dataset = load_dataset("bouncing-digits", "test", num_frames=5, size=16, num_videos=3)
+    result = evaluate_prediction(model, dataset, context=2, horizon=3, num_clips=3, batch_size=2,
+                                 num_samples=2, generator=torch.Generator().manual_seed(0))
+    assert len(result["ile/psnr"]) == 3 and result["clips"] == 3
+    # the repeat-last-frame row, recomputed independently with scikit-image
+    reference = []
+    for i in range(3):
+        video = dataset[i]["video"].numpy()
+        reference.append([peak_signal_noise_ratio(video[2 + s], video[1], data_range=2.0)
+                          for s in range(3)])
+    assert np.allclose(result["repeat-last-frame/psnr"], np.mean(reference, 0), atol=1e-4)
+    assert all(np.isfinite(result[k]).all() for k in result if "/" in k)
+    assert 0 < result["bits_per_dim"] < 16 and np.isfinite(result["predictive_bits_per_dim"])
+    assert "| repeat-last-frame |" in score_table(result, frames=(1, 3))
+
+
+def test_pictures_are_written(tmp_path):
+    torch.manual_seed(0)
+    model = ILE(ILEConfig.tiny())
+    video = torch.rand(2, 5, 1, 8, 8) * 2 - 1
+    paths = save_pictures(model, video, context=2, out_dir=tmp_path, num_samples=2)
+    for name in ("predictions", "xt_slices", "eigenvalues"):
+        image = np.asarray(Image.open(paths[name]))
+        assert image.ndim == 3 and image.shape[2] == 3 and image.std() > 0
+
+
+def test_eigenvalue_figure_marks_points_on_the_circle():
+    image = eigenvalue_figure(torch.tensor([1.0 + 0j, -1.0 + 0j]), size=100)
+    red = (image[..., 0] > 150) & (image[..., 1] < 80)
+    ys, xs = np.nonzero(red)
+    # size 100, margin 20: centre 50, radius 30 -> dots centred at x = 20 and x = 80, y = 50
+    assert abs(xs[xs < 50].mean() - 20) < 1 and abs(xs[xs > 50].mean() - 80) < 1
+    assert abs(ys.mean() - 50) < 1
