@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from einops import rearrange
 
 
 def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
@@ -25,15 +26,12 @@ def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
     if flow.ndim != 4 or flow.shape[1] != 2:
         raise ValueError(f"flow must be (b 2 h w), got shape {tuple(flow.shape)}")
     _, _, height, width = flow.shape
+    # align_corners=True: pixel 0 -> -1, pixel (n-1) -> +1; a 1-pixel axis maps to 0.
+    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], device=flow.device, dtype=flow.dtype)
     ys = torch.arange(height, device=flow.device, dtype=flow.dtype)
     xs = torch.arange(width, device=flow.device, dtype=flow.dtype)
-    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")              # (h w) each
-    positions_x = grid_x + flow[:, 0]                                   # (b h w)
-    positions_y = grid_y + flow[:, 1]
-    # align_corners=True: pixel 0 -> -1, pixel (n-1) -> +1; a 1-pixel axis maps to 0.
-    normalised_x = 2.0 * positions_x / max(width - 1, 1) - 1.0
-    normalised_y = 2.0 * positions_y / max(height - 1, 1) - 1.0
-    return torch.stack([normalised_x, normalised_y], dim=-1)            # (b h w 2)
+    identity = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1) * scale - 1.0  # (h w 2)
+    return identity + rearrange(flow, "b c h w -> b h w c") * scale                    # (b h w 2)
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -60,15 +58,20 @@ def backward_warp_video(image: torch.Tensor, flows: torch.Tensor) -> torch.Tenso
     return backward_warp(frames, flows)
 
 
-def invert_flow(flow: torch.Tensor, iterations: int = 20) -> torch.Tensor:
+def invert_flow(flow: torch.Tensor, iterations: int = 30, tolerance: float = 1e-5) -> torch.Tensor:
     """Invert a backward-warp field by fixed-point iteration.
 
     flow: (b 2 h w), a field D with ``output(p) = image(p + D(p))``. Returns the forward field
     T with ``q + T(q) = p`` wherever ``p + D(p) = q``, i.e. T(q) = -D(q + T(q)): where the pixel
-    at q of the input ends up in the output. Converges when D's spatial Lipschitz constant is
-    below 1 (smooth, small fields); the error shrinks by that factor per iteration.
+    at q of the input ends up in the output. Converges when D's spatial Lipschitz constant L is
+    below 1 (smooth, small fields); the error shrinks by L per iteration. Stops after
+    ``iterations`` or once no pixel moves by more than ``tolerance`` px in an iteration.
     """
     forward = -flow
     for _ in range(iterations):
-        forward = -backward_warp(flow, forward)
+        updated = -backward_warp(flow, forward)
+        change = (updated - forward).abs().max()
+        forward = updated
+        if change <= tolerance:
+            break
     return forward

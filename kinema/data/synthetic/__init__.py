@@ -10,5 +10,6 @@ each module's docstring lists. Item i of a split is generated from its own gener
 from (seed, split, dataset, i): the same on every access, and train and test never coincide.
 """
 from kinema.data.synthetic.digits import BouncingDigits
+from kinema.data.synthetic.swaying import Swaying
 
-__all__ = ["BouncingDigits"]
+__all__ = ["BouncingDigits", "Swaying"]
