@@ -225,14 +225,15 @@ class Trainer:
             self.elapsed += time.perf_counter() - started
             bar.update(1)
             bar.set_postfix(shown, refresh=False)
-            if self.step % cfg.log_every == 0 or self.step == cfg.steps:
+            if (cfg.log_every and self.step % cfg.log_every == 0) or self.step == cfg.steps:
                 self._write_log(meter, lrs)
             if cfg.sample_every and self.step % cfg.sample_every == 0 and main:
                 self._write_samples(batch)
             if self.nonfinite_run >= cfg.max_nonfinite:
                 bar.close()
                 raise KinemaError(self._nonfinite_message())
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.steps:
+            if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) \
+                    or self.step == cfg.steps:
                 self._checkpoint()
         bar.close()
 
@@ -247,6 +248,9 @@ class Trainer:
                 raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r}) "
                                   "must return a dict with a scalar 'loss'")
             loss = losses["loss"]
+            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
+                raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r})"
+                                  "['loss'] must be a scalar tensor")
             finite = self.dist.all_true(bool(torch.isfinite(loss.detach()).all()))
             norm = math.nan
             if finite:

@@ -153,3 +153,12 @@ def test_recipe_building_errors_are_clear():
         build_recipe("tests.train.toy:recipe", "huge")
     with pytest.raises(KinemaError, match="no such config field"):
         build_recipe("tests.train.toy:recipe", "tiny", overrides=["train.nope=1"])
+
+
+def test_worker_processes_load_the_same_batches(tmp_path):
+    weights = []
+    for workers in (0, 2):
+        trainer = make_trainer(tmp_path / str(workers), num_workers=workers, steps=3)
+        weights.append(trainer.fit().state_dict())
+    for key in weights[0]:
+        assert torch.equal(weights[0][key], weights[1][key]), key
