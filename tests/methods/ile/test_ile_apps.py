@@ -49,3 +49,16 @@ def test_eigenvalue_figure_marks_points_on_the_circle():
     # size 100, margin 20: centre 50, radius 30 -> dots centred at x = 20 and x = 80, y = 50
     assert abs(xs[xs < 50].mean() - 20) < 1 and abs(xs[xs > 50].mean() - 80) < 1
     assert abs(ys.mean() - 50) < 1
+
+
+def test_demo_stage_adds_a_section_and_scores(tmp_path):
+    from kinema.demo import DemoContext, DemoSettings
+    from kinema.methods.ile.demo import demo_stage
+    from kinema.viz.report import Report
+
+    ctx = DemoContext(DemoSettings.quick(), tmp_path, Report("test"))
+    demo_stage(ctx, train_steps=2)
+    methods = [row["method"] for row in ctx.scores]
+    assert methods == ["ILE (mean)", "ILE (one sample)"]
+    assert all(np.isfinite(row["PSNR (dB)"]) and np.isfinite(row["SSIM"]) for row in ctx.scores)
+    assert "ILE on bouncing-digits" in ctx.report.to_html()
