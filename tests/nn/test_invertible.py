@@ -139,3 +139,17 @@ def test_memory_saving_gradients_equal_ordinary(kind):
     assert all(g is not None for g in grads["saving"])
     for g_plain, g_saving in zip(grads["plain"], grads["saving"]):
         assert torch.allclose(g_plain, g_saving, atol=1e-9, rtol=1e-7)
+
+
+def test_custom_subnet_constructor():
+    made = []
+
+    def subnet(c_in, c_out):
+        made.append((c_in, c_out))
+        return torch.nn.Linear(c_in, c_out)
+
+    layer = AffineCoupling(5, cond_channels=2, spatial=False, subnet_constructor=subnet)
+    assert made == [(2 + 2, 2 * 3)]
+    x, c = torch.randn(4, 5), torch.randn(4, 2)
+    y, _ = layer(x, cond=c)
+    assert torch.allclose(layer(y, cond=c, reverse=True)[0], x, atol=1e-5)

@@ -16,6 +16,8 @@ identity (Glow's habit; issue 4).
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -54,10 +56,14 @@ class AffineCoupling(InvertibleLayer):
     the condition may be ``(b k h w)`` or ``(b k)`` (broadcast over positions).
     ``flip``: transform the first half from the second instead (alternate it in a stack so
     both halves change, when no permutation sits between couplings).
+    ``subnet_constructor(in_channels, out_channels) -> nn.Module``: replaces the default
+    subnet (FrEIA's convention); its output must have ``out_channels`` = 2 x the changed half
+    (log-scale, shift) and should start near zero so that the coupling starts near identity.
     """
 
     def __init__(self, channels: int, hidden: int = 512, cond_channels: int = 0,
-                 spatial: bool = True, clamp: float = 2.0, flip: bool = False):
+                 spatial: bool = True, clamp: float = 2.0, flip: bool = False,
+                 subnet_constructor: Callable[[int, int], nn.Module] | None = None):
         super().__init__()
         if channels < 2:
             raise ValueError(f"AffineCoupling needs at least 2 channels, got {channels}")
@@ -65,8 +71,11 @@ class AffineCoupling(InvertibleLayer):
         self.spatial, self.clamp, self.flip = spatial, clamp, flip
         self.split = channels // 2
         kept, changed = (channels - self.split, self.split) if flip else (self.split, channels - self.split)
-        make = conv_subnet if spatial else fc_subnet
-        self.subnet = make(kept + cond_channels, 2 * changed, hidden)
+        if subnet_constructor is not None:
+            self.subnet = subnet_constructor(kept + cond_channels, 2 * changed)
+        else:
+            make = conv_subnet if spatial else fc_subnet
+            self.subnet = make(kept + cond_channels, 2 * changed, hidden)
 
     def _halves(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         a, b = x[:, :self.split], x[:, self.split:]
