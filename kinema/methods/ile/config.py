@@ -47,8 +47,10 @@ class ILEConfig:
 
     @classmethod
     def paper(cls) -> "ILEConfig":
+        # memory_saving: at these sizes ordinary backprop keeps > 13 GB of subnet activations
+        # for a batch of 160 frames (the paper's stated limit, Sec. 4); see benchmarks/ile-memory.md
         return cls(image_size=64, blocks=4, steps_per_block=10, hidden=512, state_dim=128,
-                   context_frames=5)
+                   context_frames=5, memory_saving=True)
 
 
 PRESETS = ("tiny", "small", "paper")
