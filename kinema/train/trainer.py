@@ -134,6 +134,10 @@ class Trainer:
                 warnings.warn(f"{checkpoint.path} holds no EMA; the EMA starts from the "
                               "resumed weights", CheckpointWarning, stacklevel=2)
         if self.dist.is_main:
+            cfg = self.config
+            _say(f"training {type(self.method).__name__} for {cfg.steps} steps, global batch "
+                 f"{cfg.batch_size} on {self.dist.world_size} process(es), {self.dist.device}, "
+                 f"into {self.out_dir}")
             self.log = RunLog(self.out_dir, checkpoint.step if checkpoint else None,
                               self.tensorboard)
 
