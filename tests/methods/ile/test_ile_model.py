@@ -86,7 +86,7 @@ def test_nll_falls_on_a_fixed_seed():
         optimizer.step()
         losses.append(out["bits_per_dim"].item())
     assert all(math.isfinite(v) for v in losses)
-    assert sum(losses[-5:]) / 5 < losses[0] - 0.5, losses
+    assert sum(losses[-5:]) / 5 < losses[0] - 0.3, losses          # ~0.65 bits/dim on this seed
 
 
 def test_prediction_shapes_mean_and_samples():
