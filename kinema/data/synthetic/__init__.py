@@ -9,8 +9,9 @@ Every item is a dict with ``video`` (t c h w) float32 in [-1, 1] plus the ground
 each module's docstring lists. Item i of a split is generated from its own generator seeded
 from (seed, split, dataset, i): the same on every access, and train and test never coincide.
 """
+from kinema.data.synthetic.actors import Actors
 from kinema.data.synthetic.clouds import Clouds
 from kinema.data.synthetic.digits import BouncingDigits
 from kinema.data.synthetic.swaying import Swaying
 
-__all__ = ["BouncingDigits", "Clouds", "Swaying"]
+__all__ = ["Actors", "BouncingDigits", "Clouds", "Swaying"]
