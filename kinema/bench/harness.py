@@ -1,0 +1,169 @@
+"""One evaluation loop for every method: data -> model -> streaming metrics -> results.json.
+
+``evaluate(run, data, metrics, protocol)`` loads the model (a saved model folder, or a
+registered closed-form baseline fitted on the training split), walks the evaluation split
+once in batches, asks the model for its videos according to the task, folds each batch into
+every metric and keeps nothing else, so memory stays flat in the number of videos. The
+record it returns names the protocol, the metrics and their versions, the data, the model and
+the command, so a number can always be traced back to how it was made.
+"""
+from __future__ import annotations
+
+import dataclasses
+import platform
+import resource
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from kinema.errors import KinemaError
+
+TASKS = ("prediction", "image-to-video", "generation")
+BASELINE_ALIASES = {"repeat-last": "baselines.repeat-last",
+                    "dynamic-texture": "baselines.dynamic-texture"}
+
+
+@dataclass
+class Protocol:
+    """What is evaluated, and how; see docs/evaluation.md for the numbers of each task."""
+    task: str = "prediction"
+    split: str = "test"
+    num_videos: int = 256          # evaluation clips (the first ones of the split)
+    num_frames: int = 16           # clip length, context included
+    context_frames: int = 2        # prediction: observed frames; image-to-video: 1
+    num_samples: int = 1           # samples per input (best-of-N, diversity)
+    batch_size: int = 16
+    seed: int = 0                  # the generator handed to the model
+    fit_videos: int = 500          # closed-form baselines: training clips they are fitted on
+    data_options: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.task not in TASKS:
+            raise KinemaError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+        if self.task == "prediction" and not 1 <= self.context_frames < self.num_frames:
+            raise KinemaError(f"context_frames must be in [1, num_frames), got {self.context_frames}")
+
+
+def collate(items: list[dict]) -> dict:
+    """Stack the tensor fields of dataset items; keep the rest as lists."""
+    out = {}
+    for key in items[0]:
+        values = [it[key] for it in items]
+        out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
+    return out
+
+
+def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
+    """A saved model folder, or a registered baseline name (fitted on the training split)."""
+    from kinema.data import load_dataset
+    from kinema.pretrained import load_pretrained
+    from kinema.registry import available_methods, method_entry, resolve
+
+    if Path(run).is_dir():
+        return load_pretrained(run).eval(), {"run": str(run), "kind": "model folder"}
+    name = BASELINE_ALIASES.get(run, run)
+    if name not in available_methods():
+        raise KinemaError(f"{run!r} is neither a model folder nor a registered method; "
+                          f"methods: {', '.join(available_methods())}")
+    entry = method_entry(name)
+    cls = resolve(entry.model_class)
+    if not hasattr(cls, "fit"):
+        raise KinemaError(f"{name} must be trained first (`kinema train {name}`); pass the "
+                          f"saved model folder")
+    train = load_dataset(data, "train", num_frames=protocol.num_frames, **protocol.data_options)
+    t, c, h, w = train[0]["video"].shape
+    config = resolve(entry.recipe)("small").model
+    config = dataclasses.replace(config, **{k: v for k, v in
+                                            dict(channels=c, height=h, width=w).items()
+                                            if hasattr(config, k)})
+    if hasattr(config, "num_components"):
+        config = dataclasses.replace(config, num_components=min(config.num_components, c * h * w))
+    model = cls(config)
+    model.fit(train, max_clips=min(protocol.fit_videos, len(train)), progress=progress)
+    return model.eval(), {"run": name, "kind": "baseline fitted on the training split",
+                          "fit_videos": min(protocol.fit_videos, len(train)),
+                          "config": dataclasses.asdict(config)}
+
+
+def model_videos(model, video: torch.Tensor, batch: dict, protocol: Protocol,
+                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """(fake (b n t c h w), real (b t c h w), frame_offset) for one batch of clips."""
+    n, total = protocol.num_samples, video.shape[1]
+    with torch.no_grad():
+        if protocol.task == "prediction":
+            k = protocol.context_frames
+            fake = model.predict(video[:, :k], total - k, n, generator=generator)
+            return fake, video[:, k:], k
+        if protocol.task == "image-to-video":
+            control = batch.get("eta_onehot")
+            fake = model.sample(video[:, 0], total, n, control=control, generator=generator)
+            return fake, video, 0
+        fake = model.generate(video.shape[0], total, generator=generator).unsqueeze(1)
+        return fake, video, 0
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = None,
+             weights: str | None = None, extractor: str | None = None, progress: bool = True,
+             model=None, model_record: dict | None = None) -> dict:
+    """Evaluate ``run`` (or an already built ``model``) on ``data``; returns the results record."""
+    from tqdm.auto import tqdm
+
+    import kinema
+    from kinema.data import load_dataset
+    from kinema.metrics import build_metric, metric_entry
+
+    protocol = protocol or Protocol()
+    start = time.time()
+    if model is None:
+        model, model_record = load_model(str(run), data, protocol, progress)
+    dataset = load_dataset(data, protocol.split, num_frames=protocol.num_frames,
+                           **protocol.data_options)
+    count = min(protocol.num_videos, len(dataset))
+    cache: dict = {}
+    built = {name: build_metric(name, weights=weights, extractor=extractor, dataset=dataset,
+                                feature_cache=cache) for name in metrics}
+    generator = torch.Generator().manual_seed(protocol.seed)
+    starts = range(0, count, protocol.batch_size)
+    for s in tqdm(starts, desc=f"eval {data}", unit="batch", disable=not progress):
+        batch = collate([dataset[i] for i in range(s, min(s + protocol.batch_size, count))])
+        video = batch["video"]
+        fake, real, offset = model_videos(model, video, batch, protocol, generator)
+        batch["frame_offset"] = offset
+        for metric in built.values():
+            metric.update(fake.float(), real.float(), batch)
+    results: dict = {}
+    for metric in built.values():
+        results.update(metric.compute())
+    return {
+        "results": results,
+        "protocol": dataclasses.asdict(protocol),
+        "metrics": {name: {"version": metric_entry(name).version,
+                           "summary": metric_entry(name).summary,
+                           "options": metric_entry(name).options,
+                           "features": metric_entry(name).features} for name in metrics},
+        "feature_extractors": {"weights": weights, "extractor": extractor},
+        "data": {"name": data, "split": protocol.split, "num_videos": count,
+                 "options": protocol.data_options},
+        "model": model_record or {"run": str(run)},
+        "command": " ".join(["kinema"] + sys.argv[1:]) if Path(sys.argv[0]).name == "kinema"
+        else " ".join(sys.argv),
+        "kinema_version": getattr(kinema, "__version__", "0.1.0"),
+        "machine": machine(),
+        "seconds": round(time.time() - start, 2),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+def machine() -> dict:
+    import os
+
+    return {"platform": platform.platform(), "python": sys.version.split()[0],
+            "torch": torch.__version__, "cpus": os.cpu_count(), "threads": torch.get_num_threads()}

@@ -1,0 +1,62 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio
+from typer.testing import CliRunner
+
+from kinema.bench.harness import Protocol, evaluate
+from kinema.cli import app
+from kinema.data import load_dataset
+
+PROTOCOL = Protocol(task="prediction", num_videos=6, num_frames=6, context_frames=2,
+                    batch_size=4, fit_videos=8, data_options={"size": 16})
+
+
+def test_repeat_last_psnr_matches_a_direct_computation():
+    record = evaluate("repeat-last", "bouncing-digits", ["psnr"], PROTOCOL, progress=False)
+    test = load_dataset("bouncing-digits", "test", num_frames=6, size=16)
+    scores = np.array([[peak_signal_noise_ratio(v[t].numpy(), v[1].numpy(), data_range=2.0)
+                        for t in range(2, 6)] for v in (test[i]["video"] for i in range(6))])
+    np.testing.assert_allclose(record["results"]["psnr_per_step"], scores.mean(0), rtol=1e-6)
+    assert record["data"] == {"name": "bouncing-digits", "split": "test", "num_videos": 6,
+                              "options": {"size": 16}}
+    assert record["protocol"]["context_frames"] == 2 and record["metrics"]["psnr"]["version"] == "1"
+    assert record["model"]["run"] == "baselines.repeat-last"
+    for key in ("command", "machine", "peak_rss_mb", "kinema_version"):
+        assert key in record
+
+
+def test_eval_command_writes_results_and_reports_bad_metrics(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "results.json"
+    args = ["eval", "repeat-last", "--data", "bouncing-digits", "--metrics", "ssim,position-error",
+            "--num-videos", "4", "--num-frames", "5", "--context-frames", "1", "--batch-size", "2",
+            "--option", "size=16", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    record = json.loads(out.read_text())
+    assert len(record["results"]["ssim_per_step"]) == 4
+    # repeat-last keeps the digit where it was: the error grows with the time step
+    steps = record["results"]["position_error_per_step"]
+    assert steps[-1] > steps[0]
+    bad = runner.invoke(app, args[:5] + ["nonsense"] + args[6:])
+    assert "unknown metric 'nonsense'" in str(bad.exception)
+
+
+def test_image_to_video_uses_the_whole_clip():
+    p = Protocol(task="image-to-video", num_videos=2, num_frames=4, batch_size=2, num_samples=2,
+                 fit_videos=4, data_options={"size": 16})
+    record = evaluate("repeat-last", "bouncing-digits", ["psnr"], p, progress=False)
+    per_step = record["results"]["psnr_per_step"]
+    assert len(per_step) == 4 and per_step[0] > 100  # frame 0 is the given x0 itself
+
+
+def test_protocol_checks_its_numbers():
+    from kinema.errors import KinemaError
+
+    with pytest.raises(KinemaError, match="context_frames"):
+        Protocol(num_frames=4, context_frames=4)
+    with pytest.raises(KinemaError, match="task"):
+        Protocol(task="dreaming")

@@ -1,0 +1,38 @@
+import json
+
+import torch
+
+from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig, load_domain_extractor
+from kinema.metrics.features.domain_train import LABELS, ExtractorRecipe, train_extractor
+
+
+def test_features_shapes_and_save_load_round_trip(tmp_path):
+    torch.manual_seed(0)
+    config = DomainExtractorConfig(labels=("eta",), num_classes=(5,), channels=1, size=16)
+    model = DomainExtractor(config).eval()
+    video = torch.rand(3, 6, 3, 20, 20) * 2 - 1  # colour input, other size: adapted inside
+    clip = model.clip_features(video)
+    frames = model.frame_features(video[:, 0])
+    assert clip.shape == (3, config.feature_dim) and frames.shape == (3, 4 * config.width)
+    model.save_pretrained(tmp_path / "x")
+    loaded = load_domain_extractor(tmp_path / "x")
+    assert loaded.config == config
+    assert torch.equal(loaded.clip_features(video), clip)
+
+
+def test_motion_label_sectors():
+    # 45° sectors counted from +x towards +y: 10° -> 0, 100° -> 2, 190° -> 4, 280° -> 6.
+    def item(degrees):
+        a = torch.deg2rad(torch.tensor(float(degrees)))
+        return {"velocity": torch.stack([a.cos(), a.sin()]).view(1, 1, 2)}
+    assert [LABELS["motion"](item(d)) for d in (10, 100, 190, 280, 359)] == [0, 2, 4, 6, 7]
+
+
+def test_training_lowers_the_loss_and_saves_a_record(tmp_path):
+    recipe = ExtractorRecipe(labels=("digit",), size=16, num_frames=4, train_videos=48,
+                             test_videos=16, steps=25, batch_size=8, lr=3e-3)
+    record = train_extractor("bouncing-digits", tmp_path / "ext", recipe=recipe, progress=False)
+    assert record["loss_last_10"] < record["loss_first_10"]
+    assert record["num_classes"] == [10] and len(record["test_accuracy"]) == 1
+    assert json.loads((tmp_path / "ext" / "training.json").read_text()) == record
+    assert load_domain_extractor(tmp_path / "ext").config.dataset == "bouncing-digits"
