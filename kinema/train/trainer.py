@@ -35,6 +35,7 @@ from kinema.train.ema import EMA
 from kinema.train.log import LossMeter, RunLog
 from kinema.train.method import TrainableMethod
 from kinema.train.rng import capture_rng, restore_rng, seed_everything
+from kinema.train.stop import GracefulStop
 
 
 class Trainer:
@@ -75,6 +76,7 @@ class Trainer:
         self.step = self.nonfinite_total = self.nonfinite_run = 0
         self.elapsed = 0.0
         self.last_checkpoint: Path | None = None
+        self._stop = GracefulStop(enabled=False)
 
     # ------------------------------------------------------------------------- public
 
@@ -82,7 +84,8 @@ class Trainer:
         """Train to ``train_config.steps``; returns the method (raw, non-EMA weights)."""
         try:
             self._start()
-            self._loop()
+            with GracefulStop(enabled=not self.dist.active) as self._stop:
+                self._loop()
             self._finish()
         finally:
             if self.log is not None:
@@ -237,8 +240,13 @@ class Trainer:
                 bar.close()
                 raise KinemaError(self._nonfinite_message())
             if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) \
-                    or self.step == cfg.steps:
+                    or self.step == cfg.steps or self._stop.requested:
                 self._checkpoint()
+            if self._stop.requested:
+                bar.close()
+                raise KinemaError(f"interrupted at step {self.step}; the checkpoint "
+                                  f"{self.last_checkpoint} holds it: run the same command again "
+                                  "to continue")
         bar.close()
 
     def _iteration(self, batch: dict, meter: LossMeter) -> tuple[bool, bool, dict]:

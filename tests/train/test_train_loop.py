@@ -18,6 +18,7 @@ from tests.train import toy
 def make_trainer(tmp_path, adversarial: bool = False, **train_options) -> Trainer:
     options = dict(steps=3, batch_size=4, lr=1e-2, log_every=1, checkpoint_every=100)
     options.update(train_options)
+    torch.manual_seed(0)                         # the same initial weights every time
     model = toy.ToyPredictor(toy.ToyConfig(adversarial=adversarial))
     return Trainer(model, toy.ShiftingVideos(num_videos=12), TrainConfig(**options),
                    tmp_path, tensorboard=False, progress=False)
@@ -162,3 +163,26 @@ def test_worker_processes_load_the_same_batches(tmp_path):
         weights.append(trainer.fit().state_dict())
     for key in weights[0]:
         assert torch.equal(weights[0][key], weights[1][key]), key
+
+
+def test_ctrl_c_finishes_the_step_checkpoints_and_resumes_exactly(tmp_path):
+    import os
+    import signal
+
+    handler_before = signal.getsignal(signal.SIGINT)
+    interrupted = make_trainer(tmp_path / "run", steps=6, adversarial=True)
+    calls = []
+
+    def ctrl_c(*_):   # arrives between the two groups' updates of step 3
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    interrupted.optimizers["discriminator"].register_step_post_hook(ctrl_c)
+    with pytest.raises(KinemaError, match="interrupted at step 3"):
+        interrupted.fit()
+    assert signal.getsignal(signal.SIGINT) is handler_before
+    resumed = make_trainer(tmp_path / "run", steps=6, adversarial=True).fit().state_dict()
+    reference = make_trainer(tmp_path / "reference", steps=6, adversarial=True).fit().state_dict()
+    for key in reference:
+        assert torch.equal(resumed[key], reference[key]), key
