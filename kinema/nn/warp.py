@@ -17,6 +17,16 @@ import torch.nn.functional as F
 from einops import rearrange
 
 
+def _grid_parts(height: int, width: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The identity grid (h w 2) in normalised coordinates and the pixel -> normalised scale (2,)."""
+    # align_corners=True: pixel 0 -> -1, pixel (n-1) -> +1; a 1-pixel axis maps to 0.
+    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], device=like.device, dtype=like.dtype)
+    ys = torch.arange(height, device=like.device, dtype=like.dtype)
+    xs = torch.arange(width, device=like.device, dtype=like.dtype)
+    identity = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1) * scale - 1.0   # (h w 2)
+    return identity, scale
+
+
 def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
     """Turn a pixel flow into a ``grid_sample`` grid.
 
@@ -25,13 +35,8 @@ def flow_to_grid(flow: torch.Tensor) -> torch.Tensor:
     """
     if flow.ndim != 4 or flow.shape[1] != 2:
         raise ValueError(f"flow must be (b 2 h w), got shape {tuple(flow.shape)}")
-    _, _, height, width = flow.shape
-    # align_corners=True: pixel 0 -> -1, pixel (n-1) -> +1; a 1-pixel axis maps to 0.
-    scale = torch.tensor([2.0 / max(width - 1, 1), 2.0 / max(height - 1, 1)], device=flow.device, dtype=flow.dtype)
-    ys = torch.arange(height, device=flow.device, dtype=flow.dtype)
-    xs = torch.arange(width, device=flow.device, dtype=flow.dtype)
-    identity = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1) * scale - 1.0  # (h w 2)
-    return identity + rearrange(flow, "b c h w -> b h w c") * scale                    # (b h w 2)
+    identity, scale = _grid_parts(flow.shape[2], flow.shape[3], flow)
+    return identity + rearrange(flow, "b c h w -> b h w c") * scale                      # (b h w 2)
 
 
 def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -67,9 +72,11 @@ def invert_flow(flow: torch.Tensor, iterations: int = 30, tolerance: float = 1e-
     below 1 (smooth, small fields); the error shrinks by L per iteration. Stops after
     ``iterations`` or once no pixel moves by more than ``tolerance`` px in an iteration.
     """
+    identity, scale = _grid_parts(flow.shape[2], flow.shape[3], flow)   # built once, reused below
     forward = -flow
     for _ in range(iterations):
-        updated = -backward_warp(flow, forward)
+        grid = identity + rearrange(forward, "b c h w -> b h w c") * scale
+        updated = -F.grid_sample(flow, grid, mode="bilinear", padding_mode="border", align_corners=True)
         change = (updated - forward).abs().max()
         forward = updated
         if change <= tolerance:

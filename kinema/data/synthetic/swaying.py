@@ -53,7 +53,7 @@ from kinema.errors import KinemaError
 TEXTURE_FLOOR = 0.02   # mean gradient (luma per pixel) below which a region does not move
 TEXTURE_FULL = 0.08    # ... and from which it moves at full amplitude
 MAX_STRAIN = 0.4       # largest spatial derivative of the displacement: the field never folds
-INVERSION_TOLERANCE = 1e-4  # px; the forward field's error is below ~ tolerance / (1 - MAX_STRAIN)
+INVERSION_TOLERANCE = 1e-3  # px; the forward field's error is below ~ tolerance / (1 - MAX_STRAIN)
 
 
 def region_features(image: np.ndarray, labels: np.ndarray, num_regions: int) -> tuple[np.ndarray, np.ndarray]:
