@@ -173,7 +173,12 @@ class Trainer:
 
     def _load(self, ckpt: Checkpoint) -> None:
         state = ckpt.state
-        self.method.load_state_dict(ckpt.model)
+        try:
+            self.method.load_state_dict(ckpt.model)
+        except RuntimeError as err:
+            raise KinemaError(f"{ckpt.path} does not fit this model (did the recipe's model "
+                              f"section change? start over with --no-resume or use another "
+                              f"--out): {str(err).splitlines()[0]}") from err
         if set(state["optimizers"]) != set(self.optimizers):
             raise KinemaError(f"{ckpt.path}: optimiser groups {sorted(state['optimizers'])} "
                               f"differ from the method's {sorted(self.optimizers)}")

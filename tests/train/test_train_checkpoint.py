@@ -105,3 +105,9 @@ def test_no_resume_moves_old_checkpoints_aside(tmp_path):
 def test_resume_flag_without_checkpoints_is_an_error(tmp_path):
     with pytest.raises(KinemaError, match="holds no checkpoint"):
         toy.run(tmp_path, steps=2, resume=True)
+
+
+def test_checkpoint_of_another_model_shape_is_a_clear_error(tmp_path):
+    toy.run(tmp_path, steps=2, checkpoint_every=2)
+    with pytest.raises(KinemaError, match="does not fit this model"):
+        toy.run(tmp_path, steps=4, model_options={"hidden": 5})
