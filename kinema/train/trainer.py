@@ -10,6 +10,8 @@ A group whose loss or gradient norm is not finite is not updated; such steps are
 Everything that decides the next step (weights, optimiser and scheduler states, EMA, the RNG
 states of every rank, the data position, counters) goes into each checkpoint, so a run killed
 at any moment and started again ends with the same weights as a run that was never stopped.
+Randomness inside ``training_step`` comes from the global generators, seeded per rank with
+``seed + 1000 * rank`` (rank 0 of a torchrun job draws what a one-process run draws).
 """
 from __future__ import annotations
 
