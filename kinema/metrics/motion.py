@@ -10,8 +10,9 @@
   "backward" convention of ``kinema.data.flow``, the one of the dataset's ``displacement``)
   against the recorded displacement; mean end-point error in pixels.
 - ``SpectralVolumeError`` (``swaying``): the spectral volume of the generated motion (GID
-  Eq. (2), ``kinema.data.spectral``) against the recorded one; mean absolute coefficient
-  error over the K recorded frequencies.
+  Eq. (2), ``kinema.data.spectral``; from the "forward" trajectories out of frame 0, as the
+  dataset's ``spectral_volume``) against the recorded one; mean absolute coefficient error
+  over the K recorded frequencies.
 
 Each averages over samples (n) and inputs (b) with running sums; memory does not grow with
 the number of videos. ``batch["frame_offset"]`` (set by the evaluation harness) is the index,
@@ -170,7 +171,7 @@ class SpectralVolumeError(Metric):
         for i in range(fake.shape[0]):
             recorded = batch["spectral_volume"][i]                                 # (k 4 h w)
             for video in fake[i]:
-                motion = trajectories(video, self.method, direction="backward", progress=False)
+                motion = trajectories(video, self.method, direction="forward", progress=False)
                 volume = spectral_volume(motion, num_frequencies=recorded.shape[0])
                 self.total += float((volume - recorded).abs().mean())
                 self.count += 1

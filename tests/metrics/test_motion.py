@@ -65,7 +65,8 @@ def _translating_texture(shifts):
 def test_flow_epe_and_spectral_error_of_an_exact_translation():
     shifts = [(0, 0), (1, 0), (2, 1), (1, 2), (0, 1), (-1, 0)]
     video, disp = _translating_texture(shifts)
-    batch = {"displacement": disp[None], "spectral_volume": spectral_volume(disp, 3)[None]}
+    # For a translation the forward trajectories are the opposite of the backward field.
+    batch = {"displacement": disp[None], "spectral_volume": spectral_volume(-disp, 3)[None]}
     still = video[:1].expand_as(video)
     for cls, name in ((FlowEPE, "flow_epe"), (SpectralVolumeError, "spectral_error")):
         good, bad = cls(), cls()
