@@ -107,7 +107,8 @@ def test_identities_and_actions_options():
     assert (steps > 0).all() or (steps < 0).all()                        # walking keeps a direction
 
 
-@pytest.mark.parametrize("options", [dict(num_identities=0), dict(actions=("dance",)), dict(size=8)])
+@pytest.mark.parametrize("options", [dict(num_identities=0), dict(actions=("dance",)), dict(actions="run"),
+                                     dict(size=8), dict(colour=1)])
 def test_bad_options_are_clear_errors(options):
     with pytest.raises(KinemaError):
         Actors("train", **options)

@@ -127,7 +127,8 @@ def test_undamped_single_mode_peaks_at_its_frequency():
 
 
 @pytest.mark.parametrize("options", [dict(num_frames=8, num_frequencies=16), dict(max_frequency=0.3),
-                                     dict(meadow_fraction=1.5), dict(size=8), dict(num_regions=1)])
+                                     dict(meadow_fraction=1.5), dict(size=8), dict(num_regions=1),
+                                     dict(amplitude=-1.0), dict(damping="high")])
 def test_bad_options_are_clear_errors(options):
     with pytest.raises(KinemaError):
         Swaying("train", **options)

@@ -1,6 +1,7 @@
 """What every synthetic dataset shares: per-item seeding, option checks, the [-1, 1] video format."""
 from __future__ import annotations
 
+import inspect
 import zlib
 from abc import ABC, abstractmethod
 
@@ -23,7 +24,12 @@ class SyntheticVideos(Dataset, ABC):
     """
 
     def __init__(self, split: str, num_videos: int, num_frames: int, size: int, seed: int,
-                 min_size: int = 8):
+                 min_size: int = 8, unknown: dict | None = None):
+        if unknown:
+            accepted = [p for p in inspect.signature(type(self).__init__).parameters
+                        if p not in ("self", "split", "unknown")]
+            raise KinemaError(f"{type(self).__name__} has no option {', '.join(map(repr, unknown))}; "
+                              f"options: {', '.join(accepted)}")
         if split not in SPLIT_CODES:
             raise KinemaError(f"split must be 'train' or 'test', got {split!r}")
         self.split = split
@@ -55,6 +61,13 @@ def check_int(name: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise KinemaError(f"option {name} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_float(name: str, value, minimum: float, maximum: float = float("inf")) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not minimum <= value <= maximum:
+        raise KinemaError(f"option {name} must be a number in [{minimum:g}, {maximum:g}], got {value!r}")
+    return float(value)
 
 
 def check_range(name: str, low: float, high: float, minimum: float = 0.0) -> tuple[float, float]:

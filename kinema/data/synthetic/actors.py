@@ -155,15 +155,15 @@ class Actors(SyntheticVideos):
 
     def __init__(self, split: str = "train", num_videos: int | None = None, num_frames: int = 16,
                  size: int = 64, seed: int = 0, num_identities: int = 8, cast_seed: int = 0,
-                 actions: tuple[str, ...] | list[str] = ACTIONS):
+                 actions: tuple[str, ...] | list[str] = ACTIONS, **unknown):
         num_videos = num_videos if num_videos is not None else (10_000 if split == "train" else 1_000)
-        super().__init__(split, num_videos, num_frames, size, seed, min_size=16)
+        super().__init__(split, num_videos, num_frames, size, seed, min_size=16, unknown=unknown)
         self.num_identities = check_int("num_identities", num_identities, 1)
         self.cast_seed = check_int("cast_seed", cast_seed, 0)
-        unknown = [a for a in actions if a not in ACTIONS]
-        if unknown or not actions:
+        actions = (actions,) if isinstance(actions, str) else tuple(actions)
+        if not actions or any(a not in ACTIONS for a in actions):
             raise KinemaError(f"actions must be a non-empty subset of {', '.join(ACTIONS)}; got {actions!r}")
-        self.actions = tuple(actions)
+        self.actions = actions
 
     def appearance(self, identity: int) -> Appearance:
         return appearance(identity, self.cast_seed)

@@ -67,9 +67,9 @@ class Clouds(SyntheticVideos):
     """
 
     def __init__(self, split: str = "train", num_videos: int | None = None, num_frames: int = 16,
-                 size: int = 64, seed: int = 0, min_speed: float = 0.5, max_speed: float = 2.0):
+                 size: int = 64, seed: int = 0, min_speed: float = 0.5, max_speed: float = 2.0, **unknown):
         num_videos = num_videos if num_videos is not None else (10_000 if split == "train" else 1_000)
-        super().__init__(split, num_videos, num_frames, size, seed)
+        super().__init__(split, num_videos, num_frames, size, seed, unknown=unknown)
         self.min_speed, self.max_speed = check_range("speed", min_speed, max_speed)
 
     def generate(self, rng: np.random.Generator, index: int) -> dict[str, torch.Tensor]:

@@ -116,10 +116,13 @@ class BouncingDigits(SyntheticVideos):
     def __init__(self, split: str = "train", num_videos: int | None = None, num_frames: int = 16,
                  size: int = 64, seed: int = 0, num_digits: int | tuple[int, int] = 1,
                  digit_size: int | None = None, min_speed: float = 1.0, max_speed: float = 3.0,
-                 channels: int = 1, grid: int = 4):
+                 channels: int = 1, grid: int = 4, **unknown):
         num_videos = num_videos if num_videos is not None else (10_000 if split == "train" else 1_000)
-        super().__init__(split, num_videos, num_frames, size, seed)
-        low, high = (num_digits, num_digits) if isinstance(num_digits, (int, np.integer)) else tuple(num_digits)
+        super().__init__(split, num_videos, num_frames, size, seed, unknown=unknown)
+        counts = (num_digits, num_digits) if isinstance(num_digits, (int, np.integer)) else tuple(num_digits)
+        if len(counts) != 2:
+            raise KinemaError(f"num_digits must be an int or a (min, max) pair, got {num_digits!r}")
+        low, high = counts
         self.min_digits, self.max_digits = check_int("num_digits", low, 1), check_int("num_digits", high, 1)
         if self.min_digits > self.max_digits:
             raise KinemaError(f"num_digits range must be (min, max) with min <= max, got {num_digits!r}")

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from kinema.data.synthetic._base import SyntheticVideos, check_int, check_range, video_tensor
+from kinema.data.synthetic._base import SyntheticVideos, check_float, check_int, check_range, video_tensor
 from kinema.data.synthetic.scenes import LUMA, MEADOW_KINDS, meadow, photo_crop
 from kinema.errors import KinemaError
 
@@ -92,9 +92,9 @@ class Swaying(SyntheticVideos):
                  size: int = 64, seed: int = 0, num_frequencies: int | None = None, num_regions: int = 4,
                  num_modes: int = 2, amplitude: float | None = None, min_frequency: float = 0.04,
                  max_frequency: float = 0.16, damping: float = 0.02, smooth_sigma: float | None = None,
-                 meadow_fraction: float = 0.5):
+                 meadow_fraction: float = 0.5, **unknown):
         num_videos = num_videos if num_videos is not None else (10_000 if split == "train" else 1_000)
-        super().__init__(split, num_videos, num_frames, size, seed, min_size=16)
+        super().__init__(split, num_videos, num_frames, size, seed, min_size=16, unknown=unknown)
         available = self.num_frames // 2 + 1
         self.num_frequencies = check_int("num_frequencies", num_frequencies if num_frequencies is not None
                                          else min(16, available), 1)
@@ -104,17 +104,15 @@ class Swaying(SyntheticVideos):
         self.num_regions = check_int("num_regions", num_regions, 2)
         self.max_regions = max(self.num_regions, len(MEADOW_KINDS))
         self.num_modes = check_int("num_modes", num_modes, 1)
-        self.amplitude = check_range("amplitude", 0.0, amplitude if amplitude is not None else size / 16)[1]
+        self.amplitude = check_float("amplitude", amplitude if amplitude is not None else size / 16, 0.0)
         self.min_frequency, self.max_frequency = check_range("frequency", min_frequency, max_frequency)
         if self.max_frequency * self.num_modes >= 0.5:
             raise KinemaError(f"max_frequency * num_modes must stay below 0.5 cycles/frame (Nyquist); "
                               f"got {self.max_frequency} * {self.num_modes}")
-        self.damping = check_range("damping", 0.0, damping)[1]
-        self.smooth_sigma = check_range("smooth_sigma", 0.5, smooth_sigma if smooth_sigma is not None
-                                        else max(2.0, size / 12), minimum=0.5)[1]
-        self.meadow_fraction = check_range("meadow_fraction", 0.0, meadow_fraction)[1]
-        if self.meadow_fraction > 1.0:
-            raise KinemaError(f"meadow_fraction must be in [0, 1], got {meadow_fraction}")
+        self.damping = check_float("damping", damping, 0.0, 1.0)
+        self.smooth_sigma = check_float("smooth_sigma", smooth_sigma if smooth_sigma is not None
+                                        else max(2.0, size / 12), 0.5)
+        self.meadow_fraction = check_float("meadow_fraction", meadow_fraction, 0.0, 1.0)
 
     def generate(self, rng: np.random.Generator, index: int) -> dict[str, torch.Tensor]:
         from kinema.data.spectral import spectral_volume
