@@ -59,6 +59,12 @@ def swaying_clip(frames: int, height: int, width: int):
     return item["video"][..., rows, :], item["displacement"][..., rows, :], item["trajectories"][..., rows, :]
 
 
+def split_error(flow: torch.Tensor, truth: torch.Tensor, moving: torch.Tensor) -> str:
+    """EPE over moving / static pixels, '-' for an empty set."""
+    parts = [f"{end_point_error(flow, truth, m):.3f}" if m.any() else "-" for m in (moving, ~moving)]
+    return " / ".join(parts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--source", choices=("warped", "swaying"), default="warped")
@@ -96,7 +102,7 @@ def main() -> None:
         backward = trajectories(video, method, direction="backward", progress=False)
         print(f"| {method} | {flow_seconds:.2f} | {1000 * flow_seconds / (video.shape[0] - 1):.1f} | "
               f"{fft_seconds:.3f} | {end_point_error(forward, forward_truth):.3f} | "
-              f"{end_point_error(forward, forward_truth, mask):.3f} / {end_point_error(forward, forward_truth, ~mask):.3f} | "
+              f"{split_error(forward, forward_truth, mask)} | "
               f"{relative:.3f} | {end_point_error(backward, displacement):.3f} |", flush=True)
 
 

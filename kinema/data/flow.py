@@ -13,13 +13,15 @@ frame ``t`` and returns (t 2 h w) with an exact zero field at ``t = r``:
 - ``direction="forward"`` (default; the Generative Image Dynamics convention, its Eq. (1)
   ``I'_t(p + F_t(p)) = I_0(p)``): ``F_t = optical_flow(frame_r, frame_t)``, so pixel ``p`` of
   frame ``r`` moves to ``p + F_t(p)`` in frame ``t``. This is what GID's spectral volumes
-  are computed from, and what forward splatting of frame ``r`` consumes.
+  are computed from, and what forward splatting of frame ``r`` consumes. The ``swaying``
+  dataset's ``trajectories`` (and its ``spectral_volume``) are in this convention.
 - ``direction="backward"``: ``F_t = optical_flow(frame_t, frame_r)``, so
   ``frame_t(p) ~= frame_r(p + F_t(p))``, i.e. ``frame_t = backward_warp(frame_r, F_t)`` with
   ``kinema.nn.warp.backward_warp`` (output(p) = image(p + flow(p))). This is the convention of
-  the ``swaying`` dataset's ground-truth ``displacement``; compare against it with this one.
+  the ``swaying`` dataset's ground-truth ``displacement``.
 
-For small smooth motion the two are related by ``F_back(p + F_fwd(p)) = -F_fwd(p)``.
+Without occlusion the two are related by ``F_back(p + F_fwd(p)) = -F_fwd(p)``;
+``kinema.nn.warp.invert_flow`` turns a backward field into the forward one.
 
 Methods: ``"dis"`` (= ``"dis-medium"``), ``"dis-fast"``, ``"dis-ultrafast"`` (OpenCV's DIS
 presets), ``"tvl1"`` (Dual TV-L1 from opencv-contrib, with fast settings) and ``"farneback"``.
