@@ -71,3 +71,25 @@ def test_quick_demo_writes_a_report_with_every_dataset_and_finite_scores(tmp_pat
         header, *rows = table["rows"]
         assert [h for h in header if re.fullmatch(r"t\+\d+", h)]
         assert all(math.isfinite(float(cell)) for row in rows for cell in row[2:])
+
+
+def test_a_failing_stage_stops_the_demo_and_is_named(tmp_path, monkeypatch):
+    import pytest
+
+    import kinema.demo as demo
+    from kinema.errors import KinemaError
+
+    def broken(ctx):
+        raise ValueError("boom")
+
+    def bad_input(ctx):
+        raise KinemaError("no such clip")
+
+    monkeypatch.setattr(demo, "STAGES", [("broken stage", broken)])
+    with pytest.raises(ValueError, match="boom") as caught:
+        demo.run_demo(tmp_path, quick=True)
+    assert any("broken stage" in note for note in getattr(caught.value, "__notes__", ["broken stage"]))
+    monkeypatch.setattr(demo, "STAGES", [("input stage", bad_input)])
+    with pytest.raises(KinemaError, match="demo stage 'input stage': no such clip"):
+        demo.run_demo(tmp_path, quick=True)
+    assert not (tmp_path / "index.html").exists()   # no report from a failed run

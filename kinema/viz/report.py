@@ -175,8 +175,13 @@ class Report:
 
     def video(self, video, caption: str | None = None, fps: float = 10,
               min_size: int = 128) -> "Report":
-        """Embed a video: a (t c h w) tensor in [-1, 1] (encoded to mp4 here), or an .mp4 /
-        .webm / .gif file. Videos autoplay, loop and are muted."""
+        """Embed a video: a (t c h w) tensor in [-1, 1] (encoded to mp4 here; a batch
+        (b t c h w) is tiled with ``video_grid``), or an .mp4 / .webm / .gif file. Videos
+        autoplay, loop and are muted."""
+        if isinstance(video, torch.Tensor) and video.ndim == 5:
+            from kinema.viz.grid import video_grid
+
+            video = video_grid(video)
         if isinstance(video, torch.Tensor):
             mime, payload = "video/mp4", encode_mp4(video, fps=fps, min_size=min_size)
         else:

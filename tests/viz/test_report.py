@@ -90,6 +90,16 @@ def test_report_embeds_decodable_media_and_table_values(tmp_path):
     assert "a &lt;test&gt; report" in text and "kinema demo --out runs/demo" in text
 
 
+def test_a_batch_of_videos_is_tiled_into_one(tmp_path):
+    batch = -torch.ones(4, 3, 1, 16, 16)                    # (b t c h w): 2 x 2 grid
+    report = Report("grid").video(batch, min_size=0)
+    parsed = parse(report.save(tmp_path / "index.html"))
+    _, payload = decode(parsed.sources[0][1])
+    with av.open(io.BytesIO(payload)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(frames) == 3 and frames[0].shape == (34, 34, 3)   # 2 cells + 2 px padding
+
+
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
     path = tmp_path / "index.html"
     path.write_text("old")
