@@ -106,8 +106,7 @@ def save_checkpoint(root: str | Path, step: int, *, model: dict[str, torch.Tenso
         final = root / step_dir_name(step)
         if final.exists():   # rewriting a step after resuming from an older checkpoint
             os.replace(final, root / f".tmp-replaced-{final.name}-{time.time_ns()}")
-        os.replace(tmp, final)
-        _fsync(root)
+        os.replace(tmp, final)   # write_latest's fsync of root makes the rename durable
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
