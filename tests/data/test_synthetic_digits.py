@@ -114,8 +114,8 @@ def test_digit_count_range_pads_and_colours():
     assert next(iter(loader))["video"].shape == (4, 4, 3, 32, 32)
 
 
-@pytest.mark.parametrize("options", [dict(size=4), dict(num_digits=(2, 1)), dict(num_digits=[1, 2, 3]), dict(channels=2),
-                                     dict(max_speed=100.0), dict(num_frames=0)])
+@pytest.mark.parametrize("options", [dict(size=4), dict(num_digits=(2, 1)), dict(num_digits=[1, 2, 3]),
+                                     dict(channels=2), dict(max_speed=100.0), dict(num_frames=0)])
 def test_bad_options_are_clear_errors(options):
     with pytest.raises(KinemaError):
         BouncingDigits("train", **options)
