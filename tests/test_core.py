@@ -98,7 +98,7 @@ def test_cli_user_error_is_one_line(tmp_path):
     proc = subprocess.run([sys.executable, "-c",
                            "import sys; sys.argv=['kinema','methods']; "
                            "from kinema.errors import KinemaError; import kinema.cli as c; "
-                           "c.app.registered_commands[-1].callback = "
+                           "[cmd for cmd in c.app.registered_commands if cmd.name == 'methods'][0].callback = "
                            "lambda: (_ for _ in ()).throw(KinemaError('bad input x.mp4')); c.main()"],
                           capture_output=True, text=True)
     assert proc.returncode == 2
