@@ -4,14 +4,17 @@ Training" baseline.
 
 Generator (their Sec. 2.1): one convolutional net G'_k per scale s_1 < … < s_N. Scale k sees
 the context frames X_k resized to s_k and the upsampled prediction of the coarser scale, and
-predicts a correction:  Ŷ_k = u_k(Ŷ_{k-1}) + G'_k(X_k, u_k(Ŷ_{k-1})).  Here the correction is
-added before the output tanh (logits L_k = u_k(L_{k-1}) + G'_k(…), Ŷ_k = tanh(L_k)), which keeps
-Ŷ_k in (-1, 1) without a clamp that would stop gradients.
+predicts a correction:  Ŷ_k = u_k(Ŷ_{k-1}) + G'_k(X_k, u_k(Ŷ_{k-1}))  (the paper's multi-scale generator),
+each G'_k ending in a tanh; Ŷ_1 = G'_1(X_1). The sum may leave [-1, 1] by a little during
+training (the losses pull it back); ``predict`` clamps every frame to [-1, 1]. (A first version
+added the corrections before one shared tanh instead; on bouncing-digits it saturated at the
+black background within 30 steps and stopped learning.)
 
 Discriminator (their Sec. 3): one net D_k per scale on the context frames plus a real or
 predicted frame; valid convolutions with ReLU, then fully connected layers to one logit.
 
-Loss (their Sec. 3–4): L = λ_adv L_adv + λ_ℓp L_ℓp + λ_gdl L_gdl, every term summed over the
+Loss (their Sec. 3–4; the paper is not in shared/papers, so the code names its terms, not
+its equation numbers): L = λ_adv L_adv + λ_ℓp L_ℓp + λ_gdl L_gdl, every term summed over the
 scales. Training predicts one frame ahead from a random window of ``context_frames + 1``
 frames of each clip; ``predict`` feeds predictions back to go further.
 
@@ -91,18 +94,17 @@ class MathieuPredictor(nn.Module, Pretrained):
 
     def forward(self, context: torch.Tensor) -> list[torch.Tensor]:
         """context: (b k c h w), k = context_frames. Returns the next frame predicted at every
-        scale, coarse to fine: [(b c s_1 s_1), …, (b c h w)], values in (-1, 1)."""
+        scale, coarse to fine: [(b c s_1 s_1), …, (b c h w)] (not clamped; see above)."""
         frames = rearrange(context, "b k c h w -> b (k c) h w")
         predictions: list[torch.Tensor] = []
-        logits = None
         for scale, generator in zip(self.config.scales, self.generators):
             inputs = _resize(frames, scale)                          # X_k
-            if logits is None:
-                logits = generator(inputs)
-            else:
-                logits = _upsample(logits, scale)                    # u_k(L_{k-1})
-                logits = logits + generator(torch.cat([inputs, torch.tanh(logits)], 1))
-            predictions.append(torch.tanh(logits))
+            if not predictions:
+                predictions.append(torch.tanh(generator(inputs)))    # Ŷ_1 = G'_1(X_1)
+                continue
+            coarse = _upsample(predictions[-1], scale)               # u_k(Ŷ_{k-1})
+            correction = torch.tanh(generator(torch.cat([inputs, coarse], 1)))
+            predictions.append(coarse + correction)                  # Ŷ_k
         return predictions
 
     @torch.no_grad()
@@ -121,7 +123,7 @@ class MathieuPredictor(nn.Module, Pretrained):
         window = context[:, -cfg.context_frames:].to(self._dtype)    # (b k c h w)
         future = []
         for _ in range(num_frames):
-            frame = self(window)[-1]                                 # (b c h w)
+            frame = self(window)[-1].clamp(-1, 1)                    # (b c h w)
             future.append(frame)
             window = torch.cat([window[:, 1:], frame[:, None]], 1)
         video = torch.stack(future, 1).to(context.dtype)             # (b t c h w)
@@ -146,7 +148,7 @@ class MathieuPredictor(nn.Module, Pretrained):
                 predictions = self(context)
             real = self._discriminate(context, targets)
             fake = self._discriminate(context, predictions)
-            loss = adversarial_loss(real, True) + adversarial_loss(fake, False)  # Eq. (2)
+            loss = adversarial_loss(real, True) + adversarial_loss(fake, False)  # L_adv^D
             return {"loss": loss,
                     "real_score": torch.stack([torch.sigmoid(r).mean() for r in real]).mean(),
                     "fake_score": torch.stack([torch.sigmoid(f).mean() for f in fake]).mean()}
@@ -167,9 +169,9 @@ class MathieuPredictor(nn.Module, Pretrained):
                 fake = self._discriminate(context, predictions)
             finally:
                 self.discriminators.requires_grad_(True)
-            losses["adversarial"] = adversarial_loss(fake, True)   # Eq. (3)
+            losses["adversarial"] = adversarial_loss(fake, True)   # L_adv^G
             loss = loss + cfg.lambda_adv * losses["adversarial"]
-        return {"loss": loss, **losses}                              # Eq. (4) + GDL term
+        return {"loss": loss, **losses}      # λ_adv L_adv^G + λ_ℓp L_ℓp + λ_gdl L_gdl
 
     @torch.no_grad()
     def sample_for_logging(self, batch: dict) -> torch.Tensor:

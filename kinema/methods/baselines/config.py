@@ -42,7 +42,7 @@ class RepeatLastConfig:
 
 @dataclass
 class DynamicTextureConfig:
-    """y_t = C x_t + mean + w_t,  x_{t+1} = A x_t + B v_t  (Eq. (1) of Doretto et al. 2003)."""
+    """y_t = C x_t + mean + w_t,  x_{t+1} = A x_t + B v_t  (the model of Doretto et al. 2003)."""
     channels: int = 1
     height: int = 32
     width: int = 32

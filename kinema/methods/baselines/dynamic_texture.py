@@ -1,11 +1,12 @@
 """The linear dynamic texture of Doretto, Chiuso, Wu & Soatto, "Dynamic Textures", IJCV 2003.
 
-Frames are the output of a linear dynamic system (their Eq. (1)):
+Frames are the output of a linear dynamic system (their model; the paper is not in
+shared/papers, so equation numbers are not cited):
 
     y_t = C x_t + mean + w_t,     w_t ~ N(0, R I)        (observation, C: (d n), C^T C = I)
     x_{t+1} = A x_t + B v_t,      v_t ~ N(0, I)          (state, A: (n n), Q = B B^T)
 
-fitted in closed form (their Sec. 3.1, "a closed-form sub-optimal solution"): C are the first n
+fitted in closed form (their sub-optimal closed-form solution): C are the first n
 principal components of the frames (SVD), x_t = C^T (y_t - mean), A is the least-squares
 transition x_{2..T} ≈ A x_{1..T-1} over all clips, Q the covariance of its residuals, R the
 per-pixel variance of what the n components leave out.

@@ -11,13 +11,13 @@ import torch.nn.functional as F
 
 
 def lp_loss(prediction: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> torch.Tensor:
-    """ℓ_p(Ŷ, Y) = ||Ŷ - Y||_p^p (Eq. (1) of Mathieu et al.); inputs (b c h w)."""
+    """ℓ_p(Ŷ, Y) = ||Ŷ - Y||_p^p (the ℓ_p loss of Mathieu et al., Sec. 2); inputs (b c h w)."""
     return (prediction - target).abs().pow(p).flatten(1).sum(1).mean()
 
 
 def gradient_difference_loss(prediction: torch.Tensor, target: torch.Tensor,
                              alpha: float = 1.0) -> torch.Tensor:
-    """Eq. (5) of Mathieu et al.: the image gradients of the prediction should match those
+    """The gradient difference loss of Mathieu et al. (Sec. 4): the image gradients of the prediction should match those
     of the target,
         Σ_{i,j} | |Y_{i,j} - Y_{i-1,j}| - |Ŷ_{i,j} - Ŷ_{i-1,j}| |^α
               + | |Y_{i,j-1} - Y_{i,j}| - |Ŷ_{i,j-1} - Ŷ_{i,j}| |^α ,
@@ -34,7 +34,7 @@ def gradient_difference_loss(prediction: torch.Tensor, target: torch.Tensor,
 
 
 def adversarial_loss(logits: list[torch.Tensor], is_real: bool) -> torch.Tensor:
-    """Σ_k L_bce(D_k(·), label) over the scales (Eqs. (2)-(3) of Mathieu et al.), from the
+    """Σ_k L_bce(D_k(·), label) over the scales (L_adv^D and L_adv^G of Mathieu et al., Sec. 3), from the
     discriminators' logits (sigmoid + BCE fused for numerical stability)."""
     total = logits[0].new_zeros(())
     for logit in logits:
