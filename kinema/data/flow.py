@@ -55,7 +55,8 @@ def to_gray_uint8(video) -> np.ndarray:
     import cv2
 
     if isinstance(video, torch.Tensor):
-        video = video.detach().cpu().numpy()
+        video = video.detach().cpu()
+        video = (video.float() if video.is_floating_point() else video).numpy()  # numpy has no bfloat16
     video = np.asarray(video)
     if video.dtype == np.uint8:
         if not (video.ndim == 3 or (video.ndim == 4 and video.shape[-1] in (1, 3))):
