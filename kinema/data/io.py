@@ -350,17 +350,23 @@ def write_video(path: str | Path, video, fps: float = 8.0, crf: int = 18) -> Pat
     if fps <= 0:
         raise KinemaError(f"fps must be positive, got {fps}")
     frames = to_uint8(video)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(handle)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}",
+                                       dir=path.parent)
+        os.close(handle)
+    except OSError as err:
+        raise KinemaError(f"{path}: cannot write ({_reason(err)})") from None
     try:
         if suffix == ".mp4":
             _write_mp4(tmp, frames, fps, crf)
         else:
             _write_gif(tmp, frames, fps)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError):        # disk full, target is a folder, ...
+            raise KinemaError(f"{path}: cannot write ({_reason(err)})") from None
         raise
     return path
 

@@ -142,11 +142,19 @@ def test_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, make_video,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
-def test_write_rejects_unknown_suffix(tmp_path, make_video):
+def test_write_rejects_unknown_suffix_and_unwritable_places(tmp_path, make_video):
     from kinema.errors import KinemaError
 
+    video = make_video(t=2, h=8, w=8)
     with pytest.raises(KinemaError, match="out.avi"):
-        write_video(tmp_path / "out.avi", make_video(t=2, h=8, w=8))
+        write_video(tmp_path / "out.avi", video)
+    (tmp_path / "file").write_text("a file, not a folder")
+    with pytest.raises(KinemaError, match=r"file/out\.mp4: cannot write"):
+        write_video(tmp_path / "file" / "out.mp4", video)
+    (tmp_path / "taken.gif").mkdir()                      # the target name is a folder
+    with pytest.raises(KinemaError, match=r"taken\.gif: cannot write"):
+        write_video(tmp_path / "taken.gif", video)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "taken.gif"]
 
 
 def test_count_frames_matches_decode(tmp_path, make_video):
