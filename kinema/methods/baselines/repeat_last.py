@@ -62,7 +62,8 @@ class RepeatLastFrame(nn.Module, Pretrained):
     def fit(self, dataset, max_clips: int | None = None, progress: bool = True
             ) -> "RepeatLastFrame":
         """Fill the bank with ``bank_size`` frames drawn at random (seeded by ``config.seed``)
-        from the clips of ``dataset`` (a dataset of ``video`` items or a tensor (n t c h w))."""
+        from the first ``max_clips`` (default ``bank_size``) clips of ``dataset`` (a dataset
+        of ``video`` items or a tensor (n t c h w))."""
         cfg = self.config
         clips = collect_clips(dataset, max_clips or cfg.bank_size, progress)  # (n t c h w)
         check_frames(clips, "dataset videos", 5, (cfg.channels, cfg.height, cfg.width))

@@ -119,3 +119,25 @@ def test_config_checks_its_scales():
         MathieuConfig(image_size=64)
     with pytest.raises(ValueError, match="no pixels"):
         MathieuConfig(discriminator_kernel_sizes=((5,), (3, 3, 3), (5, 5, 5), (7, 7, 5, 5)))
+
+
+def test_tiny_recipe_trains_through_the_trainer(tmp_path):
+    import json
+
+    from kinema.methods.baselines.config import mathieu_recipe
+    from kinema.pretrained import load_pretrained
+    from kinema.train.cli import train_recipe
+
+    recipe = mathieu_recipe("tiny")
+    recipe.train.log_every = 1
+    model_dir = train_recipe(recipe, tmp_path / "run", tensorboard=False, progress=False)
+    logged = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text()
+              .splitlines()]
+    losses = [entry["losses"] for entry in logged if "losses" in entry]
+    assert len(losses) == recipe.train.steps
+    assert {"discriminator/loss", "generator/lp", "generator/gdl",
+            "generator/adversarial"} <= set(losses[-1])
+    model = load_pretrained(model_dir)
+    assert isinstance(model, MathieuPredictor)
+    context = _moving_squares(clips=1, frames=2)
+    assert model.predict(context, 2).shape == (1, 1, 2, 1, 32, 32)
