@@ -162,3 +162,14 @@ def test_swaying_ground_truth(swaying_items, method):
     assert np.mean(spectral_error) < SWAYING_SPECTRAL[method]
     if backward_epe:
         assert np.mean(backward_epe) < SWAYING_BACKWARD_EPE[method]
+
+
+def test_video_spectral_volume_is_fft_of_trajectories(warped_clip):
+    from kinema.data.flow import video_spectral_volume
+
+    video, _ = warped_clip
+    uint8_video = rearrange(((video + 1) * 127.5).round().to(torch.uint8), "t c h w -> t h w c").numpy()
+    volume = video_spectral_volume(uint8_video, num_frequencies=5, method="dis-fast")
+    expected = spectral_volume(trajectories(video, "dis-fast"), 5)
+    assert volume.shape == (5, 4, HEIGHT, WIDTH)
+    assert torch.allclose(volume, expected, atol=1e-4)

@@ -128,3 +128,11 @@ def test_normalizer_errors():
         SpectralNormalizer(num_frequencies=5).fit(torch.zeros(2, 4, 4, 3, 3))
     with pytest.raises(KinemaError, match="not found"):
         SpectralNormalizer.load("/nonexistent/normalizer.safetensors")
+
+
+def test_normalizer_subsamples_large_fits_to_nearly_the_same_scale():
+    volumes = decaying_volumes(n=40)  # 40 * 2 * 6 * 8 = 3840 magnitudes per frequency
+    full = SpectralNormalizer(num_frequencies=5).fit(volumes)
+    sampled = SpectralNormalizer(num_frequencies=5, max_values=1500).fit(volumes)
+    assert not torch.equal(sampled.scale, full.scale)
+    assert torch.allclose(sampled.scale, full.scale, rtol=0.08)
