@@ -13,7 +13,8 @@ def test_features_shapes_and_save_load_round_trip(tmp_path):
     video = torch.rand(3, 6, 3, 20, 20) * 2 - 1  # colour input, other size: adapted inside
     clip = model.clip_features(video)
     frames = model.frame_features(video[:, 0])
-    assert clip.shape == (3, config.feature_dim) and frames.shape == (3, 4 * config.width)
+    assert clip.shape == (3, 4 * config.width + config.feature_dim)
+    assert frames.shape == (3, 4 * config.width)
     model.save_pretrained(tmp_path / "x")
     loaded = load_domain_extractor(tmp_path / "x")
     assert loaded.config == config
@@ -36,3 +37,18 @@ def test_training_lowers_the_loss_and_saves_a_record(tmp_path):
     assert record["num_classes"] == [10] and len(record["test_accuracy"]) == 1
     assert json.loads((tmp_path / "ext" / "training.json").read_text()) == record
     assert load_domain_extractor(tmp_path / "ext").config.dataset == "bouncing-digits"
+
+
+def test_accuracy_within_one_class_wraps_for_circular_labels():
+    from kinema.metrics.features.domain_train import accuracy
+
+    class Fixed(torch.nn.Module):
+        def forward(self, video):
+            predicted = torch.tensor([0, 35, 5, 20])
+            return None, [torch.nn.functional.one_hot(predicted, 36).float()]
+
+    videos = torch.zeros(4, 2, 1, 4, 4, dtype=torch.uint8)
+    truth = torch.tensor([[0], [0], [6], [10]])
+    assert accuracy(Fixed(), videos, truth) == [0.25]
+    assert accuracy(Fixed(), videos, truth, tolerance=1, circular=(True,)) == [0.75]
+    assert accuracy(Fixed(), videos, truth, tolerance=1, circular=(False,)) == [0.5]

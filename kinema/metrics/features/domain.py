@@ -7,13 +7,13 @@ on the labels the synthetic suite records (cloud drift direction η, digit ident
 direction, oscillation frequency band), and its features define "domain" FVD/FID/KID and
 diversity.
 
-Architecture (input resized to ``size``², grey/colour matched to ``channels``):
-  frame encoder, per frame: 3 × [Conv2d 3×3 stride 2 → GroupNorm → ReLU]   -> frame features
-  temporal part: 2 × [Conv3d 3×3×3 → GroupNorm → ReLU] (the second with stride 2), mean over
-  (t h w) -> clip features (``feature_dim``) → dropout (p = 0.5 as the cINN paper's DTFVD) →
-  one linear head per label. The last block of each part has no GroupNorm (see the code).
-``frame_features`` are the frame encoder's spatially pooled maps (for domain FID/KID);
-``clip_features`` the pooled output of the temporal part (for domain FVD/KVD, diversity).
+Architecture (input resized to ``size``², grey/colour matched to ``channels``), two branches:
+  appearance, per frame: 3 × [Conv2d 3×3 stride 2 → GroupNorm → ReLU], mean over (h w)
+      -> frame features (4·width), the frame features of domain FID/KID
+  motion, per clip: 3 × [Conv3d 3×3×3 → GroupNorm → ReLU] with strides (1 2 2), 2, 2, mean
+      over (t h w) -> motion features (``feature_dim``)
+  clip features = [appearance averaged over time ‖ motion] (domain FVD/KVD, diversity)
+      → dropout (p = 0.5, as the cINN paper's DTFVD network) → one linear head per label.
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def _block2d(cin: int, cout: int, norm: bool = True) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride=2, padding=1), norm_layer, nn.ReLU())
 
 
-def _block3d(cin: int, cout: int, stride: int, norm: bool = True) -> nn.Sequential:
+def _block3d(cin: int, cout: int, stride, norm: bool = True) -> nn.Sequential:
     norm_layer = nn.GroupNorm(8, cout) if norm else nn.Identity()
     return nn.Sequential(nn.Conv3d(cin, cout, 3, stride=stride, padding=1), norm_layer, nn.ReLU())
 
@@ -56,15 +56,21 @@ class DomainExtractor(nn.Module, Pretrained):
     def __init__(self, config: DomainExtractorConfig):
         super().__init__()
         self.config = config
-        w = config.width
-        # The last block of each part has no normalisation: a GroupNorm right before the global
+        w, c, d = config.width, config.channels, config.feature_dim
+        # The last block of each branch has no GroupNorm: normalising right before the global
         # mean would normalise away the per-group means the pooled features are made of.
-        self.frame_encoder = nn.Sequential(_block2d(config.channels, w), _block2d(w, 2 * w),
+        self.frame_encoder = nn.Sequential(_block2d(c, w), _block2d(w, 2 * w),
                                            _block2d(2 * w, 4 * w, norm=False))
-        self.temporal = nn.Sequential(_block3d(4 * w, config.feature_dim, 1),
-                                      _block3d(config.feature_dim, config.feature_dim, 2, norm=False))
+        # Motion is seen at full resolution: the first 3-D convolution spans adjacent frames
+        # before any spatial downsampling (sub-pixel drifts vanish in coarse maps).
+        self.motion_encoder = nn.Sequential(_block3d(c, w, (1, 2, 2)), _block3d(w, 2 * w, 2),
+                                            _block3d(2 * w, d, 2, norm=False))
         self.dropout = nn.Dropout(config.dropout)
-        self.heads = nn.ModuleList(nn.Linear(config.feature_dim, k) for k in config.num_classes)
+        self.heads = nn.ModuleList(nn.Linear(self.clip_dim, k) for k in config.num_classes)
+
+    @property
+    def clip_dim(self) -> int:
+        return 4 * self.config.width + self.config.feature_dim
 
     def prepare(self, video: torch.Tensor) -> torch.Tensor:
         """(b t c h w) in [-1, 1] -> (b t c' size size) with the extractor's channels."""
@@ -79,25 +85,31 @@ class DomainExtractor(nn.Module, Pretrained):
             video = rearrange(frames, "(b t) c h w -> b t c h w", b=b)
         return video.float()
 
-    def frame_maps(self, video: torch.Tensor) -> torch.Tensor:
+    def _frame_features(self, video: torch.Tensor) -> torch.Tensor:
+        """prepared (b t c h w) -> (b t 4·width)."""
         b = video.shape[0]
-        maps = self.frame_encoder(rearrange(self.prepare(video), "b t c h w -> (b t) c h w"))
-        return rearrange(maps, "(b t) c h w -> b c t h w", b=b)
+        maps = self.frame_encoder(rearrange(video, "b t c h w -> (b t) c h w"))
+        return rearrange(maps.mean(dim=(2, 3)), "(b t) d -> b t d", b=b)
+
+    def _clip_features(self, video: torch.Tensor) -> torch.Tensor:
+        """prepared (b t c h w) -> (b 4·width + feature_dim): appearance mean ‖ motion."""
+        appearance = self._frame_features(video).mean(1)
+        motion = self.motion_encoder(rearrange(video, "b t c h w -> b c t h w")).mean(dim=(2, 3, 4))
+        return torch.cat([appearance, motion], dim=1)
 
     def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """video (b t c h w) -> clip features (b feature_dim), logits of each label [(b k)]."""
-        clip = self.temporal(self.frame_maps(video)).mean(dim=(2, 3, 4))
+        """video (b t c h w) -> clip features (b clip_dim), logits of each label [(b k)]."""
+        clip = self._clip_features(self.prepare(video))
         return clip, [head(self.dropout(clip)) for head in self.heads]
 
     @torch.no_grad()
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.temporal(self.frame_maps(v)).mean(dim=(2, 3, 4))
-                          for v in video.split(32)])
+        return torch.cat([self._clip_features(self.prepare(v)) for v in video.split(32)])
 
     @torch.no_grad()
     def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
         """frames (b c h w) -> (b 4·width)."""
-        out = [self.frame_maps(f.unsqueeze(1)).mean(dim=(2, 3, 4)) for f in frames.split(256)]
+        out = [self._frame_features(self.prepare(f.unsqueeze(1)))[:, 0] for f in frames.split(256)]
         return torch.cat(out)
 
 
