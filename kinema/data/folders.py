@@ -209,6 +209,11 @@ class VideoFolder(ClipDataset):
     mp4/avi/mov/webm/mkv/gif file is one video. Videos (not clips) are split into train/test by
     a permutation fixed by ``seed``; ``test_fraction`` of them (at least one when there are two
     or more) go to test.
+
+    ``num_frames`` frames per clip, taken every ``stride`` source frames; ``size`` an int or
+    (h, w) (center-crop to that aspect, then area resize; ``None`` keeps the native size, so
+    videos of different sizes cannot share a batch); ``clip_step`` the distance between clip
+    starts (see ``ClipDataset``); ``channels`` 3 (RGB) or 1 (luma).
     """
 
     def __init__(self, path: str | Path, split: str = "train", num_frames: int = 16,
