@@ -11,8 +11,10 @@ Every item is a dict with ``video``: (t c h w) float in [-1, 1], plus ground tru
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from torch.utils.data import Dataset
+if TYPE_CHECKING:   # torch loads inside load_dataset, so `kinema --help` stays fast
+    from torch.utils.data import Dataset
 
 
 @dataclass(frozen=True)
