@@ -101,8 +101,20 @@ def train_recipe(recipe, out: str | Path, *, resume: bool | None = None, device:
     seed_everything(recipe.train.seed)     # the model's initial weights follow the seed
     model = model_class_of(recipe)(recipe.model)
     dataset = load_dataset(recipe.data.name, recipe.data.split, **recipe.data.options)
+    if not hasattr(model, "parameter_groups") and hasattr(model, "fit"):
+        return fit_closed_form(model, dataset, recipe, out)
     trainer = Trainer(model, dataset, recipe.train, out, recipe=recipe, resume=resume,
                       device=device, tensorboard=tensorboard, progress=progress)
     is_main = trainer.dist.is_main
     trainer.fit()
     return Path(out) / "model" if is_main else None
+
+
+def fit_closed_form(model, dataset, recipe, out: str | Path) -> Path:
+    """Methods fitted in closed form (the classical baselines) have ``fit(dataset)`` instead of
+    gradient steps: fit once, then save the model and recipe exactly as a trained run does."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    model.fit(dataset)
+    recipe.save(out / "recipe.json")
+    return model.save_pretrained(out / "model")
