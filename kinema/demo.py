@@ -108,23 +108,28 @@ def _best_of(samples, truth):
 # --- stages --------------------------------------------------------------------------------
 
 def stage_datasets(ctx: DemoContext) -> None:
-    """A grid video of a few clips of every dataset, and an X-t slice of its first clip."""
+    """A grid video of a few clips of every dataset, and space-time slices of its first clip."""
     from kinema.viz.grid import video_grid
-    from kinema.viz.slices import mark_row, most_moving_row, xt_slice
+    from kinema.viz.slices import (mark_column, mark_row, most_moving_column, most_moving_row,
+                                   xt_slice, yt_slice)
 
     s, report = ctx.settings, ctx.report
     report.section("Datasets")
     report.text("Each video: the first test clips of a dataset. Beside it, the first clip's "
-                "first frame with a red line at its most moving row, and that row over time "
-                "(an X-t slice: time runs down; slanted streaks are motion).", preformatted=False)
+                "first frame with red lines at its most moving row and column, that row over "
+                "time (X-t slice: time runs down) and that column over time (Y-t slice: time "
+                "runs right). Still things draw straight streaks along the time axis; motion "
+                "bends or slants them.", preformatted=False)
     for name in DATASETS:
         clips = _clips(name, "test", s.preview_clips, **_preview_options(name, s, s.preview_frames))
         first = clips[0]                                   # (t c h w)
-        row = most_moving_row(first)
+        row, column = most_moving_row(first), most_moving_column(first)
         report.video(video_grid(clips), caption=f"{name}: {len(clips)} clips of "
                      f"{clips.shape[1]} frames, {clips.shape[-2]}x{clips.shape[-1]} px")
-        report.image(mark_row(first[0], row), caption=f"{name}: row {row}")
+        report.image(mark_column(mark_row(first[0], row), column),
+                     caption=f"{name}: row {row}, column {column}")
         report.image(xt_slice(first, row), caption=f"{name}: X-t slice of row {row}")
+        report.image(yt_slice(first, column), caption=f"{name}: Y-t slice of column {column}")
         ctx.log(f"{name}: {tuple(clips.shape)}")
 
 
