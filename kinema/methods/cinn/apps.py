@@ -1,0 +1,81 @@
+"""The cINN's applications (Sec. 3.4, Sec. 4.4, appendix A.5), on a trained ``CINN``:
+
+- ``animate``: several videos from one image (nu ~ N(0, I)); longer than one clip by chaining
+  from the last generated frame.
+- ``transfer_motion``: nu~ = T^-1(q_phi(X~); x~0) of a source video, applied to new start frames.
+- ``video_to_video``: controlled video-to-video synthesis: keep nu~ of a video, change eta.
+- ``prepare_image`` / ``prepare_video``: user pictures and videos to the model's size and range.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from kinema.errors import KinemaError
+
+
+def _fit(frames: torch.Tensor, channels: int, size: int) -> torch.Tensor:
+    """(n c h w) in [-1, 1] -> (n channels size size): centre square crop, area resize,
+    RGB -> grey (mean) or grey -> RGB as the model needs."""
+    h, w = frames.shape[-2:]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    frames = frames[..., top:top + side, left:left + side]
+    frames = F.interpolate(frames, size=(size, size), mode="area") if side != size else frames
+    if frames.shape[1] != channels:
+        frames = frames.mean(1, keepdim=True) if channels == 1 else frames.expand(-1, channels, -1, -1)
+    return frames.contiguous()
+
+
+def prepare_image(path, channels: int, size: int) -> torch.Tensor:
+    """An image file -> (1 c size size) in [-1, 1]."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise KinemaError(f"cannot read image {path} (missing, or not a picture OpenCV reads)")
+    rgb = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).permute(2, 0, 1).float()
+    return _fit(rgb[None] / 127.5 - 1.0, channels, size)
+
+
+def prepare_video(path, channels: int, size: int, num_frames: int) -> torch.Tensor:
+    """A video file or frame folder -> (1 t c size size) in [-1, 1], its first ``num_frames``."""
+    from kinema.data.io import read_video, to_tensor
+
+    video = to_tensor(read_video(path))                         # (t c h w)
+    if video.shape[0] < num_frames:
+        raise KinemaError(f"{path} has {video.shape[0]} frames; the model reads clips of "
+                          f"{num_frames}")
+    return _fit(video[:num_frames], channels, size)[None]
+
+
+@torch.no_grad()
+def animate(model, x0: torch.Tensor, num_frames: int, num_samples: int, control=None,
+            seed: int = 0) -> torch.Tensor:
+    """x0 (b c h w) -> (b n t c h w): ``num_samples`` different videos per image."""
+    generator = torch.Generator().manual_seed(seed)
+    return model.sample(x0, num_frames, num_samples, control=control, generator=generator)
+
+
+@torch.no_grad()
+def transfer_motion(model, source: torch.Tensor, images: torch.Tensor, source_control=None,
+                    control=None) -> torch.Tensor:
+    """Motion transfer (Sec. 4.4, Fig. 8): source (1 t c h w) or (b t c h w), images (b c h w)
+    -> (b t c h w): each image animated with the source's residual nu~."""
+    nu = model.encode_residual(source, source_control)            # (1 d) or (b d)
+    if nu.shape[0] == 1:
+        nu = nu.expand(images.shape[0], -1)
+    if nu.shape[0] != images.shape[0]:
+        raise KinemaError(f"{source.shape[0]} source videos for {images.shape[0]} images")
+    return model.decode_residual(images, nu, control if control is not None else source_control)
+
+
+@torch.no_grad()
+def video_to_video(model, video: torch.Tensor, source_control, new_control) -> torch.Tensor:
+    """Controlled video-to-video (appendix A.5): nu~ = T^-1(q_phi(X); x0, eta), then
+    X' = p_psi(x0, T(nu~; x0, eta')). video (b t c h w) -> (b t c h w)."""
+    if not model.config.control_bins:
+        raise KinemaError("video-to-video control needs a cINN trained with eta (a -control preset)")
+    nu = model.encode_residual(video, source_control)
+    return model.decode_residual(video[:, 0], nu, new_control)

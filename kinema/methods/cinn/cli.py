@@ -1,0 +1,78 @@
+"""``kinema animate IMAGE --model RUN`` and ``kinema transfer SOURCE_VIDEO IMAGE --model RUN``
+for a trained cINN (the saved model of a ``cinn-flow`` run)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kinema.errors import KinemaError
+
+
+def _load(model_dir: Path):
+    from kinema.methods.cinn.model import CINN
+
+    if not (model_dir / "config.json").is_file() and (model_dir / "model" / "config.json").is_file():
+        model_dir = model_dir / "model"          # a run folder: its final model
+    if not (model_dir / "config.json").is_file():
+        raise KinemaError(f"{model_dir} is not a cINN model folder (config.json missing): "
+                          "pass the `model` folder of a `kinema train cinn-flow` run")
+    try:
+        return CINN.from_pretrained(model_dir).eval()
+    except (ValueError, RuntimeError) as err:
+        raise KinemaError(f"{model_dir} does not hold a cINN flow model ({err})") from err
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("animate")
+    def animate_command(
+        image: Path = typer.Argument(..., help="start frame x0 (png, jpg, ...)"),
+        model: Path = typer.Option(..., help="a trained cinn-flow model (or its run folder)"),
+        num: int = typer.Option(4, help="how many different videos"),
+        frames: Optional[int] = typer.Option(None, help="frames per video (default: the model's "
+                                                        "clip length; longer ones are chained)"),
+        control: Optional[int] = typer.Option(None, help="control bin eta (models trained with "
+                                                         "a -control preset)"),
+        seed: int = typer.Option(0),
+        out: Path = typer.Option(Path("animations"), help="output folder"),
+    ) -> None:
+        """Write NUM different videos (mp4) that start at IMAGE."""
+        from kinema.data.io import write_video
+        from kinema.methods.cinn.apps import animate, prepare_image
+
+        net = _load(model)
+        if control is not None and not net.config.control_bins:
+            raise KinemaError(f"{model} was trained without a control eta: --control cannot be used")
+        if control is None and net.config.control_bins:
+            raise KinemaError(f"{model} takes a control eta: pass --control 0..{net.config.control_bins - 1}")
+        cfg = net.video_config
+        x0 = prepare_image(image, cfg.channels, cfg.image_size)
+        videos = animate(net, x0, frames or cfg.num_frames, num,
+                         control=None if control is None else [control], seed=seed)[0]
+        out.mkdir(parents=True, exist_ok=True)
+        for i, video in enumerate(videos):
+            typer.echo(write_video(out / f"sample-{i:02d}.mp4", video))
+
+    @app.command("transfer")
+    def transfer_command(
+        source_video: Path = typer.Argument(..., help="video whose motion is transferred"),
+        image: Path = typer.Argument(..., help="new start frame"),
+        model: Path = typer.Option(..., help="a trained cinn-flow model (or its run folder)"),
+        control: Optional[int] = typer.Option(None, help="eta of the source (models with control)"),
+        out: Path = typer.Option(Path("transfer"), help="output folder"),
+    ) -> None:
+        """Motion transfer: animate IMAGE with the residual nu of SOURCE_VIDEO."""
+        from kinema.data.io import write_video
+        from kinema.methods.cinn.apps import prepare_image, prepare_video, transfer_motion
+
+        net = _load(model)
+        if control is None and net.config.control_bins:
+            raise KinemaError(f"{model} takes a control eta: pass --control for the source video")
+        cfg = net.video_config
+        source = prepare_video(source_video, cfg.channels, cfg.image_size, cfg.num_frames)
+        x0 = prepare_image(image, cfg.channels, cfg.image_size)
+        video = transfer_motion(net, source, x0, None if control is None else [control])
+        out.mkdir(parents=True, exist_ok=True)
+        typer.echo(write_video(out / "transfer.mp4", video[0]))
+        typer.echo(write_video(out / "source.mp4", source[0]))

@@ -1,0 +1,207 @@
+"""The assembled image-to-video model (stage 3 of the cINN and the sampler users load).
+
+``CINN`` holds the frozen video encoder q_phi and decoder p_psi (stage 1), the frozen image
+encoder of x0 (stage 2) and the trainable conditional INN T_theta (this stage). It trains by
+the exact negative log-likelihood of Eq. (8) on z ~ q_phi(z|X), and samples (Sec. 3.2):
+
+    nu ~ N(0, I),   z = T_theta(nu; x0, eta),   X = p_psi(x0, z)
+
+Longer videos are chained from the last generated frame (Sec. 4.1, Landscape).
+``PriorSampler`` is the "without cINN" ablation: z ~ N(0, I), the autoencoder's prior.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable
+
+import torch
+from einops import rearrange, repeat
+from torch import nn
+
+from kinema.errors import KinemaError
+from kinema.methods.cinn.autoencoder import VideoAutoencoder, VideoDecoder, VideoEncoder
+from kinema.methods.cinn.config import AutoencoderConfig, FlowConfig, ImageEncoderConfig
+from kinema.methods.cinn.flow import ConditionalINN
+from kinema.methods.cinn.image_encoder import ImageAutoencoder
+from kinema.methods.cinn.losses import flow_nll
+from kinema.pretrained import config_from_dict, config_to_dict
+from kinema.pretrained import Pretrained
+
+
+def load_stage(path: str, cls, stage: str):
+    """A previous stage's saved model, or a KinemaError naming the path and the command."""
+    folder = Path(path)
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        run = folder.parent.name if folder.name == "model" else folder.name
+        preset = run.removeprefix(f"{stage}-") if run.startswith(f"{stage}-") else "PRESET"
+        raise KinemaError(
+            f"the cINN flow needs the trained {stage} stage at {folder} (config.json + "
+            f"model.safetensors), which is missing: train it first with `kinema train {stage} "
+            f"--preset {preset} --out {folder.parent if folder.name == 'model' else folder}`, "
+            f"or point the flow's config at it (--set model.{stage.split('-', 1)[1].replace('-', '_')}_path=...)")
+    return cls.from_pretrained(folder)
+
+
+def control_vector(control, bins: int, batch: int, device) -> torch.Tensor | None:
+    """eta as one-hot (b bins) from None, an int, int indices (b) or one-hot rows (b bins)."""
+    if bins == 0:
+        return None   # a model without eta ignores one (evaluation passes the data's eta to all)
+    if control is None:
+        raise KinemaError(f"this cINN was trained with a control eta of {bins} bins: pass one")
+    control = torch.as_tensor(control, device=device)
+    if control.ndim == 2:
+        return control.float()
+    index = control.long().reshape(-1).expand(batch) if control.numel() == 1 else control.long()
+    if (index < 0).any() or (index >= bins).any():
+        raise KinemaError(f"control bins must be in 0..{bins - 1}, got {index.tolist()}")
+    return torch.nn.functional.one_hot(index, bins).float()
+
+
+def chain_segments(decode_segment: Callable[[torch.Tensor, int], torch.Tensor], x0: torch.Tensor,
+                   num_frames: int, segment_frames: int) -> torch.Tensor:
+    """Videos of ``num_frames`` from segments of ``segment_frames`` that each start at the
+    previous segment's last frame. decode_segment(x0 (m c h w), index) -> (m t c h w)."""
+    video = decode_segment(x0, 0)
+    index = 1
+    while video.shape[1] < num_frames:
+        video = torch.cat([video, decode_segment(video[:, -1], index)[:, 1:]], dim=1)
+        index += 1
+    return video[:, :num_frames]
+
+
+class CINN(nn.Module, Pretrained):
+    """Stage 3 and the image-to-video sampler (``kinema.tasks.ImageToVideo``)."""
+
+    config_class = FlowConfig
+
+    def __init__(self, config: FlowConfig):
+        super().__init__()
+        if config.autoencoder is None:
+            ae = load_stage(config.autoencoder_path, VideoAutoencoder, "cinn-autoencoder")
+            config = dataclasses.replace(config, autoencoder=dict(config_to_dict(ae.config), vgg_weights=None))
+        else:
+            ae = None
+        if config.image_encoder is None:
+            image = load_stage(config.image_encoder_path, ImageAutoencoder, "cinn-image-encoder")
+            config = dataclasses.replace(config, image_encoder=config_to_dict(image.config))
+        else:
+            image = ImageAutoencoder(config_from_dict(ImageEncoderConfig, config.image_encoder))
+        self.config = config
+        self.video_config = config_from_dict(AutoencoderConfig, config.autoencoder)
+        self.video_encoder = ae.encoder if ae else VideoEncoder(self.video_config)
+        self.video_decoder = ae.decoder if ae else VideoDecoder(self.video_config)
+        self.image_encoder = image
+        for module in (self.video_encoder, self.video_decoder, self.image_encoder):
+            module.requires_grad_(False)
+        cond_dim = image.config.code_dim + config.control_bins
+        self.flow = ConditionalINN(self.video_config.z_dim, cond_dim, config.blocks, config.hidden,
+                                   config.clamp, config.leaky_slope, config.seed)
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in (self.video_encoder, self.video_decoder, self.image_encoder):
+            module.eval()   # the earlier stages stay frozen
+        return self
+
+    @property
+    def segment_frames(self) -> int:
+        return self.video_config.num_frames
+
+    def condition(self, x0: torch.Tensor, control=None) -> torch.Tensor:
+        """The flow's condition: [image code of x0, one-hot eta] (b k)."""
+        code = self.image_encoder.encode(x0)
+        eta = control_vector(control, self.config.control_bins, x0.shape[0], x0.device)
+        return code if eta is None else torch.cat([code, eta], dim=1)
+
+    # ------------------------------------------------------------------ training contract
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"flow": list(self.flow.parameters())}
+
+    def optimizer_options(self, group: str) -> dict:
+        return {"lr": self.config.lr}
+
+    def _codes(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        video = batch["video"]
+        with torch.no_grad():
+            mu, logvar = self.video_encoder(video)
+            z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar)     # z ~ q_phi(z|X)
+            control = batch.get("eta") if self.config.control_bins else None
+            cond = self.condition(video[:, 0], control)
+        return z, cond
+
+    def on_train_start(self, batch: dict) -> None:
+        z, cond = self._codes(batch)
+        with torch.no_grad():
+            self.flow.to_residual(z, cond)   # data-dependent ActNorm initialisation
+
+    def training_step(self, batch: dict, group: str) -> dict[str, torch.Tensor]:
+        z, cond = self._codes(batch)
+        nu, logdet = self.flow.to_residual(z, cond)
+        loss = flow_nll(nu, logdet)                               # Eq. (8)
+        return {"loss": loss, "logdet": logdet.mean() / nu.shape[1],
+                "nu_sq": nu.pow(2).mean()}
+
+    @torch.no_grad()
+    def sample_for_logging(self, batch: dict) -> torch.Tensor:
+        video = batch["video"][:4]
+        control = batch.get("eta", None)
+        control = control[:4] if (control is not None and self.config.control_bins) else None
+        return self.sample(video[:, 0], video.shape[1], 1, control)[:, 0]
+
+    # ------------------------------------------------------------------ ImageToVideo
+
+    def encode_residual(self, video: torch.Tensor, control=None) -> torch.Tensor:
+        """nu~ = T^-1(q_phi(X~); x~0) (appendix A.5, motion transfer): video (b t c h w) -> (b d).
+        The encoder's mean is used as the code of X~."""
+        mu, _ = self.video_encoder(video)
+        return self.flow.to_residual(mu, self.condition(video[:, 0], control))[0]
+
+    def decode_residual(self, x0: torch.Tensor, nu: torch.Tensor, control=None) -> torch.Tensor:
+        """X = p_psi(x0, T(nu; x0, eta)): x0 (b c h w), nu (b d) -> video (b t c h w)."""
+        z = self.flow.to_code(nu, self.condition(x0, control))[0]
+        return self.video_decoder(x0, z)
+
+    @torch.no_grad()
+    def sample(self, x0: torch.Tensor, num_frames: int, num_samples: int = 1, control=None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """x0 (b c h w) in [-1, 1] -> videos (b n t c h w) starting at x0."""
+        b = x0.shape[0]
+        starts = repeat(x0, "b c h w -> (b n) c h w", n=num_samples)
+        eta = control_vector(control, self.config.control_bins, b, x0.device)
+        eta = repeat(eta, "b k -> (b n) k", n=num_samples) if eta is not None else None
+        d = self.video_config.z_dim
+
+        def segment(start: torch.Tensor, index: int) -> torch.Tensor:
+            nu = torch.randn(start.shape[0], d, generator=generator, device="cpu").to(start)
+            return self.decode_residual(start, nu, eta)
+
+        video = chain_segments(segment, starts, num_frames, self.segment_frames)
+        return rearrange(video, "(b n) t c h w -> b n t c h w", b=b)
+
+
+class PriorSampler(nn.Module):
+    """The "without cINN" ablation (Tables 2, 4): z ~ N(0, I) decoded by p_psi(X|x0, z)."""
+
+    def __init__(self, decoder: VideoDecoder, config: AutoencoderConfig):
+        super().__init__()
+        self.decoder, self.config = decoder, config
+
+    @classmethod
+    def from_autoencoder(cls, path: str) -> "PriorSampler":
+        ae = load_stage(path, VideoAutoencoder, "cinn-autoencoder")
+        return cls(ae.decoder, ae.config).eval()
+
+    @torch.no_grad()
+    def sample(self, x0: torch.Tensor, num_frames: int, num_samples: int = 1, control=None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        b = x0.shape[0]          # control: ignored, the prior has no eta
+        starts = repeat(x0, "b c h w -> (b n) c h w", n=num_samples)
+
+        def segment(start: torch.Tensor, index: int) -> torch.Tensor:
+            z = torch.randn(start.shape[0], self.config.z_dim, generator=generator).to(start)
+            return self.decoder(start, z)
+
+        video = chain_segments(segment, starts, num_frames, self.config.num_frames)
+        return rearrange(video, "(b n) t c h w -> b n t c h w", b=b)

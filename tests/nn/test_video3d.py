@@ -1,0 +1,18 @@
+"""3D ResNet blocks: shapes, downsampling and gradients."""
+import torch
+
+from kinema.nn.video3d import ResBlock3d, ResNet3d
+
+
+def test_resnet3d_downsamples_space_and_time():
+    net = ResNet3d(3, (4, 8, 8), time_downsample=1)
+    features = net(torch.randn(2, 3, 8, 16, 16))
+    assert [tuple(f.shape) for f in features] == [(2, 4, 8, 16, 16), (2, 8, 4, 8, 8), (2, 8, 4, 4, 4)]
+
+
+def test_resblock_identity_skip_and_gradients():
+    block = ResBlock3d(4, 4, norm="none", spectral_norm=True)
+    x = torch.randn(1, 4, 3, 5, 5, requires_grad=True)
+    block(x).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    assert isinstance(block.skip, torch.nn.Identity)
