@@ -74,6 +74,8 @@ def _to_uint8_frames(video: torch.Tensor, min_size: int) -> np.ndarray:
     (h264 with yuv420p needs them)."""
     if video.ndim != 4 or video.shape[1] not in (1, 3):
         raise KinemaError(f"video must be (t c h w) with 1 or 3 channels, got {tuple(video.shape)}")
+    if min(video.shape) == 0:
+        raise KinemaError(f"cannot encode an empty video of shape {tuple(video.shape)}")
     frames = ((video.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
     frames = frames.expand(-1, 3, -1, -1) if frames.shape[1] == 1 else frames
     factor = _upscale_factor(frames.shape[2], frames.shape[3], min_size)

@@ -116,6 +116,10 @@ def test_bad_inputs_are_named(tmp_path):
         report.image(tmp_path / "notes.txt")
     with pytest.raises(KinemaError, match="uint8"):
         report.image(np.zeros((4, 4), np.float32))
+    with pytest.raises(KinemaError, match="empty video"):
+        report.video(torch.zeros(0, 3, 8, 8))
+    with pytest.raises(KinemaError, match=r"\(t c h w\)"):
+        report.video(torch.zeros(2, 4, 8, 8))
     with pytest.raises(KinemaError, match="list of dicts"):
         report.table([1, 2])
 
