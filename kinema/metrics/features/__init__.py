@@ -5,13 +5,15 @@ Every extractor offers ``clip_features(video (b t c h w)) -> (b d)`` and/or
 
 - ``i3d``: the I3D network of FVD (``kinema.metrics.features.i3d``), clip features, from
   ``i3d_pretrained_400.pt`` (PyTorch port) or ``i3d_torchscript.pt`` (StyleGAN-V)
+- ``inception``: FID's Inception-v3, frame features (``.inception``), from
+  ``pt_inception-2015-12-05-6726825d.pth``
 - ``vgg``: VGG-16 frame features, for the cINN paper's VGG diversity (``.vgg``)
 - ``domain``: a small video classifier kinema trains on a dataset's labels (``.domain``),
   clip and frame features; no download
 """
 from __future__ import annotations
 
-FEATURE_KINDS = ("i3d", "vgg", "domain")
+FEATURE_KINDS = ("i3d", "inception", "vgg", "domain")
 
 
 def load_features(kind: str, weights: str | None = None, extractor: str | None = None):
@@ -22,6 +24,9 @@ def load_features(kind: str, weights: str | None = None, extractor: str | None =
     if kind == "i3d":
         from kinema.metrics.features.i3d import load_i3d
         return load_i3d(weights)
+    if kind == "inception":
+        from kinema.metrics.features.inception import load_inception
+        return load_inception(weights)
     if kind == "vgg":
         from kinema.metrics.features.vgg import load_vgg
         return load_vgg(weights)
