@@ -35,10 +35,14 @@ class LatentLinearSystem(nn.Module):
             raise ValueError(f"obs_dim ({obs_dim}) must be >= state_dim ({state_dim})")
         g = torch.Generator().manual_seed(seed)
         m = state_dim // 2
-        # Initial eigenvalues: slowly decaying (alpha close to 1) with frequencies spread over
-        # (0, pi/2]: |theta_alpha| small, theta_beta uniform in [0, 1).
-        self.theta_alpha = nn.Parameter(torch.rand(m, generator=g, dtype=torch.float64) * 0.05)
-        self.theta_beta = nn.Parameter(torch.rand(m, generator=g, dtype=torch.float64))
+        # Initial eigenvalues (not given in the paper): just inside the unit circle, at angles
+        # phi spread uniformly over [0, pi/2] -- alpha = cos(phi), beta ~ sin(phi) -- so that the
+        # system starts with slow and fast rotations alike (motion at different speeds needs
+        # different frequencies). The reparameterisation keeps alpha, beta >= 0, so eigenvalues
+        # live in the right half of the unit disc (angles in [-pi/2, pi/2]).
+        phi = torch.rand(m, generator=g, dtype=torch.float64) * (math.pi / 2)
+        self.theta_alpha = nn.Parameter(1.0 - torch.cos(phi))
+        self.theta_beta = nn.Parameter(torch.rand(m, generator=g, dtype=torch.float64) * 0.02)
         self.C = nn.Parameter(torch.randn(obs_dim, state_dim, generator=g) / math.sqrt(state_dim))
         self.state_dim, self.obs_dim = state_dim, obs_dim
 
