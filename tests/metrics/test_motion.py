@@ -77,3 +77,16 @@ def test_flow_epe_and_spectral_error_of_an_exact_translation():
     epe.update(still[None, None], None, batch)
     expected = np.mean([np.hypot(dx, dy) for dx, dy in shifts])  # a still video's EPE
     assert abs(epe.compute()["flow_epe"] - expected) < 1e-6
+
+
+def test_swaying_ground_truth_conventions():
+    # The dataset's own video must score better than a still copy of its first frame, for
+    # both conventions (backward displacement for EPE, forward trajectories for spectra).
+    ds = load_dataset("swaying", "test", num_videos=2, size=64, num_frames=16)
+    batch = _batch(ds, 2)
+    still = batch["video"][:, :1].expand_as(batch["video"])
+    for cls, name in ((FlowEPE, "flow_epe"), (SpectralVolumeError, "spectral_error")):
+        real_score, still_score = cls(), cls()
+        real_score.update(batch["video"].unsqueeze(1), None, batch)
+        still_score.update(still.unsqueeze(1), None, batch)
+        assert real_score.compute()[name] < 0.6 * still_score.compute()[name]

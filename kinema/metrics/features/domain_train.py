@@ -64,9 +64,12 @@ class ExtractorRecipe:
 
 
 RECIPES = {
-    "clouds": ExtractorRecipe(labels=("eta",), steps=1000, circular=("eta",)),
+    # 8-frame clips: a drift of 0.5-2 px/frame already moves 4-16 px; the extractor embeds
+    # clips of any length (its features are means over time).
+    "clouds": ExtractorRecipe(labels=("eta",), num_frames=8, batch_size=16, steps=1500,
+                              train_videos=1500, test_videos=300, circular=("eta",)),
     "bouncing-digits": ExtractorRecipe(labels=("digit", "motion"), circular=("motion",)),
-    "swaying": ExtractorRecipe(labels=("band",), train_videos=1000, test_videos=200),
+    "swaying": ExtractorRecipe(labels=("band",), num_frames=32, train_videos=1000, test_videos=200),
 }
 
 
