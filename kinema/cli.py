@@ -18,6 +18,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kinema.train.cli",
     "kinema.metrics.cli",
     "kinema.bench.cli",
+    "kinema.methods.cinn.cli",
 )
 
 

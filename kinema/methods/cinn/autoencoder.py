@@ -12,6 +12,7 @@ trained by Eq. (10) against a frame discriminator D_S and a clip discriminator D
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -169,10 +170,11 @@ class VideoAutoencoder(nn.Module, Pretrained):
 
     def on_train_start(self, batch: dict) -> None:
         if self.config.vgg_weights:
-            print(f"cinn-autoencoder: frame-wise VGG perceptual loss on ({self.config.vgg_weights})")
+            print(f"cinn-autoencoder: frame-wise VGG perceptual loss on ({self.config.vgg_weights})",
+                  file=sys.stderr)
         else:
             print("cinn-autoencoder: no VGG weights given (model.vgg_weights): training WITHOUT the "
-                  "paper's frame-wise perceptual loss of Eq. (10)")
+                  "paper's frame-wise perceptual loss of Eq. (10)", file=sys.stderr)
 
     def _discriminate(self, video: torch.Tensor):
         s_logits, s_feats = self.frame_discriminator(rearrange(video, "b t c h w -> (b t) c h w"))

@@ -97,6 +97,7 @@ class CINN(nn.Module, Pretrained):
         cond_dim = image.config.code_dim + config.control_bins
         self.flow = ConditionalINN(self.video_config.z_dim, cond_dim, config.blocks, config.hidden,
                                    config.clamp, config.leaky_slope, config.seed)
+        self.train()   # frozen stages in eval mode (spectral norm's power iteration stays still)
 
     def train(self, mode: bool = True):
         super().train(mode)

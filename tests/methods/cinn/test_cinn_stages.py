@@ -1,0 +1,219 @@
+"""Each cINN stage trains with falling loss, saves and loads, and a missing stage is named."""
+import dataclasses
+
+import pytest
+import torch
+
+from kinema.errors import KinemaError
+from kinema.methods.cinn.autoencoder import VideoAutoencoder
+from kinema.methods.cinn.config import (autoencoder_config, flow_config, flow_recipe,
+                                        image_encoder_config, parse_preset)
+from kinema.methods.cinn.image_encoder import ImageAutoencoder
+from kinema.methods.cinn.model import CINN, PriorSampler
+
+
+def tiny_batch(seed=0, b=4, name="bouncing-digits"):
+    from kinema.data import load_dataset
+
+    extra = {"digit_size": 4} if name == "bouncing-digits" else {}
+    data = load_dataset(name, "train", num_videos=b, num_frames=4, size=8, seed=seed, **extra)
+    items = [data[i] for i in range(b)]
+    return {"video": torch.stack([i["video"] for i in items]),
+            "eta": torch.stack([i["eta"] for i in items])}
+
+
+def fit(model, batch, steps, lr=3e-3, groups=None):
+    groups = groups or model.parameter_groups()
+    opts = {g: torch.optim.Adam([p for p in ps if p.requires_grad], lr=lr) for g, ps in groups.items()}
+    history = []
+    for _ in range(steps):
+        for g, opt in opts.items():
+            opt.zero_grad()
+            out = model.training_step(batch, g)
+            out["loss"].backward()
+            opt.step()
+            history.append((g, {k: float(v.detach()) for k, v in out.items()}))
+    return history
+
+
+@pytest.fixture(scope="module")
+def stages(tmp_path_factory):
+    """Tiny stage 1 and 2 trained briefly on a fixed batch, saved like `kinema train` does."""
+    torch.manual_seed(0)
+    root = tmp_path_factory.mktemp("cinn")
+    # clouds: clips differ in colour and layout, so "starts near its own x0" is measurable
+    # after a few steps (on 8x8 digits the decoder first sits at the blank background)
+    batch = tiny_batch(name="clouds")
+    ae = VideoAutoencoder(dataclasses.replace(autoencoder_config("tiny-clouds"), gan_start=30))
+    ae_history = fit(ae, batch, 40)
+    image = ImageAutoencoder(image_encoder_config("tiny-clouds"))
+    image_history = fit(image, batch, 30)
+    ae.save_pretrained(root / "ae" / "model")
+    image.save_pretrained(root / "image" / "model")
+    return {"root": root, "batch": batch, "ae": ae, "image": image,
+            "ae_history": ae_history, "image_history": image_history}
+
+
+def make_flow(stages, control_bins=0):
+    cfg = dataclasses.replace(flow_config("tiny-clouds"), control_bins=control_bins,
+                              autoencoder_path=str(stages["root"] / "ae" / "model"),
+                              image_encoder_path=str(stages["root"] / "image" / "model"))
+    torch.manual_seed(1)
+    return CINN(cfg)
+
+
+def test_autoencoder_reconstruction_falls_with_adversarial_terms_on(stages):
+    gen = [h for g, h in stages["ae_history"] if g == "generator"]
+    assert sum(h["l1"] for h in gen[-5:]) < 0.6 * sum(h["l1"] for h in gen[:5])
+    assert "adversarial" in gen[-1] and "feature_matching" in gen[-1]   # after gan_start
+    disc = [h for g, h in stages["ae_history"] if g == "discriminator"]
+    assert all(h["gp"] >= 0 for h in disc)
+
+
+def test_image_encoder_loss_falls(stages):
+    losses = [h["loss"] for _, h in stages["image_history"]]
+    assert sum(losses[-5:]) < 0.7 * sum(losses[:5])
+
+
+def test_flow_nll_falls_and_earlier_stages_stay_frozen(stages):
+    flow = make_flow(stages)
+    flow.on_train_start(stages["batch"])
+    before = {k: v.clone() for k, v in flow.video_decoder.state_dict().items()}
+    history = fit(flow, stages["batch"], 25, lr=1e-2)
+    losses = [h["loss"] for _, h in history]
+    assert sum(losses[-5:]) < sum(losses[:5]) - 0.1
+    after = flow.video_decoder.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_sample_starts_near_x0_and_chains(stages):
+    flow = make_flow(stages).eval()
+    video = stages["batch"]["video"]
+    x0 = video[:, 0]
+    samples = flow.sample(x0, 4, num_samples=3, generator=torch.Generator().manual_seed(0))
+    assert samples.shape == (4, 3, 4, 3, 8, 8)
+    own = (samples[:, :, 0] - x0[:, None]).abs().mean()
+    others = (samples[:, :, 0] - x0.roll(1, 0)[:, None]).abs().mean()
+    assert own < 0.8 * others
+    assert samples[:, 0].std(0).mean() > 0 and (samples[:, 0] - samples[:, 1]).abs().max() > 1e-4
+    longer = flow.sample(x0[:1], 10, 1, generator=torch.Generator().manual_seed(0))
+    assert longer.shape[2] == 10 and longer.abs().max() <= 1
+
+
+def test_save_load_round_trips_every_stage(stages, tmp_path):
+    root = stages["root"]
+    ae = VideoAutoencoder.from_pretrained(root / "ae" / "model")
+    image = ImageAutoencoder.from_pretrained(root / "image" / "model")
+    v = stages["batch"]["video"]
+    z = torch.randn(4, ae.config.z_dim)
+    assert torch.equal(ae.decode(v[:, 0], z), stages["ae"].decode(v[:, 0], z))
+    assert torch.equal(image.encode(v[:, 0]), stages["image"].encode(v[:, 0]))
+    flow = make_flow(stages, control_bins=36)
+    flow.on_train_start(stages["batch"])
+    flow.save_pretrained(tmp_path / "flow")
+    # the saved flow carries its frozen stages: it loads without the earlier folders
+    (root / "ae" / "model").rename(root / "ae" / "moved")
+    try:
+        loaded = CINN.from_pretrained(tmp_path / "flow")
+    finally:
+        (root / "ae" / "moved").rename(root / "ae" / "model")
+    g = lambda: torch.Generator().manual_seed(3)   # noqa: E731
+    eta = torch.tensor([1, 2, 30, 35])
+    assert torch.equal(loaded.sample(v[:, 0], 4, 2, eta, g()), flow.eval().sample(v[:, 0], 4, 2, eta, g()))
+
+
+def test_missing_earlier_stage_is_a_clear_error(tmp_path, stages):
+    cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(tmp_path / "nope" / "model"))
+    with pytest.raises(KinemaError, match=r"nope/model.*kinema train cinn-autoencoder"):
+        CINN(cfg)
+    cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(stages["root"] / "ae" / "model"),
+                              image_encoder_path=str(tmp_path / "img"))
+    with pytest.raises(KinemaError, match=r"img.*kinema train cinn-image-encoder"):
+        CINN(cfg)
+    with pytest.raises(KinemaError, match="missing"):
+        PriorSampler.from_autoencoder(str(tmp_path / "nope"))
+
+
+def test_presets_parse_and_point_at_their_stages():
+    assert parse_preset("small-clouds-no-adain-control") == {
+        "base": "small", "data": "clouds", "ablation": "no-adain", "control": True}
+    r = flow_recipe("bench-no-x0-control")
+    assert r.model.autoencoder_path == "runs/cinn-autoencoder-bench-no-x0/model"
+    assert r.model.image_encoder_path == "runs/cinn-image-encoder-bench/model"
+    assert r.model.control_bins == 16 and r.data.name == "bouncing-digits"
+    assert flow_recipe("small-clouds-control").model.control_bins == 36
+    assert not autoencoder_config("tiny-no-x0").use_x0
+    with pytest.raises(ValueError):
+        parse_preset("huge")
+
+
+# ------------------------------------------------------------------ applications, CLI, trainer
+
+def test_control_transfer_and_video_to_video_end_to_end(stages):
+    from kinema.methods.cinn.apps import animate, transfer_motion, video_to_video
+
+    flow = make_flow(stages, control_bins=36)
+    flow.on_train_start(stages["batch"])
+    fit(flow, stages["batch"], 3, lr=1e-2)
+    flow.eval()
+    v = stages["batch"]["video"]
+    a = animate(flow, v[:2, 0], 4, 2, control=torch.tensor([0, 18]))
+    b = animate(flow, v[:2, 0], 4, 2, control=torch.tensor([9, 27]))
+    assert a.shape == (2, 2, 4, 3, 8, 8) and (a - b).abs().max() > 1e-4   # eta changes the video
+    moved = transfer_motion(flow, v[:1], v[1:4, 0], source_control=torch.tensor([5]))
+    assert moved.shape == (3, 4, 3, 8, 8) and torch.isfinite(moved).all()
+    # nu~ of X~ given x~0 reproduces X~'s code: decoding on x~0 itself equals the reconstruction
+    same = transfer_motion(flow, v[:1], v[:1, 0], source_control=torch.tensor([5]))
+    mu, _ = flow.video_encoder(v[:1])
+    assert torch.allclose(same, flow.video_decoder(v[:1, 0], mu), atol=1e-4)
+    other = video_to_video(flow, v[:2], torch.tensor([5, 5]), torch.tensor([20, 20]))
+    assert other.shape == v[:2].shape and (other - video_to_video(flow, v[:2], torch.tensor([5, 5]),
+                                                                   torch.tensor([5, 5]))).abs().max() > 1e-5
+    with pytest.raises(KinemaError, match="control"):
+        flow.sample(v[:1, 0], 4, 1)
+    prior = PriorSampler.from_autoencoder(str(stages["root"] / "ae" / "model"))
+    assert prior.sample(v[:2, 0], 6, 3).shape == (2, 3, 6, 3, 8, 8)
+
+
+def test_cli_animate_and_transfer(stages, tmp_path):
+    import cv2
+    import numpy as np
+    from typer.testing import CliRunner
+
+    from kinema.cli import app
+    from kinema.data.io import write_video
+
+    flow = make_flow(stages)
+    flow.on_train_start(stages["batch"])
+    flow.save_pretrained(tmp_path / "run" / "model")
+    frame = ((stages["batch"]["video"][0, 0].permute(1, 2, 0).numpy() + 1) * 127.5).astype(np.uint8)
+    cv2.imwrite(str(tmp_path / "x0.png"), cv2.resize(frame[..., ::-1], (24, 16)))
+    runner = CliRunner()
+    result = runner.invoke(app, ["animate", str(tmp_path / "x0.png"), "--model", str(tmp_path / "run"),
+                                 "--num", "2", "--frames", "6", "--out", str(tmp_path / "anim")])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "anim").iterdir()) == ["sample-00.mp4", "sample-01.mp4"]
+    write_video(tmp_path / "source.mp4", stages["batch"]["video"][1])
+    result = runner.invoke(app, ["transfer", str(tmp_path / "source.mp4"), str(tmp_path / "x0.png"),
+                                 "--model", str(tmp_path / "run"), "--out", str(tmp_path / "tr")])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "tr" / "transfer.mp4").is_file()
+    result = runner.invoke(app, ["animate", str(tmp_path / "x0.png"), "--model", str(tmp_path / "run"),
+                                 "--control", "3"])
+    assert result.exit_code != 0 and "without a control" in str(result.exception or result.output)
+
+
+def test_kinema_train_runs_the_three_stages(tmp_path):
+    from kinema.train.cli import build_recipe, train_recipe
+
+    runs = tmp_path / "runs"
+    ae = train_recipe(build_recipe("cinn-autoencoder", "tiny", steps=2), runs / "ae",
+                      tensorboard=False, progress=False)
+    image = train_recipe(build_recipe("cinn-image-encoder", "tiny", steps=2), runs / "image",
+                         tensorboard=False, progress=False)
+    recipe = build_recipe("cinn-flow", "tiny-control", steps=3, overrides=[
+        f"model.autoencoder_path={ae}", f"model.image_encoder_path={image}"])
+    flow_dir = train_recipe(recipe, runs / "flow", tensorboard=False, progress=False)
+    model = CINN.from_pretrained(flow_dir)
+    assert model.config.control_bins == 16 and model.config.autoencoder["use_x0"]
+    assert model.sample(torch.zeros(1, 1, 8, 8), 4, 2, control=[3]).shape == (1, 2, 4, 1, 8, 8)
