@@ -196,6 +196,16 @@ BENCHMARKS = {"baselines": baselines_benchmark, "metrics-sanity": metrics_sanity
               "eval-memory": eval_memory_benchmark}
 
 
+def _cinn_benchmark(data: str):
+    def run(out_dir: Path, **options) -> tuple[Path, Path]:
+        from kinema.methods.cinn.bench import cinn_benchmark   # the cINN's tables (issue 5)
+        return cinn_benchmark(data, out_dir, **options)
+    return run
+
+
+BENCHMARKS.update({f"cinn-{data}": _cinn_benchmark(data) for data in ("bouncing-digits", "clouds")})
+
+
 def run_benchmark(name: str, out_dir: Path, **options) -> tuple[Path, Path]:
     from kinema.errors import KinemaError
 
