@@ -146,8 +146,10 @@ def mathieu_config(preset: str = "small") -> MathieuConfig:
 def mathieu_recipe(preset: str = "small") -> Recipe:
     model = mathieu_config(preset)
     future = 1 if preset == "tiny" else 4   # training windows of context + 1 are drawn inside
+    # small: Adam at 1e-3 (the paper used SGD); at 2e-4 the same 1500 steps reached a frame-1
+    # PSNR of 20.2 dB on bouncing-digits instead of 21.6 (measured, see the baselines notes)
     train = {"tiny": TrainConfig(steps=4, batch_size=2, lr=1e-3, checkpoint_every=2),
-             "small": TrainConfig(steps=1500, batch_size=8, lr=2e-4, grad_clip=None,
+             "small": TrainConfig(steps=3000, batch_size=8, lr=1e-3, grad_clip=None,
                                   checkpoint_every=250),
              "paper": TrainConfig(steps=100_000, batch_size=8, lr=2e-4, grad_clip=None,
                                   checkpoint_every=2000)}[preset]
