@@ -4,21 +4,22 @@ Training" baseline.
 
 Generator (their Sec. 2.1): one convolutional net G'_k per scale s_1 < … < s_N. Scale k sees
 the context frames X_k resized to s_k and the upsampled prediction of the coarser scale, and
-predicts a correction:  Ŷ_k = u_k(Ŷ_{k-1}) + G'_k(X_k, u_k(Ŷ_{k-1}))  (the paper's multi-scale generator),
-each G'_k ending in a tanh; Ŷ_1 = G'_1(X_1). The sum may leave [-1, 1] by a little during
-training (the losses pull it back); ``predict`` clamps every frame to [-1, 1]. (A first version
+predicts a correction:  Ŷ_k = u_k(Ŷ_{k-1}) + G'_k(X_k, u_k(Ŷ_{k-1})),  each G'_k ending in a
+tanh; Ŷ_1 = G'_1(X_1). The sum may leave [-1, 1] by a little during training (the losses pull
+it back); ``predict`` clamps every frame to [-1, 1]. (A first version
 added the corrections before one shared tanh instead; on bouncing-digits it saturated at the
 black background within 30 steps and stopped learning.)
 
 Discriminator (their Sec. 3): one net D_k per scale on the context frames plus a real or
-predicted frame; valid convolutions with ReLU, then fully connected layers to one logit.
+predicted frame; valid convolutions with ReLU, then fully connected layers to one logit (no
+pooling: the paper lists only feature maps, kernels and layer sizes).
 
 Loss (their Sec. 3–4; the paper is not in shared/papers, so the code names its terms, not
 its equation numbers): L = λ_adv L_adv + λ_ℓp L_ℓp + λ_gdl L_gdl, every term summed over the
 scales. Training predicts one frame ahead from a random window of ``context_frames + 1``
 frames of each clip; ``predict`` feeds predictions back to go further.
 
-Not as in the paper: the Trainer's Adam replaces their SGD (ρ_G = 0.04, ρ_D = 0.02).
+Not as in the paper: the Trainer's AdamW (weight decay 0 by default) replaces their SGD.
 """
 from __future__ import annotations
 

@@ -11,14 +11,14 @@ import torch.nn.functional as F
 
 
 def lp_loss(prediction: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> torch.Tensor:
-    """ℓ_p(Ŷ, Y) = ||Ŷ - Y||_p^p (the ℓ_p loss of Mathieu et al., Sec. 2); inputs (b c h w)."""
+    """ℓ_p(Ŷ, Y) = ||Ŷ - Y||_p^p (the ℓ_p loss of Mathieu et al., Sec. 2); (b c h w)."""
     return (prediction - target).abs().pow(p).flatten(1).sum(1).mean()
 
 
 def gradient_difference_loss(prediction: torch.Tensor, target: torch.Tensor,
                              alpha: float = 1.0) -> torch.Tensor:
-    """The gradient difference loss of Mathieu et al. (Sec. 4): the image gradients of the prediction should match those
-    of the target,
+    """The gradient difference loss of Mathieu et al. (Sec. 4): the image gradients of the
+    prediction should match those of the target,
         Σ_{i,j} | |Y_{i,j} - Y_{i-1,j}| - |Ŷ_{i,j} - Ŷ_{i-1,j}| |^α
               + | |Y_{i,j-1} - Y_{i,j}| - |Ŷ_{i,j-1} - Ŷ_{i,j}| |^α ,
     over the pixels that have a neighbour above (left); inputs (b c h w)."""
@@ -34,8 +34,8 @@ def gradient_difference_loss(prediction: torch.Tensor, target: torch.Tensor,
 
 
 def adversarial_loss(logits: list[torch.Tensor], is_real: bool) -> torch.Tensor:
-    """Σ_k L_bce(D_k(·), label) over the scales (L_adv^D and L_adv^G of Mathieu et al., Sec. 3), from the
-    discriminators' logits (sigmoid + BCE fused for numerical stability)."""
+    """Σ_k L_bce(D_k(·), label) over the scales (L_adv^D and L_adv^G of Mathieu et al.,
+    Sec. 3), from the discriminators' logits (sigmoid + BCE fused for numerical stability)."""
     total = logits[0].new_zeros(())
     for logit in logits:
         label = torch.full_like(logit, 1.0 if is_real else 0.0)
