@@ -139,10 +139,13 @@ def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: 
             f"noise = uniform in [-1, 1]. Features: the domain extractor trained by the "
             f"recipe (`kinema metrics train-extractor --data {data}`).", ""]
     if training:
+        within = training.get("test_accuracy_within_one_class")
         body += [f"Extractor held-out accuracy ({', '.join(training['labels'])}): "
                  f"{', '.join(f'{a:.3f}' for a in training['test_accuracy'])} "
                  f"(chance {', '.join(f'{c:.3f}' for c in training['chance'])}; "
-                 f"{training['test_videos']} test clips).", ""]
+                 f"{training['test_videos']} test clips, {training['steps']} training steps)"
+                 + (f"; within one class (circular labels counted around): "
+                    f"{', '.join(f'{a:.3f}' for a in within)}" if within else "") + ".", ""]
     body += ["| distance of real to | " + " | ".join(SANITY_METRICS) + " |",
              "|---" * (len(SANITY_METRICS) + 1) + "|"]
     for name, values in table.items():
@@ -154,8 +157,9 @@ def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: 
     body += ["", f"Clip metrics order real' < shuffled < noise: **{'holds' if clip_ok else 'FAILS'}**.",
              f"Per-frame metrics: real' and shuffled < noise: **{'holds' if frame_ok else 'FAILS'}**. "
              "Shuffling frames in time leaves the set of frames unchanged, so a per-frame "
-             "distance cannot tell real' from its shuffle (the two values are equal up to "
-             "rounding, and KID's reservoir sampling); that blindness to time is why FVD exists."]
+             "distance cannot tell real' from its shuffle (equal up to rounding, and up to KID's "
+             "random subsets, drawn from rows in another order); that blindness to time is why "
+             "FVD exists."]
     record = {"data": data, "num_videos": num_videos, "extractor": extractor,
               "extractor_training": training, "distances": table,
               "clip_order_holds": clip_ok, "frame_order_holds": frame_ok}

@@ -79,12 +79,14 @@ def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
     config = dataclasses.replace(config, **{k: v for k, v in
                                             dict(channels=c, height=h, width=w).items()
                                             if hasattr(config, k)})
-    if hasattr(config, "num_components"):
-        config = dataclasses.replace(config, num_components=min(config.num_components, c * h * w))
+    fit_videos = min(protocol.fit_videos, len(train))
+    if hasattr(config, "num_components"):  # PCA needs no more components than data
+        config = dataclasses.replace(
+            config, num_components=min(config.num_components, c * h * w, fit_videos * t))
     model = cls(config)
-    model.fit(train, max_clips=min(protocol.fit_videos, len(train)), progress=progress)
+    model.fit(train, max_clips=fit_videos, progress=progress)
     return model.eval(), {"run": name, "kind": "baseline fitted on the training split",
-                          "fit_videos": min(protocol.fit_videos, len(train)),
+                          "fit_videos": fit_videos,
                           "config": dataclasses.asdict(config)}
 
 

@@ -66,7 +66,7 @@ class ExtractorRecipe:
 RECIPES = {
     # 8-frame clips: a drift of 0.5-2 px/frame already moves 4-16 px; the extractor embeds
     # clips of any length (its features are means over time).
-    "clouds": ExtractorRecipe(labels=("eta",), num_frames=8, batch_size=16, steps=1500,
+    "clouds": ExtractorRecipe(labels=("eta",), num_frames=8, batch_size=16, steps=3000,
                               train_videos=1500, test_videos=300, circular=("eta",)),
     "bouncing-digits": ExtractorRecipe(labels=("digit", "motion"), circular=("motion",)),
     "swaying": ExtractorRecipe(labels=("band",), num_frames=32, train_videos=1000, test_videos=200),
