@@ -272,11 +272,17 @@ def write_summary(ctx: DemoContext) -> None:
     ctx.report.table(ctx.scores, caption="Mean scores of every method on every dataset")
 
 
+def stage_cinn(ctx: DemoContext) -> None:
+    from kinema.methods.cinn.demo import demo_stage   # the cINN's section (issue 5)
+    demo_stage(ctx)
+
+
 STAGES: list[tuple[str, Callable[[DemoContext], None]]] = [
     ("datasets", stage_datasets),
     ("flow", stage_flow),
     ("baselines on bouncing-digits", stage_baselines_digits),
     ("baselines on a real clip", stage_baselines_real),
+    ("cINN on clouds", stage_cinn),
 ]
 
 
