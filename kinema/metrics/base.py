@@ -10,6 +10,8 @@ from abc import ABC, abstractmethod
 
 import torch
 
+from kinema.errors import KinemaError
+
 
 class Metric(ABC):
     """Base class of the registered metrics.
@@ -66,7 +68,7 @@ class RunningMoments:
             self.mean, self.m2, self.count = mean_b, m2_b, n_b
             return
         if x.shape[1] != self.mean.shape[0]:
-            raise ValueError(f"feature size changed from {self.mean.shape[0]} to {x.shape[1]}")
+            raise KinemaError(f"feature size changed from {self.mean.shape[0]} to {x.shape[1]}")
         n = self.count + n_b
         delta = mean_b - self.mean
         self.mean = self.mean + delta * (n_b / n)
@@ -76,7 +78,7 @@ class RunningMoments:
     def covariance(self) -> torch.Tensor:
         """Unbiased (divide by n-1) covariance, as ``numpy.cov`` computes it."""
         if self.count < 2:
-            raise ValueError(f"a covariance needs at least 2 feature rows, got {self.count}")
+            raise KinemaError(f"a covariance needs at least 2 feature rows, got {self.count}")
         return self.m2 / (self.count - 1)
 
 
@@ -109,5 +111,5 @@ class Reservoir:
 
     def sample(self) -> torch.Tensor:
         if self.rows is None:
-            raise ValueError("the reservoir is empty: no features were seen")
+            raise KinemaError("the reservoir is empty: no features were seen")
         return self.rows

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
+from kinema.errors import KinemaError
 from kinema.metrics.base import Metric
 from kinema.metrics.frechet import video_features
 
@@ -22,7 +23,7 @@ def pairwise_mean_distance(features: torch.Tensor) -> torch.Tensor:
         features = features.unsqueeze(2)  # (b n 1 d)
     n = features.shape[1]
     if n < 2:
-        raise ValueError(f"diversity needs at least 2 samples per input, got {n}")
+        raise KinemaError(f"diversity needs at least 2 samples per input (--num-samples), got {n}")
     per_step = rearrange(features.to(torch.float64), "b n t d -> b t n d")
     dist = torch.cdist(per_step, per_step).mean(1)     # (b n n), mean over t
     i, j = torch.triu_indices(n, n, offset=1)
@@ -44,7 +45,7 @@ class Diversity(Metric):
 
     def update(self, fake, real=None, batch=None) -> None:
         if fake.ndim != 6:
-            raise ValueError(f"{self.name} needs (b n t c h w) samples, got {tuple(fake.shape)}")
+            raise KinemaError(f"{self.name} needs (b n t c h w) samples, got {tuple(fake.shape)}")
         b = fake.shape[0]
         with torch.no_grad():
             feats = video_features(self.features,
@@ -55,5 +56,5 @@ class Diversity(Metric):
 
     def compute(self) -> dict:
         if not self.count:
-            raise ValueError(f"{self.name}: no inputs were seen")
+            raise KinemaError(f"{self.name}: no inputs were seen")
         return {self.name: self.total / self.count, f"{self.name}_inputs": self.count}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
+from kinema.errors import KinemaError
 from kinema.metrics.base import Metric, RunningMoments
 
 
@@ -52,14 +53,14 @@ def video_features(extractor, video: torch.Tensor, unit: str) -> torch.Tensor:
         b = video.shape[0]
         feats = extractor.frame_features(rearrange(video, "b t c h w -> (b t) c h w"))
         return rearrange(feats, "(b t) d -> b t d", b=b)
-    raise ValueError(f"unit must be 'clip' or 'frame', got {unit!r}")
+    raise KinemaError(f"unit must be 'clip' or 'frame', got {unit!r}")
 
 
 def window_starts(num_frames: int, window: int | None, stride: int | None) -> list[int]:
     if window is None:
         return [0]
     if window > num_frames:
-        raise ValueError(f"window of {window} frames is longer than the videos ({num_frames})")
+        raise KinemaError(f"window of {window} frames is longer than the videos ({num_frames})")
     stride = stride or 1
     return list(range(0, num_frames - window + 1, stride))
 
@@ -94,7 +95,7 @@ class FrechetDistance(Metric):
 
     def update(self, fake, real=None, batch=None) -> None:
         if real is None:
-            raise ValueError(f"{self.name} compares with real videos; got none")
+            raise KinemaError(f"{self.name} compares with real videos; got none")
         if fake.ndim == 6:
             fake = rearrange(fake, "b n t c h w -> (b n) t c h w")
         with torch.no_grad():
@@ -108,7 +109,7 @@ class FrechetDistance(Metric):
 
     def compute(self) -> dict:
         if self.starts is None:
-            raise ValueError(f"{self.name}: no videos were seen")
+            raise KinemaError(f"{self.name}: no videos were seen")
         values = [frechet_from_moments(f.mean, f.covariance(), r.mean, r.covariance())
                   for f, r in zip(self.fake, self.real)]
         out = {self.name: sum(values) / len(values),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
+from kinema.errors import KinemaError
 from kinema.metrics.base import Metric, Reservoir
 from kinema.metrics.frechet import video_features
 
@@ -32,7 +33,7 @@ def mmd2_unbiased(x: torch.Tensor, y: torch.Tensor) -> float:
     x, y = x.to(torch.float64), y.to(torch.float64)
     m, n = x.shape[0], y.shape[0]
     if m < 2 or n < 2:
-        raise ValueError(f"unbiased MMD² needs at least 2 rows per side, got {m} and {n}")
+        raise KinemaError(f"unbiased MMD² needs at least 2 rows per side, got {m} and {n}")
     k_xx, k_yy, k_xy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
     term_xx = (k_xx.sum() - k_xx.diagonal().sum()) / (m * (m - 1))
     term_yy = (k_yy.sum() - k_yy.diagonal().sum()) / (n * (n - 1))
@@ -76,7 +77,7 @@ class KernelDistance(Metric):
 
     def update(self, fake, real=None, batch=None) -> None:
         if real is None:
-            raise ValueError(f"{self.name} compares with real videos; got none")
+            raise KinemaError(f"{self.name} compares with real videos; got none")
         if fake.ndim == 6:
             fake = rearrange(fake, "b n t c h w -> (b n) t c h w")
         with torch.no_grad():

@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from kinema.errors import KinemaError
 from kinema.metrics.base import Metric
 
 
@@ -85,7 +86,7 @@ class PositionError(Metric):
 
     def compute(self) -> dict:
         if not self.count:
-            raise ValueError(f"{self.name}: no videos were seen")
+            raise KinemaError(f"{self.name}: no videos were seen")
         curve = self.sums / self.count
         return {self.name: float(curve.mean()), f"{self.name}_per_step": curve.tolist()}
 
@@ -119,7 +120,7 @@ class ControlAccuracy(Metric):
 
     def compute(self) -> dict:
         if not self.count:
-            raise ValueError(f"{self.name}: no videos were seen")
+            raise KinemaError(f"{self.name}: no videos were seen")
         return {self.name: self.hits / self.count, f"{self.name}_samples": self.count}
 
 
@@ -148,7 +149,7 @@ class FlowEPE(Metric):
 
     def compute(self) -> dict:
         if not self.count:
-            raise ValueError(f"{self.name}: no videos were seen")
+            raise KinemaError(f"{self.name}: no videos were seen")
         return {self.name: self.total / self.count}
 
 
@@ -178,5 +179,5 @@ class SpectralVolumeError(Metric):
 
     def compute(self) -> dict:
         if not self.count:
-            raise ValueError(f"{self.name}: no videos were seen")
+            raise KinemaError(f"{self.name}: no videos were seen")
         return {self.name: self.total / self.count}

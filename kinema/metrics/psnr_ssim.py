@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from kinema.errors import KinemaError
 from kinema.metrics.base import Metric
 
 DATA_RANGE = 2.0          # videos are in [-1, 1]
@@ -47,7 +48,7 @@ def ssim(fake: torch.Tensor, real: torch.Tensor, data_range: float = DATA_RANGE,
     y = rearrange(real.double(), "... c h w -> (...) c h w")
     taps = gaussian_window(sigma)
     if min(h, w) < taps.numel():
-        raise ValueError(f"SSIM needs frames of at least {taps.numel()} px, got {h}x{w}")
+        raise KinemaError(f"SSIM needs frames of at least {taps.numel()} px, got {h}x{w}")
     # A separable Gaussian applied per channel without padding = the "valid" crop of
     # scikit-image (which filters with padding, then drops a border of half a window).
     kv = taps.view(1, 1, -1, 1).repeat(c, 1, 1, 1)
@@ -80,7 +81,7 @@ class _FrameScore(Metric):
 
     def update(self, fake, real=None, batch=None) -> None:
         if real is None:
-            raise ValueError(f"{self.name} compares with the real video; got none")
+            raise KinemaError(f"{self.name} compares with the real video; got none")
         if fake.ndim == 5:
             fake = fake.unsqueeze(1)  # (b t c h w) -> (b 1 t c h w)
         t = min(fake.shape[2], real.shape[1])
@@ -93,14 +94,14 @@ class _FrameScore(Metric):
             self.best_sum = torch.zeros(scores.shape[-1], dtype=torch.float64)
             self.mean_sum = torch.zeros_like(self.best_sum)
         if scores.shape[-1] != self.best_sum.shape[0]:
-            raise ValueError(f"{self.name}: every video must have the same number of frames")
+            raise KinemaError(f"{self.name}: every video must have the same number of frames")
         self.best_sum += best_curve.sum(0).cpu()
         self.mean_sum += scores.mean(1).sum(0).cpu()
         self.count += scores.shape[0]
 
     def compute(self) -> dict:
         if not self.count:
-            raise ValueError(f"{self.name}: no videos were seen")
+            raise KinemaError(f"{self.name}: no videos were seen")
         best = self.best_sum / self.count
         mean = self.mean_sum / self.count
         return {self.name: float(best.mean()),

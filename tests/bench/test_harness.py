@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 

@@ -25,6 +25,8 @@ import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
 
+from kinema.errors import KinemaError
+
 # (in_channels, [b0, b1a, b1b, b2a, b2b, b3b] widths) of each Inception module, from the paper.
 MIXED = {
     "Mixed_3b": (192, (64, 96, 128, 16, 32, 32)),
@@ -134,14 +136,14 @@ class I3DPreprocess:
 
     def __init__(self, size: int = 224, num_frames: int | None = 16, resize: str = "bilinear"):
         if resize not in ("bilinear", "bicubic"):
-            raise ValueError(f"resize must be 'bilinear' or 'bicubic', got {resize!r}")
+            raise KinemaError(f"resize must be 'bilinear' or 'bicubic', got {resize!r}")
         self.size, self.num_frames, self.resize = size, num_frames, resize
 
     def __call__(self, video: torch.Tensor) -> torch.Tensor:
         b, t = video.shape[:2]
         if self.num_frames is not None:
             if t < self.num_frames:
-                raise ValueError(f"I3D preprocessing takes {self.num_frames} frames; the clips "
+                raise KinemaError(f"I3D preprocessing takes {self.num_frames} frames; the clips "
                                  f"have {t} (pass num_frames=None to keep them all)")
             video = video[:, :self.num_frames]
         if video.shape[2] == 1:
@@ -193,8 +195,6 @@ class TorchScriptI3D:
 def load_port_state_dict(network: InceptionI3d, path: str | Path) -> InceptionI3d:
     """Load ``i3d_pretrained_400.pt`` (a plain state dict) into ``network``. Files saved by
     old PyTorch lack BatchNorm's ``num_batches_tracked`` counters; nothing else may differ."""
-    from kinema.errors import KinemaError
-
     state = torch.load(str(path), map_location="cpu", weights_only=True)
     state = {k.removeprefix("module."): v for k, v in state.items()}  # DataParallel saves
     try:
