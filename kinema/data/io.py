@@ -362,6 +362,7 @@ def write_video(path: str | Path, video, fps: float = 8.0, crf: int = 18) -> Pat
             _write_mp4(tmp, frames, fps, crf)
         else:
             _write_gif(tmp, frames, fps)
+        set_default_mode(tmp)
         os.replace(tmp, path)
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
@@ -369,6 +370,15 @@ def write_video(path: str | Path, video, fps: float = 8.0, crf: int = 18) -> Pat
             raise KinemaError(f"{path}: cannot write ({_reason(err)})") from None
         raise
     return path
+
+
+def set_default_mode(path: str | Path) -> None:
+    """Give a file or folder made by ``tempfile`` (private: 0600 / 0700) the mode a plain
+    ``open``/``mkdir`` would have given it under the current umask, before it is renamed into
+    place: outputs are meant to be read by others on a shared machine."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(path, (0o777 if os.path.isdir(path) else 0o666) & ~mask)
 
 
 def _write_mp4(tmp: str, frames: np.ndarray, fps: float, crf: int) -> None:

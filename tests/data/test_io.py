@@ -180,3 +180,19 @@ def test_reads_other_containers(tmp_path, make_video, suffix, codec):
     back = read_video(path)
     assert back.shape == video.shape
     assert psnr(back, video) > 20.0
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_written_video_has_the_umask_mode_not_the_private_temp_mode(tmp_path, make_video, suffix):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = write_video(tmp_path / f"out{suffix}", make_video(t=2, h=8, w=8))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644   # what open() would give, not 0600
+        os.umask(0o027)
+        path = write_video(tmp_path / f"again{suffix}", make_video(t=2, h=8, w=8))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
