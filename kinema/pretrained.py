@@ -60,6 +60,8 @@ class Pretrained:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         try:
+            from kinema.data.io import set_default_mode
+            set_default_mode(tmp)   # mkdtemp's folder is private (0700); a model is for sharing
             meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}",
                     "config": config_to_dict(self.config)}
             (tmp / "config.json").write_text(json.dumps(meta, indent=2))

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import torch
 
+from kinema.data.io import set_default_mode
 from kinema.errors import KinemaError
 
 LATEST = "latest"
@@ -103,6 +104,7 @@ def save_checkpoint(root: str | Path, step: int, *, model: dict[str, torch.Tenso
         for p in tmp.iterdir():
             _fsync(p)
         _fsync(tmp)
+        set_default_mode(tmp)   # mkdtemp's folder is private (0700)
         final = root / step_dir_name(step)
         if final.exists():   # rewriting a step after resuming from an older checkpoint
             os.replace(final, root / f".tmp-replaced-{final.name}-{time.time_ns()}")
@@ -122,6 +124,7 @@ def write_latest(root: Path, name: str) -> None:
         f.write(name + "\n")
         f.flush()
         os.fsync(f.fileno())
+    set_default_mode(tmp)
     os.replace(tmp, root / LATEST)
     _fsync(root)
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from kinema.data.io import set_default_mode
+
 
 class RunLog:
     def __init__(self, out_dir: Path, resume_step: int | None, tensorboard: bool = True):
@@ -66,6 +68,7 @@ class RunLog:
         handle, tmp = tempfile.mkstemp(prefix=".metrics-", dir=self.path.parent)
         with os.fdopen(handle, "w") as f:
             f.write("".join(line + "\n" for line in kept))
+        set_default_mode(tmp)
         os.replace(tmp, self.path)
 
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from kinema.data.io import set_default_mode
 from kinema.errors import KinemaError
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
@@ -382,4 +383,5 @@ def _write_text_atomic(path: Path, text: str) -> None:
     handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(handle, "w") as f:
         f.write(text)
+    set_default_mode(tmp)
     os.replace(tmp, path)

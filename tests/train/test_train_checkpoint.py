@@ -111,3 +111,20 @@ def test_checkpoint_of_another_model_shape_is_a_clear_error(tmp_path):
     toy.run(tmp_path, steps=2, checkpoint_every=2)
     with pytest.raises(KinemaError, match="does not fit this model"):
         toy.run(tmp_path, steps=4, model_options={"hidden": 5})
+
+
+def test_run_outputs_get_the_umask_mode_not_the_private_temp_mode(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        toy.run(tmp_path, steps=4, checkpoint_every=2)
+        toy.run(tmp_path, steps=6, checkpoint_every=2)   # resume rewrites metrics.jsonl too
+    finally:
+        os.umask(old)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode)
+             for p in [tmp_path / "model", tmp_path / "recipe.json", tmp_path / "metrics.jsonl",
+                       tmp_path / "checkpoints" / "latest", tmp_path / "checkpoints" / "step-000006"]}
+    assert modes == {"model": 0o755, "recipe.json": 0o644, "metrics.jsonl": 0o644,
+                     "checkpoints/latest": 0o644, "checkpoints/step-000006": 0o755}
