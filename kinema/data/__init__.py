@@ -52,6 +52,7 @@ PREFIX_SOURCES = {
 
 def load_dataset(name: str, split: str = "train", **options) -> Dataset:
     """Return a ``torch.utils.data.Dataset`` of dicts; see the module docstring for names."""
+    from kinema.data.options import construct
     from kinema.errors import KinemaError
     from kinema.registry import resolve
 
@@ -59,15 +60,15 @@ def load_dataset(name: str, split: str = "train", **options) -> Dataset:
         raise KinemaError(f"split must be 'train' or 'test', got {split!r}")
     prefix, sep, rest = name.partition(":")
     if sep and prefix in PREFIX_SOURCES:
-        return resolve(PREFIX_SOURCES[prefix][0])(rest, split=split, **options)
+        return construct(resolve(PREFIX_SOURCES[prefix][0]), name, split, options, rest)
     if sep and name not in DATASETS:
         # "module:Class": a user's own dataset class, constructed like the built-in ones
         try:
             dataset_class = resolve(name)
         except (ImportError, AttributeError) as err:
             raise KinemaError(f"dataset {name!r}: cannot import it as module:Class ({err})") from err
-        return dataset_class(split=split, **options)
+        return construct(dataset_class, name, split, options)
     if name not in DATASETS:
         known = ", ".join(sorted(DATASETS)) + ", " + ", ".join(f"{p}:..." for p in PREFIX_SOURCES)
         raise KinemaError(f"unknown dataset {name!r}; known: {known}, or module:Class")
-    return resolve(DATASETS[name].target)(split=split, **options)
+    return construct(resolve(DATASETS[name].target), name, split, options)

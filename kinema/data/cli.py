@@ -49,6 +49,9 @@ def preview_clips(name: str, num: int, split: str, frames: int, size: int, optio
 
     if num < 1:
         raise KinemaError(f"--num must be >= 1, got {num}")
+    for key, flag in (("num_frames", "--frames"), ("size", "--size"), ("split", "--split")):
+        if key in options:
+            raise KinemaError(f"--option {key}=...: give it as {flag}")
     dataset = load_dataset(name, split, num_frames=frames, size=size, **options)
     if len(dataset) == 0:
         raise KinemaError(f"{name}: the {split!r} split holds no clips")

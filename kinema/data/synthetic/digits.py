@@ -26,7 +26,8 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-from kinema.data.synthetic._base import SyntheticVideos, check_int, check_range, one_hot, video_tensor
+from kinema.data.options import check_int, check_range
+from kinema.data.synthetic._base import SyntheticVideos, one_hot, video_tensor
 from kinema.errors import KinemaError
 
 NUM_TEST_DIGITS = 360

@@ -46,7 +46,8 @@ import numpy as np
 import torch
 from einops import rearrange
 
-from kinema.data.synthetic._base import SyntheticVideos, check_float, check_int, check_range, video_tensor
+from kinema.data.options import check_float, check_int, check_range
+from kinema.data.synthetic._base import SyntheticVideos, video_tensor
 from kinema.data.synthetic.scenes import LUMA, MEADOW_KINDS, meadow, photo_crop
 from kinema.errors import KinemaError
 

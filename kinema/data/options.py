@@ -1,0 +1,48 @@
+"""Checks of dataset options, so a wrong value or an unknown option is one clear ``KinemaError``
+naming the option (not a ``TypeError`` from deep inside a constructor)."""
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from kinema.errors import KinemaError
+
+
+def check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise KinemaError(f"option {name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_float(name: str, value, minimum: float, maximum: float = float("inf")) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not minimum <= value <= maximum:
+        raise KinemaError(f"option {name} must be a number in [{minimum:g}, {maximum:g}], got {value!r}")
+    return float(value)
+
+
+def check_range(name: str, low, high, minimum: float = 0.0) -> tuple[float, float]:
+    low, high = check_float(f"min_{name}", low, minimum), check_float(f"max_{name}", high, minimum)
+    if low > high:
+        raise KinemaError(f"options for {name} must satisfy {minimum} <= min <= max; got {low!r}, {high!r}")
+    return low, high
+
+
+def construct(dataset_class, label: str, split: str, options: dict, *args):
+    """``dataset_class(*args, split=split, **options)`` after checking that every option is a
+    keyword of its constructor (a class taking ``**kwargs`` checks its own)."""
+    try:
+        parameters = dict(inspect.signature(dataset_class).parameters)
+    except (TypeError, ValueError):     # no introspectable signature: let the class decide
+        return dataset_class(*args, split=split, **options)
+    if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        for name in list(parameters)[:len(args)]:   # filled by position: not an option
+            del parameters[name]
+        accepted = [name for name, p in parameters.items() if name != "split"
+                    and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        unknown = [key for key in options if key not in accepted]
+        if unknown:
+            raise KinemaError(f"{label} has no option {', '.join(map(repr, unknown))}; "
+                              f"options: {', '.join(accepted)}")
+    return dataset_class(*args, split=split, **options)
