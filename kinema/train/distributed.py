@@ -20,6 +20,8 @@ import torch.distributed as dist
 from torch import nn
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
+from kinema.errors import KinemaError
+
 
 @dataclass
 class DistContext:
@@ -100,7 +102,14 @@ def init_distributed(device: str | None = None) -> DistContext:
     rank = int(os.environ.get("RANK", "0"))
     local = int(os.environ.get("LOCAL_RANK", "0"))
     use_cuda = torch.cuda.is_available() if device is None else device.startswith("cuda")
-    dev = torch.device(f"cuda:{local}") if use_cuda else torch.device(device or "cpu")
+    if use_cuda and not torch.cuda.is_available():
+        raise KinemaError(f"--device {device}: this torch build or machine has no CUDA GPU; "
+                          "use --device cpu")
+    try:
+        dev = torch.device(f"cuda:{local}") if use_cuda else torch.device(device or "cpu")
+    except RuntimeError:
+        raise KinemaError(f"--device {device!r} is not a device torch knows "
+                          "(cpu, cuda, cuda:N, mps)") from None
     if use_cuda:
         torch.cuda.set_device(dev)
     owns = False

@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 
 from kinema.data.io import set_default_mode
 from kinema.errors import KinemaError
+from kinema.train.checks import check_train_config
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
 from kinema.train.data import DataPosition, ResumableBatches
@@ -57,6 +58,7 @@ class Trainer:
         if not isinstance(method, TrainableMethod):
             raise KinemaError(f"{type(method).__name__} is not trainable: it needs "
                               "parameter_groups() and training_step(batch, group)")
+        check_train_config(train_config)
         self.dist = init_distributed(device)
         self.method = method.to(self.dist.device)
         self.config = cfg = train_config

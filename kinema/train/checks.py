@@ -1,0 +1,50 @@
+"""Checks of a ``TrainConfig`` before anything is built, so ``--set train.lr=abc`` or
+``--steps -5`` is one clear ``KinemaError`` naming the field (not a TypeError from AdamW, or a
+run that "trains" for -5 steps)."""
+from __future__ import annotations
+
+import math
+import numbers
+
+from kinema.errors import KinemaError
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# field -> (test, what the value must be); None passes where the loop reads it as 0 / off
+_RULES = {
+    "steps": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "batch_size": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "lr": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "betas": (lambda v: isinstance(v, (tuple, list)) and len(v) == 2
+              and all(_is_number(b) and 0 <= b < 1 for b in v), "two numbers in [0, 1)"),
+    "weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
+    "warmup_steps": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0"),
+    "grad_clip": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0 or null"),
+    "ema_decay": (lambda v: v is None or (_is_number(v) and 0 <= v < 1),
+                  "a number in [0, 1) or null"),
+    "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "num_workers": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+    "log_every": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 (0: only at the end)"),
+    "sample_every": (lambda v: v is None or (_is_int(v) and v >= 0),
+                     "an integer >= 0 or null (off)"),
+    "checkpoint_every": (lambda v: v is None or (_is_int(v) and v >= 0),
+                         "an integer >= 0 (0: only at the end)"),
+    "keep_checkpoints": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 (0: keep all)"),
+    "max_nonfinite": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+}
+
+
+def check_train_config(config) -> None:
+    """Raise one ``KinemaError`` listing every field of ``config`` with an unusable value."""
+    problems = [f"train.{name} must be {what}, got {getattr(config, name)!r}"
+                for name, (test, what) in _RULES.items()
+                if hasattr(config, name) and not test(getattr(config, name))]
+    if problems:
+        raise KinemaError("; ".join(problems))
