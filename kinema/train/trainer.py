@@ -38,6 +38,7 @@ from kinema.train.distributed import init_distributed
 from kinema.train.ema import EMA
 from kinema.train.log import LossMeter, RunLog
 from kinema.train.method import TrainableMethod
+from kinema.train.resume import recipe_differences, retune_optimizers, state_mismatch
 from kinema.train.rng import capture_rng, restore_rng, seed_everything
 from kinema.train.stop import GracefulStop
 
@@ -178,18 +179,25 @@ class Trainer:
 
     def _load(self, ckpt: Checkpoint) -> None:
         state = ckpt.state
+        recipes = (ckpt.recipe, self.recipe.to_dict()) \
+            if self.recipe is not None and ckpt.recipe is not None else None
         try:
             self.method.load_state_dict(ckpt.model)
         except RuntimeError as err:
-            raise KinemaError(f"{ckpt.path} does not fit this model (did the recipe's model "
-                              f"section change? start over with --no-resume or use another "
-                              f"--out): {str(err).splitlines()[0]}") from err
+            changed = recipe_differences(*recipes, ("method", "preset", "model")) \
+                if recipes else []
+            why = (f"the recipe changed ({', '.join(changed)})" if changed
+                   else state_mismatch(ckpt.model, self.method.state_dict()))
+            raise KinemaError(f"{ckpt.path} does not fit this model: {why}. Start over with "
+                              "--no-resume or use another --out") from err
         if set(state["optimizers"]) != set(self.optimizers):
             raise KinemaError(f"{ckpt.path}: optimiser groups {sorted(state['optimizers'])} "
                               f"differ from the method's {sorted(self.optimizers)}")
         for g, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][g])
             self.schedulers[g].load_state_dict(state["schedulers"][g])
+        retuned = retune_optimizers(self.optimizers, self.schedulers,
+                                    {g: self._optimizer_options(g) for g in self.optimizers})
         self.step = int(state["step"])
         self.nonfinite_total = int(state["nonfinite_total"])
         self.nonfinite_run = int(state["nonfinite_run"])
@@ -202,17 +210,14 @@ class Trainer:
             warnings.warn(f"{ckpt.path} was written by {len(rng)} processes; rank "
                           f"{self.dist.rank} starts a fresh random stream", CheckpointWarning,
                           stacklevel=2)
-        if self.dist.is_main and self.recipe is not None and ckpt.recipe is not None:
-            now = self.recipe.to_dict()
-            for section in ("method", "model", "data"):
-                if json.dumps(now[section], sort_keys=True, default=str) != \
-                        json.dumps(ckpt.recipe[section], sort_keys=True, default=str):
-                    warnings.warn(f"resuming {ckpt.path} with a different recipe {section!r} "
-                                  "than the one it was trained with", CheckpointWarning,
-                                  stacklevel=2)
+        changed = recipe_differences(*recipes, ("method", "model", "data")) if recipes else []
+        if self.dist.is_main and changed:
+            warnings.warn(f"resuming {ckpt.path} with a recipe that differs from the one it was "
+                          f"trained with: {', '.join(changed)}", CheckpointWarning, stacklevel=2)
         self.last_checkpoint = ckpt.path
         if self.dist.is_main:
-            _say(f"resuming from {ckpt.path} (step {self.step})")
+            _say(f"resuming from {ckpt.path} (step {self.step})"
+                 + (f"; new optimiser settings: {', '.join(retuned)}" if retuned else ""))
 
     # ------------------------------------------------------------------------- loop
 

@@ -1,6 +1,8 @@
 """Checkpoints are complete or absent; a damaged one is named in a warning and skipped."""
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 
@@ -109,8 +111,62 @@ def test_resume_flag_without_checkpoints_is_an_error(tmp_path):
 
 def test_checkpoint_of_another_model_shape_is_a_clear_error(tmp_path):
     toy.run(tmp_path, steps=2, checkpoint_every=2)
-    with pytest.raises(KinemaError, match="does not fit this model"):
+    with pytest.raises(KinemaError) as info:
         toy.run(tmp_path, steps=4, model_options={"hidden": 5})
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{tmp_path / 'checkpoints' / 'step-000002'} does not fit this "
+                              "model: the recipe changed (model.hidden: ")
+    assert message.endswith(" -> 5). Start over with --no-resume or use another --out")
+
+
+def test_weights_that_do_not_fit_are_described_without_a_recipe():
+    from kinema.train.resume import state_mismatch
+
+    saved = {"a": torch.zeros(3), "b": torch.zeros(2, 2), "old": torch.zeros(1)}
+    model = {"a": torch.zeros(3), "b": torch.zeros(2, 5), "new": torch.zeros(1)}
+    assert state_mismatch(saved, model) == (
+        "1 tensors the model lacks (first: old); 1 tensors the checkpoint lacks (first: new); "
+        "1 tensors of another shape (first: b (2, 2) vs (2, 5))")
+
+
+def test_resume_with_a_new_learning_rate_uses_it_and_says_so(tmp_path, capsys):
+    """Restored optimisers used to keep the checkpoint's lr silently (--set train.lr ignored)."""
+    import json
+
+    toy.run(tmp_path, steps=4, checkpoint_every=2, warmup_steps=0, lr=1e-2)
+    capsys.readouterr()
+    toy.run(tmp_path, steps=6, checkpoint_every=2, warmup_steps=0, lr=2e-3,
+            betas=(0.5, 0.9))
+    err = capsys.readouterr().err
+    assert "resuming from" in err and "new optimiser settings: model lr 0.01 -> 0.002, " \
+        "model betas (0.9, 0.999) -> (0.5, 0.9)" in err
+    records = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    assert [r["lr"]["model"] for r in records] == [1e-2, 1e-2, 2e-3]
+    state = read_checkpoint(tmp_path / "checkpoints" / "step-000006").state
+    group = state["optimizers"]["model"]["param_groups"][0]
+    assert group["lr"] == group["initial_lr"] == 2e-3 and tuple(group["betas"]) == (0.5, 0.9)
+    assert state["schedulers"]["model"]["base_lrs"] == [2e-3]
+
+
+def test_resume_with_the_same_recipe_reports_no_change(tmp_path, capsys):
+    toy.run(tmp_path, steps=4, checkpoint_every=2)
+    capsys.readouterr()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")     # nor a CheckpointWarning about a changed recipe
+        toy.run(tmp_path, steps=6, checkpoint_every=2)
+    err = capsys.readouterr().err
+    assert "resuming from" in err and "new optimiser settings" not in err
+
+
+def test_resume_with_other_data_warns_naming_the_field(tmp_path):
+    toy.run(tmp_path, steps=2, checkpoint_every=2)
+    r = toy.recipe()
+    r.train.steps, r.data.options["num_videos"] = 4, 12
+    from kinema.train.cli import train_recipe
+
+    with pytest.warns(CheckpointWarning, match=r"data\.options\.num_videos: 16 -> 12"):
+        train_recipe(r, tmp_path, tensorboard=False, progress=False)
 
 
 def test_run_outputs_get_the_umask_mode_not_the_private_temp_mode(tmp_path):
