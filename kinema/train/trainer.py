@@ -82,6 +82,7 @@ class Trainer:
         self.step = self.nonfinite_total = self.nonfinite_run = 0
         self.elapsed = 0.0
         self.last_checkpoint: Path | None = None
+        self._shown: dict[str, str] = {}     # each group's last loss, for the bar and summary
         self._stop = GracefulStop(enabled=False)
 
     # ------------------------------------------------------------------------- public
@@ -232,7 +233,7 @@ class Trainer:
             started = time.perf_counter()
             batch = _to_device(next(batches), self.dist.device)
             self.dist.broadcast_module(self.method, buffers_only=True)
-            stepped, nonfinite, shown = self._iteration(batch, meter)
+            stepped, nonfinite, self._shown = self._iteration(batch, meter)
             lrs = {g: opt.param_groups[0]["lr"] for g, opt in self.optimizers.items()}
             with warnings.catch_warnings():
                 # a skipped first update would make torch warn that the schedule runs ahead
@@ -246,7 +247,7 @@ class Trainer:
             self.nonfinite_run = self.nonfinite_run + 1 if nonfinite else 0
             self.elapsed += time.perf_counter() - started
             bar.update(1)
-            bar.set_postfix(shown, refresh=False)
+            bar.set_postfix(self._shown, refresh=False)
             if (cfg.log_every and self.step % cfg.log_every == 0) or self.step == cfg.steps:
                 self._write_log(meter, lrs)
             if cfg.sample_every and self.step % cfg.sample_every == 0 and main:
@@ -368,7 +369,21 @@ class Trainer:
             if self.recipe is not None:
                 _write_text_atomic(self.out_dir / "recipe.json",
                                    json.dumps(self.recipe.to_dict(), indent=2))
+            _say(self._summary())
         self.dist.barrier()
+
+    def _summary(self) -> str:
+        """What a person wants to know when the run ends, and where its outputs are."""
+        losses = " ".join(f"{g}={v}" for g, v in self._shown.items())
+        parts = [f"finished at step {self.step} ({self.elapsed:.1f} s of training, "
+                 f"{self.nonfinite_total} non-finite step(s) skipped)",
+                 f"last losses {losses}" if losses else "no step was left to run",
+                 f"metrics: {self.out_dir / 'metrics.jsonl'}"]
+        if self.last_checkpoint is not None:
+            parts.append(f"checkpoint: {self.last_checkpoint}")
+        if self.config.sample_every and self.sample_fn is not None:
+            parts.append(f"samples: {self.out_dir / 'samples'}")
+        return "; ".join(parts)
 
 
 def _say(message: str) -> None:

@@ -117,6 +117,24 @@ def test_periodic_samples_are_videos(tmp_path):
     assert video.shape[0] == 4 and video.ndim == 4       # t frames of a grid of 2 samples
 
 
+def test_sampling_does_not_change_training_and_the_end_summary_says_where_things_are(
+        tmp_path, capsys):
+    plain = make_trainer(tmp_path / "plain", steps=3).fit().state_dict()
+    capsys.readouterr()
+    sampled = make_trainer(tmp_path / "sampled", steps=3, sample_every=1,
+                           checkpoint_every=2).fit().state_dict()
+    assert sorted(p.name for p in (tmp_path / "sampled" / "samples").iterdir()) == \
+        ["step-000001.mp4", "step-000002.mp4", "step-000003.mp4"]
+    for key in plain:                                   # sampling restores the RNG and mode
+        assert torch.equal(plain[key], sampled[key]), key
+    summary = capsys.readouterr().err.strip().splitlines()[-1]
+    run = tmp_path / "sampled"
+    assert summary.startswith("finished at step 3 (")
+    assert " s of training, 0 non-finite step(s) skipped); last losses model=" in summary
+    assert summary.endswith(f"; metrics: {run / 'metrics.jsonl'}; checkpoint: "
+                            f"{run / 'checkpoints' / 'step-000003'}; samples: {run / 'samples'}")
+
+
 def test_batches_shard_resume_and_reshuffle():
     data = toy.ShiftingVideos(num_videos=10)
 
