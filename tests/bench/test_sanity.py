@@ -33,9 +33,10 @@ def _videos(n, frames=8):
 def _check(table):
     for m in ("domain-fvd", "domain-kvd"):
         assert table["real'"][m] < table["shuffled in time"][m] < table["noise"][m], (m, table)
-    for m in ("domain-fid", "domain-kid"):
-        # A per-frame metric cannot see a shuffle in time: the same set of frames.
-        assert abs(table["real'"][m] - table["shuffled in time"][m]) < 1e-6 * abs(table["noise"][m])
+    # A per-frame metric cannot see a shuffle in time: the same set of frames (KID differs
+    # only through its random subsets when there are more than 1000 frames).
+    for m, tolerance in (("domain-fid", 1e-6), ("domain-kid", 0.02)):
+        assert abs(table["real'"][m] - table["shuffled in time"][m]) < tolerance * table["noise"][m]
         assert table["real'"][m] < table["noise"][m]
 
 
