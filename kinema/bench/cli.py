@@ -31,6 +31,9 @@ def eval_command(
                                 help="file or folder of pretrained metric weights "
                                      "(default: $KINEMA_WEIGHTS)"),
     extractor: str = typer.Option(None, "--extractor", help="domain extractor folder"),
+    i3d_resize: str = typer.Option("bilinear", "--i3d-resize",
+                                   help="FVD preprocessing: bilinear | bicubic (antialiased)"),
+    i3d_layer: str = typer.Option("logits", "--i3d-layer", help="FVD features: logits | pool"),
     option: list[str] = typer.Option([], "--option", help="dataset option key=value"),
 ) -> None:
     """Evaluate a model on a dataset with streaming metrics; write results.json."""
@@ -43,7 +46,8 @@ def eval_command(
                         context_frames=context_frames, num_samples=num_samples,
                         batch_size=batch_size, seed=seed, data_options=parse_options(option))
     names = [m.strip() for m in metrics.split(",") if m.strip()]
-    record = evaluate(run, data, names, protocol, weights=weights, extractor=extractor)
+    record = evaluate(run, data, names, protocol, weights=weights, extractor=extractor,
+                      feature_options={"i3d_resize": i3d_resize, "i3d_layer": i3d_layer})
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2))
     for key, value in record["results"].items():

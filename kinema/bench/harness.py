@@ -114,7 +114,8 @@ def peak_rss_mb() -> float:
 
 def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = None,
              weights: str | None = None, extractor: str | None = None, progress: bool = True,
-             model=None, model_record: dict | None = None) -> dict:
+             model=None, model_record: dict | None = None,
+             feature_options: dict | None = None) -> dict:
     """Evaluate ``run`` (or an already built ``model``) on ``data``; returns the results record."""
     from tqdm.auto import tqdm
 
@@ -131,7 +132,8 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     count = min(protocol.num_videos, len(dataset))
     cache: dict = {}
     built = {name: build_metric(name, weights=weights, extractor=extractor, dataset=dataset,
-                                feature_cache=cache) for name in metrics}
+                                feature_cache=cache, feature_options=feature_options)
+             for name in metrics}
     generator = torch.Generator().manual_seed(protocol.seed)
     starts = range(0, count, protocol.batch_size)
     for s in tqdm(starts, desc=f"eval {data}", unit="batch", disable=not progress):
@@ -151,7 +153,8 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
                            "summary": metric_entry(name).summary,
                            "options": metric_entry(name).options,
                            "features": metric_entry(name).features} for name in metrics},
-        "feature_extractors": {"weights": weights, "extractor": extractor},
+        "feature_extractors": {"weights": weights, "extractor": extractor,
+                               "options": feature_options or {}},
         "data": {"name": data, "split": protocol.split, "num_videos": count,
                  "options": protocol.data_options},
         "model": model_record or {"run": str(run)},

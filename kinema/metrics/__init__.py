@@ -88,11 +88,13 @@ def metric_entry(name: str) -> MetricEntry:
 
 
 def build_metric(name: str, weights: str | None = None, extractor: str | None = None,
-                 dataset=None, feature_cache: dict | None = None, **options):
+                 dataset=None, feature_cache: dict | None = None,
+                 feature_options: dict | None = None, **options):
     """A fresh metric object. ``weights``: file or folder of pretrained weights (default
     $KINEMA_WEIGHTS); ``extractor``: a domain-extractor folder; ``dataset``: the dataset
     object for metrics that read its geometry; ``feature_cache``: shares one loaded network
-    between metrics that use the same kind."""
+    between metrics that use the same kind; ``feature_options``: passed to
+    ``kinema.metrics.features.load_features`` (``i3d_resize``, ``i3d_layer``)."""
     from kinema.errors import KinemaError
     from kinema.metrics.features import load_features
     from kinema.registry import resolve
@@ -102,7 +104,8 @@ def build_metric(name: str, weights: str | None = None, extractor: str | None = 
     if entry.features is not None:
         cache = feature_cache if feature_cache is not None else {}
         if entry.features not in cache:
-            cache[entry.features] = load_features(entry.features, weights, extractor)
+            cache[entry.features] = load_features(entry.features, weights, extractor,
+                                                  **(feature_options or {}))
         kwargs["features"] = cache[entry.features]
     for option in entry.dataset_options:
         if dataset is None or not hasattr(dataset, option):

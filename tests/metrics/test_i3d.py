@@ -122,3 +122,13 @@ def test_torchscript_detector_is_called_as_stylegan_v_calls_it(tmp_path):
     out = extractor.clip_features(torch.full((3, 18, 1, 8, 8), 0.5))
     assert out.shape == (3, 8)
     np.testing.assert_allclose(out[0].numpy(), [0.5, 0.5, 0.5, 16, 224, 0, 0, 1], atol=1e-6)
+
+
+def test_fvd_metric_takes_the_preprocessing_options(tmp_path):
+    from kinema.metrics import build_metric
+
+    _, path = _random_port_file(tmp_path)
+    metric = build_metric("fvd", weights=str(path),
+                          feature_options={"i3d_resize": "bicubic", "i3d_layer": "pool"})
+    assert metric.features.preprocess.resize == "bicubic" and metric.features.layer == "pool"
+    assert metric.unit == "clip" and metric.name == "fvd"

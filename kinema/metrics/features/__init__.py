@@ -16,14 +16,16 @@ from __future__ import annotations
 FEATURE_KINDS = ("i3d", "inception", "vgg", "domain")
 
 
-def load_features(kind: str, weights: str | None = None, extractor: str | None = None):
+def load_features(kind: str, weights: str | None = None, extractor: str | None = None,
+                  i3d_resize: str = "bilinear", i3d_layer: str = "logits"):
     """Build the extractor ``kind``; ``weights`` is a file or folder (default: $KINEMA_WEIGHTS),
-    ``extractor`` the folder of a trained domain extractor."""
+    ``extractor`` the folder of a trained domain extractor; ``i3d_resize`` / ``i3d_layer``
+    select FVD's preprocessing and feature layer (see ``kinema.metrics.features.i3d``)."""
     from kinema.errors import KinemaError
 
     if kind == "i3d":
-        from kinema.metrics.features.i3d import load_i3d
-        return load_i3d(weights)
+        from kinema.metrics.features.i3d import I3DPreprocess, load_i3d
+        return load_i3d(weights, layer=i3d_layer, preprocess=I3DPreprocess(resize=i3d_resize))
     if kind == "inception":
         from kinema.metrics.features.inception import load_inception
         return load_inception(weights)
