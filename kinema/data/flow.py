@@ -107,9 +107,14 @@ class FlowEstimator:
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         import cv2
 
-        if self._algorithm is None:
-            return cv2.calcOpticalFlowFarneback(source, target, None, **FARNEBACK)
-        return self._algorithm.calc(source, target, None)
+        try:
+            if self._algorithm is None:
+                return cv2.calcOpticalFlowFarneback(source, target, None, **FARNEBACK)
+            return self._algorithm.calc(source, target, None)
+        except cv2.error as err:   # e.g. DIS on frames under 12 px: OpenCV's assertion text
+            reason = str(err).strip().splitlines()[-1].split(") ", 1)[-1].split(" in function")[0]
+            raise KinemaError(f"flow method {self.method!r} cannot run on {source.shape[1]}x"
+                              f"{source.shape[0]} frames: {reason}") from None
 
 
 def optical_flow(source, target, method: str = "dis") -> torch.Tensor:

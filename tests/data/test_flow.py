@@ -173,3 +173,12 @@ def test_video_spectral_volume_is_fft_of_trajectories(warped_clip):
     expected = spectral_volume(trajectories(video, "dis-fast"), 5)
     assert volume.shape == (5, 4, HEIGHT, WIDTH)
     assert torch.allclose(volume, expected, atol=1e-4)
+
+
+def test_frames_too_small_for_the_flow_method_are_one_clear_error():
+    video = torch.rand(3, 3, 8, 8) * 2 - 1
+    with pytest.raises(KinemaError) as info:
+        trajectories(video, method="dis")
+    message = str(info.value)
+    assert message.startswith("flow method 'dis' cannot run on 8x8 frames: ")
+    assert "width or height >= 12" in message and "\n" not in message
