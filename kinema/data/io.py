@@ -223,8 +223,10 @@ def _iter_gif(label: str, read) -> Iterator[np.ndarray]:
         raise VideoReadError(f"{label}: gif holds no frames")
 
 
-def _iter_av(label: str, open_source) -> Iterator[np.ndarray]:
-    """Decode with PyAV; a file whose header promises more frames than decode is truncated."""
+@contextmanager
+def _av_video_stream(label: str, open_source):
+    """Open ``open_source()`` with PyAV -> (container, first video stream); a source that does
+    not open, or holds no video stream, is one ``VideoReadError`` naming ``label``."""
     import av
 
     try:
@@ -235,21 +237,29 @@ def _iter_av(label: str, open_source) -> Iterator[np.ndarray]:
         try:
             container = av.open(source, mode="r")
         except (av.FFmpegError, OSError, ValueError) as err:
-            kind = "empty file" if _is_empty(source) else f"not a readable video: corrupt, truncated or not a video ({_reason(err)})"
+            kind = "empty file" if _is_empty(source) else \
+                f"not a readable video: corrupt, truncated or not a video ({_reason(err)})"
             raise VideoReadError(f"{label}: {kind}") from None
         with container:
             if not container.streams.video:
                 raise VideoReadError(f"{label}: holds no video stream")
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            promised, count = stream.frames, 0
-            try:
-                for frame in container.decode(stream):
-                    count += 1
-                    yield _to_rgb8(frame.to_ndarray(format="rgb24"), label, bgr=False)
-            except (av.FFmpegError, OSError, ValueError) as err:
-                raise VideoReadError(f"{label}: corrupt or truncated after {count} frames "
-                                     f"({_reason(err)})") from None
+            yield container, container.streams.video[0]
+
+
+def _iter_av(label: str, open_source) -> Iterator[np.ndarray]:
+    """Decode with PyAV; a file whose header promises more frames than decode is truncated."""
+    import av
+
+    with _av_video_stream(label, open_source) as (container, stream):
+        stream.thread_type = "AUTO"
+        promised, count = stream.frames, 0
+        try:
+            for frame in container.decode(stream):
+                count += 1
+                yield _to_rgb8(frame.to_ndarray(format="rgb24"), label, bgr=False)
+        except (av.FFmpegError, OSError, ValueError) as err:
+            raise VideoReadError(f"{label}: corrupt or truncated after {count} frames "
+                                 f"({_reason(err)})") from None
     if count == 0:
         raise VideoReadError(f"{label}: no decodable frames (corrupt or truncated file)")
     if promised and count < promised:
@@ -270,20 +280,12 @@ def count_frames(label: str, open_source, gif: bool = False) -> int:
             raise VideoReadError(f"{label}: not a readable gif ({_reason(err)})") from None
     import av
 
-    try:
-        source = open_source()
-    except OSError as err:
-        raise VideoReadError(f"{label}: cannot read ({_reason(err)})") from None
-    with source:
+    with _av_video_stream(label, open_source) as (container, stream):
         try:
-            with av.open(source, mode="r") as container:
-                if not container.streams.video:
-                    raise VideoReadError(f"{label}: holds no video stream")
-                stream = container.streams.video[0]
-                return stream.frames or sum(1 for p in container.demux(stream) if p.size)
+            return stream.frames or sum(1 for p in container.demux(stream) if p.size)
         except (av.FFmpegError, OSError, ValueError) as err:
-            kind = "empty file" if _is_empty(source) else f"not a readable video: corrupt, truncated or not a video ({_reason(err)})"
-            raise VideoReadError(f"{label}: {kind}") from None
+            raise VideoReadError(f"{label}: not a readable video: corrupt, truncated or not a "
+                                 f"video ({_reason(err)})") from None
 
 
 def _is_empty(source) -> bool:

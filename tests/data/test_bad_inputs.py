@@ -91,8 +91,32 @@ def not_a_zip(tmp_path, make_video):
     return tmp_path / "fake.zip", "fake.zip"
 
 
+def sound_only_mp4(tmp_path, make_video):
+    """A real mp4 holding an audio stream and no video."""
+    import av
+
+    path = tmp_path / "song.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("aac", rate=8000)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp",
+                                           layout="mono")
+        frame.sample_rate = 8000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return path, "song.mp4"
+
+
 BAD_INPUTS = [corrupt_mp4, truncated_mp4, empty_mp4, text_as_mp4, missing_path, empty_folder,
-              mixed_sizes_zip, mixed_sizes_folder, tiny_image, corrupt_png, not_a_zip]
+              mixed_sizes_zip, mixed_sizes_folder, tiny_image, corrupt_png, not_a_zip,
+              sound_only_mp4]
+
+
+def test_sound_only_mp4_says_it_holds_no_video(tmp_path, make_video):
+    path, _ = sound_only_mp4(tmp_path, make_video)
+    with pytest.raises(VideoReadError, match=r"song\.mp4: holds no video stream$"):
+        read_video(path)
+    with pytest.raises(VideoReadError, match=r"song\.mp4: holds no video stream$"):
+        vio.count_frames(str(path), lambda: vio.open_binary(path))
 
 
 def test_truncated_mp4_says_so(tmp_path, make_video):
