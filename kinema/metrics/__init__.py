@@ -32,6 +32,8 @@ _MOTION = "kinema.metrics.motion"
 METRICS: dict[str, MetricEntry] = {e.name: e for e in [
     MetricEntry("psnr", "kinema.metrics.psnr_ssim:PSNR", "PSNR per predicted frame, best-of-N (dB)"),
     MetricEntry("ssim", "kinema.metrics.psnr_ssim:SSIM", "SSIM (Wang 2004) per predicted frame, best-of-N"),
+    MetricEntry("lpips", "kinema.metrics.psnr_ssim:LPIPS",
+                "LPIPS-VGG per predicted frame, best-of-N (weights files)", "lpips"),
     MetricEntry("fvd", _FRECHET, "Fréchet video distance, I3D logits (weights file)", "i3d",
                 {"unit": "clip", "name": "fvd"}),
     MetricEntry("fvd-sliding", _FRECHET, "FVD over 16-frame windows slid by 4 (GID Fig. 6)", "i3d",

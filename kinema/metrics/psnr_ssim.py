@@ -71,6 +71,11 @@ class _FrameScore(Metric):
     """Shared running sums of a per-frame score over inputs, per time step, best-of-N."""
 
     score_fn = staticmethod(psnr)
+    higher_is_better = True
+
+    def score(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        """(... c h w) pairs -> (...) scores."""
+        return self.score_fn(fake, real)
 
     def __init__(self, skip_frames: int = 0):
         """skip_frames: leading frames not scored (e.g. the given start frame x0)."""
@@ -87,8 +92,9 @@ class _FrameScore(Metric):
         t = min(fake.shape[2], real.shape[1])
         fake = fake[:, :, self.skip_frames:t]
         real = real[:, self.skip_frames:t]
-        scores = self.score_fn(fake, real.unsqueeze(1).expand_as(fake))  # (b n t)
-        best = scores.mean(-1).argmax(dim=1)                             # (b)
+        scores = self.score(fake, real.unsqueeze(1).expand_as(fake)).double()  # (b n t)
+        mean_score = scores.mean(-1)                                             # (b n)
+        best = mean_score.argmax(1) if self.higher_is_better else mean_score.argmin(1)
         best_curve = scores[torch.arange(scores.shape[0]), best]          # (b t)
         if self.best_sum is None:
             self.best_sum = torch.zeros(scores.shape[-1], dtype=torch.float64)
@@ -124,3 +130,22 @@ class SSIM(_FrameScore):
     name = "ssim"
     score_fn = staticmethod(ssim)
 
+
+class LPIPS(_FrameScore):
+    """Learned perceptual distance per predicted frame (lower is better), best-of-N picks the
+    sample with the lowest mean; ``features``: ``kinema.metrics.features.lpips.LPIPSNetwork``."""
+
+    name = "lpips"
+    higher_is_better = False
+
+    def __init__(self, features, skip_frames: int = 0, name: str | None = None):
+        super().__init__(skip_frames)
+        self.features = features
+        self.name = name or self.name
+
+    def score(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        lead = fake.shape[:-3]
+        with torch.no_grad():
+            d = self.features.distance(fake.reshape(-1, *fake.shape[-3:]),
+                                       real.reshape(-1, *real.shape[-3:]))
+        return d.reshape(lead)

@@ -24,6 +24,9 @@ KNOWN_WEIGHTS: dict[str, str] = {
     "pt_inception-2015-12-05-6726825d.pth":
         "the FID Inception-v3 weights ported from TensorFlow by torch-fidelity / pytorch-fid "
         "(the file torchmetrics' FrechetInceptionDistance downloads)",
+    "lpips_vgg.pth":
+        "the linear layers of LPIPS v0.1 for VGG (weights/v0.1/vgg.pth inside the lpips "
+        "package, richzhang/PerceptualSimilarity)",
     "vgg16.safetensors":
         "an ImageNet VGG-16 state dict in torchvision's layout (features.N.weight/bias), "
         "converted to safetensors (torchvision's vgg16-397923af.pth)",

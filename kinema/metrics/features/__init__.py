@@ -8,12 +8,13 @@ Every extractor offers ``clip_features(video (b t c h w)) -> (b d)`` and/or
 - ``inception``: FID's Inception-v3, frame features (``.inception``), from
   ``pt_inception-2015-12-05-6726825d.pth``
 - ``vgg``: VGG-16 frame features, for the cINN paper's VGG diversity (``.vgg``)
+- ``lpips``: LPIPS-VGG distances between frame pairs (``.lpips``)
 - ``domain``: a small video classifier kinema trains on a dataset's labels (``.domain``),
   clip and frame features; no download
 """
 from __future__ import annotations
 
-FEATURE_KINDS = ("i3d", "inception", "vgg", "domain")
+FEATURE_KINDS = ("i3d", "inception", "vgg", "lpips", "domain")
 
 
 def load_features(kind: str, weights: str | None = None, extractor: str | None = None,
@@ -32,6 +33,9 @@ def load_features(kind: str, weights: str | None = None, extractor: str | None =
     if kind == "vgg":
         from kinema.metrics.features.vgg import load_vgg
         return load_vgg(weights)
+    if kind == "lpips":
+        from kinema.metrics.features.lpips import load_lpips
+        return load_lpips(weights)
     if kind == "domain":
         from kinema.metrics.features.domain import load_domain_extractor
         if extractor is None:
