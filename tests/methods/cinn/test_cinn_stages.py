@@ -87,7 +87,10 @@ def test_flow_nll_falls_and_earlier_stages_stay_frozen(stages):
 
 
 def test_sample_starts_near_x0_and_chains(stages):
+    from kinema.tasks import ImageToVideo
+
     flow = make_flow(stages).eval()
+    assert isinstance(flow, ImageToVideo)
     video = stages["batch"]["video"]
     x0 = video[:, 0]
     samples = flow.sample(x0, 4, num_samples=3, generator=torch.Generator().manual_seed(0))
