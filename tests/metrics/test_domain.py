@@ -52,3 +52,14 @@ def test_accuracy_within_one_class_wraps_for_circular_labels():
     assert accuracy(Fixed(), videos, truth) == [0.25]
     assert accuracy(Fixed(), videos, truth, tolerance=1, circular=(True,)) == [0.75]
     assert accuracy(Fixed(), videos, truth, tolerance=1, circular=(False,)) == [0.5]
+
+
+def test_band_label_bins_the_strongest_modes_frequency():
+    class Sway:
+        min_frequency, max_frequency = 0.04, 0.16
+
+    item = {"mode_amplitude": torch.tensor([[0.1, 0.0], [2.0, 0.5]]),
+            "mode_frequency": torch.tensor([[0.05, 0.10], [0.11, 0.22]])}
+    assert LABELS["band"](item, Sway()) == 2  # 0.11 is in [0.10, 0.13)
+    item["mode_amplitude"][0, 0] = 3.0
+    assert LABELS["band"](item, Sway()) == 0

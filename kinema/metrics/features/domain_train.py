@@ -7,8 +7,9 @@ Labels are read from the ground truth each item records (``LABELS``):
   ``bouncing-digits``: the final-position grid cell)
 - ``digit``: the label of digit 0 (``bouncing-digits``, 10 classes)
 - ``motion``: the direction of digit 0's first velocity in 8 sectors of 45° (``bouncing-digits``)
-- ``band``: the dominant oscillation frequency of a ``swaying`` clip: the rfft bin k ≥ 1 with
-  the largest total spectral-volume amplitude, one class per bin
+- ``band``: the frequency band of a ``swaying`` clip's strongest oscillation mode: its
+  recorded frequency placed in one of 4 equal bands over the dataset's
+  [min_frequency, max_frequency]
 
 A plain loop (Adam, cross-entropy summed over the labels' heads) over clips generated once and
 kept in memory as uint8; the held-out accuracy is measured on the dataset's test split and
@@ -28,23 +29,28 @@ import torch.nn.functional as F
 from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
 
 
-def _eta(item) -> int:
+def _eta(item, dataset=None) -> int:
     return int(item["eta"])
 
 
-def _digit(item) -> int:
+def _digit(item, dataset=None) -> int:
     return int(item["digits"][0])
 
 
-def _motion(item) -> int:
+def _motion(item, dataset=None) -> int:
     vx, vy = (float(v) for v in item["velocity"][0, 0])
     return int(((math.atan2(vy, vx) + 2 * math.pi) % (2 * math.pi)) // (math.pi / 4)) % 8
 
 
-def _band(item) -> int:
-    volume = item["spectral_volume"]                  # (k 4 h w)
-    amplitude = volume.abs().sum(dim=(1, 2, 3))[1:]   # bins k >= 1 (bin 0 is the mean offset)
-    return int(amplitude.argmax())
+NUM_BANDS = 4
+
+
+def _band(item, dataset=None) -> int:
+    amplitude, frequency = item["mode_amplitude"], item["mode_frequency"]   # (r m) each
+    strongest = float(frequency.flatten()[amplitude.flatten().argmax()])
+    low = getattr(dataset, "min_frequency", 0.04)
+    high = getattr(dataset, "max_frequency", 0.16)
+    return min(max(int((strongest - low) / (high - low) * NUM_BANDS), 0), NUM_BANDS - 1)
 
 
 LABELS = {"eta": _eta, "digit": _digit, "motion": _motion, "band": _band}
@@ -69,7 +75,8 @@ RECIPES = {
     "clouds": ExtractorRecipe(labels=("eta",), num_frames=8, batch_size=16, steps=3000,
                               train_videos=1500, test_videos=300, circular=("eta",)),
     "bouncing-digits": ExtractorRecipe(labels=("digit", "motion"), circular=("motion",)),
-    "swaying": ExtractorRecipe(labels=("band",), num_frames=32, train_videos=1000, test_videos=200),
+    "swaying": ExtractorRecipe(labels=("band",), num_frames=32, train_videos=1000,
+                               test_videos=200, batch_size=16),
 }
 
 
@@ -87,7 +94,7 @@ def collect(dataset, labels: tuple[str, ...], desc: str) -> tuple[torch.Tensor, 
     for i in tqdm(range(len(dataset)), desc=desc, leave=False):
         item = dataset[i]
         try:
-            targets.append([LABELS[name](item) for name in labels])
+            targets.append([LABELS[name](item, dataset) for name in labels])
         except KeyError as err:
             raise KinemaError(f"the dataset's items have no {err} field needed by the labels "
                               f"{', '.join(labels)}") from err
