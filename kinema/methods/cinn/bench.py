@@ -94,6 +94,12 @@ def _rows(data: str, runs: Path) -> list[tuple[str, str, object]]:
         ("Ours w/o x0", f"cinn-flow-bench{s}-no-x0", flow(f"bench{s}-no-x0")),
         ("Ours w/o AdaIN", f"cinn-flow-bench{s}-no-adain", flow(f"bench{s}-no-adain")),
         ("Ours, controlled by eta", f"cinn-flow-bench{s}-control", flow(f"bench{s}-control")),
+        # the same three with the autoencoder trained 1400 instead of 400 steps (resumed run)
+        ("Ours (cINN), AE 1400 steps", f"cinn-flow-bench{s}-long", flow(f"bench{s}-long")),
+        ("Ours w/o cINN, AE 1400 steps", f"cinn-autoencoder-bench{s}-long", lambda: PriorSampler.from_autoencoder(
+            str(runs / f"cinn-autoencoder-bench{s}-long" / "model"))),
+        ("Ours, controlled by eta, AE 1400 steps", f"cinn-flow-bench{s}-control-long",
+         flow(f"bench{s}-control-long")),
         ("baseline: static x0", "-", lambda: StaticImage()),
         ("baseline: linear dynamic texture", "fitted on the training split", None),
     ]
@@ -191,8 +197,10 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path = "runs", num_vide
     control_name = ("control accuracy (final cell of digit 0 = eta; 16 cells)" if data == "bouncing-digits"
                     else "direction within ±1 of 36 bins (DIS flow on the sky)")
     body = [f"**Reduced `bench` preset** (16x16 px, 8 frames, narrow networks, 400 autoencoder / "
-            f"800 flow steps on a loaded 2-core CPU), not the paper's 64 px / 16 frames: numbers "
-            f"compare rows with each other only. {num_videos} test clips, 5 samples per start frame.",
+            f"800 flow steps, batch 8, on a loaded 2-core CPU; rows marked 'AE 1400 steps' resume "
+            f"the autoencoder to 1400 steps and retrain the flow on it), not the paper's 64 px / "
+            f"16 frames: numbers compare rows with each other only. {num_videos} test clips, "
+            f"5 samples per start frame.",
             "", f"Columns: domain FVD (Fréchet distance in the clip features of the domain extractor "
             f"`{extractor}`, trained on `{data}` labels at {recipe.size} px; held-out accuracy: "
             f"{accuracy or 'not recorded'}); diversity = mean pairwise Euclidean "
