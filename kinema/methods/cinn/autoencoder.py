@@ -198,7 +198,8 @@ class VideoAutoencoder(nn.Module, Pretrained):
         l1 = F.l1_loss(rec, video)
         kl = kl_to_standard_normal(mu, logvar)
         loss = cfg.reconstruction_weight * l1 + cfg.kl_weight * kl          # Eq. (10)
-        out = {"l1": l1, "kl": kl}
+        # logged every step, so the run's metrics.jsonl says whether Eq. (10)'s perceptual term was on
+        out = {"l1": l1, "kl": kl, "perceptual_on": torch.tensor(float(self.has_perceptual_loss))}
         if self._perceptual:
             vgg = self._perceptual[0].to(video.device)
             frames = lambda v: rearrange(v, "b t c h w -> (b t) c h w")  # noqa: E731
