@@ -220,3 +220,20 @@ def test_kinema_train_runs_the_three_stages(tmp_path):
     model = CINN.from_pretrained(flow_dir)
     assert model.config.control_bins == 16 and model.config.autoencoder["use_x0"]
     assert model.sample(torch.zeros(1, 1, 8, 8), 4, 2, control=[3]).shape == (1, 2, 4, 1, 8, 8)
+
+
+def test_perceptual_term_with_user_vgg_weights(tmp_path):
+    from safetensors.torch import save_file
+
+    from kinema.metrics.features.vgg import VGG16Features
+
+    torch.manual_seed(0)
+    state = {k: v.contiguous() for k, v in VGG16Features().state_dict().items()}   # random weights
+    save_file(state, str(tmp_path / "vgg16.safetensors"))
+    cfg = dataclasses.replace(autoencoder_config("tiny"), vgg_weights=str(tmp_path / "vgg16.safetensors"))
+    ae = VideoAutoencoder(cfg)
+    out = ae.training_step({"video": torch.rand(1, 4, 1, 8, 8) * 2 - 1}, "generator")
+    assert out["perceptual"] > 0 and out["perceptual_on"] == 1
+    assert not any("vgg" in k or "perceptual" in k for k in ae.state_dict())   # not saved with the model
+    with pytest.raises(KinemaError):
+        VideoAutoencoder(dataclasses.replace(cfg, vgg_weights=str(tmp_path / "missing.safetensors")))
