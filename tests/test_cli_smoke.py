@@ -55,6 +55,16 @@ def test_train_mistakes_are_one_line(args, message, tmp_path, monkeypatch, capsy
     assert not (out / "checkpoints").exists() and not (out / "model").exists()
 
 
+@pytest.mark.parametrize("method", [TOY, "baselines.dynamic-texture"])
+def test_train_into_a_file_instead_of_a_folder_is_one_line(method, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "notes.txt"
+    out.write_text("not a run folder")
+    code, _, err = run_cli(["train", method, "--out", str(out), "--no-tensorboard"],
+                           monkeypatch, capsys)
+    assert code == 2 and err == f"error: --out {out}: is a file, not a run folder\n"
+    assert out.read_text() == "not a run folder"
+
+
 def test_train_on_a_gpu_this_machine_lacks_is_one_line(tmp_path, monkeypatch, capsys):
     import torch
 

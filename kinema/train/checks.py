@@ -1,10 +1,12 @@
-"""Checks of a ``TrainConfig`` before anything is built, so ``--set train.lr=abc`` or
-``--steps -5`` is one clear ``KinemaError`` naming the field (not a TypeError from AdamW, or a
-run that "trains" for -5 steps)."""
+"""Checks before anything is built: a ``TrainConfig`` (so ``--set train.lr=abc`` or
+``--steps -5`` is one clear ``KinemaError`` naming the field, not a TypeError from AdamW or a run
+that "trains" for -5 steps) and the run folder (``--out`` naming a file is not a traceback)."""
 from __future__ import annotations
 
 import math
 import numbers
+
+from pathlib import Path
 
 from kinema.errors import KinemaError
 
@@ -48,3 +50,17 @@ def check_train_config(config) -> None:
                 if hasattr(config, name) and not test(getattr(config, name))]
     if problems:
         raise KinemaError("; ".join(problems))
+
+
+def make_run_folder(path: str | Path) -> Path:
+    """Create the run folder ``path`` (and its parents); a path that is a file, or a folder
+    that cannot be created, is one ``KinemaError``."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise KinemaError(f"--out {path}: is a file, not a run folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise KinemaError(f"--out {path}: cannot create the run folder "
+                          f"({err.strerror or err})") from None
+    return path

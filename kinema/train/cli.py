@@ -113,8 +113,9 @@ def train_recipe(recipe, out: str | Path, *, resume: bool | None = None, device:
 def fit_closed_form(model, dataset, recipe, out: str | Path) -> Path:
     """Methods fitted in closed form (the classical baselines) have ``fit(dataset)`` instead of
     gradient steps: fit once, then save the model and recipe exactly as a trained run does."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    from kinema.train.checks import make_run_folder
+
+    out = make_run_folder(out)
     model.fit(dataset)
     recipe.save(out / "recipe.json")
     return model.save_pretrained(out / "model")

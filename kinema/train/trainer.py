@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from kinema.data.io import set_default_mode
 from kinema.errors import KinemaError
-from kinema.train.checks import check_train_config
+from kinema.train.checks import check_train_config, make_run_folder
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
 from kinema.train.data import DataPosition, ResumableBatches
@@ -61,6 +61,8 @@ class Trainer:
                               "parameter_groups() and training_step(batch, group)")
         check_train_config(train_config)
         self.dist = init_distributed(device)
+        if self.dist.is_main:
+            make_run_folder(out_dir)
         self.method = method.to(self.dist.device)
         self.config = cfg = train_config
         self.out_dir = Path(out_dir)
