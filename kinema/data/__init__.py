@@ -22,23 +22,23 @@ class DatasetEntry:
     name: str
     target: str          # "module:Class", constructed as Class(split=split, **options)
     summary: str
-    ground_truth: str    # what the items carry besides ``video``
+    ground_truth: str    # the item keys besides ``video``: "key (note), key, ..."
 
 
 DATASETS: dict[str, DatasetEntry] = {
     e.name: e for e in [
         DatasetEntry("bouncing-digits", "kinema.data.synthetic:BouncingDigits",
                      "Moving Symbols: 1-2 handwritten digits bouncing elastically (32/64 px)",
-                     "positions (t n 2), digits, eta (final-position grid bin)"),
+                     "positions (t n 2 top-left px), velocity, digits, eta (final-position grid bin)"),
         DatasetEntry("swaying", "kinema.data.synthetic:Swaying",
                      "still images whose regions oscillate as damped harmonic modes",
-                     "displacement (t 2 h w), spectral_volume (k 4 h w), image"),
+                     "displacement (t 2 h w backward), trajectories (forward), spectral_volume (k 4 h w), image"),
         DatasetEntry("clouds", "kinema.data.synthetic:Clouds",
                      "procedural noise texture drifting over a static ground",
-                     "direction bin eta (36), angle, speed"),
+                     "eta (36 direction bins), angle, speed, shift (t 2), clouds (t h w opacity)"),
         DatasetEntry("actors", "kinema.data.synthetic:Actors",
                      "one sprite actor per video moving through poses",
-                     "identity, pose (t)"),
+                     "identity, action, pose (t 9 joint angles), root, keypoints (t 11 2)"),
     ]
 }
 

@@ -75,3 +75,16 @@ def test_preview_bad_dataset_options_are_one_clear_error(video_folder, tmp_path,
     assert result.exit_code != 0 and not out.exists()
     assert type(result.exception).__name__ == "KinemaError", repr(result.exception)
     assert message in str(result.exception)
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_listed_ground_truth_names_real_item_keys(name):
+    """`kinema data list` promises these keys; an item must carry every one of them."""
+    import re
+
+    from kinema.data import load_dataset
+
+    item = load_dataset(name, "train", num_videos=1, num_frames=2, size=32)[0]
+    listed = [part.strip().split(" ")[0] for part in re.sub(r"\([^)]*\)", "", DATASETS[name].ground_truth)
+              .split(",")]
+    assert len(listed) >= 3 and all(key in item for key in listed), (listed, sorted(item))
