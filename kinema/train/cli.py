@@ -102,7 +102,7 @@ def train_recipe(recipe, out: str | Path, *, resume: bool | None = None, device:
     model = model_class_of(recipe)(recipe.model)
     dataset = load_dataset(recipe.data.name, recipe.data.split, **recipe.data.options)
     if not hasattr(model, "parameter_groups") and hasattr(model, "fit"):
-        return fit_closed_form(model, dataset, recipe, out)
+        return fit_closed_form(model, dataset, recipe, out, progress=progress)
     trainer = Trainer(model, dataset, recipe.train, out, recipe=recipe, resume=resume,
                       device=device, tensorboard=tensorboard, progress=progress)
     is_main = trainer.dist.is_main
@@ -110,12 +110,20 @@ def train_recipe(recipe, out: str | Path, *, resume: bool | None = None, device:
     return Path(out) / "model" if is_main else None
 
 
-def fit_closed_form(model, dataset, recipe, out: str | Path) -> Path:
+def fit_closed_form(model, dataset, recipe, out: str | Path, progress: bool = True) -> Path:
     """Methods fitted in closed form (the classical baselines) have ``fit(dataset)`` instead of
     gradient steps: fit once, then save the model and recipe exactly as a trained run does."""
+    import inspect
+    import sys
+
     from kinema.train.checks import make_run_folder
 
     out = make_run_folder(out)
-    model.fit(dataset)
+    if "progress" in inspect.signature(model.fit).parameters:
+        model.fit(dataset, progress=progress)
+    else:
+        model.fit(dataset)
     recipe.save(out / "recipe.json")
+    print(f"fitted {type(model).__name__} in closed form on {recipe.data.name} "
+          f"[{recipe.data.split}, {len(dataset)} items]", file=sys.stderr)
     return model.save_pretrained(out / "model")

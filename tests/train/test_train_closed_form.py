@@ -6,10 +6,13 @@ from kinema.pretrained import load_pretrained
 from kinema.train.cli import build_recipe, model_class_of, train_recipe
 
 
-def test_closed_form_method_is_fitted_and_saved(tmp_path):
+def test_closed_form_method_is_fitted_and_saved(tmp_path, capsys):
     recipe = build_recipe("baselines.dynamic-texture", "tiny",
                           overrides=["model.max_clips=4", "data.options.num_videos=4"])
     model_dir = train_recipe(recipe, tmp_path / "run", progress=False)
+    # one line says what was fitted on what; progress=False reaches the fit (no bar)
+    assert capsys.readouterr().err == (f"fitted {type(load_pretrained(model_dir)).__name__} in "
+                                       f"closed form on {recipe.data.name} [train, 4 items]\n")
     assert (tmp_path / "run" / "recipe.json").is_file()
     saved = load_pretrained(model_dir).state_dict()
 
