@@ -21,6 +21,17 @@ from torch.utils.data import DataLoader, Dataset, default_collate
 from kinema.errors import KinemaError
 
 
+def collate(items: list) -> dict:
+    """``default_collate``; items that cannot share a batch (videos of different sizes from a
+    ``folder:`` dataset with ``size: null``) are one clear error instead of a stacking
+    traceback (picklable, so it also crosses from DataLoader workers)."""
+    try:
+        return default_collate(items)
+    except (RuntimeError, TypeError) as err:
+        raise KinemaError(f"the items of one batch cannot be stacked ({str(err).splitlines()[0]});"
+                          " give the dataset one clip size (e.g. data.options.size=64)") from None
+
+
 @dataclass
 class DataPosition:
     epoch: int = 0
@@ -56,7 +67,7 @@ class ResumableBatches:
 
     def first_global_batch(self) -> dict:
         """The whole first global batch of epoch 0 (for ``on_train_start`` on every rank)."""
-        return default_collate([self.dataset[i] for i in self.epoch_order(0)[:self.batch_size]])
+        return collate([self.dataset[i] for i in self.epoch_order(0)[:self.batch_size]])
 
     def _rank_batches(self, epoch: int, start: int) -> list[list[int]]:
         order = self.epoch_order(epoch)
@@ -76,11 +87,29 @@ class ResumableBatches:
             generator = torch.Generator().manual_seed(
                 int(np.random.default_rng([self.seed, epoch, start]).integers(2**62)))
             loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=self.num_workers,
-                                generator=generator, collate_fn=default_collate)
-            for i, batch in enumerate(loader):
+                                generator=generator, collate_fn=collate)
+            for i, batch in enumerate(_unwrapped_errors(loader)):
                 sample = start + (i + 1) * self.batch_size
                 if sample + self.batch_size > self.size:
                     self.position = DataPosition(epoch + 1, 0)
                 else:
                     self.position = DataPosition(epoch, sample)
                 yield batch
+
+
+def _unwrapped_errors(loader: DataLoader) -> Iterator[dict]:
+    """Iterate ``loader``; a ``KinemaError`` raised in a worker process arrives wrapped as
+    "Caught X in DataLoader worker process 0. Original Traceback ...": re-raise it with its
+    one-line message alone, as it would read without workers."""
+    iterator = iter(loader)
+    try:
+        yield from iterator
+    except KinemaError as err:
+        lines = str(err).strip().splitlines()
+        if not (len(lines) > 1 and lines[0].startswith("Caught ")):
+            raise
+        error = type(err)(lines[-1].split(": ", 1)[-1])
+    else:
+        return
+    del iterator        # stop the workers now, not whenever the traceback is collected
+    raise error

@@ -1,6 +1,7 @@
 """The loop's pieces: EMA, gradient clipping, alternating groups, warm-up, logs, samples, data."""
 from __future__ import annotations
 
+import gc
 import json
 
 import numpy as np
@@ -204,3 +205,39 @@ def test_ctrl_c_finishes_the_step_checkpoints_and_resumes_exactly(tmp_path):
     reference = make_trainer(tmp_path / "reference", steps=6, adversarial=True).fit().state_dict()
     for key in reference:
         assert torch.equal(resumed[key], reference[key]), key
+
+
+class _Unreadable(torch.utils.data.Dataset):
+    """Item 3 is a file that cannot be read; the others are videos of two different sizes."""
+
+    def __len__(self) -> int:
+        return 6
+
+    def __getitem__(self, index: int) -> dict:
+        from kinema.errors import VideoReadError
+
+        if index == 3:
+            raise VideoReadError("clips/3.mp4: not a readable video")
+        side = 8 if index % 2 else 6
+        return {"video": torch.zeros(2, 1, side, side)}
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_batch_errors_are_one_line_with_or_without_workers(workers):
+    from kinema.errors import VideoReadError
+
+    data = _Unreadable()
+    with pytest.raises(VideoReadError) as info:     # the dataset's own error, unwrapped
+        for _ in ResumableBatches(data, 6, seed=0, num_workers=workers):
+            pass
+    assert str(info.value) == "clips/3.mp4: not a readable video"
+    del info
+    gc.collect()                  # let the failed loader's workers go before the next one
+    mixed = torch.utils.data.Subset(data, [0, 1, 2, 4])
+    with pytest.raises(KinemaError) as info:
+        next(iter(ResumableBatches(mixed, 4, seed=0, num_workers=workers)))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith("the items of one batch cannot be stacked (")
+    assert message.endswith("give the dataset one clip size (e.g. data.options.size=64)")
+    del info
+    gc.collect()
