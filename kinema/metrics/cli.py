@@ -50,6 +50,8 @@ def train_extractor_command(
     labels = tuple(s.strip() for s in label.split(",") if s.strip()) or None
     record = train_extractor(data, out, labels, recipe, seed=seed)
     typer.echo(json.dumps(record, indent=2))
-    for name, acc, chance in zip(record["labels"], record["test_accuracy"], record["chance"]):
-        typer.echo(f"held-out accuracy {name}: {acc:.3f} (chance {chance:.3f})")
+    for name, acc, chance, majority in zip(record["labels"], record["test_accuracy"],
+                                           record["chance"], record["majority_class_rate"]):
+        typer.echo(f"held-out accuracy {name}: {acc:.3f} (chance {chance:.3f}, "
+                   f"most frequent class {majority:.3f})")
     typer.echo(f"saved to {out}")

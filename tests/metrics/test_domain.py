@@ -35,6 +35,7 @@ def test_training_lowers_the_loss_and_saves_a_record(tmp_path):
     record = train_extractor("bouncing-digits", tmp_path / "ext", recipe=recipe, progress=False)
     assert record["loss_last_10"] < record["loss_first_10"]
     assert record["num_classes"] == [10] and len(record["test_accuracy"]) == 1
+    assert 0.1 <= record["majority_class_rate"][0] <= 1
     assert json.loads((tmp_path / "ext" / "training.json").read_text()) == record
     assert load_domain_extractor(tmp_path / "ext").config.dataset == "bouncing-digits"
 

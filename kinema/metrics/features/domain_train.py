@@ -173,6 +173,9 @@ def train_extractor(data: str, out: str | Path, labels: tuple[str, ...] | None =
     record = {
         "dataset": data, "labels": list(labels), "num_classes": list(num_classes),
         "chance": [1.0 / k for k in num_classes],
+        # always answering the test split's most frequent class scores this much
+        "majority_class_rate": [float(torch.bincount(test_y[:, j]).max()) / len(test_y)
+                                for j in range(len(labels))],
         "train_accuracy": accuracy(model, train_x, train_y),
         "test_accuracy": accuracy(model, test_x, test_y),
         "test_accuracy_within_one_class": accuracy(
