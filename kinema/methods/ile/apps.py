@@ -27,7 +27,8 @@ def evaluate_prediction(model, dataset, context: int, horizon: int, num_clips: i
                         generator: torch.Generator | None = None) -> dict:
     """Scores of ``model.predict`` on the first ``num_clips`` items of ``dataset`` (each item's
     ``video`` (t c h w) needs >= context + horizon frames). Returns per-step lists (index 0 =
-    predicted frame 1) of PSNR/SSIM for the mean prediction, repeat-last-frame and, with
+    predicted frame 1) of PSNR/SSIM for the mean prediction, repeat-last-frame, a blank
+    (all -1) frame as a control and, with
     ``num_samples`` > 0, the best of that many samples; and mean bits/dim."""
     count = min(num_clips, len(dataset))
     sums: dict[str, torch.Tensor] = {}
@@ -45,7 +46,10 @@ def evaluate_prediction(model, dataset, context: int, horizon: int, num_clips: i
         observed, truth = video[:, :context], video[:, context:]
         mean = model.predict(observed, horizon)[:, 0]
         last = observed[:, -1:].expand_as(truth)
-        for name, fake in (("ile", mean), ("repeat-last-frame", last)):
+        # a control: the empty background (-1, black on bouncing-digits). A model whose mean
+        # prediction has not learned the content scores about this.
+        blank = torch.full_like(truth, -1.0)
+        for name, fake in (("ile", mean), ("repeat-last-frame", last), ("blank-frame", blank)):
             add(f"{name}/psnr", psnr(fake, truth))
             add(f"{name}/ssim", ssim(fake, truth))
         if num_samples > 0:
@@ -131,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     (args.out / "scores.json").write_text(json.dumps(result, indent=2))
     clips = torch.stack([dataset[i]["video"] for i in range(4)])
     save_pictures(model, clips, context, args.out, generator=torch.Generator().manual_seed(0))
-    print(score_table(result))
+    print("\n" + score_table(result))
     print(f"bits/dim (Eq. 2, all frames): {result['bits_per_dim']:.3f}; predictive bits/dim "
           f"(future frames given the context): {result['predictive_bits_per_dim']:.3f}")
 
