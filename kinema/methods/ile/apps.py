@@ -112,12 +112,39 @@ def save_pictures(model, video: torch.Tensor, context: int, out_dir: str | Path,
     }
 
 
+def load_ile(path: str | Path):
+    """An ILE from a ``save_pretrained`` folder, a run folder (its ``model/`` or, for a run that
+    was interrupted, its newest checkpoint) or one checkpoint folder (``recipe.json`` +
+    ``model.safetensors``)."""
+    from safetensors.torch import load_file
+
+    from kinema.errors import KinemaError
+    from kinema.methods.ile.config import ILEConfig
+    from kinema.methods.ile.model import ILE
+    from kinema.pretrained import config_from_dict
+
+    path = Path(path)
+    if (path / "config.json").is_file():
+        return ILE.from_pretrained(path)
+    if (path / "model" / "config.json").is_file():
+        return ILE.from_pretrained(path / "model")
+    if (path / "checkpoints" / "latest").is_file():
+        path = path / "checkpoints" / (path / "checkpoints" / "latest").read_text().strip()
+    recipe_file, weights = path / "recipe.json", path / "model.safetensors"
+    if not (recipe_file.is_file() and weights.is_file()):
+        raise KinemaError(f"{path}: not an ILE model folder, run folder or checkpoint "
+                          "(expected config.json, model/, checkpoints/latest or recipe.json)")
+    model = ILE(config_from_dict(ILEConfig, json.loads(recipe_file.read_text())["model"]))
+    model.load_state_dict(load_file(str(weights)))
+    return model
+
+
 def main(argv: list[str] | None = None) -> None:
     from kinema.data import load_dataset
-    from kinema.methods.ile.model import ILE
 
     parser = argparse.ArgumentParser(description="Score and draw a trained ILE model on held-out clips.")
-    parser.add_argument("--model", type=Path, required=True, help="folder written by save_pretrained")
+    parser.add_argument("--model", type=Path, required=True,
+                        help="model folder (save_pretrained), run folder or checkpoint folder")
     parser.add_argument("--dataset", default="bouncing-digits")
     parser.add_argument("--clips", type=int, default=100)
     parser.add_argument("--context", type=int, default=None, help="default: the model's context_frames")
@@ -125,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=4, help="stochastic samples for best-of-N")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    model = ILE.from_pretrained(args.model).eval()
+    model = load_ile(args.model).eval()
     context = args.context or model.config.context_frames
     dataset = load_dataset(args.dataset, "test", num_frames=context + args.horizon,
                            size=model.config.image_size)

@@ -2,6 +2,7 @@
 import dataclasses
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
@@ -62,3 +63,27 @@ def test_demo_stage_adds_a_section_and_scores(tmp_path):
     assert methods == ["ILE (mean)", "ILE (one sample)"]
     assert all(np.isfinite(row["PSNR (dB)"]) and np.isfinite(row["SSIM"]) for row in ctx.scores)
     assert "ILE on bouncing-digits" in ctx.report.to_html()
+
+
+def test_load_ile_from_model_folder_and_checkpoint(tmp_path):
+    import json
+
+    from safetensors.torch import save_file
+
+    from kinema.config import Recipe
+    from kinema.errors import KinemaError
+    from kinema.methods.ile.apps import load_ile
+
+    model = ILE(ILEConfig.tiny())
+    model.save_pretrained(tmp_path / "run" / "model")
+    assert load_ile(tmp_path / "run").config == model.config
+    ckpt = tmp_path / "run2" / "checkpoints" / "step-000003"
+    ckpt.mkdir(parents=True)
+    (ckpt.parent / "latest").write_text("step-000003")
+    (ckpt / "recipe.json").write_text(json.dumps(
+        Recipe("ile", "tiny", ILEConfig.tiny()).to_dict()))
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(ckpt / "model.safetensors"))
+    loaded = load_ile(tmp_path / "run2")
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
+    with pytest.raises(KinemaError):
+        load_ile(tmp_path)
