@@ -57,7 +57,8 @@ def eval_command(
 
 
 def bench_command(
-    name: str = typer.Argument(..., help="benchmark name: baselines, metrics-sanity"),
+    name: str = typer.Argument(..., help="benchmark name: baselines, metrics-sanity, "
+                                         "eval-memory, or one a method registers"),
     out_dir: Path = typer.Option(Path("benchmarks"), "--out-dir"),
     extractor: str = typer.Option(None, "--extractor",
                                   help="metrics-sanity: an existing clouds extractor folder "

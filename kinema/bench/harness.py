@@ -22,6 +22,7 @@ import torch
 from kinema.errors import KinemaError
 
 TASKS = ("prediction", "image-to-video", "generation")
+TASK_METHODS = {"prediction": "predict", "image-to-video": "sample", "generation": "generate"}
 BASELINE_ALIASES = {"repeat-last": "baselines.repeat-last",
                     "dynamic-texture": "baselines.dynamic-texture"}
 
@@ -127,6 +128,10 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     start = time.time()
     if model is None:
         model, model_record = load_model(str(run), data, protocol, progress)
+    if not hasattr(model, TASK_METHODS[protocol.task]):
+        served = [t for t, m in TASK_METHODS.items() if hasattr(model, m)]
+        raise KinemaError(f"{type(model).__name__} does not serve the task {protocol.task!r} "
+                          f"(it serves: {', '.join(served) or 'none'}); pick another --task")
     dataset = load_dataset(data, protocol.split, num_frames=protocol.num_frames,
                            **protocol.data_options)
     count = min(protocol.num_videos, len(dataset))

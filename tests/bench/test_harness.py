@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
@@ -59,3 +60,17 @@ def test_protocol_checks_its_numbers():
         Protocol(num_frames=4, context_frames=4)
     with pytest.raises(KinemaError, match="task"):
         Protocol(task="dreaming")
+
+
+def test_a_model_without_the_task_is_a_clear_error():
+    from kinema.errors import KinemaError
+
+    class OnlyGenerates(torch.nn.Module):
+        def generate(self, num_videos, num_frames, generator=None):
+            return torch.zeros(num_videos, num_frames, 1, 16, 16)
+
+    with pytest.raises(KinemaError, match="does not serve the task 'prediction'.*generation"):
+        evaluate("x", "bouncing-digits", ["psnr"], PROTOCOL, model=OnlyGenerates(), progress=False)
+    p = Protocol(task="generation", num_videos=2, num_frames=3, batch_size=2, data_options={"size": 16})
+    record = evaluate("x", "bouncing-digits", ["psnr"], p, model=OnlyGenerates(), progress=False)
+    assert len(record["results"]["psnr_per_step"]) == 3
