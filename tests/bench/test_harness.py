@@ -74,3 +74,16 @@ def test_a_model_without_the_task_is_a_clear_error():
     p = Protocol(task="generation", num_videos=2, num_frames=3, batch_size=2, data_options={"size": 16})
     record = evaluate("x", "bouncing-digits", ["psnr"], p, model=OnlyGenerates(), progress=False)
     assert len(record["results"]["psnr_per_step"]) == 3
+
+
+def test_a_saved_model_folder_is_evaluated(tmp_path):
+    from kinema.methods.baselines.config import DynamicTextureConfig
+    from kinema.methods.baselines.dynamic_texture import LinearDynamicTexture
+
+    train = load_dataset("bouncing-digits", "train", num_videos=8, num_frames=6, size=16)
+    model = LinearDynamicTexture(DynamicTextureConfig(height=16, width=16, num_components=8))
+    model.fit(train, progress=False).save_pretrained(tmp_path / "dt")
+    record = evaluate(str(tmp_path / "dt"), "bouncing-digits", ["psnr"], PROTOCOL, progress=False)
+    assert record["model"] == {"run": str(tmp_path / "dt"), "kind": "model folder"}
+    direct = evaluate("x", "bouncing-digits", ["psnr"], PROTOCOL, progress=False, model=model.eval())
+    assert record["results"]["psnr_per_step"] == direct["results"]["psnr_per_step"]
