@@ -111,5 +111,8 @@ def _unwrapped_errors(loader: DataLoader) -> Iterator[dict]:
         error = type(err)(lines[-1].split(": ", 1)[-1])
     else:
         return
-    del iterator        # stop the workers now, not whenever the traceback is collected
+    # Stop the workers now: left to the garbage collector (the traceback keeps the iterator
+    # alive) their shutdown waits out a 5 s join timeout per worker and logs broken pipes.
+    # torch has no public call for this; without the private one, collection still does it.
+    getattr(iterator, "_shutdown_workers", lambda: None)()
     raise error
