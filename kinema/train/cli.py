@@ -3,7 +3,8 @@
 METHOD is a registered name (``kinema methods``) or ``module:function`` returning a
 ``kinema.config.Recipe`` whose ``method`` field is then the model class as ``module:Class``
 (so a user trains a method of their own without registering it). Running the same command
-again continues from the newest checkpoint in ``--out``; under
+again continues from the newest checkpoint in ``--out`` (what may change between the two runs,
+e.g. a larger ``--steps`` or a new ``train.lr``, is said in ``kinema.train.resume``); under
 ``torchrun --nproc_per_node N -m kinema train ...`` the run is data-parallel.
 """
 from __future__ import annotations
