@@ -217,10 +217,15 @@ class Trainer:
         if self.dist.is_main and changed:
             warnings.warn(f"resuming {ckpt.path} with a recipe that differs from the one it was "
                           f"trained with: {', '.join(changed)}", CheckpointWarning, stacklevel=2)
+        applied = ("train.steps", "train.lr", "train.betas", "train.weight_decay")
+        other = [d for d in (recipe_differences(*recipes, ("train",)) if recipes else [])
+                 if d.split(":")[0] not in applied]
         self.last_checkpoint = ckpt.path
         if self.dist.is_main:
             _say(f"resuming from {ckpt.path} (step {self.step})"
-                 + (f"; new optimiser settings: {', '.join(retuned)}" if retuned else ""))
+                 + (f"; new optimiser settings: {', '.join(retuned)}" if retuned else "")
+                 + (f"; train settings changed since the checkpoint: {', '.join(other)}"
+                    if other else ""))
 
     # ------------------------------------------------------------------------- loop
 

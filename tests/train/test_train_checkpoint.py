@@ -157,6 +157,16 @@ def test_resume_with_the_same_recipe_reports_no_change(tmp_path, capsys):
         toy.run(tmp_path, steps=6, checkpoint_every=2)
     err = capsys.readouterr().err
     assert "resuming from" in err and "new optimiser settings" not in err
+    assert "train settings changed" not in err
+
+
+def test_resume_with_other_train_settings_says_which(tmp_path, capsys):
+    toy.run(tmp_path, steps=4, checkpoint_every=2)
+    capsys.readouterr()
+    toy.run(tmp_path, steps=6, checkpoint_every=2, seed=3, log_every=3)
+    err = capsys.readouterr().err
+    assert ("train settings changed since the checkpoint: train.log_every: 2 -> 3, "
+            "train.seed: 0 -> 3\n") in err
 
 
 def test_resume_with_other_data_warns_naming_the_field(tmp_path):
