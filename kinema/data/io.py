@@ -157,7 +157,10 @@ def _iter_image_frames(sources: list) -> Iterator[np.ndarray]:
         data = read()
         if not data:
             raise VideoReadError(f"{label}: empty file")
-        image = _quiet_imdecode(cv2, data)
+        # JPEG (8-bit, no alpha) decodes as colour, which applies its EXIF orientation, so a
+        # phone's portrait frames stand upright; other formats keep alpha and 16-bit depth.
+        jpeg = label.lower().endswith((".jpg", ".jpeg"))
+        image = _quiet_imdecode(cv2, data, cv2.IMREAD_COLOR if jpeg else cv2.IMREAD_UNCHANGED)
         if image is None:
             raise VideoReadError(f"{label}: not a readable image (corrupt or not a png/jpg/bmp)")
         frame = _to_rgb8(image, label, bgr=True)
@@ -170,13 +173,13 @@ def _iter_image_frames(sources: list) -> Iterator[np.ndarray]:
         yield frame
 
 
-def _quiet_imdecode(cv2, data: bytes):
+def _quiet_imdecode(cv2, data: bytes, flags: int):
     """``cv2.imdecode`` without OpenCV's own log lines on stderr: a broken frame is reported
     once, by our error, not also by libpng's warnings."""
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
-        return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        return cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     finally:
         cv2.utils.logging.setLogLevel(level)
 

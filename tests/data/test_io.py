@@ -196,3 +196,24 @@ def test_written_video_has_the_umask_mode_not_the_private_temp_mode(tmp_path, ma
         assert stat.S_IMODE(path.stat().st_mode) == 0o640
     finally:
         os.umask(old)
+
+
+def test_jpeg_frames_follow_their_exif_orientation(tmp_path):
+    """A phone stores portrait frames landscape plus an EXIF rotation; read them upright
+    (the same pixels as Pillow's exif_transpose)."""
+    from PIL import Image, ImageOps
+
+    folder = tmp_path / "portrait"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        stored = (rng.random((8, 16, 3)) * 255).astype(np.uint8)     # 16 wide, 8 tall
+        image = Image.fromarray(stored)
+        exif = image.getexif()
+        exif[0x0112] = 6                                              # "rotate 90 CW to view"
+        image.save(folder / f"f{i}.jpg", exif=exif, quality=95)
+    video = read_video(folder)
+    assert video.shape == (2, 16, 8, 3)
+    for i in range(2):
+        upright = np.asarray(ImageOps.exif_transpose(Image.open(folder / f"f{i}.jpg")))
+        np.testing.assert_array_equal(video[i], upright)
