@@ -355,6 +355,8 @@ def write_video(path: str | Path, video, fps: float = 8.0, crf: int = 18) -> Pat
     if fps <= 0:
         raise KinemaError(f"fps must be positive, got {fps}")
     frames = to_uint8(video)
+    if len(frames) == 0:
+        raise KinemaError(f"{path}: the video to write has no frames")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{suffix}",

@@ -217,3 +217,13 @@ def test_jpeg_frames_follow_their_exif_orientation(tmp_path):
     for i in range(2):
         upright = np.asarray(ImageOps.exif_transpose(Image.open(folder / f"f{i}.jpg")))
         np.testing.assert_array_equal(video[i], upright)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".gif"])
+def test_a_video_without_frames_is_refused_and_nothing_is_written(tmp_path, suffix):
+    """mp4 used to become a 0-byte file and gif an IndexError."""
+    from kinema.errors import KinemaError
+
+    with pytest.raises(KinemaError, match=r"empty\.(mp4|gif): the video to write has no frames"):
+        write_video(tmp_path / f"empty{suffix}", np.zeros((0, 8, 8, 3), np.uint8))
+    assert list(tmp_path.iterdir()) == []
