@@ -146,9 +146,14 @@ class SpectralNormalizer(nn.Module):
 
         if not Path(path).is_file():
             raise KinemaError(f"spectral normaliser file not found: {path}")
-        state = load_file(str(path))
-        normalizer = cls(num_frequencies=state["scale"].numel(), percentile=float(state["percentile"]))
-        normalizer.scale.copy_(state["scale"])
+        try:
+            state = load_file(str(path))
+            scale, percentile = state["scale"], float(state["percentile"])
+        except Exception as err:   # safetensors' own error types, or a file of other tensors
+            raise KinemaError(f"{path}: not a spectral normaliser file "
+                              f"({type(err).__name__}: {str(err).splitlines()[0]})") from None
+        normalizer = cls(num_frequencies=scale.numel(), percentile=percentile)
+        normalizer.scale.copy_(scale)
         return normalizer
 
     def _check(self, volume: torch.Tensor) -> None:

@@ -136,3 +136,15 @@ def test_normalizer_subsamples_large_fits_to_nearly_the_same_scale():
     sampled = SpectralNormalizer(num_frequencies=5, max_values=1500).fit(volumes)
     assert not torch.equal(sampled.scale, full.scale)
     assert torch.allclose(sampled.scale, full.scale, rtol=0.08)
+
+
+def test_loading_a_file_that_is_not_a_normaliser_is_one_clear_error(tmp_path):
+    from safetensors.torch import save_file
+
+    garbage = tmp_path / "scale.safetensors"
+    garbage.write_text("not a safetensors file at all")
+    other = tmp_path / "weights.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other))
+    for path in (garbage, other):
+        with pytest.raises(KinemaError, match=f"{path.name}: not a spectral normaliser file"):
+            SpectralNormalizer.load(path)
