@@ -1,9 +1,10 @@
 """Stage 1: the video autoencoder q_phi(z|X), p_psi(X|x0, z) of Sec. 3.3 and appendix B.1,
 trained by Eq. (10) against a frame discriminator D_S and a clip discriminator D_T.
 
-- Encoder q_phi: a 3D ResNet with GroupNorm, global average pooling and a linear map to
-  mu and log sigma^2 of z (the paper's two 4x4 convolutions to a 1-d code are replaced by the
-  pooling + linear map, which does not tie the encoder to one resolution).
+- Encoder q_phi: a 3D ResNet with GroupNorm, average pooling to a small (t h w) grid
+  (``encoder_grid``), flattening and a linear map to mu and log sigma^2 of z (the paper's two
+  4x4 convolutions to a 1-d code are a linear map of a 4x4 map too; pooling first does not tie
+  the encoder to one resolution).
 - Decoder p_psi: z -> fully connected -> a small (t0 h0 w0) feature map -> n video residual
   blocks, each normalising with SPADE on x0 and AdaIN on z, nearest-neighbour upsampling in
   space (and time for the first ones) after every block but the last, spectral norm, a 3D
@@ -35,11 +36,16 @@ class VideoEncoder(nn.Module):
         super().__init__()
         self.body = ResNet3d(config.channels, tuple(config.encoder_widths),
                              time_downsample=config.encoder_time_downsample, norm="group")
-        self.head = nn.Linear(self.body.out_channels, 2 * config.z_dim)
+        self.grid = tuple(config.encoder_grid) if config.encoder_grid else None
+        cells = self.grid[0] * self.grid[1] * self.grid[2] if self.grid else 1
+        self.head = nn.Linear(self.body.out_channels * cells, 2 * config.z_dim)
+        with torch.no_grad():   # start with small posterior noise (sigma ~ 0.14) so z carries
+            self.head.bias[config.z_dim:].fill_(-4.0)   # the clip from the first steps
 
     def forward(self, video: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.body(rearrange(video, "b t c h w -> b c t h w"))[-1]
-        mu, logvar = self.head(h.mean(dim=(2, 3, 4))).chunk(2, dim=1)
+        h = self.body(rearrange(video, "b t c h w -> b c t h w"))[-1]      # (b c t h w)
+        pooled = F.adaptive_avg_pool3d(h, self.grid).flatten(1) if self.grid else h.mean(dim=(2, 3, 4))
+        mu, logvar = self.head(pooled).chunk(2, dim=1)
         return mu, logvar.clamp(-30.0, 20.0)
 
 

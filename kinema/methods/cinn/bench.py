@@ -100,6 +100,12 @@ def _rows(data: str, runs: Path) -> list[tuple[str, str, object]]:
             str(runs / f"cinn-autoencoder-bench{s}-long" / "model"))),
         ("Ours, controlled by eta, AE 1400 steps", f"cinn-flow-bench{s}-control-long",
          flow(f"bench{s}-control-long")),
+        # encoder v2: pooled to a (2 4 4) grid, small initial posterior noise (400 steps)
+        ("Ours (cINN), encoder v2", f"cinn-flow-bench{s}-v2", flow(f"bench{s}-v2")),
+        ("Ours w/o cINN, encoder v2", f"cinn-autoencoder-bench{s}-v2", lambda: PriorSampler.from_autoencoder(
+            str(runs / f"cinn-autoencoder-bench{s}-v2" / "model"))),
+        ("Ours, controlled by eta, encoder v2", f"cinn-flow-bench{s}-control-v2",
+         flow(f"bench{s}-control-v2")),
         ("baseline: static x0", "-", lambda: StaticImage()),
         ("baseline: linear dynamic texture", "fitted on the training split", None),
     ]

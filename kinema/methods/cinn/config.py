@@ -39,6 +39,12 @@ class AutoencoderConfig:
     z_dim: int = 64                     # appendix B.2: d_z = 64
     encoder_widths: tuple = (64, 128, 256, 512)   # 3D ResNet-18 stages (appendix B.1)
     encoder_time_downsample: int = 2
+    # The encoder's last map is average-pooled to this (t h w) grid and flattened before the
+    # linear map to mu, log sigma^2 (the paper: two 4x4 convolutions to a 1-d code), so z can
+    # say where things are and move. None: global average pooling, the first version of this
+    # code, kept so runs saved without this field load; with it the bench encoder collapsed
+    # (mu nearly the same for every clip, the decoder ignoring z).
+    encoder_grid: tuple | None = None
     decoder_widths: tuple = (512, 256, 256, 128, 64, 64)   # n = 6 video residual blocks, chf = 64
     decoder_time_upsample: int = 4      # the first k upsamplings also double time
     spade_hidden: int = 64
@@ -145,15 +151,16 @@ def autoencoder_config(preset: str) -> AutoencoderConfig:
                                  patch_widths=(8, 8), temporal_widths=(8, 8), lr=1e-3)
     if p["base"] == "bench":   # 16 px, 8 frames, narrow: ~0.7 s per step on one loaded core
         return AutoencoderConfig(
-            **common, z_dim=64, encoder_widths=(16, 32), encoder_time_downsample=1,
+            **common, z_dim=64, encoder_widths=(16, 32), encoder_time_downsample=1, encoder_grid=(2, 4, 4),
             decoder_widths=(32, 16, 16), decoder_time_upsample=2, spade_hidden=16,
             patch_widths=(16, 32), temporal_widths=(16, 32), gan_start=100)
     if p["base"] == "small":
         return AutoencoderConfig(
             **common, z_dim=64, encoder_widths=(32, 64, 128, 128), encoder_time_downsample=2,
+            encoder_grid=(2, 4, 4),
             decoder_widths=(128, 64, 32, 32), decoder_time_upsample=3, spade_hidden=32,
             patch_widths=(32, 64, 128), temporal_widths=(32, 64, 128), gan_start=500)
-    return AutoencoderConfig(**common)
+    return AutoencoderConfig(**common, encoder_grid=(2, 4, 4))
 
 
 def image_encoder_config(preset: str) -> ImageEncoderConfig:

@@ -25,8 +25,7 @@ from kinema.methods.cinn.config import AutoencoderConfig, FlowConfig, ImageEncod
 from kinema.methods.cinn.flow import ConditionalINN
 from kinema.methods.cinn.image_encoder import ImageAutoencoder
 from kinema.methods.cinn.losses import flow_nll
-from kinema.pretrained import config_from_dict, config_to_dict
-from kinema.pretrained import Pretrained
+from kinema.pretrained import Pretrained, config_from_dict, config_to_dict
 
 
 def load_stage(path: str, cls, stage: str):
