@@ -210,6 +210,14 @@ def _cinn_benchmark(data: str):
 BENCHMARKS.update({f"cinn-{data}": _cinn_benchmark(data) for data in ("bouncing-digits", "clouds")})
 
 
+def _ile_benchmark(out_dir: Path, **options) -> tuple[Path, Path]:
+    from kinema.bench.ile import ile_bouncing_digits_benchmark   # the ILE paper's Fig. 4 (issue 4)
+    return ile_bouncing_digits_benchmark(out_dir, **options)
+
+
+BENCHMARKS["ile-bouncing-digits"] = _ile_benchmark
+
+
 def run_benchmark(name: str, out_dir: Path, **options) -> tuple[Path, Path]:
     from kinema.errors import KinemaError
 

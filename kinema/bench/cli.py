@@ -63,10 +63,13 @@ def bench_command(
     extractor: str = typer.Option(None, "--extractor",
                                   help="metrics-sanity: an existing clouds extractor folder "
                                        "(default: train one)"),
+    runs: Path = typer.Option(None, "--runs", help="ile-bouncing-digits: folder with trained ile/ "
+                              "and mathieu/ (default: train both with their small recipes first: slow, ~1 h on a CPU)"),
+    num_videos: int = typer.Option(None, "--num-videos", help="held-out videos (ile-bouncing-digits: 100)"),
 ) -> None:
     """Run a named benchmark; write benchmarks/NAME.md (table, command, machine) and NAME.json."""
     from kinema.bench.benchmarks import run_benchmark
 
-    md, js = run_benchmark(name, out_dir, extractor=extractor)
+    md, js = run_benchmark(name, out_dir, extractor=extractor, runs=runs, num_videos=num_videos)
     typer.echo(Path(md).read_text())
     typer.echo(f"wrote {md} and {js}")
