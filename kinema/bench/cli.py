@@ -35,6 +35,9 @@ def eval_command(
                                    help="FVD preprocessing: bilinear | bicubic (antialiased)"),
     i3d_layer: str = typer.Option("logits", "--i3d-layer", help="FVD features: logits | pool"),
     option: list[str] = typer.Option([], "--option", help="dataset option key=value"),
+    metric_option: list[str] = typer.Option(
+        [], "--metric-option", help="key=value for the metrics that take it, e.g. window=30 "
+                                    "stride=10 for the sliding-window distances"),
 ) -> None:
     """Evaluate a model on a dataset with streaming metrics; write results.json."""
     import json
@@ -47,7 +50,8 @@ def eval_command(
                         batch_size=batch_size, seed=seed, data_options=parse_options(option))
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     record = evaluate(run, data, names, protocol, weights=weights, extractor=extractor,
-                      feature_options={"i3d_resize": i3d_resize, "i3d_layer": i3d_layer})
+                      feature_options={"i3d_resize": i3d_resize, "i3d_layer": i3d_layer},
+                      metric_options=parse_options(metric_option))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2))
     for key, value in record["results"].items():

@@ -108,6 +108,17 @@ def model_videos(model, video: torch.Tensor, batch: dict, protocol: Protocol,
         return fake, video, 0
 
 
+def accepted_options(name: str, options: dict) -> dict:
+    """The subset of ``options`` (e.g. window=30, stride=10) metric ``name`` takes."""
+    import inspect
+
+    from kinema.metrics import metric_entry
+    from kinema.registry import resolve
+
+    params = inspect.signature(resolve(metric_entry(name).target).__init__).parameters
+    return {k: v for k, v in options.items() if k in params}
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -116,7 +127,7 @@ def peak_rss_mb() -> float:
 def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = None,
              weights: str | None = None, extractor: str | None = None, progress: bool = True,
              model=None, model_record: dict | None = None,
-             feature_options: dict | None = None) -> dict:
+             feature_options: dict | None = None, metric_options: dict | None = None) -> dict:
     """Evaluate ``run`` (or an already built ``model``) on ``data``; returns the results record."""
     from tqdm.auto import tqdm
 
@@ -137,7 +148,8 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     count = min(protocol.num_videos, len(dataset))
     cache: dict = {}
     built = {name: build_metric(name, weights=weights, extractor=extractor, dataset=dataset,
-                                feature_cache=cache, feature_options=feature_options)
+                                feature_cache=cache, feature_options=feature_options,
+                                **accepted_options(name, metric_options or {}))
              for name in metrics}
     generator = torch.Generator().manual_seed(protocol.seed)
     starts = range(0, count, protocol.batch_size)
@@ -156,7 +168,8 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
         "protocol": dataclasses.asdict(protocol),
         "metrics": {name: {"version": metric_entry(name).version,
                            "summary": metric_entry(name).summary,
-                           "options": metric_entry(name).options,
+                           "options": {**metric_entry(name).options,
+                                       **accepted_options(name, metric_options or {})},
                            "features": metric_entry(name).features} for name in metrics},
         "feature_extractors": {"weights": weights, "extractor": extractor,
                                "options": feature_options or {}},

@@ -87,3 +87,17 @@ def test_a_saved_model_folder_is_evaluated(tmp_path):
     assert record["model"] == {"run": str(tmp_path / "dt"), "kind": "model folder"}
     direct = evaluate("x", "bouncing-digits", ["psnr"], PROTOCOL, progress=False, model=model.eval())
     assert record["results"]["psnr_per_step"] == direct["results"]["psnr_per_step"]
+
+
+def test_metric_options_reach_only_the_metrics_that_take_them(tmp_path):
+    from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
+
+    DomainExtractor(DomainExtractorConfig(channels=1, size=16)).save_pretrained(tmp_path / "ext")
+    p = Protocol(task="prediction", num_videos=4, num_frames=8, context_frames=2, batch_size=4,
+                 fit_videos=4, data_options={"size": 16})
+    record = evaluate("repeat-last", "bouncing-digits", ["psnr", "domain-fid-sliding"], p,
+                      extractor=str(tmp_path / "ext"), progress=False,
+                      metric_options={"window": 3, "stride": 3})
+    assert record["results"]["domain_fid_sliding_window_starts"] == [0, 3]
+    assert record["metrics"]["domain-fid-sliding"]["options"]["window"] == 3
+    assert "window" not in record["metrics"]["psnr"]["options"]
