@@ -134,9 +134,26 @@ class SpectralNormalizer(nn.Module):
         return {"scale": self.scale.detach().clone(), "percentile": torch.tensor(self.percentile)}
 
     def save(self, path) -> None:
+        """Write ``scale`` and ``percentile`` to a safetensors file, atomically (a temporary
+        file in the same folder, then ``os.replace``)."""
+        import os
+        import tempfile
+        from pathlib import Path
+
         from safetensors.torch import save_file
 
-        save_file(self.state(), str(path))
+        from kinema.data.io import set_default_mode
+
+        path = Path(path)
+        handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(handle)
+        try:
+            save_file(self.state(), tmp)
+            set_default_mode(tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     @classmethod
     def load(cls, path) -> "SpectralNormalizer":

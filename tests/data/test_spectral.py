@@ -148,3 +148,23 @@ def test_loading_a_file_that_is_not_a_normaliser_is_one_clear_error(tmp_path):
     for path in (garbage, other):
         with pytest.raises(KinemaError, match=f"{path.name}: not a spectral normaliser file"):
             SpectralNormalizer.load(path)
+
+
+def test_save_is_atomic(tmp_path, monkeypatch):
+    import safetensors.torch
+
+    path = tmp_path / "scale.safetensors"
+    normalizer = SpectralNormalizer(2).fit(torch.randn(3, 2, 4, 5, 5))
+    normalizer.save(path)
+    before = path.read_bytes()
+
+    def dies_half_way(tensors, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"\x00" * 7)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", dies_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        SpectralNormalizer(2).fit(torch.randn(3, 2, 4, 5, 5)).save(path)
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == [path.name]
+    assert torch.equal(SpectralNormalizer.load(path).scale, normalizer.scale)
