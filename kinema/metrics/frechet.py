@@ -39,9 +39,17 @@ def frechet_from_moments(mu_a: torch.Tensor, sigma_a: torch.Tensor,
 
 def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
     """Fréchet distance between two feature sets (N, D) and (M, D) (unbiased covariances)."""
+    features_a, features_b = torch.as_tensor(features_a), torch.as_tensor(features_b)
+    for label, feats in (("features_a", features_a), ("features_b", features_b)):
+        if feats.ndim != 2 or feats.shape[0] < 2:
+            raise KinemaError(f"{label} must be (N, D) with N >= 2 rows (a covariance needs two); "
+                              f"got shape {tuple(feats.shape)}")
+    if features_a.shape[1] != features_b.shape[1]:
+        raise KinemaError(f"the feature sets differ in D: {features_a.shape[1]} and "
+                          f"{features_b.shape[1]} (features of two different extractors?)")
     a, b = RunningMoments(), RunningMoments()
-    a.update(torch.as_tensor(features_a))
-    b.update(torch.as_tensor(features_b))
+    a.update(features_a)
+    b.update(features_b)
     return frechet_from_moments(a.mean, a.covariance(), b.mean, b.covariance())
 
 

@@ -1,7 +1,10 @@
 import numpy as np
+import pytest
 import scipy.linalg
 import torch
 
+import kinema.metrics
+from kinema.errors import KinemaError
 from kinema.metrics.base import RunningMoments
 from kinema.metrics.frechet import FrechetDistance, frechet_distance
 
@@ -67,3 +70,17 @@ def test_sliding_window_values_are_per_window_distances(pooled_pixels, generator
         expected = frechet_distance(pooled_pixels.frame_features(fake[:, s:s + 3].reshape(-1, 1, 8, 8)),
                                     pooled_pixels.frame_features(real[:, s:s + 3].reshape(-1, 1, 8, 8)))
         assert abs(value - expected) < 1e-7 * expected
+
+
+def test_public_api_takes_n_by_d_and_refuses_bad_shapes():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(40, 3)), rng.normal(size=(30, 3)) + 1
+    assert abs(kinema.metrics.frechet_distance(torch.from_numpy(a), torch.from_numpy(b))
+               - scipy_frechet(a, b)) < 1e-8
+    assert "fvd" in kinema.metrics.available() and "ssim" in kinema.metrics.available()
+    with pytest.raises(KinemaError, match="differ in D: 3 and 4"):
+        kinema.metrics.frechet_distance(torch.zeros(5, 3), torch.zeros(5, 4))
+    with pytest.raises(KinemaError, match=r"features_b must be \(N, D\) with N >= 2.*\(1, 3\)"):
+        kinema.metrics.frechet_distance(torch.randn(5, 3), torch.randn(1, 3))
+    with pytest.raises(KinemaError, match=r"features_a .*\(5, 3, 2\)"):
+        kinema.metrics.frechet_distance(torch.randn(5, 3, 2), torch.randn(5, 3))
