@@ -20,6 +20,8 @@ in the recorded video, of the first generated frame (the number of context frame
 """
 from __future__ import annotations
 
+from abc import abstractmethod
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -45,6 +47,15 @@ def _grey01(video: torch.Tensor) -> torch.Tensor:
     return (video.mean(-3) + 1) / 2
 
 
+def require_fields(metric: Metric, batch: dict | None) -> None:
+    """A clear error when the dataset lacks the ground truth ``metric.fields`` it compares with."""
+    missing = [key for key in metric.fields if batch is None or key not in batch]
+    if missing:
+        have = ", ".join(sorted(batch)) if batch else "none"
+        raise KinemaError(f"metric {metric.name} needs the recorded {', '.join(missing)} of "
+                          f"{metric.dataset} clips; this dataset's items have: {have}")
+
+
 def digit_locations(fake: torch.Tensor, first_real_frame: torch.Tensor, first_positions: torch.Tensor,
                     mask: torch.Tensor, digit_size: int) -> torch.Tensor:
     """fake (n t c h w), first_real_frame (c h w), first_positions (k 2) recorded top-left (x, y)
@@ -64,6 +75,8 @@ class PositionError(Metric):
     """Mean distance (px) between located and recorded digit positions, per time step."""
 
     name = "position_error"
+    dataset = "bouncing-digits"
+    fields = ("video", "positions", "digit_mask")
 
     def __init__(self, digit_size: int):
         self.digit_size = digit_size
@@ -71,6 +84,7 @@ class PositionError(Metric):
         self.count = 0
 
     def update(self, fake, real=None, batch=None) -> None:
+        require_fields(self, batch)
         if fake.ndim == 5:
             fake = fake.unsqueeze(1)
         offset = int(batch.get("frame_offset", 0))
@@ -95,6 +109,8 @@ class ControlAccuracy(Metric):
     """Fraction of samples whose digit 0 ends in the grid cell the control η asked for."""
 
     name = "control_accuracy"
+    dataset = "bouncing-digits"
+    fields = ("video", "positions", "digit_mask", "eta")
 
     def __init__(self, digit_size: int, size: int, grid: int):
         self.digit_size, self.grid = digit_size, grid
@@ -108,6 +124,7 @@ class ControlAccuracy(Metric):
         return bins[..., 1] * self.grid + bins[..., 0]
 
     def update(self, fake, real=None, batch=None) -> None:
+        require_fields(self, batch)
         if fake.ndim == 5:
             fake = fake.unsqueeze(1)
         for i in range(fake.shape[0]):
@@ -124,27 +141,27 @@ class ControlAccuracy(Metric):
         return {self.name: self.hits / self.count, f"{self.name}_samples": self.count}
 
 
-class FlowEPE(Metric):
-    """Mean end-point error (px) of the generated motion against the recorded displacement."""
-
-    name = "flow_epe"
+class MeanOverSamples(Metric):
+    """Mean of a per-sample score (``score``) over every sample of every input, kept as a
+    running sum."""
 
     def __init__(self, method: str = "dis"):
-        self.method = method
+        self.method = method   # optical flow method of kinema.data.flow
         self.total = 0.0
         self.count = 0
 
-    def update(self, fake, real=None, batch=None) -> None:
-        from kinema.data.flow import end_point_error, trajectories
+    @abstractmethod
+    def score(self, video: torch.Tensor, batch: dict, i: int, offset: int) -> float:
+        """One generated video (t c h w) of input ``i`` against that input's ground truth."""
 
+    def update(self, fake, real=None, batch=None) -> None:
+        require_fields(self, batch)
         if fake.ndim == 5:
             fake = fake.unsqueeze(1)
         offset = int(batch.get("frame_offset", 0))
         for i in range(fake.shape[0]):
-            recorded = batch["displacement"][i, offset:offset + fake.shape[2]]     # (t 2 h w)
             for video in fake[i]:
-                flow = trajectories(video, self.method, direction="backward", progress=False)
-                self.total += float(end_point_error(flow[:recorded.shape[0]], recorded))
+                self.total += self.score(video, batch, i, offset)
                 self.count += 1
 
     def compute(self) -> dict:
@@ -153,31 +170,33 @@ class FlowEPE(Metric):
         return {self.name: self.total / self.count}
 
 
-class SpectralVolumeError(Metric):
+class FlowEPE(MeanOverSamples):
+    """Mean end-point error (px) of the generated motion against the recorded displacement."""
+
+    name = "flow_epe"
+    dataset = "swaying"
+    fields = ("displacement",)
+
+    def score(self, video, batch, i, offset) -> float:
+        from kinema.data.flow import end_point_error, trajectories
+
+        recorded = batch["displacement"][i, offset:offset + video.shape[0]]       # (t 2 h w)
+        flow = trajectories(video, self.method, direction="backward", progress=False)
+        return float(end_point_error(flow[:recorded.shape[0]], recorded))
+
+
+class SpectralVolumeError(MeanOverSamples):
     """Mean absolute error between the generated and the recorded spectral volume."""
 
     name = "spectral_error"
+    dataset = "swaying"
+    fields = ("spectral_volume",)
 
-    def __init__(self, method: str = "dis"):
-        self.method = method
-        self.total = 0.0
-        self.count = 0
-
-    def update(self, fake, real=None, batch=None) -> None:
+    def score(self, video, batch, i, offset) -> float:
         from kinema.data.flow import trajectories
         from kinema.data.spectral import spectral_volume
 
-        if fake.ndim == 5:
-            fake = fake.unsqueeze(1)
-        for i in range(fake.shape[0]):
-            recorded = batch["spectral_volume"][i]                                 # (k 4 h w)
-            for video in fake[i]:
-                motion = trajectories(video, self.method, direction="forward", progress=False)
-                volume = spectral_volume(motion, num_frequencies=recorded.shape[0])
-                self.total += float((volume - recorded).abs().mean())
-                self.count += 1
-
-    def compute(self) -> dict:
-        if not self.count:
-            raise KinemaError(f"{self.name}: no videos were seen")
-        return {self.name: self.total / self.count}
+        recorded = batch["spectral_volume"][i]                                    # (k 4 h w)
+        motion = trajectories(video, self.method, direction="forward", progress=False)
+        volume = spectral_volume(motion, num_frequencies=recorded.shape[0])
+        return float((volume - recorded).abs().mean())

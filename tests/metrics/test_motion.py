@@ -90,3 +90,18 @@ def test_swaying_ground_truth_conventions():
         real_score.update(batch["video"].unsqueeze(1), None, batch)
         still_score.update(still.unsqueeze(1), None, batch)
         assert real_score.compute()[name] < 0.6 * still_score.compute()[name]
+
+
+def test_a_dataset_without_the_ground_truth_is_one_clear_error():
+    import pytest
+
+    from kinema.errors import KinemaError
+
+    batch = {"video": torch.zeros(1, 4, 1, 8, 8)}
+    fake = torch.zeros(1, 1, 4, 1, 8, 8)
+    for metric, missing in ((FlowEPE(), "displacement"), (SpectralVolumeError(), "spectral_volume"),
+                            (PositionError(digit_size=4), "positions, digit_mask"),
+                            (ControlAccuracy(digit_size=4, size=8, grid=2),
+                             "positions, digit_mask, eta")):
+        with pytest.raises(KinemaError, match=f"needs the recorded {missing} of .* have: video"):
+            metric.update(fake, batch["video"], batch)
