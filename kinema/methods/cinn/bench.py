@@ -86,26 +86,21 @@ def _rows(data: str, runs: Path) -> list[tuple[str, str, object]]:
     from kinema.methods.cinn.model import CINN, PriorSampler
 
     s = DATASETS[data]
-    flow = lambda preset: lambda: CINN.from_pretrained(runs / f"cinn-flow-{preset}" / "model").eval()  # noqa: E731
-    prior = lambda: PriorSampler.from_autoencoder(str(runs / f"cinn-autoencoder-bench{s}" / "model"))  # noqa: E731
-    return [
-        ("Ours (cINN)", f"cinn-flow-bench{s}", flow(f"bench{s}")),
-        ("Ours w/o cINN (z from the prior)", f"cinn-autoencoder-bench{s}", prior),
-        ("Ours w/o x0", f"cinn-flow-bench{s}-no-x0", flow(f"bench{s}-no-x0")),
-        ("Ours w/o AdaIN", f"cinn-flow-bench{s}-no-adain", flow(f"bench{s}-no-adain")),
-        ("Ours, controlled by eta", f"cinn-flow-bench{s}-control", flow(f"bench{s}-control")),
-        # the same three with the autoencoder trained 1400 instead of 400 steps (resumed run)
-        ("Ours (cINN), AE 1400 steps", f"cinn-flow-bench{s}-long", flow(f"bench{s}-long")),
-        ("Ours w/o cINN, AE 1400 steps", f"cinn-autoencoder-bench{s}-long", lambda: PriorSampler.from_autoencoder(
-            str(runs / f"cinn-autoencoder-bench{s}-long" / "model"))),
-        ("Ours, controlled by eta, AE 1400 steps", f"cinn-flow-bench{s}-control-long",
-         flow(f"bench{s}-control-long")),
-        # encoder v2: pooled to a (2 4 4) grid, small initial posterior noise (400 steps)
-        ("Ours (cINN), encoder v2", f"cinn-flow-bench{s}-v2", flow(f"bench{s}-v2")),
-        ("Ours w/o cINN, encoder v2", f"cinn-autoencoder-bench{s}-v2", lambda: PriorSampler.from_autoencoder(
-            str(runs / f"cinn-autoencoder-bench{s}-v2" / "model"))),
-        ("Ours, controlled by eta, encoder v2", f"cinn-flow-bench{s}-control-v2",
-         flow(f"bench{s}-control-v2")),
+    flow = lambda run: lambda: CINN.from_pretrained(runs / run / "model").eval()  # noqa: E731
+    prior = lambda run: lambda: PriorSampler.from_autoencoder(str(runs / run / "model"))  # noqa: E731
+    rows = []
+    # v2: the encoder pools to a (2 4 4) grid (kinema's current presets); v1: global average
+    # pooling, whose code collapsed on these runs (mu nearly equal for all clips)
+    for tag, suffix in (("", "-v2"), (" [encoder v1]", ""), (" [encoder v1, AE 1400 steps]", "-long")):
+        rows += [(f"Ours (cINN){tag}", f"cinn-flow-bench{s}{suffix}", flow(f"cinn-flow-bench{s}{suffix}")),
+                 (f"Ours w/o cINN (z from the prior){tag}", f"cinn-autoencoder-bench{s}{suffix}",
+                  prior(f"cinn-autoencoder-bench{s}{suffix}"))]
+        if suffix != "-long":
+            rows += [(f"Ours w/o {a}{tag}", f"cinn-flow-bench{s}-no-{a.lower()}{suffix}",
+                      flow(f"cinn-flow-bench{s}-no-{a.lower()}{suffix}")) for a in ("x0", "AdaIN")]
+        rows.append((f"Ours, controlled by eta{tag}", f"cinn-flow-bench{s}-control{suffix}",
+                     flow(f"cinn-flow-bench{s}-control{suffix}")))
+    return rows + [
         ("baseline: static x0", "-", lambda: StaticImage()),
         ("baseline: linear dynamic texture", "fitted on the training split", None),
     ]
@@ -204,7 +199,8 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path = "runs", num_vide
                     else "direction within ±1 of 36 bins (DIS flow on the sky)")
     body = [f"**Reduced `bench` preset** (16x16 px, 8 frames, narrow networks, 400 autoencoder / "
             f"800 flow steps, batch 8, on a loaded 2-core CPU; rows marked 'AE 1400 steps' resume "
-            f"the autoencoder to 1400 steps and retrain the flow on it), not the paper's 64 px / "
+            f"the autoencoder to 1400 steps and retrain the flow on it; rows marked 'encoder v1' "
+            f"use the first encoder, global average pooling, whose code collapsed), not the paper's 64 px / "
             f"16 frames: numbers compare rows with each other only. {num_videos} test clips, "
             f"5 samples per start frame.",
             "", f"Columns: domain FVD (Fréchet distance in the clip features of the domain extractor "
