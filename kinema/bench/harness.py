@@ -137,20 +137,21 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
 
     protocol = protocol or Protocol()
     start = time.time()
+    dataset = load_dataset(data, protocol.split, num_frames=protocol.num_frames,
+                           **protocol.data_options)
+    count = min(protocol.num_videos, len(dataset))
+    cache: dict = {}
+    # Metrics first: a bad name or a missing weights file fails before a baseline is fitted.
+    built = {name: build_metric(name, weights=weights, extractor=extractor, dataset=dataset,
+                                feature_cache=cache, feature_options=feature_options,
+                                **accepted_options(name, metric_options or {}))
+             for name in metrics}
     if model is None:
         model, model_record = load_model(str(run), data, protocol, progress)
     if not hasattr(model, TASK_METHODS[protocol.task]):
         served = [t for t, m in TASK_METHODS.items() if hasattr(model, m)]
         raise KinemaError(f"{type(model).__name__} does not serve the task {protocol.task!r} "
                           f"(it serves: {', '.join(served) or 'none'}); pick another --task")
-    dataset = load_dataset(data, protocol.split, num_frames=protocol.num_frames,
-                           **protocol.data_options)
-    count = min(protocol.num_videos, len(dataset))
-    cache: dict = {}
-    built = {name: build_metric(name, weights=weights, extractor=extractor, dataset=dataset,
-                                feature_cache=cache, feature_options=feature_options,
-                                **accepted_options(name, metric_options or {}))
-             for name in metrics}
     generator = torch.Generator().manual_seed(protocol.seed)
     starts = range(0, count, protocol.batch_size)
     for s in tqdm(starts, desc=f"eval {data}", unit="batch", disable=not progress):

@@ -101,3 +101,20 @@ def test_metric_options_reach_only_the_metrics_that_take_them(tmp_path):
     assert record["results"]["domain_fid_sliding_window_starts"] == [0, 3]
     assert record["metrics"]["domain-fid-sliding"]["options"]["window"] == 3
     assert "window" not in record["metrics"]["psnr"]["options"]
+
+
+def test_bad_metrics_and_missing_weights_fail_before_the_baseline_is_fitted(monkeypatch, tmp_path):
+    import kinema.bench.harness as harness
+    from kinema.errors import KinemaError, MissingWeightsError
+
+    def no_fitting(*args, **kwargs):
+        raise AssertionError("the model was loaded before the metrics were checked")
+
+    monkeypatch.setattr(harness, "load_model", no_fitting)
+    monkeypatch.delenv("KINEMA_WEIGHTS", raising=False)
+    protocol = Protocol(num_videos=2, num_frames=4, data_options={"size": 16})
+    with pytest.raises(KinemaError, match="unknown metric 'nope'"):
+        evaluate("repeat-last", "bouncing-digits", ["psnr", "nope"], protocol, progress=False)
+    with pytest.raises(MissingWeightsError, match="i3d_pretrained_400.pt"):
+        evaluate("repeat-last", "bouncing-digits", ["fvd"], protocol, weights=str(tmp_path),
+                 progress=False)
