@@ -64,6 +64,16 @@ def video_features(extractor, video: torch.Tensor, unit: str) -> torch.Tensor:
     raise KinemaError(f"unit must be 'clip' or 'frame', got {unit!r}")
 
 
+def pooled_samples(name: str, fake: torch.Tensor, real: torch.Tensor | None) -> torch.Tensor:
+    """The distribution metrics compare every sample with the real set: fake (b n t c h w)
+    -> ((b n) t c h w); a missing real batch is an error naming the metric."""
+    if real is None:
+        raise KinemaError(f"{name} compares with real videos; got none")
+    if fake.ndim == 6:
+        fake = rearrange(fake, "b n t c h w -> (b n) t c h w")
+    return fake
+
+
 def window_starts(num_frames: int, window: int | None, stride: int | None) -> list[int]:
     if window is None:
         return [0]
@@ -102,10 +112,7 @@ class FrechetDistance(Metric):
                 m.update(video_features(self.features, video[:, s:s + size], "clip"))
 
     def update(self, fake, real=None, batch=None) -> None:
-        if real is None:
-            raise KinemaError(f"{self.name} compares with real videos; got none")
-        if fake.ndim == 6:
-            fake = rearrange(fake, "b n t c h w -> (b n) t c h w")
+        fake = pooled_samples(self.name, fake, real)
         with torch.no_grad():
             if self.starts is None:
                 self.starts = window_starts(min(fake.shape[1], real.shape[1]),

@@ -19,7 +19,7 @@ from einops import rearrange
 
 from kinema.errors import KinemaError
 from kinema.metrics.base import Metric, Reservoir
-from kinema.metrics.frechet import video_features
+from kinema.metrics.frechet import pooled_samples, video_features
 
 
 def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3,
@@ -76,10 +76,7 @@ class KernelDistance(Metric):
         return rearrange(feats, "b t d -> (b t) d") if self.unit == "frame" else feats
 
     def update(self, fake, real=None, batch=None) -> None:
-        if real is None:
-            raise KinemaError(f"{self.name} compares with real videos; got none")
-        if fake.ndim == 6:
-            fake = rearrange(fake, "b n t c h w -> (b n) t c h w")
+        fake = pooled_samples(self.name, fake, real)
         with torch.no_grad():
             self.fake.update(self._rows(fake))
             self.real.update(self._rows(real))
