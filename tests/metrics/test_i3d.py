@@ -132,3 +132,16 @@ def test_fvd_metric_takes_the_preprocessing_options(tmp_path):
                           feature_options={"i3d_resize": "bicubic", "i3d_layer": "pool"})
     assert metric.features.preprocess.resize == "bicubic" and metric.features.layer == "pool"
     assert metric.unit == "clip" and metric.name == "fvd"
+
+
+def test_bicubic_preprocessing_is_pils_antialiased_bicubic_and_keeps_channel_order():
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    video = torch.from_numpy(rng.uniform(-1, 1, size=(1, 16, 3, 40, 52)).astype(np.float32))
+    for size in (24, 64):  # down- and up-sampling
+        x = I3DPreprocess(size=size, resize="bicubic")(video)  # (b c t h w)
+        for channel in range(3):
+            frame = video[0, 7, channel].numpy()
+            expected = np.asarray(Image.fromarray(frame, mode="F").resize((size, size), Image.BICUBIC))
+            np.testing.assert_allclose(x[0, channel, 7].numpy(), np.clip(expected, -1, 1), atol=1e-4)
