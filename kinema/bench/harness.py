@@ -146,6 +146,11 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
                                 feature_cache=cache, feature_options=feature_options,
                                 **accepted_options(name, metric_options or {}))
              for name in metrics}
+    paired = [name for name, metric in built.items() if metric.paired]
+    if protocol.task == "generation" and paired:
+        raise KinemaError(f"{', '.join(paired)} score each video against the truth of the same "
+                          f"input; generation has no input, so use distribution metrics "
+                          f"(fvd, fid, kid, kvd, domain-fvd, ...)")
     if model is None:
         model, model_record = load_model(str(run), data, protocol, progress)
     if not hasattr(model, TASK_METHODS[protocol.task]):

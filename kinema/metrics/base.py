@@ -29,6 +29,9 @@ class Metric(ABC):
     name: str = ""
     version: str = "1"
     needs_real: bool = True
+    # True when each generated video is scored against the truth of the same input (PSNR,
+    # SSIM, ground-truth motion); such a number means nothing for unconditional generation.
+    paired: bool = False
 
     @abstractmethod
     def update(self, fake: torch.Tensor, real: torch.Tensor | None = None,

@@ -74,6 +74,8 @@ def digit_locations(fake: torch.Tensor, first_real_frame: torch.Tensor, first_po
 class PositionError(Metric):
     """Mean distance (px) between located and recorded digit positions, per time step."""
 
+    paired = True
+
     name = "position_error"
     dataset = "bouncing-digits"
     fields = ("video", "positions", "digit_mask")
@@ -107,6 +109,8 @@ class PositionError(Metric):
 
 class ControlAccuracy(Metric):
     """Fraction of samples whose digit 0 ends in the grid cell the control η asked for."""
+
+    paired = True
 
     name = "control_accuracy"
     dataset = "bouncing-digits"
@@ -144,6 +148,8 @@ class ControlAccuracy(Metric):
 class MeanOverSamples(Metric):
     """Mean of a per-sample score (``score``) over every sample of every input, kept as a
     running sum."""
+
+    paired = True
 
     def __init__(self, method: str = "dis"):
         self.method = method   # optical flow method of kinema.data.flow

@@ -72,6 +72,7 @@ class _FrameScore(Metric):
 
     score_fn = staticmethod(psnr)
     higher_is_better = True
+    paired = True
 
     def score(self, fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
         """(... c h w) pairs -> (...) scores."""

@@ -62,8 +62,9 @@ def test_protocol_checks_its_numbers():
         Protocol(task="dreaming")
 
 
-def test_a_model_without_the_task_is_a_clear_error():
+def test_a_model_without_the_task_is_a_clear_error(tmp_path):
     from kinema.errors import KinemaError
+    from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
 
     class OnlyGenerates(torch.nn.Module):
         def generate(self, num_videos, num_frames, generator=None):
@@ -72,8 +73,11 @@ def test_a_model_without_the_task_is_a_clear_error():
     with pytest.raises(KinemaError, match="does not serve the task 'prediction'.*generation"):
         evaluate("x", "bouncing-digits", ["psnr"], PROTOCOL, model=OnlyGenerates(), progress=False)
     p = Protocol(task="generation", num_videos=2, num_frames=3, batch_size=2, data_options={"size": 16})
-    record = evaluate("x", "bouncing-digits", ["psnr"], p, model=OnlyGenerates(), progress=False)
-    assert len(record["results"]["psnr_per_step"]) == 3
+    # generation is scored by distributions only: every generated frame against every test frame
+    DomainExtractor(DomainExtractorConfig(channels=1, size=16)).save_pretrained(tmp_path / "ext")
+    record = evaluate("x", "bouncing-digits", ["domain-fid"], p, model=OnlyGenerates(),
+                      extractor=str(tmp_path / "ext"), progress=False)
+    assert record["results"]["domain_fid_fake_count"] == record["results"]["domain_fid_real_count"] == 6
 
 
 def test_a_saved_model_folder_is_evaluated(tmp_path):
@@ -118,3 +122,15 @@ def test_bad_metrics_and_missing_weights_fail_before_the_baseline_is_fitted(monk
     with pytest.raises(MissingWeightsError, match="i3d_pretrained_400.pt"):
         evaluate("repeat-last", "bouncing-digits", ["fvd"], protocol, weights=str(tmp_path),
                  progress=False)
+
+
+def test_generation_refuses_metrics_that_need_the_same_inputs_truth():
+    from kinema.errors import KinemaError
+
+    protocol = Protocol(task="generation", num_videos=2, num_frames=4, fit_videos=4,
+                        data_options={"size": 16})
+    with pytest.raises(KinemaError, match="ssim, position-error score each video against"):
+        evaluate("repeat-last", "bouncing-digits", ["ssim", "position-error"], protocol,
+                 progress=False)
+    with pytest.raises(KinemaError, match="^psnr score"):
+        evaluate("repeat-last", "bouncing-digits", ["psnr"], protocol, progress=False)
