@@ -57,6 +57,15 @@ def collate(items: list[dict]) -> dict:
     return out
 
 
+def model_folder(path: Path) -> Path:
+    """A saved model folder (``config.json``), or the ``model/`` a finished training run wrote."""
+    for folder in (path, path / "model"):
+        if (folder / "config.json").is_file():
+            return folder
+    raise KinemaError(f"{path} is not a model folder: no config.json in it or in {path / 'model'} "
+                      f"(a training run writes model/ when it finishes)")
+
+
 def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
     """A saved model folder, or a registered baseline name (fitted on the training split)."""
     from kinema.data import load_dataset
@@ -64,7 +73,8 @@ def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
     from kinema.registry import available_methods, method_entry, resolve
 
     if Path(run).is_dir():
-        return load_pretrained(run).eval(), {"run": str(run), "kind": "model folder"}
+        folder = model_folder(Path(run))
+        return load_pretrained(folder).eval(), {"run": str(folder), "kind": "model folder"}
     name = BASELINE_ALIASES.get(run, run)
     if name not in available_methods():
         raise KinemaError(f"{run!r} is neither a model folder nor a registered method; "

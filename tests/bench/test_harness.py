@@ -134,3 +134,17 @@ def test_generation_refuses_metrics_that_need_the_same_inputs_truth():
                  progress=False)
     with pytest.raises(KinemaError, match="^psnr score"):
         evaluate("repeat-last", "bouncing-digits", ["psnr"], protocol, progress=False)
+
+
+def test_a_training_run_folder_is_read_through_its_model_folder(tmp_path):
+    from kinema.errors import KinemaError
+    from kinema.methods.baselines.config import RepeatLastConfig
+    from kinema.methods.baselines.repeat_last import RepeatLastFrame
+
+    RepeatLastFrame(RepeatLastConfig(channels=1, height=16, width=16)).save_pretrained(
+        tmp_path / "run" / "model")
+    record = evaluate(str(tmp_path / "run"), "bouncing-digits", ["psnr"], PROTOCOL, progress=False)
+    assert record["model"]["run"] == str(tmp_path / "run" / "model")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(KinemaError, match="empty is not a model folder: no config.json"):
+        evaluate(str(tmp_path / "empty"), "bouncing-digits", ["psnr"], PROTOCOL, progress=False)
