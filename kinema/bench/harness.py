@@ -172,7 +172,14 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     for s in tqdm(starts, desc=f"eval {data}", unit="batch", disable=not progress):
         batch = collate([dataset[i] for i in range(s, min(s + protocol.batch_size, count))])
         video = batch["video"]
-        fake, real, offset = model_videos(model, video, batch, protocol, generator)
+        try:
+            fake, real, offset = model_videos(model, video, batch, protocol, generator)
+        except RuntimeError as error:  # mostly a model trained on another size / channel count
+            raise KinemaError(
+                f"{type(model).__name__} failed on {data} clips of shape (t c h w) "
+                f"{tuple(video.shape[1:])}: {str(error).splitlines()[0]} (was it trained on "
+                f"videos of another size or channel count? --option size=N resizes the data)"
+            ) from error
         batch["frame_offset"] = offset
         for metric in built.values():
             metric.update(fake.float(), real.float(), batch)

@@ -148,3 +148,20 @@ def test_a_training_run_folder_is_read_through_its_model_folder(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(KinemaError, match="empty is not a model folder: no config.json"):
         evaluate(str(tmp_path / "empty"), "bouncing-digits", ["psnr"], PROTOCOL, progress=False)
+
+
+def test_a_model_for_other_video_shapes_is_one_clear_error():
+    from kinema.errors import KinemaError
+
+    class GreyOnly(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 1, 3, padding=1)
+
+        def predict(self, context, num_frames, num_samples, generator=None):
+            frame = self.conv(context[:, -1])  # (b c h w): needs one channel
+            return frame[:, None, None].expand(-1, num_samples, num_frames, -1, -1, -1)
+
+    with pytest.raises(KinemaError, match=r"GreyOnly failed on clouds clips of shape \(t c h w\) "
+                                          r"\(6, 3, 16, 16\): .*channels.*--option size=N"):
+        evaluate("x", "clouds", ["psnr"], PROTOCOL, model=GreyOnly(), progress=False)
