@@ -52,6 +52,10 @@ def eval_command(
     record = evaluate(run, data, names, protocol, weights=weights, extractor=extractor,
                       feature_options={"i3d_resize": i3d_resize, "i3d_layer": i3d_layer},
                       metric_options=parse_options(metric_option))
+    trained_on = (record["feature_extractors"]["extractor_training"] or {}).get("dataset")
+    if trained_on and trained_on != data:
+        typer.echo(f"note: the domain extractor was trained on {trained_on}, not {data}: its "
+                   f"features may not see what matters in these videos", err=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(record, indent=2))
     for key, value in record["results"].items():

@@ -129,6 +129,21 @@ def accepted_options(name: str, options: dict) -> dict:
     return {k: v for k, v in options.items() if k in params}
 
 
+def extractor_training(extractor: str | None, cache: dict) -> dict | None:
+    """What the domain extractor in use was trained on and how well it classifies held-out
+    clips (its ``training.json``), so a domain FVD can be judged by its feature space."""
+    import json
+
+    if extractor is None or "domain" not in cache:
+        return None
+    record = Path(extractor) / "training.json"
+    if not record.is_file():
+        return {"dataset": getattr(cache["domain"].config, "dataset", None)}
+    keys = ("dataset", "labels", "num_classes", "chance", "test_accuracy",
+            "test_accuracy_within_one_class", "train_videos", "test_videos", "steps", "seed")
+    return {k: v for k, v in json.loads(record.read_text()).items() if k in keys}
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -195,7 +210,8 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
                                        **accepted_options(name, metric_options or {})},
                            "features": metric_entry(name).features} for name in metrics},
         "feature_extractors": {"weights": weights, "extractor": extractor,
-                               "options": feature_options or {}},
+                               "options": feature_options or {},
+                               "extractor_training": extractor_training(extractor, cache)},
         "data": {"name": data, "split": protocol.split, "num_videos": count,
                  "options": protocol.data_options},
         "model": model_record or {"run": str(run)},

@@ -165,3 +165,35 @@ def test_a_model_for_other_video_shapes_is_one_clear_error():
     with pytest.raises(KinemaError, match=r"GreyOnly failed on clouds clips of shape \(t c h w\) "
                                           r"\(6, 3, 16, 16\): .*channels.*--option size=N"):
         evaluate("x", "clouds", ["psnr"], PROTOCOL, model=GreyOnly(), progress=False)
+
+
+def test_the_record_says_what_the_domain_extractor_was_trained_on(tmp_path):
+    from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
+
+    folder = tmp_path / "ext"
+    DomainExtractor(DomainExtractorConfig(channels=1, size=16, dataset="clouds")).save_pretrained(folder)
+    p = Protocol(num_videos=4, num_frames=4, context_frames=2, fit_videos=4, data_options={"size": 16})
+    record = evaluate("repeat-last", "bouncing-digits", ["domain-fid"], p, extractor=str(folder),
+                      progress=False)
+    assert record["feature_extractors"]["extractor_training"] == {"dataset": "clouds"}
+    (folder / "training.json").write_text(json.dumps(
+        {"dataset": "clouds", "test_accuracy": [0.29], "chance": [0.03], "losses": [3.0, 2.0]}))
+    record = evaluate("repeat-last", "bouncing-digits", ["domain-fid"], p, extractor=str(folder),
+                      progress=False)
+    assert record["feature_extractors"]["extractor_training"] == {
+        "dataset": "clouds", "test_accuracy": [0.29], "chance": [0.03]}
+    assert evaluate("repeat-last", "bouncing-digits", ["psnr"], p, extractor=str(folder),
+                    progress=False)["feature_extractors"]["extractor_training"] is None
+
+
+def test_eval_notes_an_extractor_trained_on_other_data(tmp_path):
+    from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
+
+    folder = tmp_path / "ext"
+    DomainExtractor(DomainExtractorConfig(channels=1, size=16, dataset="clouds")).save_pretrained(folder)
+    args = ["eval", "repeat-last", "--data", "bouncing-digits", "--metrics", "domain-fid",
+            "--extractor", str(folder), "--num-videos", "2", "--num-frames", "4", "--option",
+            "size=16", "--out", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "trained on clouds, not bouncing-digits" in result.output
