@@ -129,6 +129,19 @@ def accepted_options(name: str, options: dict) -> dict:
     return {k: v for k, v in options.items() if k in params}
 
 
+def check_metrics_suit(built: dict, protocol: Protocol) -> None:
+    """Refuse metrics whose number would mean nothing under this protocol."""
+    paired = [name for name, metric in built.items() if metric.paired]
+    if protocol.task == "generation" and paired:
+        raise KinemaError(f"{', '.join(paired)} score each video against the truth of the same "
+                          f"input; generation has no input, so use distribution metrics "
+                          f"(fvd, fid, kid, kvd, domain-fvd, ...)")
+    too_few = [name for name, metric in built.items() if protocol.num_samples < metric.min_samples]
+    if too_few:
+        raise KinemaError(f"{', '.join(too_few)} compare samples of one input: pass --num-samples "
+                          f"2 or more (got {protocol.num_samples})")
+
+
 def extractor_training(extractor: str | None, cache: dict) -> dict | None:
     """What the domain extractor in use was trained on and how well it classifies held-out
     clips (its ``training.json``), so a domain FVD can be judged by its feature space."""
@@ -171,11 +184,7 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
                                 feature_cache=cache, feature_options=feature_options,
                                 **accepted_options(name, metric_options or {}))
              for name in metrics}
-    paired = [name for name, metric in built.items() if metric.paired]
-    if protocol.task == "generation" and paired:
-        raise KinemaError(f"{', '.join(paired)} score each video against the truth of the same "
-                          f"input; generation has no input, so use distribution metrics "
-                          f"(fvd, fid, kid, kvd, domain-fvd, ...)")
+    check_metrics_suit(built, protocol)
     if model is None:
         model, model_record = load_model(str(run), data, protocol, progress)
     if not hasattr(model, TASK_METHODS[protocol.task]):

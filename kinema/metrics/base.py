@@ -32,6 +32,7 @@ class Metric(ABC):
     # True when each generated video is scored against the truth of the same input (PSNR,
     # SSIM, ground-truth motion); such a number means nothing for unconditional generation.
     paired: bool = False
+    min_samples: int = 1   # samples per input the metric needs (diversity compares pairs)
 
     @abstractmethod
     def update(self, fake: torch.Tensor, real: torch.Tensor | None = None,

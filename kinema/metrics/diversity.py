@@ -36,6 +36,7 @@ class Diversity(Metric):
 
     name = "diversity"
     needs_real = False
+    min_samples = 2
 
     def __init__(self, features, unit: str = "clip", name: str | None = None):
         self.features, self.unit = features, unit

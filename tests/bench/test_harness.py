@@ -122,6 +122,13 @@ def test_bad_metrics_and_missing_weights_fail_before_the_baseline_is_fitted(monk
     with pytest.raises(MissingWeightsError, match="i3d_pretrained_400.pt"):
         evaluate("repeat-last", "bouncing-digits", ["fvd"], protocol, weights=str(tmp_path),
                  progress=False)
+    from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
+
+    DomainExtractor(DomainExtractorConfig(channels=1, size=16)).save_pretrained(tmp_path / "ext")
+    with pytest.raises(KinemaError, match="domain-diversity compare samples of one input: pass "
+                                          "--num-samples 2 or more"):
+        evaluate("repeat-last", "bouncing-digits", ["psnr", "domain-diversity"], protocol,
+                 extractor=str(tmp_path / "ext"), progress=False)
 
 
 def test_generation_refuses_metrics_that_need_the_same_inputs_truth():
