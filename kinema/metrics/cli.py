@@ -41,8 +41,12 @@ def train_extractor_command(
     import dataclasses
     import json
 
-    from kinema.metrics.features.domain_train import recipe_for, train_extractor
+    from kinema.errors import KinemaError
+    from kinema.metrics.features.domain_train import RECIPES, recipe_for, train_extractor
 
+    if data not in RECIPES and not label.strip():
+        raise KinemaError(f"no extractor recipe for {data!r} (recipes: {', '.join(RECIPES)}); "
+                          f"pass --label with labels its clips record")
     recipe = recipe_for(data)
     overrides = {k: v for k, v in dict(steps=steps, train_videos=train_videos,
                                        test_videos=test_videos, size=size).items() if v}

@@ -64,3 +64,14 @@ def test_band_label_bins_the_strongest_modes_frequency():
     assert LABELS["band"](item, Sway()) == 2  # 0.11 is in [0.10, 0.13)
     item["mode_amplitude"][0, 0] = 3.0
     assert LABELS["band"](item, Sway()) == 0
+
+
+def test_train_extractor_without_a_recipe_or_labels_is_one_clear_error(tmp_path):
+    from typer.testing import CliRunner
+
+    from kinema.cli import app
+
+    result = CliRunner().invoke(app, ["metrics", "train-extractor", "--data", "actors", "--out",
+                                      str(tmp_path / "ext")])
+    assert "no extractor recipe for 'actors' (recipes: clouds" in str(result.exception)
+    assert not (tmp_path / "ext").exists()
