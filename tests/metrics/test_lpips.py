@@ -63,3 +63,16 @@ def test_wrong_linear_file_is_refused(lpips_folder):
     torch.save({"lin0.weight": torch.zeros(1)}, lpips_folder / "lpips_vgg.pth")
     with pytest.raises(KinemaError, match="lin0.model.1.weight"):
         load_lpips(lpips_folder)
+
+
+def test_lpips_constants_are_the_lpips_packages(lpips_folder):
+    # The lpips package's ScalingLayer (shift, scale) and its VGG taps relu1_2 … relu5_3,
+    # which the formula test above takes from the network itself.
+    net = load_lpips(lpips_folder)
+    np.testing.assert_allclose(net.shift.flatten().numpy(), [-0.030, -0.088, -0.188], atol=1e-7)
+    np.testing.assert_allclose(net.scale.flatten().numpy(), [0.458, 0.448, 0.450], atol=1e-7)
+    layers = net.backbone.features
+    assert all(isinstance(layers[i], torch.nn.ReLU) for i in TAPS)
+    assert [layers[i - 1].out_channels for i in TAPS] == [64, 128, 256, 512, 512]
+    assert [sum(isinstance(m, torch.nn.MaxPool2d) for m in layers[:i]) for i in TAPS] == [0, 1, 2, 3, 4]
+    assert all(isinstance(layers[i + 1], torch.nn.MaxPool2d) for i in TAPS)  # last ReLU of a block
