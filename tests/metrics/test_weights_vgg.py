@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save_file
@@ -39,3 +40,24 @@ def test_vgg_loads_torchvision_layout_and_gives_pool5_features(tmp_path):
 def test_missing_vgg_names_the_file(tmp_path):
     with pytest.raises(MissingWeightsError, match="vgg16.safetensors"):
         load_vgg(tmp_path)
+
+
+def test_vgg_preprocessing_is_pil_bilinear_then_imagenet_normalisation():
+    torch.manual_seed(0)
+    net = VGG16Features(size=64).eval()
+    rng = np.random.default_rng(1)
+    for h, w in ((40, 52), (100, 90)):  # up- and down-sampling (antialiased)
+        _check_vgg_input(net, rng.uniform(-1, 1, size=(3, h, w)).astype(np.float32))
+
+
+def _check_vgg_input(net, frame):  # frame (c h w) in [-1, 1]
+    from PIL import Image
+
+    resized = np.stack([np.asarray(Image.fromarray(c, mode="F").resize((64, 64), Image.BILINEAR))
+                        for c in frame])
+    mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+    expected_input = ((resized + 1) / 2 - mean[:, None, None]) / std[:, None, None]
+    with torch.no_grad():
+        expected = net.features(torch.from_numpy(expected_input).float()[None]).flatten(1)
+        got = net(torch.from_numpy(frame)[None])
+    assert torch.allclose(got, expected, atol=1e-4)
