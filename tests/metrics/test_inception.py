@@ -45,3 +45,17 @@ def test_loads_a_file_of_that_layout_and_gives_2048_features(tmp_path, monkeypat
 def test_missing_file_names_it_and_its_source(tmp_path):
     with pytest.raises(MissingWeightsError, match="pt_inception.*torchmetrics"):
         load_inception(tmp_path)
+
+
+def test_preprocessing_is_grey_to_rgb_and_opencv_bilinear_in_minus_one_to_one():
+    # pytorch-fid's resize (bilinear, half-pixel centres, no antialiasing) = OpenCV's INTER_LINEAR;
+    # FID's Inception takes [-1, 1] as is.
+    import cv2
+    import numpy as np
+
+    seen = InceptionFrameFeatures(torch.nn.Identity(), size=48)
+    grey = torch.rand(1, 1, 20, 28) * 2 - 1
+    x = seen(grey)
+    assert x.shape == (1, 3, 48, 48) and torch.equal(x[:, 0], x[:, 2])
+    expected = cv2.resize(grey[0, 0].numpy(), (48, 48), interpolation=cv2.INTER_LINEAR)
+    np.testing.assert_allclose(x[0, 1].numpy(), expected, atol=1e-5)
