@@ -42,6 +42,9 @@ class Protocol:
     data_options: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        for name in ("num_videos", "num_frames", "num_samples", "batch_size", "fit_videos"):
+            if getattr(self, name) < 1:
+                raise KinemaError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.task not in TASKS:
             raise KinemaError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.task == "prediction" and not 1 <= self.context_frames < self.num_frames:

@@ -60,6 +60,9 @@ def test_protocol_checks_its_numbers():
         Protocol(num_frames=4, context_frames=4)
     with pytest.raises(KinemaError, match="task"):
         Protocol(task="dreaming")
+    for name in ("num_videos", "num_frames", "num_samples", "batch_size", "fit_videos"):
+        with pytest.raises(KinemaError, match=f"{name} must be at least 1, got 0"):
+            Protocol(**{name: 0})
 
 
 def test_a_model_without_the_task_is_a_clear_error(tmp_path):
