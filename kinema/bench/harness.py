@@ -129,7 +129,22 @@ def accepted_options(name: str, options: dict) -> dict:
     from kinema.registry import resolve
 
     params = inspect.signature(resolve(metric_entry(name).target).__init__).parameters
-    return {k: v for k, v in options.items() if k in params}
+    taken = {k: v for k, v in options.items() if k in params}
+    for key, value in taken.items():
+        numeric = any(t in str(params[key].annotation) for t in ("int", "float"))
+        if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise KinemaError(f"metric option {key}={value!r} ({name}) must be a number")
+    return taken
+
+
+def check_metric_options(metrics: list[str], options: dict) -> None:
+    """Every --metric-option must be taken by at least one of the chosen metrics."""
+    taken = {key for name in metrics for key in accepted_options(name, options)}
+    unused = sorted(set(options) - taken)
+    if unused:
+        raise KinemaError(f"metric option(s) {', '.join(unused)} taken by none of "
+                          f"{', '.join(metrics)} (e.g. window and stride are the sliding "
+                          f"distances' options)")
 
 
 def check_metrics_suit(built: dict, protocol: Protocol) -> None:
@@ -183,6 +198,7 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     count = min(protocol.num_videos, len(dataset))
     cache: dict = {}
     # Metrics first: a bad name or a missing weights file fails before a baseline is fitted.
+    check_metric_options(metrics, metric_options or {})
     built = {name: build_metric(name, weights=weights, extractor=extractor, dataset=dataset,
                                 feature_cache=cache, feature_options=feature_options,
                                 **accepted_options(name, metric_options or {}))

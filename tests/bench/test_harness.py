@@ -97,6 +97,7 @@ def test_a_saved_model_folder_is_evaluated(tmp_path):
 
 
 def test_metric_options_reach_only_the_metrics_that_take_them(tmp_path):
+    from kinema.errors import KinemaError
     from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
 
     DomainExtractor(DomainExtractorConfig(channels=1, size=16)).save_pretrained(tmp_path / "ext")
@@ -108,6 +109,12 @@ def test_metric_options_reach_only_the_metrics_that_take_them(tmp_path):
     assert record["results"]["domain_fid_sliding_window_starts"] == [0, 3]
     assert record["metrics"]["domain-fid-sliding"]["options"]["window"] == 3
     assert "window" not in record["metrics"]["psnr"]["options"]
+    for options, message in (({"windw": 3}, "metric option.s. windw taken by none of psnr, "
+                                             "domain-fid-sliding"),
+                             ({"window": "abc"}, "window='abc' .domain-fid-sliding. must be a number")):
+        with pytest.raises(KinemaError, match=message):
+            evaluate("repeat-last", "bouncing-digits", ["psnr", "domain-fid-sliding"], p,
+                     extractor=str(tmp_path / "ext"), progress=False, metric_options=options)
 
 
 def test_bad_metrics_and_missing_weights_fail_before_the_baseline_is_fitted(monkeypatch, tmp_path):
