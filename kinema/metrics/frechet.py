@@ -125,6 +125,10 @@ class FrechetDistance(Metric):
     def compute(self) -> dict:
         if self.starts is None:
             raise KinemaError(f"{self.name}: no videos were seen")
+        if min(self.fake[0].count, self.real[0].count) < 2:
+            raise KinemaError(f"{self.name} fits a covariance to each side and needs at least 2 "
+                              f"feature rows per side; got {self.fake[0].count} generated and "
+                              f"{self.real[0].count} real (raise --num-videos)")
         values = [frechet_from_moments(f.mean, f.covariance(), r.mean, r.covariance())
                   for f, r in zip(self.fake, self.real)]
         out = {self.name: sum(values) / len(values),

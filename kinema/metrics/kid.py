@@ -82,6 +82,10 @@ class KernelDistance(Metric):
             self.real.update(self._rows(real))
 
     def compute(self) -> dict:
+        if min(self.fake.seen, self.real.seen) < 2:
+            raise KinemaError(f"{self.name} (an unbiased MMD²) needs at least 2 feature rows per "
+                              f"side; got {self.fake.seen} generated and {self.real.seen} real "
+                              f"(raise --num-videos)")
         mean, std = kernel_distance(self.fake.sample(), self.real.sample(), self.subset_size,
                                     self.num_subsets, self.seed)
         return {self.name: mean, f"{self.name}_std": std,

@@ -84,3 +84,14 @@ def test_public_api_takes_n_by_d_and_refuses_bad_shapes():
         kinema.metrics.frechet_distance(torch.randn(5, 3), torch.randn(1, 3))
     with pytest.raises(KinemaError, match=r"features_a .*\(5, 3, 2\)"):
         kinema.metrics.frechet_distance(torch.randn(5, 3, 2), torch.randn(5, 3))
+
+
+def test_one_video_per_side_is_one_clear_error(pooled_pixels):
+    from kinema.metrics.kid import KernelDistance
+
+    for metric in (FrechetDistance(pooled_pixels, unit="clip", name="fvd"),
+                   KernelDistance(pooled_pixels, unit="clip", name="kvd")):
+        metric.update(torch.zeros(1, 1, 3, 1, 8, 8), torch.zeros(1, 3, 1, 8, 8))
+        with pytest.raises(KinemaError, match=r"needs at least 2 feature rows per side; got 1 "
+                                              r"generated and 1 real \(raise --num-videos\)"):
+            metric.compute()
