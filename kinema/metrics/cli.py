@@ -20,7 +20,7 @@ def list_metrics() -> None:
 
     for name, entry in METRICS.items():
         needs = f"[{entry.features}]" if entry.features else ""
-        typer.echo(f"{name:20s} {needs:10s} {entry.summary}")
+        typer.echo(f"{name:20s} {needs:12s} {entry.summary}")
 
 
 @metrics_app.command("train-extractor")
