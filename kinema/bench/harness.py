@@ -154,6 +154,12 @@ def check_metrics_suit(built: dict, protocol: Protocol) -> None:
         raise KinemaError(f"{', '.join(paired)} score each video against the truth of the same "
                           f"input; generation has no input, so use distribution metrics "
                           f"(fvd, fid, kid, kvd, domain-fvd, ...)")
+    compared = protocol.num_frames - (protocol.context_frames if protocol.task == "prediction" else 0)
+    for name, metric in built.items():
+        if (getattr(metric, "window", None) or 0) > compared:
+            raise KinemaError(f"{name}: a window of {metric.window} frames is longer than the "
+                              f"{compared} compared frames; raise --num-frames or pass "
+                              f"--metric-option window=N")
     too_few = [name for name, metric in built.items() if protocol.num_samples < metric.min_samples]
     if too_few:
         raise KinemaError(f"{', '.join(too_few)} compare samples of one input: pass --num-samples "

@@ -109,6 +109,10 @@ def test_metric_options_reach_only_the_metrics_that_take_them(tmp_path):
     assert record["results"]["domain_fid_sliding_window_starts"] == [0, 3]
     assert record["metrics"]["domain-fid-sliding"]["options"]["window"] == 3
     assert "window" not in record["metrics"]["psnr"]["options"]
+    with pytest.raises(KinemaError, match="domain-fid-sliding: a window of 8 frames is longer "
+                                          "than the 6 compared frames"):
+        evaluate("repeat-last", "bouncing-digits", ["domain-fid-sliding"], p,
+                 extractor=str(tmp_path / "ext"), progress=False, metric_options={"window": 8})
     for options, message in (({"windw": 3}, "metric option.s. windw taken by none of psnr, "
                                              "domain-fid-sliding"),
                              ({"window": "abc"}, "window='abc' .domain-fid-sliding. must be a number")):
