@@ -30,7 +30,13 @@ def evaluate_prediction(model, dataset, context: int, horizon: int, num_clips: i
     predicted frame 1) of PSNR/SSIM for the mean prediction, repeat-last-frame, a blank
     (all -1) frame as a control and, with
     ``num_samples`` > 0, the best of that many samples; and mean bits/dim."""
+    from kinema.errors import KinemaError
+
     count = min(num_clips, len(dataset))
+    if count < 1 or context < 1 or horizon < 1:
+        raise KinemaError(f"need at least one clip, one context frame and one predicted frame; "
+                          f"got clips={num_clips} (dataset has {len(dataset)}), context={context}, "
+                          f"horizon={horizon}")
     sums: dict[str, torch.Tensor] = {}
     bits, predictive_bits = [], []
 
@@ -41,7 +47,7 @@ def evaluate_prediction(model, dataset, context: int, horizon: int, num_clips: i
         items = [dataset[i] for i in range(start, min(start + batch_size, count))]
         video = torch.stack([it["video"][:context + horizon] for it in items])   # (b t c h w)
         if video.shape[1] < context + horizon:
-            raise ValueError(f"clips have {video.shape[1]} frames, need context + horizon = "
+            raise KinemaError(f"clips have {video.shape[1]} frames, need context + horizon = "
                              f"{context + horizon}")
         observed, truth = video[:, :context], video[:, context:]
         mean = model.predict(observed, horizon)[:, 0]
@@ -140,7 +146,22 @@ def load_ile(path: str | Path):
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line; a ``KinemaError`` (a user mistake) prints its message alone, exit 2,
+    as ``kinema`` itself does."""
+    import sys
+
+    from kinema.errors import KinemaError
+
+    try:
+        _main(argv)
+    except KinemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _main(argv: list[str] | None) -> None:
     from kinema.data import load_dataset
+    from kinema.errors import KinemaError
 
     parser = argparse.ArgumentParser(description="Score and draw a trained ILE model on held-out clips.")
     parser.add_argument("--model", type=Path, required=True,
@@ -152,6 +173,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=4, help="stochastic samples for best-of-N")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
+    for name in ("clips", "context", "horizon"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise KinemaError(f"--{name} must be >= 1, got {value}")
+    if args.samples < 0:
+        raise KinemaError(f"--samples must be >= 0, got {args.samples}")
     model = load_ile(args.model).eval()
     context = args.context or model.config.context_frames
     dataset = load_dataset(args.dataset, "test", num_frames=context + args.horizon,
@@ -160,7 +187,7 @@ def main(argv: list[str] | None = None) -> None:
                                  num_samples=args.samples, generator=torch.Generator().manual_seed(0))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scores.json").write_text(json.dumps(result, indent=2))
-    clips = torch.stack([dataset[i]["video"] for i in range(4)])
+    clips = torch.stack([dataset[i]["video"] for i in range(min(4, result["clips"]))])
     save_pictures(model, clips, context, args.out, generator=torch.Generator().manual_seed(0))
     print("\n" + score_table(result))
     print(f"bits/dim (Eq. 2, all frames): {result['bits_per_dim']:.3f}; predictive bits/dim "

@@ -87,3 +87,29 @@ def test_load_ile_from_model_folder_and_checkpoint(tmp_path):
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
     with pytest.raises(KinemaError):
         load_ile(tmp_path)
+
+
+def test_apps_command_line_end_to_end_and_user_mistakes(tmp_path, capsys):
+    """``python -m kinema.methods.ile.apps``: scores + pictures on a 16 px model; a user
+    mistake prints one ``error:`` line (no traceback) and exits 2, as ``kinema`` does."""
+    import json
+
+    from kinema.methods.ile.apps import main
+
+    model = ILE(dataclasses.replace(ILEConfig.tiny(), image_size=16))
+    model.save_pretrained(tmp_path / "model")
+    main(["--model", str(tmp_path / "model"), "--clips", "2", "--horizon", "2", "--samples", "1",
+          "--out", str(tmp_path / "out")])
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert scores["clips"] == 2 and len(scores["ile/psnr"]) == 2
+    assert (tmp_path / "out" / "eigenvalues.png").is_file()
+    capsys.readouterr()
+    for argv in (["--model", str(tmp_path / "missing")],
+                 ["--model", str(tmp_path / "model"), "--clips", "0"],
+                 ["--model", str(tmp_path / "model"), "--samples", "-1"],
+                 ["--model", str(tmp_path / "model"), "--dataset", "no-such-data"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv + ["--out", str(tmp_path / "bad")])
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "Traceback" not in err, err
