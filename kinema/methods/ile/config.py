@@ -9,6 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kinema.config import DataConfig, Recipe, TrainConfig
+from kinema.errors import KinemaError
+
+
+class ILEConfigError(KinemaError, ValueError):
+    """An ILE config that cannot build a model (a ValueError too, for code that catches those)."""
 
 
 @dataclass
@@ -29,11 +34,26 @@ class ILEConfig:
     seed: int = 0                # seeds the fixed channel shuffles
 
     def __post_init__(self):
-        if self.state_dim % 2:
-            raise ValueError(f"state_dim must be even (2x2 Jordan blocks), got {self.state_dim}")
+        self.check()
+
+    def check(self) -> None:
+        """Raise ``ILEConfigError`` naming the field; also called by ``ILE(config)`` because
+        ``--set model.x=...`` overrides are applied after ``__post_init__``."""
+        for name in ("channels", "image_size", "blocks", "steps_per_block", "hidden", "context_frames"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ILEConfigError(f"ILE config: {name} must be an integer >= 1, got {getattr(self, name)!r}")
+        if not isinstance(self.state_dim, int) or self.state_dim < 2 or self.state_dim % 2:
+            raise ILEConfigError(f"ILE config: state_dim must be even and >= 2 (2x2 Jordan blocks), "
+                                 f"got {self.state_dim!r}")
         if self.image_size % (2 ** self.blocks):
-            raise ValueError(f"image_size {self.image_size} must be divisible by 2**blocks "
-                             f"= {2 ** self.blocks} (one squeeze per block)")
+            raise ILEConfigError(f"ILE config: image_size {self.image_size} must be divisible by "
+                                 f"2**blocks = {2 ** self.blocks} (one squeeze per block)")
+        if self.state_dim > self.channels * self.image_size ** 2:
+            raise ILEConfigError(f"ILE config: state_dim {self.state_dim} exceeds the embedding size "
+                                 f"{self.channels * self.image_size ** 2} (x0* would be underdetermined)")
+        if not 1 <= self.n_bits <= 16 or self.clamp <= 0 or self.temperature < 0:
+            raise ILEConfigError(f"ILE config: need 1 <= n_bits <= 16, clamp > 0, temperature >= 0; got "
+                                 f"n_bits={self.n_bits}, clamp={self.clamp}, temperature={self.temperature}")
 
     @classmethod
     def tiny(cls) -> "ILEConfig":

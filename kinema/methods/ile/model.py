@@ -27,6 +27,7 @@ class ILE(nn.Module, Pretrained):
 
     def __init__(self, config: ILEConfig):
         super().__init__()
+        config.check()
         self.config = config
         self.flow = MultiScaleFlow(
             channels=config.channels, image_size=config.image_size, blocks=config.blocks,

@@ -148,3 +148,14 @@ def test_presets_and_registry():
     assert recipe("paper").model.steps_per_block * recipe("paper").model.blocks == 40
     with pytest.raises(ValueError):
         ILEConfig(state_dim=3)
+
+
+def test_config_mistakes_after_overrides_are_clear_errors():
+    """``--set model.state_dim=3`` is applied after ``__post_init__``: ``ILE(config)`` re-checks
+    and raises a KinemaError naming the field (the CLI prints it without a traceback)."""
+    for field, value, words in (("state_dim", 3, "state_dim"), ("blocks", 5, "divisible"),
+                                ("state_dim", 1000, "exceeds"), ("hidden", 0, "hidden")):
+        config = ILEConfig.tiny()
+        setattr(config, field, value)
+        with pytest.raises(KinemaError, match=words):
+            ILE(config)
