@@ -21,8 +21,10 @@ Sec. 2.3), so this "fit" NLL is the paper's objective. ``predictive`` scores fra
 context..T-1 with x0* inferred from frames 0..context-1 only: a held-out conditional NLL.
 
 Bits/dim: frames are quantised to 2^n_bits levels and dequantised with uniform noise into
-[0, 1)^D (Sec. 2.2's flows need continuous inputs), so a discrete frame's probability is at
-least p(u) / 2^(n_bits D) and bits/dim = nll / (D ln 2) + n_bits.
+[0, 1)^D (the paper does not say how it handles discrete pixels; this is the usual practice
+for flows, Theis et al. 2016 / Glow Sec. 3), so by Jensen a discrete frame's log-probability
+is at least E[log p(u)] - n_bits D log 2, i.e. bits/dim <= nll / (D ln 2) + n_bits. The shift
+to [-1/2, 1/2) in ``ILE.to_flow_input`` has unit Jacobian, so it adds no term.
 """
 from __future__ import annotations
 
