@@ -61,17 +61,24 @@ def _peak_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def bench_config(args: argparse.Namespace):
+    """The paper's flow (4 blocks x 10 couplings) at the benchmark's sizes; a bad size raises
+    the config's KinemaError."""
+    from kinema.methods.ile.config import ILEConfig
+
+    return dataclasses.replace(
+        ILEConfig.paper(), image_size=args.image_size, hidden=args.hidden, blocks=4,
+        steps_per_block=10, state_dim=args.state_dim, memory_saving=args.mode == "memory-saving")
+
+
 def worker(args: argparse.Namespace) -> dict:
     import torch
 
-    from kinema.methods.ile.config import ILEConfig
     from kinema.methods.ile.model import ILE
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    config = dataclasses.replace(
-        ILEConfig.paper(), image_size=args.image_size, hidden=args.hidden, blocks=4,
-        steps_per_block=10, state_dim=args.state_dim, memory_saving=args.mode == "memory-saving")
+    config = bench_config(args)
     model = ILE(config)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     g = torch.Generator().manual_seed(1)
@@ -102,6 +109,19 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line; a user mistake prints one ``error:`` line and exits 2."""
+    from kinema.errors import KinemaError
+
+    try:
+        _main(argv)
+    except KinemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _main(argv: list[str] | None) -> None:
+    from kinema.errors import KinemaError
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--hidden", type=int, default=128)
@@ -117,6 +137,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.mode:
         print(json.dumps(worker(args)))
         return
+    bench_config(args)                      # check the sizes before starting subprocesses
+    for name in ("batch", "frames", "steps", "threads"):
+        if getattr(args, name) < 1:
+            raise KinemaError(f"--{name} must be >= 1, got {getattr(args, name)}")
 
     import tempfile
 
@@ -134,7 +158,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"running {mode} ...", file=sys.stderr)
             # Large blocks via mmap are returned to the OS on free, so RSS follows live tensors.
             env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": str(args.threads)}
-            done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if done.returncode != 0:
+                last = (done.stderr.strip().splitlines() or ["(no output)"])[-1]
+                raise KinemaError(f"the {mode} measurement failed (exit {done.returncode}): {last}")
             results[mode] = json.loads(done.stdout.strip().splitlines()[-1])
             grads[mode] = torch.load(grads_file, weights_only=True)
     a, b = grads["ordinary"], grads["memory-saving"]

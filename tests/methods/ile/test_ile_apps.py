@@ -113,3 +113,14 @@ def test_apps_command_line_end_to_end_and_user_mistakes(tmp_path, capsys):
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith("error: ") and "Traceback" not in err, err
+
+
+def test_bench_memory_rejects_bad_sizes_before_starting_subprocesses(capsys):
+    from kinema.methods.ile.bench_memory import main
+
+    for argv in (["--image-size=12"], ["--state-dim=3"], ["--image-size=16", "--steps=0"]):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "running" not in err, err
