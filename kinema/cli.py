@@ -43,15 +43,9 @@ for _module in COMMAND_MODULES:
 
 def main() -> None:
     """Entry point: user errors print one clear line (no traceback) and exit with code 2."""
-    import sys
+    from kinema.errors import run_user_command
 
-    from kinema.errors import KinemaError
-
-    try:
-        app()
-    except KinemaError as err:
-        typer.echo(f"error: {err}", err=True)
-        sys.exit(2)
+    run_user_command(app)
 
 
 if __name__ == "__main__":

@@ -12,3 +12,15 @@ class VideoReadError(KinemaError):
 class MissingWeightsError(KinemaError, FileNotFoundError):
     """Pretrained weights were needed but not found; the message names the file and where
     the field gets it."""
+
+
+def run_user_command(command, *args, **kwargs):
+    """Run a command-line entry point: a ``KinemaError`` prints one ``error:`` line on stderr
+    and exits with code 2 (no traceback); anything else is a bug and propagates."""
+    import sys
+
+    try:
+        return command(*args, **kwargs)
+    except KinemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -148,15 +148,9 @@ def load_ile(path: str | Path):
 def main(argv: list[str] | None = None) -> None:
     """The command line; a ``KinemaError`` (a user mistake) prints its message alone, exit 2,
     as ``kinema`` itself does."""
-    import sys
+    from kinema.errors import run_user_command
 
-    from kinema.errors import KinemaError
-
-    try:
-        _main(argv)
-    except KinemaError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    run_user_command(_main, argv)
 
 
 def _main(argv: list[str] | None) -> None:

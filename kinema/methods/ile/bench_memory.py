@@ -110,13 +110,9 @@ def worker(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     """The command line; a user mistake prints one ``error:`` line and exits 2."""
-    from kinema.errors import KinemaError
+    from kinema.errors import run_user_command
 
-    try:
-        _main(argv)
-    except KinemaError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    run_user_command(_main, argv)
 
 
 def _main(argv: list[str] | None) -> None:

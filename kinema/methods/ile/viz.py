@@ -48,7 +48,7 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 def prediction_figure(context: torch.Tensor, truth: torch.Tensor, predicted: torch.Tensor,
                       scale: int = 3, pad: int = 2) -> np.ndarray:
     """One clip: row 1 = context (c h w frames, k of them) then the true future (t frames);
-    rows 2.. = grey placeholders under the context, then each prediction (n t c h w), the
+    rows 2.. = grey padding cells under the context, then each prediction (n t c h w), the
     first being the mean. Returns an (H W 3) uint8 image."""
     ctx, fut = to_uint8(context), to_uint8(truth)               # (k h w 3), (t h w 3)
     blank = np.full_like(ctx, 128)
