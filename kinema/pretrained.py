@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -32,7 +33,7 @@ def config_from_dict(cls: type, data: dict) -> Any:
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
     kwargs = {}
-    hints = __import__("typing").get_type_hints(cls)
+    hints = typing.get_type_hints(cls)
     for name, value in data.items():
         hint = hints.get(name)
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
