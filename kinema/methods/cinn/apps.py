@@ -8,24 +8,22 @@
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from kinema.errors import KinemaError
 
 
-def _fit(frames: torch.Tensor, channels: int, size: int) -> torch.Tensor:
-    """(n c h w) in [-1, 1] -> (n channels size size): centre square crop, area resize,
-    RGB -> grey (mean) or grey -> RGB as the model needs."""
-    h, w = frames.shape[-2:]
-    side = min(h, w)
-    top, left = (h - side) // 2, (w - side) // 2
-    frames = frames[..., top:top + side, left:left + side]
-    frames = F.interpolate(frames, size=(size, size), mode="area") if side != size else frames
-    if frames.shape[1] != channels:
-        frames = frames.mean(1, keepdim=True) if channels == 1 else frames.expand(-1, channels, -1, -1)
-    return frames.contiguous()
+def _to_model(frames: list[np.ndarray], channels: int, size: int) -> torch.Tensor:
+    """(h w 3) uint8 RGB frames -> (n channels size size) in [-1, 1]: centre square crop and
+    area resize (``kinema.data.folders.fit_frame``), RGB -> grey (mean) if the model is grey."""
+    from kinema.data.folders import fit_frame
+    from kinema.data.io import to_tensor
+
+    video = to_tensor(np.stack([fit_frame(f, (size, size)) for f in frames]))   # (n c h w)
+    return video.mean(1, keepdim=True) if channels == 1 else video
 
 
 def prepare_image(path, channels: int, size: int) -> torch.Tensor:
@@ -35,19 +33,19 @@ def prepare_image(path, channels: int, size: int) -> torch.Tensor:
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise KinemaError(f"cannot read image {path} (missing, or not a picture OpenCV reads)")
-    rgb = torch.from_numpy(np.ascontiguousarray(image[..., ::-1])).permute(2, 0, 1).float()
-    return _fit(rgb[None] / 127.5 - 1.0, channels, size)
+    return _to_model([image[..., ::-1]], channels, size)
 
 
 def prepare_video(path, channels: int, size: int, num_frames: int) -> torch.Tensor:
-    """A video file or frame folder -> (1 t c size size) in [-1, 1], its first ``num_frames``."""
-    from kinema.data.io import read_video, to_tensor
+    """A video file or frame folder -> (1 t c size size) in [-1, 1], its first ``num_frames``
+    (only those are decoded)."""
+    from kinema.data.io import iter_frames
 
-    video = to_tensor(read_video(path))                         # (t c h w)
-    if video.shape[0] < num_frames:
-        raise KinemaError(f"{path} has {video.shape[0]} frames; the model reads clips of "
+    frames = list(itertools.islice(iter_frames(path), num_frames))
+    if len(frames) < num_frames:
+        raise KinemaError(f"{path} has {len(frames)} frames; the model reads clips of "
                           f"{num_frames}")
-    return _fit(video[:num_frames], channels, size)[None]
+    return _to_model(frames, channels, size)[None]
 
 
 @torch.no_grad()

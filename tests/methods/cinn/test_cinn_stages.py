@@ -237,3 +237,26 @@ def test_perceptual_term_with_user_vgg_weights(tmp_path):
     assert not any("vgg" in k or "perceptual" in k for k in ae.state_dict())   # not saved with the model
     with pytest.raises(KinemaError):
         VideoAutoencoder(dataclasses.replace(cfg, vgg_weights=str(tmp_path / "missing.safetensors")))
+
+
+def test_prepare_video_and_image_crop_resize_and_count_frames(tmp_path):
+    import cv2
+    import numpy as np
+
+    from kinema.methods.cinn.apps import prepare_image, prepare_video
+
+    # 16x24 frames: a 4-column border on each side (cropped away) around a flat centre
+    for i in range(5):
+        frame = np.full((16, 24, 3), 255, np.uint8)
+        frame[:, 4:20] = 20 * i
+        cv2.imwrite(str(tmp_path / f"{i:03d}.png"), frame)
+    video = prepare_video(tmp_path, channels=1, size=8, num_frames=3)
+    assert video.shape == (1, 3, 1, 8, 8)
+    want = torch.tensor([20.0 * i / 127.5 - 1 for i in range(3)]).view(1, 3, 1, 1, 1)
+    assert torch.allclose(video, want.expand_as(video), atol=1e-6)
+    with pytest.raises(KinemaError, match="5 frames"):
+        prepare_video(tmp_path, channels=1, size=8, num_frames=6)
+    image = prepare_image(tmp_path / "002.png", channels=3, size=4)
+    assert image.shape == (1, 3, 4, 4) and torch.allclose(image, torch.full_like(image, 40 / 127.5 - 1))
+    with pytest.raises(KinemaError, match="cannot read image"):
+        prepare_image(tmp_path / "missing.png", channels=3, size=4)
