@@ -11,13 +11,10 @@ from kinema.errors import KinemaError
 
 
 def _load(model_dir: Path):
+    from kinema.bench.harness import model_folder
     from kinema.methods.cinn.model import CINN
 
-    if not (model_dir / "config.json").is_file() and (model_dir / "model" / "config.json").is_file():
-        model_dir = model_dir / "model"          # a run folder: its final model
-    if not (model_dir / "config.json").is_file():
-        raise KinemaError(f"{model_dir} is not a cINN model folder (config.json missing): "
-                          "pass the `model` folder of a `kinema train cinn-flow` run")
+    model_dir = model_folder(model_dir)          # a model folder, or a run folder's model/
     try:
         return CINN.from_pretrained(model_dir).eval()
     except (ValueError, RuntimeError) as err:

@@ -204,6 +204,8 @@ def test_cli_animate_and_transfer(stages, tmp_path):
     result = runner.invoke(app, ["animate", str(tmp_path / "x0.png"), "--model", str(tmp_path / "run"),
                                  "--control", "3"])
     assert result.exit_code != 0 and "without a control" in str(result.exception or result.output)
+    result = runner.invoke(app, ["animate", str(tmp_path / "x0.png"), "--model", str(tmp_path / "anim")])
+    assert result.exit_code != 0 and "not a model folder" in str(result.exception or result.output)
 
 
 def test_kinema_train_runs_the_three_stages(tmp_path):
