@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kinema.data.io import to_uint8
 from kinema.errors import KinemaError
 
 VIDEO_MIME = {".mp4": "video/mp4", ".webm": "video/webm"}
@@ -76,11 +77,9 @@ def _to_uint8_frames(video: torch.Tensor, min_size: int) -> np.ndarray:
         raise KinemaError(f"video must be (t c h w) with 1 or 3 channels, got {tuple(video.shape)}")
     if min(video.shape) == 0:
         raise KinemaError(f"cannot encode an empty video of shape {tuple(video.shape)}")
-    frames = ((video.detach().float().cpu().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    frames = frames.expand(-1, 3, -1, -1) if frames.shape[1] == 1 else frames
-    factor = _upscale_factor(frames.shape[2], frames.shape[3], min_size)
-    frames = frames.repeat_interleave(factor, dim=2).repeat_interleave(factor, dim=3)
-    frames = frames.permute(0, 2, 3, 1).numpy()  # (t h w 3)
+    frames = to_uint8(video)                                         # (t h w 3)
+    factor = _upscale_factor(frames.shape[1], frames.shape[2], min_size)
+    frames = frames.repeat(factor, axis=1).repeat(factor, axis=2)
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
 
