@@ -43,3 +43,18 @@ def test_spectral_norm_bounds_the_largest_singular_value():
     assert torch.linalg.matrix_norm(linear.weight, ord=2) < 1.05
     plain = spectral(torch.nn.Linear(2, 2), enabled=False)
     assert not hasattr(plain, "parametrizations")
+
+
+def test_spade_on_image_features_matches_the_video_case_per_frame():
+    torch.manual_seed(0)
+    layer = SPADE(channels=4, cond_channels=3, hidden=8)
+    x, c = torch.randn(2, 4, 3, 6, 6), torch.randn(2, 3, 12, 12)
+    # a single-frame video normalises over the same values as the image, so the two agree
+    image_out = layer(x[:, :, 0], c)
+    video_out = layer(x[:, :, :1], c)[:, :, 0]
+    assert torch.allclose(image_out, video_out, atol=1e-5)
+    assert (image_out - layer(x[:, :, 1], c)).abs().max() > 1e-2
+
+
+def test_group_count_divides_the_channels():
+    assert [group_count(c) for c in (1, 3, 6, 8, 12, 7, 16)] == [1, 3, 6, 8, 6, 7, 8]

@@ -16,3 +16,14 @@ def test_resblock_identity_skip_and_gradients():
     block(x).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
     assert isinstance(block.skip, torch.nn.Identity)
+
+
+def test_resblock_computes_the_residual_sum():
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    block = ResBlock3d(3, 3, norm="none")
+    x = torch.randn(2, 3, 4, 5, 5)
+    h = F.leaky_relu(F.conv3d(x, block.conv1.weight, block.conv1.bias, padding=1), 0.2)
+    want = F.leaky_relu(F.conv3d(h, block.conv2.weight, block.conv2.bias, padding=1) + x, 0.2)
+    assert torch.allclose(block(x), want, atol=1e-6)

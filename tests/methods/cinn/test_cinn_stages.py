@@ -262,3 +262,32 @@ def test_prepare_video_and_image_crop_resize_and_count_frames(tmp_path):
     assert image.shape == (1, 3, 4, 4) and torch.allclose(image, torch.full_like(image, 40 / 127.5 - 1))
     with pytest.raises(KinemaError, match="cannot read image"):
         prepare_image(tmp_path / "missing.png", channels=3, size=4)
+
+
+def test_chain_segments_restarts_each_segment_at_the_last_frame():
+    from kinema.methods.cinn.model import chain_segments
+
+    starts = []
+
+    def segment(x0, index):                 # x0 (m c h w) -> (m 4 c h w): x0, x0+1, x0+2, x0+3
+        starts.append(x0.clone())
+        return x0[:, None] + torch.arange(4.0).view(1, 4, 1, 1, 1)
+
+    video = chain_segments(segment, torch.zeros(2, 1, 1, 1), num_frames=9, segment_frames=4)
+    assert video.shape == (2, 9, 1, 1, 1)
+    assert video[0].flatten().tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert [float(s[0]) for s in starts] == [0.0, 3.0, 6.0]
+
+
+def test_control_vector_forms_and_errors():
+    from kinema.methods.cinn.model import control_vector
+
+    assert control_vector(None, 0, 2, "cpu") is None
+    assert control_vector(2, 4, 3, "cpu").tolist() == [[0, 0, 1, 0]] * 3
+    assert control_vector([1, 3], 4, 2, "cpu").argmax(1).tolist() == [1, 3]
+    onehot = torch.eye(4)[:2]
+    assert torch.equal(control_vector(onehot, 4, 2, "cpu"), onehot)
+    with pytest.raises(KinemaError, match="0..3"):
+        control_vector([4], 4, 1, "cpu")
+    with pytest.raises(KinemaError, match="pass one"):
+        control_vector(None, 4, 1, "cpu")
