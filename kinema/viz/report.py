@@ -22,6 +22,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +93,8 @@ def encode_mp4(video: torch.Tensor, fps: float = 10, min_size: int = 128) -> byt
     frames = _to_uint8_frames(video, min_size)
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=round(fps))
+        # a Fraction, not round(fps): 7.5 fps stays 7.5 and fps < 0.5 does not become 0
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1000))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": "18", "preset": "veryfast"}

@@ -139,3 +139,12 @@ def test_line_plots_are_inline_svg(tmp_path):
     assert parsed.tags.count("svg") == 1 and parsed.tags.count("polyline") == 2
     with pytest.raises(KinemaError, match="svg"):
         report.svg("<div></div>")
+
+
+@pytest.mark.parametrize("fps", [7.5, 0.4])
+def test_videos_keep_a_fractional_frame_rate(fps):
+    from kinema.viz.report import encode_mp4
+
+    payload = encode_mp4(torch.zeros(3, 3, 8, 8), fps=fps, min_size=0)
+    with av.open(io.BytesIO(payload)) as container:
+        assert float(container.streams.video[0].average_rate) == pytest.approx(fps)
