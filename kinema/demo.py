@@ -74,7 +74,7 @@ class DemoContext:
 
 # --- helpers -------------------------------------------------------------------------------
 
-def _clips(name: str, split: str, count: int, **options):
+def load_clips(name: str, split: str, count: int, **options):
     """The first ``count`` clips of a dataset, stacked: (b t c h w)."""
     import torch
 
@@ -93,11 +93,25 @@ def _preview_options(name: str, s: DemoSettings, num_frames: int) -> dict:
     return dict(num_frames=num_frames, size=s.preview_size, num_videos=s.preview_clips)
 
 
-def _frame_scores(predicted, truth) -> tuple[list[float], list[float]]:
-    """Mean PSNR and SSIM over clips at every predicted step: (b t c h w) pairs -> two lists."""
+def score_predictions(ctx: DemoContext, dataset: str, predictions: dict, future
+                      ) -> tuple[list[dict], dict[str, dict[str, list[float]]]]:
+    """Score every method's predicted frames (b n c h w) against ``future`` frame by frame
+    (mean PSNR and SSIM over clips) and append one summary row per method to ``ctx.scores``.
+    Returns the per-frame table rows and the curves {metric: {method: per-frame scores}}."""
     from kinema.metrics.psnr_ssim import psnr, ssim
 
-    return (psnr(predicted, truth).mean(0).tolist(), ssim(predicted, truth).mean(0).tolist())
+    rows, curves = [], {"PSNR (dB)": {}, "SSIM": {}}
+    for method, video in predictions.items():
+        summary = {"dataset": dataset, "method": method}
+        for metric, score in (("PSNR (dB)", psnr), ("SSIM", ssim)):
+            steps = score(video, future).mean(0).tolist()
+            summary[metric] = sum(steps) / len(steps)
+            rows.append({"method": method, "metric": metric,
+                         **{f"t+{i + 1}": v for i, v in enumerate(steps)},
+                         "mean": summary[metric]})
+            curves[metric][method] = steps
+        ctx.scores.append(summary)
+    return rows, curves
 
 
 def _best_of(samples, truth):
@@ -127,7 +141,8 @@ def stage_datasets(ctx: DemoContext) -> None:
                 "runs right). Still things draw straight streaks along the time axis; motion "
                 "bends or slants them.", preformatted=False)
     for name in DATASETS:
-        clips = _clips(name, "test", s.preview_clips, **_preview_options(name, s, s.preview_frames))
+        clips = load_clips(name, "test", s.preview_clips,
+                           **_preview_options(name, s, s.preview_frames))
         first = clips[0]                                   # (t c h w)
         row, column = most_moving_row(first), most_moving_column(first)
         report.video(video_grid(clips), caption=f"{name}: {len(clips)} clips of "
@@ -194,8 +209,9 @@ def _baselines_on(ctx: DemoContext, name: str, options: dict, train_options: dic
     s, report = ctx.settings, ctx.report
     k, n = s.context_frames, s.predicted_frames
     report.section(f"Baselines on {name}")
-    train = _clips(name, "train", s.fit_clips, num_frames=k + n, **options, **(train_options or {}))
-    test = _clips(name, "test", s.eval_clips, num_frames=k + n, **options)
+    train = load_clips(name, "train", s.fit_clips, num_frames=k + n, **options,
+                       **(train_options or {}))
+    test = load_clips(name, "test", s.eval_clips, num_frames=k + n, **options)
     c, h, w = test.shape[-3:]
     context, future = test[:, :k], test[:, k:]                      # (b k c h w), (b n c h w)
 
@@ -235,17 +251,7 @@ def _baselines_on(ctx: DemoContext, name: str, options: dict, train_options: dic
 
     predictions["dynamic texture (one sample)"] = samples[:, 0]
     predictions[f"dynamic texture (best of {s.num_samples})"] = _best_of(samples, future)
-    rows, curves = [], {"PSNR (dB)": {}, "SSIM": {}}
-    for method, video in predictions.items():
-        psnr_steps, ssim_steps = _frame_scores(video, future)
-        summary = {"dataset": name, "method": method}
-        for metric, steps in (("PSNR (dB)", psnr_steps), ("SSIM", ssim_steps)):
-            mean = sum(steps) / len(steps)
-            rows.append({"method": method, "metric": metric,
-                         **{f"t+{i + 1}": v for i, v in enumerate(steps)}, "mean": mean})
-            summary[metric] = mean
-            curves[metric][method] = steps
-        ctx.scores.append(summary)
+    rows, curves = score_predictions(ctx, name, predictions, future)
     for metric, series in curves.items():
         report.line_plot(series, x_label="predicted frame", y_label=metric,
                          caption=f"{name}: {metric} per predicted frame")

@@ -45,8 +45,7 @@ def demo_stage(ctx, train_steps: int | None = None) -> None:
     """Add the ILE section to the demo report and its rows to ``ctx.scores``.
 
     ``train_steps`` defaults to 8 for the quick (test) settings and 150 otherwise."""
-    from kinema.data import load_dataset
-    from kinema.metrics.psnr_ssim import psnr, ssim
+    from kinema.demo import load_clips, score_predictions
     from kinema.methods.ile import viz
     from kinema.methods.ile.model import ILE
     from kinema.viz.grid import video_grid
@@ -56,10 +55,8 @@ def demo_stage(ctx, train_steps: int | None = None) -> None:
     quick = s.eval_clips <= 2
     steps = train_steps if train_steps is not None else (8 if quick else 150)
     options = dict(num_frames=k + n, size=s.digits_size)
-    train_set = load_dataset("bouncing-digits", "train", num_videos=s.fit_clips, **options)
-    test_set = load_dataset("bouncing-digits", "test", num_videos=s.eval_clips, **options)
-    train = torch.stack([train_set[i]["video"] for i in range(len(train_set))])
-    test = torch.stack([test_set[i]["video"] for i in range(len(test_set))])
+    train = load_clips("bouncing-digits", "train", s.fit_clips, num_videos=s.fit_clips, **options)
+    test = load_clips("bouncing-digits", "test", s.eval_clips, num_videos=s.eval_clips, **options)
     context, future = test[:, :k], test[:, k:]
 
     torch.manual_seed(s.seed)
@@ -93,15 +90,7 @@ def demo_stage(ctx, train_steps: int | None = None) -> None:
     report.line_plot({"bits/dim": history}, x_label="step", y_label="bits/dim",
                      caption="ILE training NLL (Eq. 2 with the scale layer)")
 
-    rows = []
-    for method, video in (("ILE (mean)", mean), ("ILE (one sample)", samples[:, 0])):
-        summary = {"dataset": "bouncing-digits", "method": method}
-        for metric, score in (("PSNR (dB)", psnr), ("SSIM", ssim)):
-            steps_scores = score(video, future).mean(0).tolist()
-            summary[metric] = sum(steps_scores) / len(steps_scores)
-            rows.append({"method": method, "metric": metric,
-                         **{f"t+{i + 1}": v for i, v in enumerate(steps_scores)},
-                         "mean": summary[metric]})
-        ctx.scores.append(summary)
+    rows, _ = score_predictions(ctx, "bouncing-digits",
+                                {"ILE (mean)": mean, "ILE (one sample)": samples[:, 0]}, future)
     report.table(rows, caption=f"ILE on bouncing-digits: scores per predicted frame "
                                f"(mean over {len(test)} clips)")
