@@ -55,7 +55,7 @@ class VideoResBlock(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int, config: AutoencoderConfig):
         super().__init__()
-        self.use_x0, self.use_adain = config.use_x0, config.use_adain
+        self.use_x0 = config.use_x0
         sn = config.spectral_norm
 
         def norm(c: int) -> nn.Module:
@@ -64,24 +64,24 @@ class VideoResBlock(nn.Module):
             return nn.GroupNorm(group_count(c), c)
 
         self.norm1, self.norm2 = norm(in_channels), norm(out_channels)
-        if config.use_adain:
-            self.adain1 = AdaIN(in_channels, config.z_dim)
-            self.adain2 = AdaIN(out_channels, config.z_dim)
+        # None when AdaIN is ablated (same state-dict keys as before when it is on)
+        self.adain1 = AdaIN(in_channels, config.z_dim) if config.use_adain else None
+        self.adain2 = AdaIN(out_channels, config.z_dim) if config.use_adain else None
         self.conv1 = spectral(nn.Conv3d(in_channels, out_channels, 3, padding=1), sn)
         self.conv2 = spectral(nn.Conv3d(out_channels, out_channels, 3, padding=1), sn)
         self.skip = nn.Identity() if in_channels == out_channels else \
             spectral(nn.Conv3d(in_channels, out_channels, 1, bias=False), sn)
 
-    def _modulate(self, h, norm, adain_name, x0, z):
+    def _modulate(self, h, norm, adain, x0, z):
         h = norm(h, x0) if self.use_x0 else norm(h)
-        if self.use_adain:
-            h = getattr(self, adain_name)(h, z)
+        if adain is not None:
+            h = adain(h, z)
         return F.leaky_relu(h, 0.2)
 
     def forward(self, h: torch.Tensor, x0: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """h (b c t h w), x0 (b c h w), z (b d) -> (b c' t h w)."""
-        out = self.conv1(self._modulate(h, self.norm1, "adain1", x0, z))
-        out = self.conv2(self._modulate(out, self.norm2, "adain2", x0, z))
+        out = self.conv1(self._modulate(h, self.norm1, self.adain1, x0, z))
+        out = self.conv2(self._modulate(out, self.norm2, self.adain2, x0, z))
         return out + self.skip(h)
 
 
