@@ -41,6 +41,7 @@ def demo_stage(ctx, steps: int | None = None) -> None:
     import tempfile
     from pathlib import Path
 
+    from kinema.bench.harness import collate
     from kinema.data import load_dataset
     from kinema.methods.cinn.apps import animate, transfer_motion
     from kinema.methods.cinn.autoencoder import VideoAutoencoder
@@ -56,8 +57,8 @@ def demo_stage(ctx, steps: int | None = None) -> None:
     options = dict(num_frames=4, size=16)   # 16 px: SSIM's 11-tap window needs >= 11
     train = load_dataset("clouds", "train", num_videos=64 if quick else 256, **options)
     test = load_dataset("clouds", "test", num_videos=max(s.eval_clips, 4), **options)
-    clips = torch.stack([train[i]["video"] for i in range(len(train))])
-    eta = torch.stack([train[i]["eta"] for i in range(len(train))])
+    train_batch = collate([train[i] for i in range(len(train))])
+    clips, eta = train_batch["video"], train_batch["eta"]
     torch.manual_seed(s.seed)
     ae = VideoAutoencoder(dataclasses.replace(autoencoder_config("tiny-clouds"), image_size=16,
                                               decoder_widths=(8, 8, 8), gan_start=steps // 2))
@@ -72,8 +73,8 @@ def demo_stage(ctx, steps: int | None = None) -> None:
         model = CINN(cfg)
     flow_loss = _train(model, clips, eta, 2 * steps, 3e-3, s.seed)
 
-    video = torch.stack([test[i]["video"] for i in range(len(test))])     # (b t c h w)
-    test_eta = torch.stack([test[i]["eta"] for i in range(len(test))])
+    test_batch = collate([test[i] for i in range(len(test))])
+    video, test_eta = test_batch["video"], test_batch["eta"]              # (b t c h w), (b)
     x0 = video[:1, 0]
     samples = animate(model, x0, 8, 4, control=test_eta[:1], seed=s.seed)[0]    # (n t c h w), chained
     directions = torch.tensor([0, 9, 18, 27])

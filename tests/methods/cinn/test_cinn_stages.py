@@ -13,13 +13,13 @@ from kinema.methods.cinn.model import CINN, PriorSampler
 
 
 def tiny_batch(seed=0, b=4, name="bouncing-digits"):
+    from kinema.bench.harness import collate
     from kinema.data import load_dataset
 
     extra = {"digit_size": 4} if name == "bouncing-digits" else {}
     data = load_dataset(name, "train", num_videos=b, num_frames=4, size=8, seed=seed, **extra)
-    items = [data[i] for i in range(b)]
-    return {"video": torch.stack([i["video"] for i in items]),
-            "eta": torch.stack([i["eta"] for i in items])}
+    batch = collate([data[i] for i in range(b)])
+    return {"video": batch["video"], "eta": batch["eta"]}
 
 
 def fit(model, batch, steps, lr=3e-3, groups=None):
