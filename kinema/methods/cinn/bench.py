@@ -37,13 +37,15 @@ def digit_motion(video: torch.Tensor, first_frame: torch.Tensor, first_position:
 def drift(video: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean optical flow (OpenCV DIS) summed over consecutive frames: (n t c h w) -> (n 2)
     px, (dx, dy); over ``mask`` (h w) if given (the clouds' sky)."""
-    from kinema.data.flow import optical_flow
+    from kinema.data.flow import FlowEstimator, to_gray_uint8
 
+    estimator = FlowEstimator("dis")   # built once, not per frame pair
     out = []
     for clip in video:
+        gray = to_gray_uint8(clip)                                       # (t h w) uint8
         total = torch.zeros(2)
-        for a, b in zip(clip[:-1], clip[1:]):
-            flow = optical_flow(a, b)                                    # (2 h w)
+        for a, b in zip(gray[:-1], gray[1:]):
+            flow = torch.from_numpy(estimator(a, b)).permute(2, 0, 1)    # (2 h w), (dx, dy)
             total += flow[:, mask].mean(1) if mask is not None else flow.flatten(1).mean(1)
         out.append(total)
     return torch.stack(out)
