@@ -37,8 +37,13 @@ def test_lines_follow_the_data_in_screen_coordinates():
     ys = [p[1] for p in falling]
     assert ys == sorted(ys)
     assert len({p[1] for p in flat}) == 1
-    # the same value is drawn at the same height in both series
-    assert falling[0][0] == flat[0][0]
+    # both series share the x positions, and screen y is one affine map of the value for
+    # both: equal value steps are equal screen steps, and 22 dB sits where the map puts it
+    assert [p[0] for p in flat] == xs
+    slope = (ys[-1] - ys[0]) / (18.0 - 30.0)          # points are written to 0.1 px
+    for value, y in zip(series["psnr"], ys):
+        assert y == pytest.approx(ys[0] + slope * (value - 30.0), abs=0.15)
+    assert flat[0][1] == pytest.approx(ys[0] + slope * (22.0 - 30.0), abs=0.15)
     assert "psnr" in svg and "frame" in svg and "curves" in svg
 
 
