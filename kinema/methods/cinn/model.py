@@ -57,16 +57,17 @@ def control_vector(control, bins: int, batch: int, device) -> torch.Tensor | Non
     return torch.nn.functional.one_hot(index, bins).float()
 
 
-def chain_segments(decode_segment: Callable[[torch.Tensor, int], torch.Tensor], x0: torch.Tensor,
-                   num_frames: int, segment_frames: int) -> torch.Tensor:
-    """Videos of ``num_frames`` from segments of ``segment_frames`` that each start at the
-    previous segment's last frame. decode_segment(x0 (m c h w), index) -> (m t c h w)."""
-    video = decode_segment(x0, 0)
-    index = 1
+def chain_segments(decode_segment: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor,
+                   num_frames: int, num_samples: int = 1) -> torch.Tensor:
+    """``num_samples`` videos of ``num_frames`` per start frame, x0 (b c h w) -> (b n t c h w),
+    made of segments that each start at the previous segment's last frame.
+    decode_segment(starts (m c h w)) -> (m t c h w) draws one segment per start."""
+    video = decode_segment(repeat(x0, "b c h w -> (b n) c h w", n=num_samples))
+    if video.shape[1] < min(num_frames, 2):
+        raise ValueError(f"segments of {video.shape[1]} frame(s) cannot be chained to {num_frames}")
     while video.shape[1] < num_frames:
-        video = torch.cat([video, decode_segment(video[:, -1], index)[:, 1:]], dim=1)
-        index += 1
-    return video[:, :num_frames]
+        video = torch.cat([video, decode_segment(video[:, -1])[:, 1:]], dim=1)
+    return rearrange(video[:, :num_frames], "(b n) t c h w -> b n t c h w", n=num_samples)
 
 
 class CINN(nn.Module, Pretrained):
@@ -103,10 +104,6 @@ class CINN(nn.Module, Pretrained):
         for module in (self.video_encoder, self.video_decoder, self.image_encoder):
             module.eval()   # the earlier stages stay frozen
         return self
-
-    @property
-    def segment_frames(self) -> int:
-        return self.video_config.num_frames
 
     def condition(self, x0: torch.Tensor, control=None) -> torch.Tensor:
         """The flow's condition: [image code of x0, one-hot eta] (b k)."""
@@ -167,18 +164,15 @@ class CINN(nn.Module, Pretrained):
     def sample(self, x0: torch.Tensor, num_frames: int, num_samples: int = 1, control=None,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """x0 (b c h w) in [-1, 1] -> videos (b n t c h w) starting at x0."""
-        b = x0.shape[0]
-        starts = repeat(x0, "b c h w -> (b n) c h w", n=num_samples)
-        eta = control_vector(control, self.config.control_bins, b, x0.device)
+        eta = control_vector(control, self.config.control_bins, x0.shape[0], x0.device)
         eta = repeat(eta, "b k -> (b n) k", n=num_samples) if eta is not None else None
         d = self.video_config.z_dim
 
-        def segment(start: torch.Tensor, index: int) -> torch.Tensor:
+        def segment(start: torch.Tensor) -> torch.Tensor:
             nu = torch.randn(start.shape[0], d, generator=generator, device="cpu").to(start)
             return self.decode_residual(start, nu, eta)
 
-        video = chain_segments(segment, starts, num_frames, self.segment_frames)
-        return rearrange(video, "(b n) t c h w -> b n t c h w", b=b)
+        return chain_segments(segment, x0, num_frames, num_samples)
 
 
 class PriorSampler(nn.Module):
@@ -196,12 +190,9 @@ class PriorSampler(nn.Module):
     @torch.no_grad()
     def sample(self, x0: torch.Tensor, num_frames: int, num_samples: int = 1, control=None,
                generator: torch.Generator | None = None) -> torch.Tensor:
-        b = x0.shape[0]          # control: ignored, the prior has no eta
-        starts = repeat(x0, "b c h w -> (b n) c h w", n=num_samples)
-
-        def segment(start: torch.Tensor, index: int) -> torch.Tensor:
+        # control: ignored, the prior has no eta
+        def segment(start: torch.Tensor) -> torch.Tensor:
             z = torch.randn(start.shape[0], self.config.z_dim, generator=generator).to(start)
             return self.decoder(start, z)
 
-        video = chain_segments(segment, starts, num_frames, self.config.num_frames)
-        return rearrange(video, "(b n) t c h w -> b n t c h w", b=b)
+        return chain_segments(segment, x0, num_frames, num_samples)

@@ -269,14 +269,19 @@ def test_chain_segments_restarts_each_segment_at_the_last_frame():
 
     starts = []
 
-    def segment(x0, index):                 # x0 (m c h w) -> (m 4 c h w): x0, x0+1, x0+2, x0+3
+    def segment(x0):                        # x0 (m c h w) -> (m 4 c h w): x0, x0+1, x0+2, x0+3
         starts.append(x0.clone())
         return x0[:, None] + torch.arange(4.0).view(1, 4, 1, 1, 1)
 
-    video = chain_segments(segment, torch.zeros(2, 1, 1, 1), num_frames=9, segment_frames=4)
-    assert video.shape == (2, 9, 1, 1, 1)
-    assert video[0].flatten().tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8]
-    assert [float(s[0]) for s in starts] == [0.0, 3.0, 6.0]
+    x0 = torch.tensor([0.0, 100.0]).view(2, 1, 1, 1)
+    video = chain_segments(segment, x0, num_frames=9, num_samples=3)
+    assert video.shape == (2, 3, 9, 1, 1, 1)
+    assert video[0, 2].flatten().tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert video[1, 0].flatten().tolist() == [100, 101, 102, 103, 104, 105, 106, 107, 108]
+    assert [s.flatten().tolist() for s in starts] == [[0, 0, 0, 100, 100, 100], [3, 3, 3, 103, 103, 103],
+                                                      [6, 6, 6, 106, 106, 106]]
+    with pytest.raises(ValueError, match="1 frame"):
+        chain_segments(lambda x: x[:, None], x0, num_frames=3)
 
 
 def test_control_vector_forms_and_errors():
