@@ -62,5 +62,10 @@ def test_mark_row_draws_red_on_a_copy_only():
     assert torch.count_nonzero(frame) == 0
     uint8 = mark_column(np.zeros((3, 4, 5), np.uint8), 1)
     assert uint8[:, :, 1].tolist() == [[255] * 4, [0] * 4, [0] * 4]
+    assert np.count_nonzero(np.delete(uint8, 1, axis=2)) == 0      # only that column
+    gray = mark_column(torch.zeros(1, 4, 5), -1)                     # the last column, white
+    assert torch.equal(gray[0, :, 4], torch.ones(4)) and torch.count_nonzero(gray[0, :, :4]) == 0
+    with pytest.raises(KinemaError, match="column 5"):
+        mark_column(frame, 5)
     with pytest.raises(KinemaError, match="channels"):
         mark_row(frame, 0, color=(1.0,))
