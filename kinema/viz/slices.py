@@ -29,19 +29,20 @@ def _as_float64(x: Array) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
+def _temporal_variance(video: Array) -> np.ndarray:
+    _check_video(video)
+    return _as_float64(video).var(axis=0)  # (c h w)
+
+
 def most_moving_row(video: Array) -> int:
     """The row whose pixels change most over time (summed temporal variance): the row an
     X-t slice should take when the caller has no better idea. video: (t c h w)."""
-    _check_video(video)
-    variance = _as_float64(video).var(axis=0)  # (c h w)
-    return int(variance.sum(axis=(0, 2)).argmax())
+    return int(_temporal_variance(video).sum(axis=(0, 2)).argmax())
 
 
 def most_moving_column(video: Array) -> int:
     """The column whose pixels change most over time. video: (t c h w)."""
-    _check_video(video)
-    variance = _as_float64(video).var(axis=0)  # (c h w)
-    return int(variance.sum(axis=(0, 1)).argmax())
+    return int(_temporal_variance(video).sum(axis=(0, 1)).argmax())
 
 
 def _checked_index(index: int, size: int, what: str) -> int:
@@ -83,24 +84,24 @@ def _line_color(frame: Array, color: tuple[float, ...] | None) -> list[float]:
     return list(color)
 
 
+def _mark(frame: Array, index: int, dim: int, color: tuple[float, ...] | None) -> Array:
+    """A copy of ``frame`` (c h w) with line ``index`` along ``dim`` (1: a row, 2: a column)
+    drawn in ``color``."""
+    if frame.ndim != 3:
+        raise KinemaError(f"frame must be (c h w), got shape {tuple(frame.shape)}")
+    index = _checked_index(index, frame.shape[dim], "row" if dim == 1 else "column")
+    marked = frame.clone() if isinstance(frame, torch.Tensor) else frame.copy()
+    for channel, value in enumerate(_line_color(frame, color)):
+        marked[(channel,) + (slice(None),) * (dim - 1) + (index,)] = value
+    return marked
+
+
 def mark_row(frame: Array, row: int, color: tuple[float, ...] | None = None) -> Array:
     """A copy of ``frame`` (c h w) with ``row`` drawn as a line, to show where an X-t slice was
     taken. The default colour is red for RGB (white for grey) in the frame's value range."""
-    if frame.ndim != 3:
-        raise KinemaError(f"frame must be (c h w), got shape {tuple(frame.shape)}")
-    row = _checked_index(row, frame.shape[1], "row")
-    marked = frame.clone() if isinstance(frame, torch.Tensor) else frame.copy()
-    for channel, value in enumerate(_line_color(frame, color)):
-        marked[channel, row, :] = value
-    return marked
+    return _mark(frame, row, 1, color)
 
 
 def mark_column(frame: Array, column: int, color: tuple[float, ...] | None = None) -> Array:
     """A copy of ``frame`` (c h w) with ``column`` drawn as a line (see ``mark_row``)."""
-    if frame.ndim != 3:
-        raise KinemaError(f"frame must be (c h w), got shape {tuple(frame.shape)}")
-    column = _checked_index(column, frame.shape[2], "column")
-    marked = frame.clone() if isinstance(frame, torch.Tensor) else frame.copy()
-    for channel, value in enumerate(_line_color(frame, color)):
-        marked[channel, :, column] = value
-    return marked
+    return _mark(frame, column, 2, color)
