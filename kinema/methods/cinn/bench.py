@@ -129,9 +129,10 @@ def control_and_transfer(model, data: str, dataset, count: int, seed: int = 0) -
         return out
     # transfer the motion of clip i to the start frame of clip i+1 (eta: the source's)
     target = video.roll(-1, 0)
+    eta = batch["eta_onehot"] if model.config.control_bins else None
     with torch.no_grad():
-        nu = model.encode_residual(video, batch["eta_onehot"] if model.config.control_bins else None)
-        moved = model.decode_residual(target[:, 0], nu, batch["eta_onehot"] if model.config.control_bins else None)
+        nu = model.encode_residual(video, eta)
+        moved = model.decode_residual(target[:, 0], nu, eta)
     if data == "clouds":
         mask = batch["sky_mask"].roll(-1, 0)
         got = torch.stack([drift(m[None], k)[0] for m, k in zip(moved, mask)])

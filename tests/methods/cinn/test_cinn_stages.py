@@ -67,7 +67,7 @@ def test_autoencoder_reconstruction_falls_with_adversarial_terms_on(stages):
     assert sum(h["l1"] for h in gen[-5:]) < 0.6 * sum(h["l1"] for h in gen[:5])
     assert "adversarial" in gen[-1] and "feature_matching" in gen[-1]   # after gan_start
     disc = [h for g, h in stages["ae_history"] if g == "discriminator"]
-    assert all(h["gp"] >= 0 for h in disc)
+    assert all(h["gp"] > 0 for h in disc)   # D_T's gradient on real clips is penalised, not zero
 
 
 def test_image_encoder_loss_falls(stages):
