@@ -150,3 +150,24 @@ def test_errors_name_the_problem():
         LinearDynamicTexture(DynamicTextureConfig(height=2, width=2, num_components=5))
     with pytest.raises(KinemaError, match="2 frames"):
         _model().fit(torch.zeros(10, 1, 1, SIZE, SIZE), progress=False)
+
+
+def test_mean_rollouts_render_the_filtered_state_moved_by_powers_of_A():
+    videos = _lds_videos(_true_A(), state_noise=0.05, pixel_noise=0.05, seed=4)
+    model = _model().fit(videos, progress=False)
+    A, C, mu = model.A.numpy(), model.C.numpy(), model.mean.numpy()
+
+    def rendered(states):                                     # (b n) -> (b d), y = C x + mean
+        return np.clip(states @ C.T + mu, -1, 1)
+
+    context = videos[:3, :4]
+    x = model.filter(context)[0].numpy()                      # the last context frame's state
+    future = model.predict(context, 3, stochastic=False)[:, 0].reshape(3, 3, -1).numpy()
+    for t in range(3):                                        # x_{k+t+1} = A^{t+1} x_k
+        expected = rendered(x @ np.linalg.matrix_power(A, t + 1).T)
+        np.testing.assert_allclose(future[:, t], expected, atol=1e-5)
+
+    x0 = model.filter(context[:, :1])[0].numpy()              # frame 0 of sample: x0's state
+    still = model.sample(context[:, 0], 2, stochastic=False)[:, 0].reshape(3, 2, -1).numpy()
+    np.testing.assert_allclose(still[:, 0], rendered(x0), atol=1e-5)
+    np.testing.assert_allclose(still[:, 1], rendered(x0 @ A.T), atol=1e-5)
