@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from kinema.data.synthetic.clouds import NUM_DIRECTIONS   # the clouds' eta bins
+
 DATASETS = {"bouncing-digits": "", "clouds": "-clouds"}
 
 
@@ -55,7 +57,7 @@ def cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.cosine_similarity(a.double(), b.double(), dim=-1, eps=1e-9)
 
 
-def angle_bin(vector: torch.Tensor, bins: int = 36) -> torch.Tensor:
+def angle_bin(vector: torch.Tensor, bins: int = NUM_DIRECTIONS) -> torch.Tensor:
     angle = torch.atan2(vector[..., 1], vector[..., 0]) % (2 * math.pi)
     return (angle / (2 * math.pi / bins)).floor().long().clamp(max=bins - 1)
 
@@ -122,7 +124,7 @@ def control_and_transfer(model, data: str, dataset, count: int, seed: int = 0) -
         fake = model.sample(video[:, 0], video.shape[1], 1, control=batch["eta_onehot"], generator=g)[:, 0]
         moved = torch.stack([drift(f[None], m)[0] for f, m in zip(fake, mask)])
         hits = (angle_bin(moved) - batch["eta"]).abs()
-        out["direction_within_1_bin"] = float((torch.minimum(hits, 36 - hits) <= 1).double().mean())
+        out["direction_within_1_bin"] = float((torch.minimum(hits, NUM_DIRECTIONS - hits) <= 1).double().mean())
         out["direction_cosine"] = float(cosine(moved, torch.stack(
             [torch.cos(batch["angle"]), torch.sin(batch["angle"])], -1)).mean())
     if not hasattr(model, "encode_residual"):
