@@ -98,6 +98,9 @@ def test_a_batch_of_videos_is_tiled_into_one(tmp_path):
     with av.open(io.BytesIO(payload)) as container:
         frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
     assert len(frames) == 3 and frames[0].shape == (34, 34, 3)   # 2 cells + 2 px padding
+    for frame in frames:                            # black cells, white separators between
+        assert frame[:16, :16].mean() < 30 and frame[18:, 18:].mean() < 30
+        assert frame[16:18].mean() > 200 and frame[:, 16:18].mean() > 200
 
 
 def test_save_is_atomic_and_leaves_no_temporary_files(tmp_path):
