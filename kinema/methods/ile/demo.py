@@ -44,7 +44,7 @@ def train_briefly(model, clips: torch.Tensor, steps: int, batch_size: int = 4,
 def demo_stage(ctx, train_steps: int | None = None) -> None:
     """Add the ILE section to the demo report and its rows to ``ctx.scores``.
 
-    ``train_steps`` defaults to 8 for the quick (test) settings and 150 otherwise."""
+    ``train_steps`` defaults to the settings' ``ile_train_steps``."""
     from kinema.demo import load_clips, score_predictions
     from kinema.methods.ile import viz
     from kinema.methods.ile.model import ILE
@@ -52,8 +52,7 @@ def demo_stage(ctx, train_steps: int | None = None) -> None:
 
     s, report = ctx.settings, ctx.report
     k, n = s.context_frames, s.predicted_frames
-    quick = s.eval_clips <= 2
-    steps = train_steps if train_steps is not None else (8 if quick else 150)
+    steps = s.ile_train_steps if train_steps is None else train_steps
     options = dict(num_frames=k + n, size=s.digits_size)
     train = load_clips("bouncing-digits", "train", s.fit_clips, num_videos=s.fit_clips, **options)
     test = load_clips("bouncing-digits", "test", s.eval_clips, num_videos=s.eval_clips, **options)
