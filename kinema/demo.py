@@ -114,6 +114,19 @@ def score_predictions(ctx: DemoContext, dataset: str, predictions: dict, future
     return rows, curves
 
 
+def prediction_grid(context, columns: list, num_clips: int):
+    """One grid video of predictions: a row per clip (the first ``num_clips``), a column per
+    video in ``columns`` (each (b n c h w)), every column replaying the context (b k c h w)
+    first so the eye follows the cut into the prediction. Returns (k+n c H W)."""
+    import torch
+
+    from kinema.viz.grid import video_grid
+
+    panel = torch.stack([torch.cat([context[:num_clips], v[:num_clips]], dim=1)
+                         for v in columns], dim=1)                 # (b m t c h w)
+    return video_grid(panel.flatten(0, 1), nrow=len(columns))
+
+
 def _best_of(samples, truth):
     """Per clip, the sample with the best mean PSNR (the stochastic-prediction convention):
     samples (b n t c h w), truth (b t c h w) -> (b t c h w)."""
@@ -229,19 +242,16 @@ def _baselines_on(ctx: DemoContext, name: str, options: dict, train_options: dic
     samples = texture.predict(context, n, num_samples=s.num_samples, generator=generator)
     still = texture.sample(test[:, 0], k + n, num_samples=s.num_samples, generator=generator)
 
-    shown = slice(0, s.shown_clips)
     columns = [future, *predictions.values(), *samples.unbind(1)]   # each (b n c h w)
     labels = ["ground truth", *predictions, *[f"sample {i + 1}" for i in range(s.num_samples)]]
-    # every column replays the context first, so the eye follows the cut into the prediction
-    panel = torch.stack([torch.cat([context, v], dim=1) for v in columns], dim=1)[shown]
     report.text(f"{len(test)} test clips; each predictor sees {k} frames and predicts {n}. "
                 f"The dynamic texture (Doretto et al. 2003) is fitted on {len(train)} training "
                 f"clips with {texture.config.num_components} components; its samples draw the "
                 f"state from the Kalman posterior and add the innovations.", preformatted=False)
-    report.video(video_grid(panel.flatten(0, 1), nrow=len(columns)),
+    report.video(prediction_grid(context, columns, s.shown_clips),
                  caption=f"rows: test clips; columns: {', '.join(labels)} "
                          f"(the first {k} frames are the context, the same in every column)")
-    report.video(video_grid(still[shown].flatten(0, 1), nrow=s.num_samples),
+    report.video(video_grid(still[:s.shown_clips].flatten(0, 1), nrow=s.num_samples),
                  caption=f"dynamic texture: {s.num_samples} videos sampled from each clip's "
                          f"first frame (image to video)")
     generated = texture.generate(s.shown_clips * s.num_samples, k + n, generator=generator)

@@ -132,3 +132,20 @@ def test_score_predictions_match_numpy_and_scikit_image(tmp_path):
         assert psnr_row["mean"] == pytest.approx(psnr.mean())
         assert [ssim_row[f"t+{i}"] for i in (1, 2, 3)] == pytest.approx(ssim)
     assert len(ctx.scores) == 2 and len(rows) == 4
+
+
+def test_prediction_grid_puts_clips_in_rows_and_methods_in_columns():
+    import torch
+
+    from kinema.demo import prediction_grid
+
+    context = torch.zeros(3, 2, 1, 4, 4)                          # (b k c h w)
+    columns = [torch.full((3, 3, 1, 4, 4), 0.1 * (j + 1)) + torch.arange(3.0)[:, None, None,
+               None, None] for j in range(2)]                     # clip i, column j: i + 0.1 (j+1)
+    grid = prediction_grid(context, columns, num_clips=2)         # 2 rows x 2 columns, pad 2
+    assert grid.shape == (5, 1, 2 * 4 + 2, 2 * 4 + 2)
+    for i in range(2):
+        for j in range(2):
+            cell = grid[:, :, i * 6:i * 6 + 4, j * 6:j * 6 + 4]
+            assert torch.equal(cell[:2], torch.zeros(2, 1, 4, 4))  # the context comes first
+            assert torch.allclose(cell[2:], torch.full((3, 1, 4, 4), i + 0.1 * (j + 1)))

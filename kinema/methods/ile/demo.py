@@ -45,10 +45,9 @@ def demo_stage(ctx, train_steps: int | None = None) -> None:
     """Add the ILE section to the demo report and its rows to ``ctx.scores``.
 
     ``train_steps`` defaults to the settings' ``ile_train_steps``."""
-    from kinema.demo import load_clips, score_predictions
+    from kinema.demo import load_clips, prediction_grid, score_predictions
     from kinema.methods.ile import viz
     from kinema.methods.ile.model import ILE
-    from kinema.viz.grid import video_grid
 
     s, report = ctx.settings, ctx.report
     k, n = s.context_frames, s.predicted_frames
@@ -76,10 +75,7 @@ def demo_stage(ctx, train_steps: int | None = None) -> None:
                 f"(Eq. 2): {held_out['bits_per_dim'].item():.3f} bits/dim; predictive NLL of "
                 f"the {n} future frames given {k}: "
                 f"{held_out['predictive_bits_per_dim'].item():.3f} bits/dim.", preformatted=False)
-    shown = slice(0, s.shown_clips)
-    columns = [future, mean, *samples.unbind(1)]
-    panel = torch.stack([torch.cat([context, v], dim=1) for v in columns], dim=1)[shown]
-    report.video(video_grid(panel.flatten(0, 1), nrow=len(columns)),
+    report.video(prediction_grid(context, [future, mean, *samples.unbind(1)], s.shown_clips),
                  caption="rows: test clips; columns: ground truth, ILE mean prediction, "
                          f"{s.num_samples} ILE samples (after {k} context frames)")
     report.image(viz.xt_figure(context[0], future[0], mean[0]),
