@@ -20,7 +20,11 @@ class TrainConfig:
     lr: float = 2e-4
     betas: tuple = (0.9, 0.999)
     weight_decay: float = 0.0
-    warmup_steps: int = 0             # linear learning-rate warm-up, then constant
+    warmup_steps: int = 0             # linear learning-rate warm-up, then lr_schedule
+    # after warm-up: "constant", "linear" (to lr * lr_final_factor at the last step) or
+    # "exponential" (lr * gamma**step with gamma reaching lr_final_factor at the last step)
+    lr_schedule: str = "constant"
+    lr_final_factor: float = 0.1
     grad_clip: float | None = 1.0     # max global grad norm per optimiser group; None = off
     ema_decay: float | None = None    # None = no EMA copy
     seed: int = 0
@@ -103,3 +107,23 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
 
 def _missing(dotted: str):
     raise ValueError(f"override {dotted!r}: no such config field")
+
+
+def lr_factor(step: int, config: TrainConfig) -> float:
+    """The learning-rate multiplier after ``step`` optimiser steps: linear warm-up over
+    ``warmup_steps``, times the ``lr_schedule`` decay over ``steps`` (1 at step 0,
+    ``lr_final_factor`` at the last step)."""
+    warmup = max(int(config.warmup_steps or 0), 0)
+    factor = min(1.0, (step + 1) / warmup) if warmup else 1.0
+    schedule = getattr(config, "lr_schedule", "constant")
+    if schedule == "constant" or not config.steps:
+        return factor
+    progress = min(max(step / config.steps, 0.0), 1.0)
+    final = config.lr_final_factor
+    if schedule == "linear":
+        factor *= 1.0 - (1.0 - final) * progress
+    elif schedule == "exponential":
+        factor *= final ** progress
+    else:
+        raise ValueError(f"unknown lr_schedule {schedule!r}: constant, linear or exponential")
+    return factor

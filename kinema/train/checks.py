@@ -28,6 +28,9 @@ _RULES = {
               and all(_is_number(b) and 0 <= b < 1 for b in v), "two numbers in [0, 1)"),
     "weight_decay": (lambda v: _is_number(v) and v >= 0, "a number >= 0"),
     "warmup_steps": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0"),
+    "lr_schedule": (lambda v: v in ("constant", "linear", "exponential"),
+                    "one of constant, linear, exponential"),
+    "lr_final_factor": (lambda v: _is_number(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "grad_clip": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0 or null"),
     "ema_decay": (lambda v: v is None or (_is_number(v) and 0 <= v < 1),
                   "a number in [0, 1) or null"),
@@ -48,6 +51,9 @@ def check_train_config(config) -> None:
     problems = [f"train.{name} must be {what}, got {getattr(config, name)!r}"
                 for name, (test, what) in _RULES.items()
                 if hasattr(config, name) and not test(getattr(config, name))]
+    if getattr(config, "lr_schedule", None) == "exponential" and getattr(config, "lr_final_factor", 1) == 0:
+        problems.append("train.lr_final_factor must be > 0 for the exponential lr_schedule "
+                        "(an exponential never reaches 0)")
     if problems:
         raise KinemaError("; ".join(problems))
 

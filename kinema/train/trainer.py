@@ -3,7 +3,8 @@
 Per iteration, for each optimiser group in the order ``parameter_groups()`` gives them:
 zero every gradient, ``losses = method.training_step(batch, group)``, back-propagate
 ``losses["loss"]``, average gradients over ranks, clip the group's gradient norm, step its
-AdamW. Then every group's scheduler steps (linear warm-up, then constant) and the EMA updates.
+AdamW. Then every group's scheduler steps (linear warm-up, then
+``lr_schedule``: constant, linear or exponential decay; ``kinema.config.lr_factor``) and the EMA updates.
 A group whose loss or gradient norm is not finite is not updated; such steps are counted and
 ``max_nonfinite`` of them in a row stop the run.
 
@@ -28,6 +29,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from kinema.config import lr_factor
 from kinema.data.io import set_default_mode
 from kinema.errors import KinemaError
 from kinema.train.checks import check_train_config, make_run_folder
@@ -73,10 +75,8 @@ class Trainer:
         self.groups = self._parameter_groups()
         self.optimizers = {g: torch.optim.AdamW(params, **self._optimizer_options(g))
                            for g, params in self.groups.items()}
-        warmup = max(int(cfg.warmup_steps or 0), 0)
-        self.schedulers = {g: torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda e: min(1.0, (e + 1) / warmup) if warmup else 1.0)
-            for g, opt in self.optimizers.items()}
+        self.schedulers = {g: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, cfg))
+                           for g, opt in self.optimizers.items()}
         self.batches = ResumableBatches(dataset, cfg.batch_size, cfg.seed, self.dist.rank,
                                         self.dist.world_size, cfg.num_workers)
         self.ema: EMA | None = None
