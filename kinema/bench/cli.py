@@ -74,10 +74,13 @@ def bench_command(
     runs: Path = typer.Option(None, "--runs", help="ile-bouncing-digits: folder with trained ile/ "
                               "and mathieu/ (default: train both with their small recipes first: slow, ~1 h on a CPU)"),
     num_videos: int = typer.Option(None, "--num-videos", help="held-out videos (ile-bouncing-digits: 100)"),
+    preset: str = typer.Option(None, "--preset", help="cinn-*: the base preset whose runs under --runs "
+                               "(default runs/) are compared (default small)"),
 ) -> None:
     """Run a named benchmark; write benchmarks/NAME.md (table, command, machine) and NAME.json."""
     from kinema.bench.benchmarks import run_benchmark
 
-    md, js = run_benchmark(name, out_dir, extractor=extractor, runs=runs, num_videos=num_videos)
+    md, js = run_benchmark(name, out_dir, extractor=extractor, runs=runs, num_videos=num_videos,
+                           preset=preset)
     typer.echo(Path(md).read_text())
     typer.echo(f"wrote {md} and {js}")

@@ -3,10 +3,10 @@ the synthetic stand-ins (issue 5): the full model, its three ablations and basel
 the evaluation protocol (``kinema.bench.harness.evaluate``) plus control accuracy and
 motion-transfer agreement measured from the generated motion.
 
-Models are the saved runs of ``kinema train cinn-* --preset bench[...]`` under ``runs/``
-(the ``bench`` preset: 16 px, 8 frames, trained briefly on this CPU machine; see the table's
-header); a row whose runs are missing is listed as not trained. The domain extractors are
-trained by this benchmark on the same size (``runs/extractors/cinn-bench-DATA``) if absent.
+Models are the saved runs of ``kinema train cinn-* --preset PRESET[...]`` under ``runs/``
+(``--preset``, default ``small``: 32 px, 16 frames); a row whose runs are missing is listed
+as not trained, with the command that trains it. The domain extractor is the data's standard
+one (``runs/extractors/DATA``), trained by this benchmark if absent.
 """
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from kinema.errors import KinemaError
 from kinema.data.synthetic.clouds import NUM_DIRECTIONS   # the clouds' eta bins
 
 DATASETS = {"bouncing-digits": "", "clouds": "-clouds"}
@@ -85,26 +86,19 @@ class FromPrediction:
 
 # --------------------------------------------------------------------------- one table
 
-def _rows(data: str, runs: Path) -> list[tuple[str, str, object]]:
-    """(label, how it is built, loader) for every row."""
-    from kinema.methods.cinn.model import CINN, PriorSampler
+def _rows(data: str, runs: Path, preset: str) -> list[tuple[str, str, object]]:
+    """(label, run folder, loader) for every row: the paper's Tables 2 and 4 plus baselines."""
+    from kinema.methods.cinn.model import CINN, PriorSampler, load_stage
 
-    s = DATASETS[data]
-    flow = lambda run: lambda: CINN.from_pretrained(runs / run / "model").eval()  # noqa: E731
-    prior = lambda run: lambda: PriorSampler.from_autoencoder(str(runs / run / "model"))  # noqa: E731
-    rows = []
-    # v2: the encoder pools to a (2 4 4) grid (kinema's current presets); v1: global average
-    # pooling, whose code collapsed on these runs (mu nearly equal for all clips)
-    for tag, suffix in (("", "-v2"), (" [encoder v1]", ""), (" [encoder v1, AE 1400 steps]", "-long")):
-        rows += [(f"Ours (cINN){tag}", f"cinn-flow-bench{s}{suffix}", flow(f"cinn-flow-bench{s}{suffix}")),
-                 (f"Ours w/o cINN (z from the prior){tag}", f"cinn-autoencoder-bench{s}{suffix}",
-                  prior(f"cinn-autoencoder-bench{s}{suffix}"))]
-        if suffix != "-long":
-            rows += [(f"Ours w/o {a}{tag}", f"cinn-flow-bench{s}-no-{a.lower()}{suffix}",
-                      flow(f"cinn-flow-bench{s}-no-{a.lower()}{suffix}")) for a in ("x0", "AdaIN")]
-        rows.append((f"Ours, controlled by eta{tag}", f"cinn-flow-bench{s}-control{suffix}",
-                     flow(f"cinn-flow-bench{s}-control{suffix}")))
-    return rows + [
+    stem = preset + DATASETS[data]
+    flow = lambda run: lambda: load_stage(str(runs / run / "model"), CINN, "cinn-flow").eval()  # noqa: E731
+    return [
+        ("Ours (cINN)", f"cinn-flow-{stem}", flow(f"cinn-flow-{stem}")),
+        ("Ours w/o cINN (z from the prior)", f"cinn-autoencoder-{stem}",
+         lambda: PriorSampler.from_autoencoder(str(runs / f"cinn-autoencoder-{stem}" / "model"))),
+        ("Ours w/o x0", f"cinn-flow-{stem}-no-x0", flow(f"cinn-flow-{stem}-no-x0")),
+        ("Ours w/o AdaIN", f"cinn-flow-{stem}-no-adain", flow(f"cinn-flow-{stem}-no-adain")),
+        ("Ours, controlled by eta", f"cinn-flow-{stem}-control", flow(f"cinn-flow-{stem}-control")),
         ("baseline: static x0", "-", lambda: StaticImage()),
         ("baseline: linear dynamic texture", "fitted on the training split", None),
     ]
@@ -149,24 +143,28 @@ def control_and_transfer(model, data: str, dataset, count: int, seed: int = 0) -
     return out
 
 
-def cinn_benchmark(data: str, out_dir: Path, runs: str | Path = "runs", num_videos: int = 64,
-                   transfer_videos: int = 32, **_) -> tuple[Path, Path]:
+def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num_videos: int | None = None,
+                   transfer_videos: int = 32, preset: str | None = None, **_) -> tuple[Path, Path]:
+    """One table (``benchmarks/cinn-DATA.md``; ``cinn-DATA-PRESET.md`` for a preset other than
+    ``small``) comparing the runs of ``kinema train cinn-* --preset PRESET[...]`` under ``runs``."""
     from kinema.bench.benchmarks import _write
     from kinema.bench.harness import Protocol, evaluate, load_model
     from kinema.data import load_dataset
+    from kinema.methods.cinn.config import SIZES, flow_recipe, parse_preset
     from kinema.metrics.features.domain_train import recipe_for, train_extractor
 
-    runs = Path(runs)
-    protocol = Protocol(task="image-to-video", num_videos=num_videos, num_frames=8, num_samples=5,
-                        batch_size=16, fit_videos=500, data_options={"size": 16})
-    # clouds: the standard recipe's extractor (32 px; inputs are resized to it): one trained
-    # at 16 px stayed at chance on the 36 directions. Digits: one trained at 16 px.
-    if data == "clouds":
-        extractor, recipe = runs / "extractors" / "clouds", recipe_for(data)
-    else:
-        extractor = runs / "extractors" / f"cinn-bench-{data}"
-        recipe = dataclasses.replace(recipe_for(data), size=16, num_frames=8, steps=800,
-                                     train_videos=1500, test_videos=300)
+    runs = Path(runs or "runs")
+    preset = preset or "small"
+    parts = parse_preset(preset)
+    if preset != parts["base"]:
+        raise KinemaError(f"--preset takes a base preset ({', '.join(SIZES)}); the benchmark "
+                          f"adds the -clouds, ablation and -control variants itself, got {preset!r}")
+    size, frames = SIZES[preset]
+    num_videos = num_videos or 64
+    protocol = Protocol(task="image-to-video", num_videos=num_videos, num_frames=frames, num_samples=5,
+                        batch_size=16, fit_videos=500, data_options={"size": size})
+    # the standard domain extractor of the data (32 px; other sizes are resized to it)
+    extractor, recipe = runs / "extractors" / data, recipe_for(data)
     if not (extractor / "config.json").is_file():
         train_extractor(data, extractor, recipe=recipe, progress=False)
     training = json.loads((extractor / "training.json").read_text()) \
@@ -176,18 +174,19 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path = "runs", num_vide
     metrics = ["domain-fvd", "domain-diversity", "psnr", "ssim"]
     if data == "bouncing-digits":
         metrics.append("control-accuracy")
-    test = load_dataset(data, "test", num_frames=8, size=16)
-    record: dict = {"rows": []}
+    test = load_dataset(data, "test", num_frames=frames, size=size)
+    record: dict = {"preset": preset, "rows": []}
     lines = []
-    for label, source, make in _rows(data, runs):
+    for label, source, make in _rows(data, runs, preset):
         try:
             if make is None:
                 model, _ = load_model("dynamic-texture", data, protocol, progress=False)
                 model = FromPrediction(model)
             else:
                 model = make()
-        except Exception as err:   # a stage not trained: the row says so
-            lines.append(f"| {label} | not trained ({type(err).__name__}) |" + " |" * 6)
+        except KinemaError as err:   # a stage not trained: the row says so
+            lines.append(f"| {label} | not trained: {err} |" + " |" * 6)
+            record["rows"].append({"label": label, "run": source, "missing": str(err)})
             continue
         result = evaluate(source, data, metrics, protocol, model=model, extractor=str(extractor),
                           progress=False, model_record={"run": source})
@@ -202,12 +201,12 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path = "runs", num_vide
                      f"{fmt(r.get('transfer_agreement'))} | `{source}` |")
     control_name = ("control accuracy (final cell of digit 0 = eta; 16 cells)" if data == "bouncing-digits"
                     else "direction within ±1 of 36 bins (DIS flow on the sky)")
-    body = [f"**Reduced `bench` preset** (16x16 px, 8 frames, narrow networks, 400 autoencoder / "
-            f"800 flow steps, batch 8, on a loaded 2-core CPU; rows marked 'AE 1400 steps' resume "
-            f"the autoencoder to 1400 steps and retrain the flow on it; rows marked 'encoder v1' "
-            f"use the first encoder, global average pooling, whose code collapsed), not the paper's 64 px / "
-            f"16 frames: numbers compare rows with each other only. {num_videos} test clips, "
-            f"5 samples per start frame.",
+    ae = _train_summary(runs / f"cinn-autoencoder-{preset}{DATASETS[data]}")
+    fl = _train_summary(runs / f"cinn-flow-{preset}{DATASETS[data]}")
+    body = [f"**Preset `{preset}`** ({size}x{size} px, {frames} frames; autoencoder {ae}; flow {fl}; "
+            f"recipe: `kinema.methods.cinn.config`), trained once each on a 2-core CPU, far smaller "
+            f"and shorter than the paper's 64 px models: numbers compare rows with each other, not "
+            f"with the paper. {num_videos} test clips, 5 samples per start frame.",
             "", f"Columns: domain FVD (Fréchet distance in the clip features of the domain extractor "
             f"`{extractor}`, trained on `{data}` labels at {recipe.size} px; held-out accuracy: "
             f"{accuracy or 'not recorded'}); diversity = mean pairwise Euclidean "
@@ -219,7 +218,21 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path = "runs", num_vide
             f"direction).", "",
             "| method | domain FVD ↓ | diversity ↑ | PSNR best-of-5 ↑ | SSIM best-of-5 ↑ | control ↑ | "
             "transfer agreement ↑ | run |", "|---|---|---|---|---|---|---|---|", *lines]
-    return _write(Path(out_dir), f"cinn-{data}", f"cINN benchmark on {data}", body, record)
+    name = f"cinn-{data}" if preset == "small" else f"cinn-{data}-{preset}"
+    return _write(Path(out_dir), name, f"cINN benchmark on {data}", body, record)
+
+
+def _train_summary(run: Path) -> str:
+    """'N steps, batch B, M min' from a finished run's recipe.json and metrics.jsonl."""
+    try:
+        recipe = json.loads((run / "recipe.json").read_text())
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        last = json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return "not trained"
+    train = recipe.get("train", {})
+    minutes = f", {last['time'] / 60:.0f} min" if "time" in last else ""
+    return f"{train.get('steps')} steps at batch {train.get('batch_size')}{minutes}"
 
 
 def digits_benchmark(out_dir: Path, **options):

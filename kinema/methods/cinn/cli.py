@@ -59,7 +59,10 @@ def register(app: typer.Typer) -> None:
         control: Optional[int] = typer.Option(None, help="eta of the source (models with control)"),
         out: Path = typer.Option(Path("transfer"), help="output folder"),
     ) -> None:
-        """Motion transfer: animate IMAGE with the residual nu of SOURCE_VIDEO."""
+        """Motion transfer: animate IMAGE with the residual nu of SOURCE_VIDEO; writes
+        transfer.mp4, source.mp4 and side_by_side.mp4 (source | transfer)."""
+        import torch
+
         from kinema.data.io import write_video
         from kinema.methods.cinn.apps import prepare_image, prepare_video, transfer_motion
 
@@ -73,3 +76,5 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         typer.echo(write_video(out / "transfer.mp4", video[0]))
         typer.echo(write_video(out / "source.mp4", source[0]))
+        gap = torch.ones(*video.shape[1:-1], 2)            # a white 2-px column between them
+        typer.echo(write_video(out / "side_by_side.mp4", torch.cat([source[0], gap, video[0]], dim=-1)))

@@ -35,7 +35,7 @@ def load_stage(path: str, cls, stage: str):
         run = folder.parent.name if folder.name == "model" else folder.name
         preset = run.removeprefix(f"{stage}-") if run.startswith(f"{stage}-") else "PRESET"
         raise KinemaError(
-            f"the cINN flow needs the trained {stage} stage at {folder} (config.json + "
+            f"the trained {stage} stage is needed at {folder} (config.json + "
             f"model.safetensors), which is missing: train it first with `kinema train {stage} "
             f"--preset {preset} --out {folder.parent if folder.name == 'model' else folder}`, "
             f"or point the flow's config at it (--set model.{stage.split('-', 1)[1].replace('-', '_')}_path=...)")

@@ -165,6 +165,16 @@ def test_control_transfer_and_video_to_video_end_to_end(stages):
     assert a.shape == (2, 2, 4, 3, 8, 8) and (a - b).abs().max() > 1e-4   # eta changes the video
     moved = transfer_motion(flow, v[:1], v[1:4, 0], source_control=torch.tensor([5]))
     assert moved.shape == (3, 4, 3, 8, 8) and torch.isfinite(moved).all()
+    # the new start frames set the content: each transferred video is nearest its own image
+    firsts = moved[:, 0].flatten(1)
+    assert (torch.cdist(firsts, v[1:4, 0].flatten(1)).argmin(1) == torch.arange(3)).all()
+    # the source sets the motion: another source on the same images gives other videos, and
+    # one residual nu~ serves every image (a batch of sources equals one source repeated)
+    moved_other = transfer_motion(flow, v[3:4], v[1:4, 0], source_control=torch.tensor([5]))
+    assert (moved - moved_other).abs().amax(dim=(1, 2, 3, 4)).min() > 1e-4
+    repeated = transfer_motion(flow, v[:1].expand(3, -1, -1, -1, -1), v[1:4, 0],
+                               source_control=torch.tensor([5, 5, 5]))
+    assert torch.allclose(moved, repeated, atol=1e-5)
     # nu~ of X~ given x~0 reproduces X~'s code: decoding on x~0 itself equals the reconstruction
     same = transfer_motion(flow, v[:1], v[:1, 0], source_control=torch.tensor([5]))
     mu, _ = flow.video_encoder(v[:1])
@@ -200,7 +210,22 @@ def test_cli_animate_and_transfer(stages, tmp_path):
     result = runner.invoke(app, ["transfer", str(tmp_path / "source.mp4"), str(tmp_path / "x0.png"),
                                  "--model", str(tmp_path / "run"), "--out", str(tmp_path / "tr")])
     assert result.exit_code == 0, result.output
-    assert (tmp_path / "tr" / "transfer.mp4").is_file()
+    # the written video is the in-process transfer of what the command read (up to mp4 coding)
+    from kinema.data.io import read_video
+    from kinema.methods.cinn.apps import prepare_image, prepare_video, transfer_motion
+
+    cfg = flow.video_config
+    expected = transfer_motion(flow.eval(), prepare_video(tmp_path / "source.mp4", 3, 8, cfg.num_frames),
+                               prepare_image(tmp_path / "x0.png", 3, 8))[0]
+    written = read_video(tmp_path / "tr" / "transfer.mp4")
+    reference = read_video(write_video(tmp_path / "expected.mp4", expected))   # the same coding
+    assert written.shape == reference.shape == (cfg.num_frames, 8, 8, 3)
+    assert np.abs(written.astype(int) - reference.astype(int)).max() <= 2
+    other = read_video(write_video(tmp_path / "other.mp4", transfer_motion(
+        flow, stages["batch"]["video"][2:3], prepare_image(tmp_path / "x0.png", 3, 8))[0]))
+    assert np.abs(written.astype(int) - other.astype(int)).mean() > 2   # the check can tell videos apart
+    side = read_video(tmp_path / "tr" / "side_by_side.mp4")
+    assert side.shape[1:3] == (8, 16 + 2)   # source | 2 px white gap | transfer
     result = runner.invoke(app, ["animate", str(tmp_path / "x0.png"), "--model", str(tmp_path / "run"),
                                  "--control", "3"])
     assert result.exit_code != 0 and "without a control" in str(result.exception or result.output)
