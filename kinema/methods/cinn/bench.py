@@ -155,7 +155,10 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
 
     runs = Path(runs or "runs")
     preset = preset or "small"
-    parts = parse_preset(preset)
+    try:
+        parts = parse_preset(preset)
+    except ValueError as err:
+        raise KinemaError(str(err)) from None
     if preset != parts["base"]:
         raise KinemaError(f"--preset takes a base preset ({', '.join(SIZES)}); the benchmark "
                           f"adds the -clouds, ablation and -control variants itself, got {preset!r}")

@@ -30,3 +30,32 @@ def test_static_baseline_repeats_x0():
     x0 = torch.randn(2, 3, 4, 4)
     video = StaticImage().sample(x0, 5, 3)
     assert video.shape == (2, 3, 5, 3, 4, 4) and torch.equal(video[:, 2, 4], x0)
+
+
+def test_rows_name_their_runs_and_a_missing_run_says_how_to_train_it(tmp_path):
+    import pytest
+
+    from kinema.errors import KinemaError
+    from kinema.methods.cinn.bench import _rows
+
+    rows = _rows("clouds", tmp_path, "small")
+    runs = [run for _, run, _ in rows]
+    assert runs[:5] == ["cinn-flow-small-clouds", "cinn-autoencoder-small-clouds",
+                        "cinn-flow-small-clouds-no-x0", "cinn-flow-small-clouds-no-adain",
+                        "cinn-flow-small-clouds-control"]
+    with pytest.raises(KinemaError, match="kinema train cinn-flow --preset small-clouds-no-x0"):
+        rows[2][2]()
+    with pytest.raises(KinemaError, match="kinema train cinn-autoencoder --preset small-clouds "):
+        rows[1][2]()
+
+
+def test_benchmark_takes_a_base_preset_only(tmp_path):
+    import pytest
+
+    from kinema.errors import KinemaError
+    from kinema.methods.cinn.bench import cinn_benchmark
+
+    with pytest.raises(KinemaError, match="base preset"):
+        cinn_benchmark("clouds", tmp_path, runs=tmp_path, preset="small-clouds")
+    with pytest.raises(KinemaError, match="unknown cINN preset"):
+        cinn_benchmark("clouds", tmp_path, runs=tmp_path, preset="huge")
