@@ -21,6 +21,17 @@ def _load(model_dir: Path):
         raise KinemaError(f"{model_dir} does not hold a cINN flow model ({err})") from err
 
 
+def write_filmstrip(path: Path, videos) -> Path:
+    """One picture of several videos (n t c h w): a row per video, a column per frame, 2-px
+    white gaps, upscaled (nearest) so a 32-px model's frames are visible."""
+    from kinema.viz.grid import image_grid
+    from kinema.viz.report import encode_png
+
+    frames = videos.reshape(-1, *videos.shape[2:])                  # (n*t c h w), row-major
+    path.write_bytes(encode_png(image_grid(frames, nrow=videos.shape[1]), min_size=256))
+    return path
+
+
 def register(app: typer.Typer) -> None:
     @app.command("animate")
     def animate_command(
@@ -34,7 +45,7 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0),
         out: Path = typer.Option(Path("animations"), help="output folder"),
     ) -> None:
-        """Write NUM different videos (mp4) that start at IMAGE."""
+        """Write NUM different videos (mp4) that start at IMAGE, and samples.png (a row per video)."""
         from kinema.data.io import write_video
         from kinema.methods.cinn.apps import animate, prepare_image
 
@@ -50,6 +61,7 @@ def register(app: typer.Typer) -> None:
         out.mkdir(parents=True, exist_ok=True)
         for i, video in enumerate(videos):
             typer.echo(write_video(out / f"sample-{i:02d}.mp4", video))
+        typer.echo(write_filmstrip(out / "samples.png", videos))
 
     @app.command("transfer")
     def transfer_command(
@@ -60,7 +72,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("transfer"), help="output folder"),
     ) -> None:
         """Motion transfer: animate IMAGE with the residual nu of SOURCE_VIDEO; writes
-        transfer.mp4, source.mp4 and side_by_side.mp4 (source | transfer)."""
+        transfer.mp4, source.mp4, side_by_side.mp4 (source | transfer) and transfer.png
+        (source frames above the transferred ones)."""
         import torch
 
         from kinema.data.io import write_video
@@ -78,3 +91,4 @@ def register(app: typer.Typer) -> None:
         typer.echo(write_video(out / "source.mp4", source[0]))
         gap = torch.ones(*video.shape[1:-1], 2)            # a white 2-px column between them
         typer.echo(write_video(out / "side_by_side.mp4", torch.cat([source[0], gap, video[0]], dim=-1)))
+        typer.echo(write_filmstrip(out / "transfer.png", torch.stack([source[0], video[0]])))

@@ -205,7 +205,15 @@ def test_cli_animate_and_transfer(stages, tmp_path):
     result = runner.invoke(app, ["animate", str(tmp_path / "x0.png"), "--model", str(tmp_path / "run"),
                                  "--num", "2", "--frames", "6", "--out", str(tmp_path / "anim")])
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "anim").iterdir()) == ["sample-00.mp4", "sample-01.mp4"]
+    assert sorted(p.name for p in (tmp_path / "anim").iterdir()) == [
+        "sample-00.mp4", "sample-01.mp4", "samples.png"]
+    from PIL import Image
+    strip = np.asarray(Image.open(tmp_path / "anim" / "samples.png"))
+    # 2 rows x 6 frames of 8 px with 2-px gaps, upscaled by an integer factor for viewing
+    k = strip.shape[0] // (2 * 8 + 2)
+    assert k >= 8 and strip.shape == (k * (2 * 8 + 2), k * (6 * 8 + 5 * 2), 3)
+    assert (strip[k * 8:k * 10] == 255).all()                      # the white gap between rows
+    assert (strip[:k * 8] != 255).any() and (strip[k * 10:] != 255).any()
     write_video(tmp_path / "source.mp4", stages["batch"]["video"][1])
     result = runner.invoke(app, ["transfer", str(tmp_path / "source.mp4"), str(tmp_path / "x0.png"),
                                  "--model", str(tmp_path / "run"), "--out", str(tmp_path / "tr")])
@@ -226,6 +234,7 @@ def test_cli_animate_and_transfer(stages, tmp_path):
     assert np.abs(written.astype(int) - other.astype(int)).mean() > 2   # the check can tell videos apart
     side = read_video(tmp_path / "tr" / "side_by_side.mp4")
     assert side.shape[1:3] == (8, 16 + 2)   # source | 2 px white gap | transfer
+    assert (tmp_path / "tr" / "transfer.png").is_file()
     result = runner.invoke(app, ["animate", str(tmp_path / "x0.png"), "--model", str(tmp_path / "run"),
                                  "--control", "3"])
     assert result.exit_code != 0 and "without a control" in str(result.exception or result.output)
