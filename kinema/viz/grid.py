@@ -39,3 +39,11 @@ def image_grid(images: torch.Tensor, nrow: int | None = None, pad: int = 2,
     if images.ndim != 4:
         raise ValueError(f"image_grid expects (b c h w), got shape {tuple(images.shape)}")
     return video_grid(images[:, None], nrow=nrow, pad=pad, pad_value=pad_value)[0]
+
+
+def filmstrip(videos: torch.Tensor, pad: int = 2, pad_value: float = 1.0) -> torch.Tensor:
+    """(n t c h w) -> (c H W): one row per video, one column per frame."""
+    if videos.ndim != 5:
+        raise ValueError(f"filmstrip expects (n t c h w), got shape {tuple(videos.shape)}")
+    frames = rearrange(videos, "n t c h w -> (n t) c h w")
+    return image_grid(frames, nrow=videos.shape[1], pad=pad, pad_value=pad_value)

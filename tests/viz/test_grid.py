@@ -34,3 +34,18 @@ def test_image_grid_is_one_frame_of_video_grid():
     assert torch.equal(image_grid(images, nrow=2), video_grid(images[:, None], nrow=2)[0])
     with pytest.raises(ValueError, match="b c h w"):
         image_grid(torch.rand(2, 2, 1, 4, 4))
+
+
+def test_filmstrip_puts_videos_in_rows_and_frames_in_columns():
+    from kinema.viz.grid import filmstrip
+
+    videos = torch.arange(2 * 3, dtype=torch.float32).reshape(2, 3, 1, 1, 1).expand(2, 3, 1, 2, 2)
+    strip = filmstrip(videos, pad=1, pad_value=-1.0)
+    assert strip.shape == (1, 2 * 2 + 1, 3 * 2 + 2)
+    for n in range(2):
+        for t in range(3):
+            cell = strip[0, 3 * n:3 * n + 2, 3 * t:3 * t + 2]
+            assert (cell == 3 * n + t).all()
+    assert (strip[0, 2] == -1).all() and (strip[0, :, 2] == -1).all()
+    with pytest.raises(ValueError, match="n t c h w"):
+        filmstrip(videos[0])

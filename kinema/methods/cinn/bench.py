@@ -180,6 +180,7 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
     test = load_dataset(data, "test", num_frames=frames, size=size)
     record: dict = {"preset": preset, "rows": []}
     lines = []
+    models: dict = {}
     for label, source, make in _rows(data, runs, preset):
         try:
             if make is None:
@@ -198,6 +199,7 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
         control = r.get("control_accuracy", extra.get("direction_within_1_bin"))
         r.update(extra)
         record["rows"].append({"label": label, "run": source, "results": r})
+        models[label] = model
         fmt = lambda v: "—" if v is None else f"{v:.3g}"  # noqa: E731
         lines.append(f"| {label} | {fmt(r['domain_fvd'])} | {fmt(r['domain_diversity'])} | "
                      f"{r['psnr']:.2f} | {r['ssim']:.3f} | {fmt(control)} | "
@@ -222,7 +224,52 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
             "| method | domain FVD ↓ | diversity ↑ | PSNR best-of-5 ↑ | SSIM best-of-5 ↑ | control ↑ | "
             "transfer agreement ↑ | run |", "|---|---|---|---|---|---|---|---|", *lines]
     name = f"cinn-{data}" if preset == "small" else f"cinn-{data}-{preset}"
+    pictures = write_pictures(models, data, test, Path(out_dir), name)
+    if pictures:
+        body += ["", "Pictures (from the first test clips; every row is a video, frames left to right):", ""]
+        body += [f"- {caption}: ![{caption}]({path.name})" for caption, path in pictures]
     return _write(Path(out_dir), name, f"cINN benchmark on {data}", body, record)
+
+
+def write_pictures(models: dict, data: str, test, out_dir: Path, name: str) -> list[tuple[str, Path]]:
+    """Filmstrips next to the table: samples of the full model and of the prior from one start
+    frame, controlled samples for four etas, and a motion transfer; (caption, path) each."""
+    from kinema.bench.harness import collate
+    from kinema.viz.grid import filmstrip
+    from kinema.viz.report import encode_png
+
+    batch = collate([test[i] for i in range(3)])
+    video = batch["video"]
+    frames = video.shape[1]
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    out: list[tuple[str, Path]] = []
+
+    def save(suffix: str, caption: str, rows: torch.Tensor) -> None:
+        path = out_dir / f"{name}-{suffix}.png"
+        path.write_bytes(encode_png(filmstrip(rows.clamp(-1, 1)), min_size=256))
+        out.append((caption, path))
+
+    full, prior = models.get("Ours (cINN)"), models.get("Ours w/o cINN (z from the prior)")
+    if full is not None and prior is not None:
+        rows = [video[:1], full.sample(video[:1, 0], frames, 4, generator=g())[0],
+                prior.sample(video[:1, 0], frames, 4, generator=g())[0]]
+        save("samples", "the real clip, 4 samples of the cINN, 4 samples without the cINN (prior z)",
+             torch.cat(rows))
+    controlled = models.get("Ours, controlled by eta")
+    if controlled is not None:
+        bins = controlled.config.control_bins
+        etas = [0, bins // 4, bins // 2, 3 * bins // 4] if data == "clouds" else [0, 3, 12, 15]
+        rows = torch.cat([controlled.sample(video[:1, 0], frames, 1, control=[eta], generator=g())[0]
+                          for eta in etas])
+        what = "directions" if data == "clouds" else "final grid cells (corners)"
+        save("control", f"one start frame, eta = {etas} ({what})", torch.cat([video[:1], rows]))
+    if full is not None and hasattr(full, "encode_residual"):
+        with torch.no_grad():
+            nu = full.encode_residual(video[:1])
+            moved = full.decode_residual(video[1:3, 0], nu.expand(2, -1))
+        save("transfer", "motion transfer: the source clip, then its residual on two other start frames",
+             torch.cat([video[:1], moved]))
+    return out
 
 
 def _train_summary(run: Path) -> str:

@@ -24,11 +24,10 @@ def _load(model_dir: Path):
 def write_filmstrip(path: Path, videos) -> Path:
     """One picture of several videos (n t c h w): a row per video, a column per frame, 2-px
     white gaps, upscaled (nearest) so a 32-px model's frames are visible."""
-    from kinema.viz.grid import image_grid
+    from kinema.viz.grid import filmstrip
     from kinema.viz.report import encode_png
 
-    frames = videos.reshape(-1, *videos.shape[2:])                  # (n*t c h w), row-major
-    path.write_bytes(encode_png(image_grid(frames, nrow=videos.shape[1]), min_size=256))
+    path.write_bytes(encode_png(filmstrip(videos), min_size=256))
     return path
 
 

@@ -330,3 +330,33 @@ def test_control_vector_forms_and_errors():
         control_vector([4], 4, 1, "cpu")
     with pytest.raises(KinemaError, match="pass one"):
         control_vector(None, 4, 1, "cpu")
+
+
+def test_benchmark_pictures_show_samples_control_and_transfer(stages, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from kinema.data import load_dataset
+    from kinema.methods.cinn.bench import write_pictures
+
+    flow, controlled = make_flow(stages).eval(), make_flow(stages, control_bins=36).eval()
+    prior = PriorSampler.from_autoencoder(str(stages["root"] / "ae" / "model"))
+    test = load_dataset("clouds", "test", num_videos=3, num_frames=4, size=8)
+    models = {"Ours (cINN)": flow, "Ours w/o cINN (z from the prior)": prior,
+              "Ours, controlled by eta": controlled}
+    pictures = write_pictures(models, "clouds", test, tmp_path, "cinn-clouds")
+    assert [p.name for _, p in pictures] == ["cinn-clouds-samples.png", "cinn-clouds-control.png",
+                                             "cinn-clouds-transfer.png"]
+    rows = {"samples": 9, "control": 5, "transfer": 3}       # videos per picture
+    for _, path in pictures:
+        image = np.asarray(Image.open(path))
+        n = rows[path.stem.rsplit("-", 1)[1]]
+        k = image.shape[1] // (4 * 8 + 3 * 2)                  # the integer upscale factor
+        assert image.shape[:2] == (k * (n * 8 + (n - 1) * 2), k * (4 * 8 + 3 * 2))
+    # the first row of the samples picture is the real clip itself
+    real = ((test[0]["video"][0].permute(1, 2, 0) + 1) * 127.5).round().numpy()
+    samples = np.asarray(Image.open(pictures[0][1]))
+    k = samples.shape[1] // (4 * 8 + 3 * 2)
+    first = samples[::k, ::k][:8, :8].astype(float)
+    assert np.abs(first - real).max() <= 1
+    assert write_pictures({}, "clouds", test, tmp_path, "none") == []
