@@ -238,6 +238,7 @@ def write_pictures(models: dict, data: str, test, out_dir: Path, name: str) -> l
     from kinema.viz.grid import filmstrip
     from kinema.viz.report import encode_png
 
+    out_dir.mkdir(parents=True, exist_ok=True)
     batch = collate([test[i] for i in range(3)])
     video = batch["video"]
     frames = video.shape[1]

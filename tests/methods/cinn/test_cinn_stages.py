@@ -344,7 +344,7 @@ def test_benchmark_pictures_show_samples_control_and_transfer(stages, tmp_path):
     test = load_dataset("clouds", "test", num_videos=3, num_frames=4, size=8)
     models = {"Ours (cINN)": flow, "Ours w/o cINN (z from the prior)": prior,
               "Ours, controlled by eta": controlled}
-    pictures = write_pictures(models, "clouds", test, tmp_path, "cinn-clouds")
+    pictures = write_pictures(models, "clouds", test, tmp_path / "new", "cinn-clouds")
     assert [p.name for _, p in pictures] == ["cinn-clouds-samples.png", "cinn-clouds-control.png",
                                              "cinn-clouds-transfer.png"]
     rows = {"samples": 9, "control": 5, "transfer": 3}       # videos per picture
