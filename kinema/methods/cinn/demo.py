@@ -4,7 +4,7 @@ samples controlled to four drift directions, a motion transfer and best-of-N sco
 this section's own table).
 
 Trained for seconds, not the presets' schedules: the section shows the pipeline end to end;
-trained numbers come from ``kinema bench cinn-clouds`` on the ``bench`` runs.
+trained numbers come from ``kinema bench cinn-clouds`` on the ``small`` runs.
 """
 from __future__ import annotations
 
