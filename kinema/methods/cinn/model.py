@@ -34,11 +34,13 @@ def load_stage(path: str, cls, stage: str):
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         run = folder.parent.name if folder.name == "model" else folder.name
         preset = run.removeprefix(f"{stage}-") if run.startswith(f"{stage}-") else "PRESET"
+        # the flow's config names the two earlier stages' folders; the flow itself has no field
+        field = {"cinn-autoencoder": "autoencoder_path", "cinn-image-encoder": "image_encoder_path"}.get(stage)
         raise KinemaError(
             f"the trained {stage} stage is needed at {folder} (config.json + "
             f"model.safetensors), which is missing: train it first with `kinema train {stage} "
-            f"--preset {preset} --out {folder.parent if folder.name == 'model' else folder}`, "
-            f"or point the flow's config at it (--set model.{stage.split('-', 1)[1].replace('-', '_')}_path=...)")
+            f"--preset {preset} --out {folder.parent if folder.name == 'model' else folder}`"
+            + (f", or point the flow's config at it (--set model.{field}=...)" if field else ""))
     return cls.from_pretrained(folder)
 
 

@@ -127,11 +127,11 @@ def test_save_load_round_trips_every_stage(stages, tmp_path):
 
 def test_missing_earlier_stage_is_a_clear_error(tmp_path, stages):
     cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(tmp_path / "nope" / "model"))
-    with pytest.raises(KinemaError, match=r"nope/model.*kinema train cinn-autoencoder"):
+    with pytest.raises(KinemaError, match=r"nope/model.*kinema train cinn-autoencoder.*--set model\.autoencoder_path="):
         CINN(cfg)
     cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(stages["root"] / "ae" / "model"),
                               image_encoder_path=str(tmp_path / "img"))
-    with pytest.raises(KinemaError, match=r"img.*kinema train cinn-image-encoder"):
+    with pytest.raises(KinemaError, match=r"img.*kinema train cinn-image-encoder.*--set model\.image_encoder_path="):
         CINN(cfg)
     with pytest.raises(KinemaError, match="missing"):
         PriorSampler.from_autoencoder(str(tmp_path / "nope"))
