@@ -14,6 +14,10 @@ class MissingWeightsError(KinemaError, FileNotFoundError):
     the field gets it."""
 
 
+class NotAModelFolder(KinemaError, FileNotFoundError):
+    """A path that should hold a saved model (config.json + model.safetensors) does not."""
+
+
 def run_user_command(command, *args, **kwargs):
     """Run a command-line entry point: a ``KinemaError`` prints one ``error:`` line on stderr
     and exits with code 2 (no traceback); anything else is a bug and propagates."""

@@ -65,6 +65,8 @@ class Pretrained:
             set_default_mode(tmp)   # mkdtemp's folder is private (0700); a model is for sharing
             meta = {"class": f"{type(self).__module__}:{type(self).__qualname__}",
                     "config": config_to_dict(self.config)}
+            if getattr(self, "built_from", None):   # kinema.stages.record_sources
+                meta["built_from"] = self.built_from
             (tmp / "config.json").write_text(json.dumps(meta, indent=2))
             state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
             save_file(_untie(state), str(tmp / "model.safetensors"))
@@ -85,7 +87,7 @@ class Pretrained:
     def from_pretrained(cls: type[T], path: str | os.PathLike, map_location: str = "cpu") -> T:
         from safetensors.torch import load_file
 
-        path = Path(path)
+        path = model_folder(Path(path))
         cfg_file, weights = path / "config.json", path / "model.safetensors"
         for f in (cfg_file, weights):
             if not f.is_file():
@@ -97,24 +99,44 @@ class Pretrained:
         model = cls(config)  # type: ignore[call-arg]
         state = load_file(str(weights), device=map_location)
         model.load_state_dict(state)  # type: ignore[attr-defined]
+        if meta.get("built_from"):
+            model.built_from = meta["built_from"]
         return model
 
 
-def load_pretrained(path: str | os.PathLike, map_location: str = "cpu"):
-    """Load any kinema model folder, resolving its class from ``config.json``.
+def model_folder(path: str | os.PathLike) -> Path:
+    """A saved model folder (``config.json``), or the ``model/`` a finished training run wrote
+    inside the run folder ``path``: both are accepted wherever a model is read."""
+    from kinema.errors import NotAModelFolder
 
-    Only classes inside the ``kinema`` package are accepted."""
+    path = Path(path)
+    for folder in (path, path / "model"):
+        if (folder / "config.json").is_file():
+            return folder
+    raise NotAModelFolder(f"{path} is not a model folder: no config.json in it or in {path / 'model'} "
+                      f"(a training run writes model/ when it finishes)")
+
+
+def read_model_class(folder: str | os.PathLike) -> str:
+    """The ``module:Class`` a model folder's ``config.json`` names."""
+    return json.loads((Path(folder) / "config.json").read_text()).get("class", "")
+
+
+def load_pretrained(path: str | os.PathLike, map_location: str = "cpu"):
+    """Load any kinema model folder (or the run folder holding it), resolving its class from
+    ``config.json``. Only classes inside the ``kinema`` package, or the model class of a
+    registered method (a user's own, ``kinema.registry.register_method``), are accepted."""
     import importlib
 
-    cfg_file = Path(path) / "config.json"
-    if not cfg_file.is_file():
-        raise FileNotFoundError(f"{cfg_file} is missing: not a kinema model folder")
-    target = json.loads(cfg_file.read_text()).get("class", "")
+    from kinema.registry import entry_for_class
+
+    folder = model_folder(path)
+    target = read_model_class(folder)
     module, _, qualname = target.partition(":")
-    if not module.startswith("kinema."):
-        raise ValueError(f"{cfg_file}: refusing to load class {target!r} outside kinema")
+    if not module.startswith("kinema.") and entry_for_class(target) is None:
+        raise ValueError(f"{folder / 'config.json'}: refusing to load class {target!r} outside kinema")
     cls = getattr(importlib.import_module(module), qualname)
-    return cls.from_pretrained(path, map_location=map_location)
+    return cls.from_pretrained(folder, map_location=map_location)
 
 
 def _untie(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

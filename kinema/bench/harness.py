@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 from kinema.errors import KinemaError
+from kinema.pretrained import model_folder  # noqa: F401  (public here too)
 
 TASKS = ("prediction", "image-to-video", "generation")
 TASK_METHODS = {"prediction": "predict", "image-to-video": "sample", "generation": "generate"}
@@ -58,15 +59,6 @@ def collate(items: list[dict]) -> dict:
         values = [it[key] for it in items]
         out[key] = torch.stack(values) if isinstance(values[0], torch.Tensor) else values
     return out
-
-
-def model_folder(path: Path) -> Path:
-    """A saved model folder (``config.json``), or the ``model/`` a finished training run wrote."""
-    for folder in (path, path / "model"):
-        if (folder / "config.json").is_file():
-            return folder
-    raise KinemaError(f"{path} is not a model folder: no config.json in it or in {path / 'model'} "
-                      f"(a training run writes model/ when it finishes)")
 
 
 def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
