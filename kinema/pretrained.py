@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import tempfile
+import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,23 +26,44 @@ def config_to_dict(config: Any) -> dict:
     raise TypeError(f"config must be a dataclass, got {type(config).__name__}")
 
 
+RETIRED_KEY = "retired_fields"
+
+
 def config_from_dict(cls: type, data: dict) -> Any:
-    """Build dataclass ``cls`` from ``data``, recursing into nested dataclass fields and
-    refusing unknown keys (a typo in a config file must not pass silently)."""
+    """Build dataclass ``cls`` from ``data``, recursing into fields whose type is a dataclass
+    or ``Dataclass | None``, and refusing unknown keys (a typo in a config file must not pass
+    silently). Keys that ``cls.retired_fields`` lists (a tuple class attribute: fields an older
+    kinema wrote, such as a model config's ``lr`` before the rate moved to the train config)
+    are read and dropped, so saved models keep loading."""
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(fields)
+    retired = set(getattr(cls, RETIRED_KEY, ())) - set(fields)
+    unknown = set(data) - set(fields) - retired
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
     kwargs = {}
     hints = typing.get_type_hints(cls)
     for name, value in data.items():
-        hint = hints.get(name)
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = config_from_dict(hint, value)
+        if name in retired:
+            continue
+        nested = _dataclass_of(hints.get(name))
+        if nested is not None and isinstance(value, dict):
+            value = config_from_dict(nested, value)
         elif isinstance(value, list) and isinstance(getattr(cls, name, None), tuple):
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def _dataclass_of(hint: Any) -> type | None:
+    """The dataclass a field's type names: ``X`` or ``X | None`` (``Optional[X]``); else None."""
+    if dataclasses.is_dataclass(hint) and isinstance(hint, type):
+        return hint
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        classes = [a for a in typing.get_args(hint)
+                   if isinstance(a, type) and dataclasses.is_dataclass(a)]
+        if len(classes) == 1:
+            return classes[0]
+    return None
 
 
 class Pretrained:

@@ -56,7 +56,7 @@ def test_load_missing_file_names_it(tmp_path):
 def test_load_pretrained_refuses_foreign_classes(tmp_path):
     (tmp_path / "m").mkdir()
     (tmp_path / "m" / "config.json").write_text(json.dumps({"class": "os:system", "config": {}}))
-    with pytest.raises(ValueError, match="outside kinema"):
+    with pytest.raises(KinemaError, match="outside kinema"):
         load_pretrained(tmp_path / "m")
 
 
@@ -65,6 +65,24 @@ def test_config_from_dict_rejects_unknown_keys():
         config_from_dict(_TinyConfig, {"hiden": 3})
     cfg = config_from_dict(_TinyConfig, {"inner": {"width": 9}, "sizes": [5, 6]})
     assert cfg.inner.width == 9 and cfg.sizes == (5, 6)
+
+
+@dataclass
+class _StagedConfig:
+    retired_fields = ("lr",)          # written by older versions, read and dropped
+    depth: int = 2
+    inner: _Inner | None = None       # an embedded config, filled in once built
+
+
+def test_config_from_dict_builds_optional_dataclass_fields_and_drops_retired_keys():
+    cfg = config_from_dict(_StagedConfig, json.loads(json.dumps(
+        {"depth": 3, "inner": {"width": 9}, "lr": 1e-3})))
+    assert cfg == _StagedConfig(depth=3, inner=_Inner(width=9))
+    assert config_from_dict(_StagedConfig, {"inner": None}).inner is None
+    with pytest.raises(ValueError, match="hiden"):        # retired keys are not a loophole
+        config_from_dict(_StagedConfig, {"hiden": 3})
+    with pytest.raises(ValueError, match="lr"):           # only the class's own retired list
+        config_from_dict(_TinyConfig, {"lr": 1e-3})
 
 
 def test_recipe_overrides_and_round_trip():
