@@ -107,23 +107,86 @@ class Pretrained:
 
     @classmethod
     def from_pretrained(cls: type[T], path: str | os.PathLike, map_location: str = "cpu") -> T:
-        from safetensors.torch import load_file
+        """Rebuild the model from ``config.json`` and load ``model.safetensors``. Everything is
+        checked before a tensor is built, and every problem is one ``KinemaError`` naming the
+        file: config.json must be a JSON object naming this class and known, valid fields; the
+        weights a readable safetensors file whose keys and shapes are the model's, all finite."""
+        from kinema.errors import KinemaError, NotAModelFolder
 
-        path = model_folder(Path(path))
-        cfg_file, weights = path / "config.json", path / "model.safetensors"
-        for f in (cfg_file, weights):
-            if not f.is_file():
-                raise FileNotFoundError(
-                    f"{f} is missing: a kinema model folder holds config.json and "
-                    f"model.safetensors (written by save_pretrained or `kinema train`)")
-        meta = json.loads(cfg_file.read_text())
-        config = config_from_dict(cls.config_class, meta["config"])
-        model = cls(config)  # type: ignore[call-arg]
-        state = load_file(str(weights), device=map_location)
+        folder = model_folder(Path(path))
+        weights = folder / "model.safetensors"
+        if not weights.is_file():
+            raise NotAModelFolder(f"{weights} is missing: a kinema model folder holds config.json "
+                                  f"and model.safetensors (written by save_pretrained or `kinema train`)")
+        meta = read_meta(folder)
+        try:
+            config = config_from_dict(cls.config_class, meta["config"])
+        except (TypeError, ValueError) as err:
+            raise KinemaError(f"{folder / 'config.json'}: {err}") from None
+        try:
+            model = cls(config)  # type: ignore[call-arg]
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise KinemaError(f"{folder / 'config.json'}: its config cannot build a "
+                              f"{cls.__name__} ({err})") from None
+        state = read_weights(weights, model.state_dict(), map_location)  # type: ignore[attr-defined]
         model.load_state_dict(state)  # type: ignore[attr-defined]
         if meta.get("built_from"):
             model.built_from = meta["built_from"]
         return model
+
+
+def read_meta(folder: Path) -> dict:
+    """config.json of a model folder, checked to be ``{"class": "module:Class", "config": {...}}``."""
+    from kinema.errors import KinemaError
+
+    file = Path(folder) / "config.json"
+    try:
+        meta = json.loads(file.read_text())
+    except UnicodeDecodeError:
+        raise KinemaError(f"{file} is not a text file (a kinema config.json is JSON)") from None
+    except json.JSONDecodeError as err:
+        raise KinemaError(f"{file} is not valid JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(meta, dict):
+        raise KinemaError(f"{file} must hold a JSON object with 'class' and 'config', "
+                          f"not a {type(meta).__name__}")
+    if not isinstance(meta.get("class"), str) or ":" not in meta["class"]:
+        raise KinemaError(f"{file}: 'class' must name the model as 'module:Class', got {meta.get('class')!r}")
+    if not isinstance(meta.get("config"), dict):
+        raise KinemaError(f"{file}: 'config' must be a JSON object of the model's fields")
+    return meta
+
+
+def read_weights(file: Path, expected: dict[str, torch.Tensor], map_location: str = "cpu"
+                 ) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, checked against the model's state dict ``expected``
+    (same keys, same shapes) and for finiteness."""
+    from safetensors import SafetensorError, safe_open
+
+    from kinema.errors import KinemaError
+
+    try:
+        with safe_open(str(file), framework="pt", device=map_location) as handle:
+            keys = set(handle.keys())
+            missing, unexpected = sorted(set(expected) - keys), sorted(keys - set(expected))
+            if missing or unexpected:
+                raise KinemaError(
+                    f"{file} does not hold this model's weights (weights of another stage or "
+                    f"config?): {len(missing)} missing key(s) {missing[:3]}, "
+                    f"{len(unexpected)} unexpected {unexpected[:3]}")
+            state = {}
+            for key in expected:
+                shape = tuple(handle.get_slice(key).get_shape())
+                if shape != tuple(expected[key].shape):
+                    raise KinemaError(f"{file}: {key} has shape {shape}, the config.json beside "
+                                      f"it builds {tuple(expected[key].shape)}")
+                state[key] = handle.get_tensor(key)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise KinemaError(f"{file} is not a readable safetensors file ({err})") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if bad:
+        raise KinemaError(f"{file} holds non-finite weights (NaN or inf) in {len(bad)} tensor(s), "
+                          f"e.g. {bad[0]}: the run that wrote it diverged")
+    return state
 
 
 def model_folder(path: str | os.PathLike) -> Path:
@@ -141,7 +204,7 @@ def model_folder(path: str | os.PathLike) -> Path:
 
 def read_model_class(folder: str | os.PathLike) -> str:
     """The ``module:Class`` a model folder's ``config.json`` names."""
-    return json.loads((Path(folder) / "config.json").read_text()).get("class", "")
+    return read_meta(Path(folder))["class"]
 
 
 def load_pretrained(path: str | os.PathLike, map_location: str = "cpu"):
@@ -152,12 +215,23 @@ def load_pretrained(path: str | os.PathLike, map_location: str = "cpu"):
 
     from kinema.registry import entry_for_class
 
+    from kinema.errors import KinemaError
+
     folder = model_folder(path)
     target = read_model_class(folder)
     module, _, qualname = target.partition(":")
     if not module.startswith("kinema.") and entry_for_class(target) is None:
-        raise ValueError(f"{folder / 'config.json'}: refusing to load class {target!r} outside kinema")
-    cls = getattr(importlib.import_module(module), qualname)
+        raise KinemaError(f"{folder / 'config.json'}: refusing to load class {target!r} outside "
+                          f"kinema (only kinema's and registered methods' models are loaded)")
+    try:
+        cls = importlib.import_module(module)
+        for part in qualname.split("."):
+            cls = getattr(cls, part)
+    except (ImportError, AttributeError):
+        raise KinemaError(f"{folder / 'config.json'} names the class {target!r}, which does not "
+                          f"exist in this kinema") from None
+    if not (isinstance(cls, type) and issubclass(cls, Pretrained)):
+        raise KinemaError(f"{folder / 'config.json'} names {target!r}, which is not a kinema model")
     return cls.from_pretrained(folder, map_location=map_location)
 
 

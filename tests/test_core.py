@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from kinema.config import DataConfig, Recipe, TrainConfig, apply_overrides
+from kinema.errors import KinemaError
 from kinema.pretrained import Pretrained, config_from_dict, load_pretrained
 
 
