@@ -16,7 +16,8 @@ pooling: the paper lists only feature maps, kernels and layer sizes).
 
 Loss (their Sec. 3–4; the paper is not in shared/papers, so the code names its terms, not
 its equation numbers): L = λ_adv L_adv + λ_ℓp L_ℓp + λ_gdl L_gdl, every term summed over the
-scales. Training predicts one frame ahead from a random window of ``context_frames + 1``
+scales. Their L_adv is the binary cross-entropy with labels 1 (real) and 0 (predicted) for D,
+1 for G: the non-saturating GAN loss of ``kinema.nn.gan``. Training predicts one frame ahead from a random window of ``context_frames + 1``
 frames of each clip; ``predict`` feeds predictions back to go further.
 
 Not as in the paper: the Trainer's AdamW (weight decay 0 by default) replaces their SGD.
@@ -31,8 +32,8 @@ from torch import nn
 from kinema.errors import KinemaError
 from kinema.methods.baselines.clips import check_count, check_frames
 from kinema.methods.baselines.config import MathieuConfig
-from kinema.methods.baselines.losses import (adversarial_loss, gradient_difference_loss,
-                                             lp_loss)
+from kinema.methods.baselines.losses import gradient_difference_loss, lp_loss
+from kinema.nn.gan import frozen, nonsaturating_discriminator_loss, nonsaturating_generator_loss
 from kinema.pretrained import Pretrained
 
 
@@ -149,7 +150,8 @@ class MathieuPredictor(nn.Module, Pretrained):
                 predictions = self(context)
             real = self._discriminate(context, targets)
             fake = self._discriminate(context, predictions)
-            loss = adversarial_loss(real, True) + adversarial_loss(fake, False)  # L_adv^D
+            loss = sum(nonsaturating_discriminator_loss(r, f)           # L_adv^D
+                       for r, f in zip(real, fake))
             return {"loss": loss,
                     "real_score": torch.stack([torch.sigmoid(r).mean() for r in real]).mean(),
                     "fake_score": torch.stack([torch.sigmoid(f).mean() for f in fake]).mean()}
@@ -165,12 +167,9 @@ class MathieuPredictor(nn.Module, Pretrained):
         loss = cfg.lambda_lp * lp + cfg.lambda_gdl * gdl
         if cfg.lambda_adv:
             # the generator's step must not leave gradients in the discriminator
-            self.discriminators.requires_grad_(False)
-            try:
+            with frozen(self.discriminators):
                 fake = self._discriminate(context, predictions)
-            finally:
-                self.discriminators.requires_grad_(True)
-            losses["adversarial"] = adversarial_loss(fake, True)   # L_adv^G
+            losses["adversarial"] = sum(nonsaturating_generator_loss(f) for f in fake)  # L_adv^G
             loss = loss + cfg.lambda_adv * losses["adversarial"]
         return {"loss": loss, **losses}      # λ_adv L_adv^G + λ_ℓp L_ℓp + λ_gdl L_gdl
 

@@ -7,7 +7,6 @@ then averaged over the batch, so they do not depend on the batch size.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def lp_loss(prediction: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> torch.Tensor:
@@ -32,12 +31,3 @@ def gradient_difference_loss(prediction: torch.Tensor, target: torch.Tensor,
     cols = (horizontal(target) - horizontal(prediction)).abs().pow(alpha).flatten(1).sum(1)
     return (rows + cols).mean()
 
-
-def adversarial_loss(logits: list[torch.Tensor], is_real: bool) -> torch.Tensor:
-    """Σ_k L_bce(D_k(·), label) over the scales (L_adv^D and L_adv^G of Mathieu et al.,
-    Sec. 3), from the discriminators' logits (sigmoid + BCE fused for numerical stability)."""
-    total = logits[0].new_zeros(())
-    for logit in logits:
-        label = torch.full_like(logit, 1.0 if is_real else 0.0)
-        total = total + F.binary_cross_entropy_with_logits(logit, label)
-    return total

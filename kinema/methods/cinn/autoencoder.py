@@ -12,7 +12,6 @@ trained by Eq. (10) against a frame discriminator D_S and a clip discriminator D
 """
 from __future__ import annotations
 
-import contextlib
 import sys
 
 import torch
@@ -21,9 +20,10 @@ from einops import rearrange
 from torch import nn
 
 from kinema.methods.cinn.config import AutoencoderConfig
-from kinema.methods.cinn.discriminators import PatchDiscriminator, TemporalDiscriminator
-from kinema.methods.cinn.losses import (feature_matching, gradient_penalty, hinge_discriminator,
-                                        kl_to_standard_normal)
+from kinema.methods.cinn.losses import kl_to_standard_normal
+from kinema.nn.discriminators import PatchDiscriminator, TemporalDiscriminator
+from kinema.nn.gan import (feature_matching, frozen, hinge_discriminator_loss,
+                           hinge_generator_loss, r1_penalty)
 from kinema.nn.norms import SPADE, AdaIN, group_count, spectral
 from kinema.nn.video3d import ResNet3d
 from kinema.pretrained import Pretrained
@@ -110,20 +110,6 @@ class VideoDecoder(nn.Module):
         return rearrange(video, "b c t h w -> b t c h w")
 
 
-@contextlib.contextmanager
-def frozen(*modules: nn.Module):
-    """Parameters of ``modules`` without gradients inside the block (the generator's step does
-    not need the discriminators' weight gradients)."""
-    params = [p for m in modules for p in m.parameters() if p.requires_grad]
-    for p in params:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p in params:
-            p.requires_grad_(True)
-
-
 class VideoAutoencoder(nn.Module, Pretrained):
     """Stage 1 of the cINN: encoder, decoder and the two discriminators, trained by Eq. (10)-(12).
 
@@ -195,9 +181,9 @@ class VideoAutoencoder(nn.Module, Pretrained):
             real = video.detach().requires_grad_(True)
             s_real, _, t_real, _ = self._discriminate(real)
             s_fake, _, t_fake, _ = self._discriminate(fake)
-            loss_s = hinge_discriminator(s_real, s_fake)           # Eq. (12)
-            gp = gradient_penalty(t_real, real)
-            loss_t = hinge_discriminator(t_real, t_fake) + self.config.gradient_penalty * gp  # Eq. (11)
+            loss_s = hinge_discriminator_loss(s_real, s_fake)           # Eq. (12)
+            gp = r1_penalty(t_real, real)
+            loss_t = hinge_discriminator_loss(t_real, t_fake) + self.config.gradient_penalty * gp  # Eq. (11)
             return {"loss": loss_s + loss_t, "d_spatial": loss_s, "d_temporal": loss_t, "gp": gp}
         cfg = self.config
         rec, mu, logvar = self.reconstruct(video)
@@ -217,7 +203,7 @@ class VideoAutoencoder(nn.Module, Pretrained):
                 s_fake, s_feat_fake, t_fake, t_feat_fake = self._discriminate(rec)
                 with torch.no_grad():
                     _, s_feat_real, _, t_feat_real = self._discriminate(video)
-            adversarial = -t_fake.mean() - s_fake.mean()
+            adversarial = hinge_generator_loss(t_fake) + hinge_generator_loss(s_fake)
             fm = 0.5 * (feature_matching(s_feat_real, s_feat_fake)
                         + feature_matching(t_feat_real, t_feat_fake))
             loss = loss + cfg.adversarial_weight * adversarial + cfg.feature_matching_weight * fm
