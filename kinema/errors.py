@@ -18,13 +18,68 @@ class NotAModelFolder(KinemaError, FileNotFoundError):
     """A path that should hold a saved model (config.json + model.safetensors) does not."""
 
 
+DEBUG_VARIABLE = "KINEMA_DEBUG"   # set to 1 (or pass --debug) for full tracebacks
+_PATH_ERRORS = ((FileNotFoundError, "no such file or folder"),
+                (IsADirectoryError, "is a folder, not a file"),
+                (NotADirectoryError, "is not a folder"), (FileExistsError, "already exists"),
+                (PermissionError, "permission denied"))
+
+
+def user_message(error: BaseException) -> str | None:
+    """The one line a user sees for an error that their input caused, or None for a bug.
+
+    Besides ``KinemaError``, the errors of the libraries kinema reads files with are the
+    user's input: a path that is missing, a folder or file in the wrong place, a denied
+    permission, bytes that are not JSON, an image, a video or a safetensors file."""
+    import json
+
+    if isinstance(error, KinemaError):
+        return str(error)
+    for kind, what in _PATH_ERRORS:
+        if isinstance(error, kind):
+            return f"{error.filename or error}: {what}"
+    if isinstance(error, json.JSONDecodeError):
+        return f"not valid JSON ({error.msg} at line {error.lineno})"
+    name = f"{type(error).__module__}.{type(error).__name__}"
+    if name.startswith(("safetensors", "PIL.", "av.", "cv2")) or name == "builtins.UnicodeDecodeError":
+        return f"cannot read the input ({type(error).__name__}: {error})"
+    return None
+
+
 def run_user_command(command, *args, **kwargs):
-    """Run a command-line entry point: a ``KinemaError`` prints one ``error:`` line on stderr
-    and exits with code 2 (no traceback); anything else is a bug and propagates."""
+    """Run a command-line entry point behind one error boundary.
+
+    A user's error (``user_message``) prints one ``error:`` line on stderr and exits with code
+    2. Anything else is a bug: one line saying so and naming the file that holds the full
+    traceback, exit code 1. With ``KINEMA_DEBUG=1`` (or ``--debug``) errors propagate with
+    their traceback."""
+    import os
     import sys
 
     try:
         return command(*args, **kwargs)
-    except KinemaError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except (SystemExit, KeyboardInterrupt):
+        raise
+    except BaseException as error:
+        if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
+            raise
+        message = user_message(error)
+        if message is not None:
+            print(f"error: {message}", file=sys.stderr)
+            raise SystemExit(2) from None
+        report = write_traceback(error)
+        print(f"error: internal error ({type(error).__name__}: {error}); this is a bug in "
+              f"kinema, the full traceback is in {report} (set {DEBUG_VARIABLE}=1 to see it here)",
+              file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def write_traceback(error: BaseException) -> str:
+    """Write the traceback of ``error`` to a new file in the temp folder; returns its path."""
+    import tempfile
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix="kinema-traceback-", suffix=".txt",
+                                     delete=False) as f:
+        f.write("".join(traceback.format_exception(error)))
+    return f.name
