@@ -1,44 +1,96 @@
-"""The one `kinema` command. Each part of the package contributes its commands through a
-``register(app)`` function in the module listed below, so this file stays a table of
-contents and importing it stays cheap (heavy libraries load inside the commands)."""
+"""The one `kinema` command. The core parts of the package contribute their commands through a
+``register(app)`` function in the modules listed below; every registered method adds its own
+through its registry entry's ``commands`` field (``kinema.registry``), so a new method never
+edits this file. A command name registered twice is an error naming both owners. Importing
+this module stays cheap: heavy libraries load inside the commands.
+"""
 from __future__ import annotations
 
 import importlib
 
 import typer
 
-app = typer.Typer(help="kinema: video synthesis by separating content from motion.",
-                  no_args_is_help=True, pretty_exceptions_enable=False,
-                  add_completion=False)
+from kinema.errors import KinemaError
 
-# Modules that define ``register(app: typer.Typer) -> None``.
+# Core modules that define ``register(app: typer.Typer) -> None``.
 COMMAND_MODULES: tuple[str, ...] = (
     "kinema.data.cli",
     "kinema.demo",
     "kinema.train.cli",
     "kinema.metrics.cli",
     "kinema.bench.cli",
-    "kinema.methods.cinn.cli",
+    "kinema.apps",            # the verbs methods share: animate, sample
 )
 
 
-@app.callback()
+class CommandCollision(KinemaError):
+    """Two modules register the same command name."""
+
+
+def _command_names(app: typer.Typer) -> tuple[list[str], list[str]]:
+    """(command names, group names) in registration order."""
+    return ([info.name or info.callback.__name__.replace("_", "-")
+             for info in app.registered_commands],
+            [info.name or info.typer_instance.info.name for info in app.registered_groups])
+
+
+def _register(app: typer.Typer, register, owner: str, owners: dict[str, str]) -> None:
+    commands, groups = (len(names) for names in _command_names(app))
+    register(app)
+    new_commands, new_groups = _command_names(app)
+    for name in new_commands[commands:] + new_groups[groups:]:
+        if name in owners:
+            raise CommandCollision(f"command {name!r} is registered twice: by {owners[name]} "
+                                   f"and by {owner}; rename one of them")
+        owners[name] = owner
+
+
+def build_app() -> typer.Typer:
+    """The `kinema` app: the core commands, then every method entry's ``commands`` (each
+    distinct register function once)."""
+    from kinema.registry import entries, resolve
+
+    app = typer.Typer(help="kinema: video synthesis by separating content from motion.",
+                      no_args_is_help=True, pretty_exceptions_enable=False,
+                      add_completion=False)
+    app.callback()(_root)
+    app.command("methods")(list_methods)
+    owners = {name: "kinema.cli" for name in sum(_command_names(app), [])}
+    for module in COMMAND_MODULES:
+        _register(app, importlib.import_module(module).register, module, owners)
+    for target in dict.fromkeys(e.commands for e in entries() if e.commands):
+        _register(app, resolve(target), target, owners)
+    return app
+
+
 def _root() -> None:
     """kinema: video synthesis by separating content from motion."""
 
 
-@app.command("methods")
 def list_methods() -> None:
-    """List the registered methods, the tasks they serve and their presets."""
-    from kinema.registry import available_methods, method_entry
+    """List the methods by family: stages, tasks, presets, verbs, benchmarks."""
+    from kinema.registry import entries
 
-    for name in available_methods():
-        e = method_entry(name)
-        typer.echo(f"{name:24s} {','.join(e.tasks):36s} {e.summary}")
+    families: dict[str, list] = {}
+    for e in entries():
+        families.setdefault(e.family, []).append(e)
+    for family, stages in families.items():
+        extras = []
+        verbs = sorted({v for e in stages for v in e.apps})
+        benchmarks = sorted({b for e in stages for b in e.benchmarks})
+        if verbs:
+            extras.append(f"verbs: {', '.join(verbs)}")
+        if benchmarks:
+            extras.append(f"benchmarks: {', '.join(benchmarks)}")
+        if any(e.demo for e in stages):
+            extras.append("demo section")
+        typer.echo(f"{family}" + (f"  ({'; '.join(extras)})" if extras else ""))
+        for e in stages:
+            typer.echo(f"  {e.name:24s} tasks: {','.join(e.tasks) or '-':34s} "
+                       f"presets: {','.join(e.presets) or '-':24s} {e.summary}")
 
 
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+app = build_app()
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ register_method(MethodEntry(
     model_class="kinema.methods.cinn.autoencoder:VideoAutoencoder",
     recipe="kinema.methods.cinn.config:autoencoder_recipe",
     tasks=(),
+    family="cinn",
     summary="cINN stage 1: video autoencoder q(z|X), p(X|x0,z) with SPADE/AdaIN, D_S and D_T",
 ))
 register_method(MethodEntry(
@@ -18,6 +19,7 @@ register_method(MethodEntry(
     model_class="kinema.methods.cinn.image_encoder:ImageAutoencoder",
     recipe="kinema.methods.cinn.config:image_encoder_recipe",
     tasks=(),
+    family="cinn",
     summary="cINN stage 2: image autoencoder whose code conditions the flow on x0",
 ))
 register_method(MethodEntry(
@@ -26,4 +28,7 @@ register_method(MethodEntry(
     recipe="kinema.methods.cinn.config:flow_recipe",
     tasks=("ImageToVideo",),
     summary="cINN stage 3: conditional INN z = T(nu; x0, eta), exact NLL; stochastic, controllable image-to-video",
+    family="cinn",
+    commands="kinema.methods.cinn.cli:register",          # kinema transfer
+    apps={"animate": "kinema.methods.cinn.cli:animate"},
 ))

@@ -1,5 +1,6 @@
-"""``kinema animate IMAGE --model RUN`` and ``kinema transfer SOURCE_VIDEO IMAGE --model RUN``
-for a trained cINN (the saved model of a ``cinn-flow`` run)."""
+"""The cINN's command line: the handler of the shared ``kinema animate`` verb and its own
+``kinema transfer SOURCE_VIDEO IMAGE --model RUN``, for a trained cINN (the saved model of a
+``cinn-flow`` run)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,8 @@ from kinema.errors import KinemaError
 
 
 def _load(model_dir: Path):
-    from kinema.bench.harness import model_folder
     from kinema.methods.cinn.model import CINN
+    from kinema.pretrained import model_folder
 
     model_dir = model_folder(model_dir)          # a model folder, or a run folder's model/
     try:
@@ -31,37 +32,33 @@ def write_filmstrip(path: Path, videos) -> Path:
     return path
 
 
+def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
+    """``kinema animate IMAGE --model RUN`` for a cINN (the handler of the shared verb, see
+    ``kinema.apps``): NUM different videos (mp4) that start at IMAGE, and samples.png (a row
+    per video). Frames default to the model's clip length; longer videos are chained."""
+    from kinema.data.io import write_video
+    from kinema.methods.cinn.apps import animate as animate_videos, prepare_image
+
+    options.refuse(unsupported=("loop", "slowmo", "magnify"), method="cinn")
+    options = options.with_defaults(num=4, seed=0, fps=8.0)
+    net = _load(model)
+    control = options.control
+    if control is not None and not net.config.control_bins:
+        raise KinemaError(f"{model} was trained without a control eta: --control cannot be used")
+    if control is None and net.config.control_bins:
+        raise KinemaError(f"{model} takes a control eta: pass --control 0..{net.config.control_bins - 1}")
+    cfg = net.video_config
+    x0 = prepare_image(image, cfg.channels, cfg.image_size)
+    videos = animate_videos(net, x0, options.frames or cfg.num_frames, options.num,
+                            control=None if control is None else [control], seed=options.seed)[0]
+    out.mkdir(parents=True, exist_ok=True)
+    written = [write_video(out / f"sample-{i:02d}.mp4", video, fps=options.fps)
+               for i, video in enumerate(videos)]
+    return written + [write_filmstrip(out / "samples.png", videos)]
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("animate")
-    def animate_command(
-        image: Path = typer.Argument(..., help="start frame x0 (png, jpg, ...)"),
-        model: Path = typer.Option(..., help="a trained cinn-flow model (or its run folder)"),
-        num: int = typer.Option(4, help="how many different videos"),
-        frames: Optional[int] = typer.Option(None, help="frames per video (default: the model's "
-                                                        "clip length; longer ones are chained)"),
-        control: Optional[int] = typer.Option(None, help="control bin eta (models trained with "
-                                                         "a -control preset)"),
-        seed: int = typer.Option(0),
-        out: Path = typer.Option(Path("animations"), help="output folder"),
-    ) -> None:
-        """Write NUM different videos (mp4) that start at IMAGE, and samples.png (a row per video)."""
-        from kinema.data.io import write_video
-        from kinema.methods.cinn.apps import animate, prepare_image
-
-        net = _load(model)
-        if control is not None and not net.config.control_bins:
-            raise KinemaError(f"{model} was trained without a control eta: --control cannot be used")
-        if control is None and net.config.control_bins:
-            raise KinemaError(f"{model} takes a control eta: pass --control 0..{net.config.control_bins - 1}")
-        cfg = net.video_config
-        x0 = prepare_image(image, cfg.channels, cfg.image_size)
-        videos = animate(net, x0, frames or cfg.num_frames, num,
-                         control=None if control is None else [control], seed=seed)[0]
-        out.mkdir(parents=True, exist_ok=True)
-        for i, video in enumerate(videos):
-            typer.echo(write_video(out / f"sample-{i:02d}.mp4", video))
-        typer.echo(write_filmstrip(out / "samples.png", videos))
-
+    """The cINN's own command (``kinema animate`` is the shared verb of ``kinema.apps``)."""
     @app.command("transfer")
     def transfer_command(
         source_video: Path = typer.Argument(..., help="video whose motion is transferred"),

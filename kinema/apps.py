@@ -1,0 +1,197 @@
+"""The verbs several methods share: ``kinema animate`` (image to video) and ``kinema sample``
+(generation). Each is defined once here; the work is done by the handler a method names in its
+registry entry's ``apps`` field:
+
+    MethodEntry(..., apps={"animate": "kinema.methods.dynamics.cli:animate"})
+
+    def animate(image: Path, model: Path, out: Path, options: AnimateOptions) -> list[Path]
+    def sample(model: Path, out: Path, options: SampleOptions) -> list[Path]
+
+The handler is chosen by ``--method`` (a family such as ``cinn`` or an entry name such as
+``cinn-flow``) or else by the model folder's ``config.json`` class: the entry that trains that
+class if it has the verb, otherwise the stage of the same family that has it. The options
+hold ``None`` for everything the user did not set, so a handler applies its own defaults
+(``options.with_defaults(num=4, seed=0)``) and refuses what it cannot do
+(``options.refuse(unsupported=("loop", "magnify"), method="cinn")``). The handler writes
+into ``out`` and returns the files it wrote; the verb prints them.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+import typer
+
+from kinema.errors import KinemaError
+
+VERBS = ("animate", "sample")
+
+
+@dataclass(frozen=True)
+class VerbOptions:
+    """Options of a shared verb; ``None`` = not given on the command line."""
+
+    def given(self) -> list[str]:
+        """Names of the options the user set."""
+        return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
+
+    def refuse(self, unsupported: tuple[str, ...] = (), method: str = "this method") -> None:
+        """One ``KinemaError`` naming every option in ``unsupported`` that the user set."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(unsupported) - names)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no option(s) {', '.join(unknown)}")
+        refused = [n for n in unsupported if getattr(self, n) is not None]
+        if refused:
+            flags = ", ".join(f"--{n}" for n in refused)
+            raise KinemaError(f"{method} does not support {flags} "
+                              f"({'it' if len(refused) == 1 else 'they'} cannot be used with "
+                              f"this model)")
+
+    def with_defaults(self, **defaults):
+        """A copy in which every option still ``None`` takes its value from ``defaults``."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(defaults) - names)
+        if unknown:
+            raise ValueError(f"{type(self).__name__} has no option(s) {', '.join(unknown)}")
+        return dataclasses.replace(self, **{k: v for k, v in defaults.items()
+                                            if getattr(self, k) is None})
+
+
+@dataclass(frozen=True)
+class AnimateOptions(VerbOptions):
+    num: int | None = None          # how many different videos
+    frames: int | None = None       # frames per video
+    seed: int | None = None
+    control: int | None = None      # a control bin (methods trained with one)
+    loop: bool | None = None        # a seamless loop (True when --loop is given)
+    slowmo: float | None = None     # slow-motion factor
+    magnify: float | None = None    # motion magnification factor
+    fps: float | None = None        # frame rate of the written videos
+
+
+@dataclass(frozen=True)
+class SampleOptions(VerbOptions):
+    num: int | None = None
+    frames: int | None = None
+    seed: int | None = None
+    identity: str | None = None     # "random", or an image whose content the videos keep
+    fps: float | None = None
+
+
+# ------------------------------------------------------------------ choosing the handler
+
+def _serving(verb: str) -> list:
+    from kinema.registry import entries
+
+    return [e for e in entries() if verb in e.apps]
+
+
+def _names(found: list) -> str:
+    return ", ".join(sorted({e.family for e in found} | {e.name for e in found})) or "none"
+
+
+def choose_entry(verb: str, model: Path, method: str | None = None):
+    """The registry entry whose ``apps[verb]`` serves ``model`` (see the module docstring)."""
+    from kinema.pretrained import model_folder, read_model_class
+    from kinema.registry import entries, entry_for_class
+
+    serving = _serving(verb)
+    if method is not None:
+        named = [e for e in entries() if method in (e.name, e.family)]
+        if not named:
+            raise KinemaError(f"--method {method!r} is no registered method; those with "
+                              f"`kinema {verb}`: {_names(serving)}")
+        found = [e for e in named if verb in e.apps]
+        if not found:   # an entry name: its family's stage that has the verb
+            families = {e.family for e in named}
+            found = [e for e in serving if e.family in families]
+        if not found:
+            raise KinemaError(f"{method} has no `kinema {verb}`; methods that have it: "
+                              f"{_names(serving)}")
+        if len(found) > 1:
+            raise KinemaError(f"--method {method} is ambiguous for `kinema {verb}`: "
+                              f"{', '.join(e.name for e in found)}; name one of them")
+        return found[0]
+    folder = model_folder(model)
+    target = read_model_class(folder)
+    entry = entry_for_class(target)
+    if entry is None:
+        raise KinemaError(f"{folder} holds a {target} model, which no registered method "
+                          f"trains; pass --method (methods with `kinema {verb}`: "
+                          f"{_names(serving)})")
+    if verb in entry.apps:
+        return entry
+    family = [e for e in serving if e.family == entry.family]
+    if len(family) == 1:
+        return family[0]
+    if not family:
+        raise KinemaError(f"{folder} holds a {entry.name} model; no stage of {entry.family} "
+                          f"has `kinema {verb}` (methods that have it: {_names(serving)})")
+    raise KinemaError(f"{folder}: several stages of {entry.family} have `kinema {verb}` "
+                      f"({', '.join(e.name for e in family)}); choose one with --method")
+
+
+def handler(verb: str, model: Path, method: str | None = None) -> Callable:
+    from kinema.registry import resolve
+
+    return resolve(choose_entry(verb, model, method).apps[verb])
+
+
+def _report(written: list[Path]) -> None:
+    for path in written:
+        typer.echo(path)
+
+
+# ------------------------------------------------------------------ the commands
+
+def register(app: typer.Typer) -> None:
+    @app.command("animate")
+    def animate_command(
+        image: Path = typer.Argument(..., help="the start frame (png, jpg, ...)"),
+        model: Path = typer.Option(..., help="a trained model folder (or its run folder)"),
+        method: Optional[str] = typer.Option(None, help="method family or entry (default: the "
+                                                        "model folder's class)"),
+        num: Optional[int] = typer.Option(None, help="how many different videos"),
+        frames: Optional[int] = typer.Option(None, help="frames per video"),
+        seed: Optional[int] = typer.Option(None, help="random seed"),
+        control: Optional[int] = typer.Option(None, help="control bin (models trained with one)"),
+        loop: bool = typer.Option(False, "--loop", help="a seamless loop"),
+        slowmo: Optional[float] = typer.Option(None, help="slow-motion factor"),
+        magnify: Optional[float] = typer.Option(None, help="motion magnification factor"),
+        fps: Optional[float] = typer.Option(None, help="frame rate of the written videos"),
+        out: Path = typer.Option(Path("animations"), help="output folder"),
+    ) -> None:
+        """Animate IMAGE with a trained image-to-video model; writes videos into OUT."""
+        options = AnimateOptions(num=num, frames=frames, seed=seed, control=control,
+                                 loop=True if loop else None, slowmo=slowmo, magnify=magnify,
+                                 fps=fps)
+        check_positive(options, ("num", "frames", "slowmo", "magnify", "fps"))
+        _report(handler("animate", model, method)(image, model, out, options))
+
+    @app.command("sample")
+    def sample_command(
+        run: Path = typer.Argument(..., help="a trained model folder (or its run folder)"),
+        method: Optional[str] = typer.Option(None, help="method family or entry (default: the "
+                                                        "model folder's class)"),
+        num: Optional[int] = typer.Option(None, help="how many videos"),
+        frames: Optional[int] = typer.Option(None, help="frames per video"),
+        seed: Optional[int] = typer.Option(None, help="random seed"),
+        identity: Optional[str] = typer.Option(None, help="'random' or an image whose content "
+                                                          "the videos keep"),
+        fps: Optional[float] = typer.Option(None, help="frame rate of the written videos"),
+        out: Path = typer.Option(Path("samples"), help="output folder"),
+    ) -> None:
+        """Generate videos from a trained generative model; writes them into OUT."""
+        options = SampleOptions(num=num, frames=frames, seed=seed, identity=identity, fps=fps)
+        check_positive(options, ("num", "frames", "fps"))
+        _report(handler("sample", run, method)(run, out, options))
+
+
+def check_positive(options: VerbOptions, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(options, name)
+        if value is not None and value <= 0:
+            raise KinemaError(f"--{name} must be positive, got {value}")
