@@ -88,14 +88,14 @@ class FromPrediction:
 
 def _rows(data: str, runs: Path, preset: str) -> list[tuple[str, str, object]]:
     """(label, run folder, loader) for every row: the paper's Tables 2 and 4 plus baselines."""
-    from kinema.methods.cinn.model import CINN, PriorSampler, load_stage
+    from kinema.methods.cinn.model import PriorSampler, load_flow
 
     stem = preset + DATASETS[data]
-    flow = lambda run: lambda: load_stage(str(runs / run / "model"), CINN, "cinn-flow").eval()  # noqa: E731
+    flow = lambda run: lambda: load_flow(runs / run).eval()  # noqa: E731
     return [
         ("Ours (cINN)", f"cinn-flow-{stem}", flow(f"cinn-flow-{stem}")),
         ("Ours w/o cINN (z from the prior)", f"cinn-autoencoder-{stem}",
-         lambda: PriorSampler.from_autoencoder(str(runs / f"cinn-autoencoder-{stem}" / "model"))),
+         lambda: PriorSampler.from_autoencoder(str(runs / f"cinn-autoencoder-{stem}"))),
         ("Ours w/o x0", f"cinn-flow-{stem}-no-x0", flow(f"cinn-flow-{stem}-no-x0")),
         ("Ours w/o AdaIN", f"cinn-flow-{stem}-no-adain", flow(f"cinn-flow-{stem}-no-adain")),
         ("Ours, controlled by eta", f"cinn-flow-{stem}-control", flow(f"cinn-flow-{stem}-control")),
@@ -147,8 +147,7 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
                    transfer_videos: int = 32, preset: str | None = None, **_) -> tuple[Path, Path]:
     """One table (``benchmarks/cinn-DATA.md``; ``cinn-DATA-PRESET.md`` for a preset other than
     ``small``) comparing the runs of ``kinema train cinn-* --preset PRESET[...]`` under ``runs``."""
-    from kinema.bench.benchmarks import _write
-    from kinema.bench.harness import Protocol, evaluate, load_model
+    from kinema.bench.harness import Protocol, evaluate, load_model, write_benchmark
     from kinema.data import load_dataset
     from kinema.methods.cinn.config import SIZES, flow_recipe, parse_preset
     from kinema.metrics.features.domain_train import recipe_for, train_extractor
@@ -228,7 +227,7 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
     if pictures:
         body += ["", "Pictures (from the first test clips; every row is a video, frames left to right):", ""]
         body += [f"- {caption}: ![{caption}]({path.name})" for caption, path in pictures]
-    return _write(Path(out_dir), name, f"cINN benchmark on {data}", body, record)
+    return write_benchmark(Path(out_dir), name, f"cINN benchmark on {data}", body, record)
 
 
 def write_pictures(models: dict, data: str, test, out_dir: Path, name: str) -> list[tuple[str, Path]]:

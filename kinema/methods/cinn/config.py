@@ -7,7 +7,7 @@ Three training stages (issue 5), each a registered method trained by ``kinema tr
 2. ``cinn-image-encoder``: an image autoencoder whose code represents x0 for the flow
    (appendix B.1, "a pretrained autoencoder optimized for reconstructing images").
 3. ``cinn-flow``: the conditional INN T_theta(nu; x0, eta) on z ~ q_phi(z|X) (Sec. 3.1-3.4),
-   which loads stages 1 and 2 from the paths in its config.
+   which opens stages 1 and 2 from the run folders its config names (``kinema.stages``).
 
 Preset names: ``BASE[-clouds][-no-x0|-no-adain][-control]`` with BASE in tiny / small / bench
 / paper. ``-clouds`` trains on the ``clouds`` dataset (default ``bouncing-digits``),
@@ -25,6 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kinema.config import DataConfig, Recipe, TrainConfig
+from kinema.pretrained import config_from_dict
+from kinema.stages import stage_path
 
 BASES = ("tiny", "small", "bench", "paper")
 ABLATIONS = ("no-x0", "no-adain")
@@ -92,8 +94,10 @@ class ImageEncoderConfig:
 
 @dataclass
 class FlowConfig:
-    autoencoder_path: str = "runs/cinn-autoencoder-paper/model"
-    image_encoder_path: str = "runs/cinn-image-encoder-paper/model"
+    # The earlier stages' model folders (a run folder or the model/ inside it), opened by
+    # kinema.stages.open_stage when the flow is first built; a preset names its own runs.
+    autoencoder_path: str = stage_path("cinn-autoencoder", "runs/cinn-autoencoder-small")
+    image_encoder_path: str = stage_path("cinn-image-encoder", "runs/cinn-image-encoder-small")
     control_bins: int = 0        # 0: T(nu; x0); k > 0: T(nu; x0, eta) with eta one-hot of k bins
     blocks: int = 20             # appendix B.1: n_f = 20 invertible blocks
     hidden: int = 512            # width of the couplings' fully connected subnets (not given)
@@ -103,8 +107,16 @@ class FlowConfig:
     seed: int = 0
     # Filled in when the stage is built from the paths above, so a saved flow rebuilds its
     # frozen autoencoder and image encoder without those folders:
-    autoencoder: dict | None = None
-    image_encoder: dict | None = None
+    autoencoder: AutoencoderConfig | None = None
+    image_encoder: ImageEncoderConfig | None = None
+
+    def __post_init__(self):
+        # configs written by hand (or by code from before the embedded configs were typed)
+        # may hold them as plain dicts
+        if isinstance(self.autoencoder, dict):
+            self.autoencoder = config_from_dict(AutoencoderConfig, self.autoencoder)
+        if isinstance(self.image_encoder, dict):
+            self.image_encoder = config_from_dict(ImageEncoderConfig, self.image_encoder)
 
 
 # --------------------------------------------------------------------------- presets
@@ -184,8 +196,8 @@ def flow_config(preset: str) -> FlowConfig:
     sizes = {"tiny": (2, 16), "small": (12, 256), "bench": (8, 128), "paper": (20, 512)}
     blocks, hidden = sizes[p["base"]]
     return FlowConfig(
-        autoencoder_path=f"runs/cinn-autoencoder-{_stem(p, True)}/model",
-        image_encoder_path=f"runs/cinn-image-encoder-{_stem(p, False)}/model",
+        autoencoder_path=f"runs/cinn-autoencoder-{_stem(p, True)}",
+        image_encoder_path=f"runs/cinn-image-encoder-{_stem(p, False)}",
         control_bins=DATASETS[p["data"]] if p["control"] else 0,
         blocks=blocks, hidden=hidden,
         lr={"tiny": 1e-3, "small": 5e-4, "bench": 5e-4, "paper": 1e-5}[p["base"]])

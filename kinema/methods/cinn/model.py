@@ -20,28 +20,30 @@ from einops import rearrange, repeat
 from torch import nn
 
 from kinema.errors import KinemaError
-from kinema.methods.cinn.autoencoder import VideoAutoencoder, VideoDecoder, VideoEncoder
+from kinema.methods.cinn.autoencoder import VideoDecoder, VideoEncoder
 from kinema.methods.cinn.config import AutoencoderConfig, FlowConfig, ImageEncoderConfig
 from kinema.methods.cinn.flow import ConditionalINN
 from kinema.methods.cinn.image_encoder import ImageAutoencoder
 from kinema.methods.cinn.losses import flow_nll
-from kinema.pretrained import Pretrained, config_from_dict, config_to_dict
+from kinema.pretrained import Pretrained
+from kinema.stages import open_stage, record_sources
 
 
-def load_stage(path: str, cls, stage: str):
-    """A previous stage's saved model, or a KinemaError naming the path and the command."""
-    folder = Path(path)
-    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
-        run = folder.parent.name if folder.name == "model" else folder.name
-        preset = run.removeprefix(f"{stage}-") if run.startswith(f"{stage}-") else "PRESET"
-        # the flow's config names the two earlier stages' folders; the flow itself has no field
-        field = {"cinn-autoencoder": "autoencoder_path", "cinn-image-encoder": "image_encoder_path"}.get(stage)
-        raise KinemaError(
-            f"the trained {stage} stage is needed at {folder} (config.json + "
-            f"model.safetensors), which is missing: train it first with `kinema train {stage} "
-            f"--preset {preset} --out {folder.parent if folder.name == 'model' else folder}`"
-            + (f", or point the flow's config at it (--set model.{field}=...)" if field else ""))
-    return cls.from_pretrained(folder)
+def load_flow(path) -> "CINN":
+    """A trained cinn-flow model from its run folder (or the model/ inside it), or one
+    KinemaError naming the folder and the command that trains it."""
+    from kinema.pretrained import model_folder
+
+    path = Path(path)
+    try:
+        folder = model_folder(path)
+    except KinemaError:
+        run = path.parent if path.name == "model" else path
+        preset = run.name.removeprefix("cinn-flow-") if run.name.startswith("cinn-flow-") else "PRESET"
+        raise KinemaError(f"the trained cinn-flow model is needed at {path}, which holds no "
+                          f"model: train it first with `kinema train cinn-flow --preset {preset} "
+                          f"--out {run}`") from None
+    return CINN.from_pretrained(folder)
 
 
 def control_vector(control, bins: int, batch: int, device) -> torch.Tensor | None:
@@ -72,6 +74,16 @@ def chain_segments(decode_segment: Callable[[torch.Tensor], torch.Tensor], x0: t
     return rearrange(video[:, :num_frames], "(b n) t c h w -> b n t c h w", n=num_samples)
 
 
+def check_stages_agree(video: AutoencoderConfig, image: ImageEncoderConfig) -> None:
+    """The image encoder reads the autoencoder's x0: the same channels and image size."""
+    clash = [f"{name} {getattr(video, name)} (autoencoder) vs {getattr(image, name)} (image encoder)"
+             for name in ("channels", "image_size") if getattr(video, name) != getattr(image, name)]
+    if clash:
+        raise KinemaError("the flow's two earlier stages were trained on different frames: "
+                          + "; ".join(clash) + " (model.autoencoder_path and "
+                          "model.image_encoder_path must name runs of the same preset size)")
+
+
 class CINN(nn.Module, Pretrained):
     """Stage 3 and the image-to-video sampler (``kinema.tasks.ImageToVideo``)."""
 
@@ -79,24 +91,24 @@ class CINN(nn.Module, Pretrained):
 
     def __init__(self, config: FlowConfig):
         super().__init__()
+        ae = image = None          # the earlier stages, when opened from their folders
         if config.autoencoder is None:
-            ae = load_stage(config.autoencoder_path, VideoAutoencoder, "cinn-autoencoder")
-            config = dataclasses.replace(config, autoencoder=dict(config_to_dict(ae.config), vgg_weights=None))
-        else:
-            ae = None
+            ae = open_stage(config, "autoencoder_path")
+            # the flow never trains the decoder: it needs no perceptual network
+            config = dataclasses.replace(config, autoencoder=dataclasses.replace(ae.config, vgg_weights=None))
         if config.image_encoder is None:
-            image = load_stage(config.image_encoder_path, ImageAutoencoder, "cinn-image-encoder")
-            config = dataclasses.replace(config, image_encoder=config_to_dict(image.config))
-        else:
-            image = ImageAutoencoder(config_from_dict(ImageEncoderConfig, config.image_encoder))
+            image = open_stage(config, "image_encoder_path")
+            config = dataclasses.replace(config, image_encoder=image.config)
+        check_stages_agree(config.autoencoder, config.image_encoder)
         self.config = config
-        self.video_config = config_from_dict(AutoencoderConfig, config.autoencoder)
+        self.video_config: AutoencoderConfig = config.autoencoder
         self.video_encoder = ae.encoder if ae else VideoEncoder(self.video_config)
         self.video_decoder = ae.decoder if ae else VideoDecoder(self.video_config)
-        self.image_encoder = image
+        self.image_encoder = image or ImageAutoencoder(config.image_encoder)
+        record_sources(self, autoencoder_path=ae, image_encoder_path=image)
         for module in (self.video_encoder, self.video_decoder, self.image_encoder):
             module.requires_grad_(False)
-        cond_dim = image.config.code_dim + config.control_bins
+        cond_dim = config.image_encoder.code_dim + config.control_bins
         self.flow = ConditionalINN(self.video_config.z_dim, cond_dim, config.blocks, config.hidden,
                                    config.clamp, config.leaky_slope, config.seed)
         self.train()   # frozen stages in eval mode (spectral norm's power iteration stays still)
@@ -186,7 +198,8 @@ class PriorSampler(nn.Module):
 
     @classmethod
     def from_autoencoder(cls, path: str) -> "PriorSampler":
-        ae = load_stage(path, VideoAutoencoder, "cinn-autoencoder")
+        """From a cinn-autoencoder run folder (or its model/), by the flow's own stage loader."""
+        ae = open_stage(FlowConfig(autoencoder_path=str(path)), "autoencoder_path")
         return cls(ae.decoder, ae.config).eval()
 
     @torch.no_grad()

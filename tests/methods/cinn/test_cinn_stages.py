@@ -6,10 +6,11 @@ import torch
 
 from kinema.errors import KinemaError
 from kinema.methods.cinn.autoencoder import VideoAutoencoder
-from kinema.methods.cinn.config import (autoencoder_config, flow_config, flow_recipe,
-                                        image_encoder_config, parse_preset)
+from kinema.methods.cinn.config import (AutoencoderConfig, autoencoder_config, flow_config,
+                                        flow_recipe, image_encoder_config, parse_preset)
 from kinema.methods.cinn.image_encoder import ImageAutoencoder
 from kinema.methods.cinn.model import CINN, PriorSampler
+from kinema.stages import built_from, weights_digest
 
 
 def tiny_batch(seed=0, b=4, name="bouncing-digits"):
@@ -55,9 +56,10 @@ def stages(tmp_path_factory):
 
 
 def make_flow(stages, control_bins=0):
+    # run folders, as `kinema train --out` writes them (the model/ inside is found)
     cfg = dataclasses.replace(flow_config("tiny-clouds"), control_bins=control_bins,
-                              autoencoder_path=str(stages["root"] / "ae" / "model"),
-                              image_encoder_path=str(stages["root"] / "image" / "model"))
+                              autoencoder_path=str(stages["root"] / "ae"),
+                              image_encoder_path=str(stages["root"] / "image"))
     torch.manual_seed(1)
     return CINN(cfg)
 
@@ -112,37 +114,88 @@ def test_save_load_round_trips_every_stage(stages, tmp_path):
     assert torch.equal(ae.decode(v[:, 0], z), stages["ae"].decode(v[:, 0], z))
     assert torch.equal(image.encode(v[:, 0]), stages["image"].encode(v[:, 0]))
     flow = make_flow(stages, control_bins=36)
+    # the embedded stage configs are typed, and equal the stages' own (VGG dropped)
+    assert flow.config.autoencoder == dataclasses.replace(ae.config, vgg_weights=None)
+    assert flow.config.image_encoder == image.config
     flow.on_train_start(stages["batch"])
     flow.save_pretrained(tmp_path / "flow")
+    # the saved flow records which folders (and weights) it was built from
+    assert built_from(tmp_path / "flow") == {
+        "autoencoder_path": {"stage": "cinn-autoencoder", "path": str(root / "ae" / "model"),
+                             "sha256": weights_digest(root / "ae" / "model")},
+        "image_encoder_path": {"stage": "cinn-image-encoder", "path": str(root / "image" / "model"),
+                               "sha256": weights_digest(root / "image" / "model")}}
     # the saved flow carries its frozen stages: it loads without the earlier folders
     (root / "ae" / "model").rename(root / "ae" / "moved")
     try:
         loaded = CINN.from_pretrained(tmp_path / "flow")
     finally:
         (root / "ae" / "moved").rename(root / "ae" / "model")
+    assert isinstance(loaded.config.autoencoder, AutoencoderConfig)
+    assert loaded.config == flow.config and loaded.built_from == built_from(tmp_path / "flow")
     g = lambda: torch.Generator().manual_seed(3)   # noqa: E731
     eta = torch.tensor([1, 2, 30, 35])
     assert torch.equal(loaded.sample(v[:, 0], 4, 2, eta, g()), flow.eval().sample(v[:, 0], 4, 2, eta, g()))
 
 
+def test_a_flow_saved_with_dict_configs_and_lr_fields_still_loads(stages, tmp_path):
+    """config.json files written before the embedded configs were typed hold them as dicts,
+    with the model configs' retired ``lr`` fields: they load to the same model."""
+    import json
+
+    flow = make_flow(stages)
+    flow.on_train_start(stages["batch"])
+    flow.save_pretrained(tmp_path / "flow")
+    meta = json.loads((tmp_path / "flow" / "config.json").read_text())
+    meta.pop("built_from")
+    for key, lr in (("autoencoder", 1e-3), ("image_encoder", 1e-3)):
+        meta["config"][key]["lr"] = lr
+    meta["config"]["lr"] = 1e-3
+    (tmp_path / "flow" / "config.json").write_text(json.dumps(meta))
+    loaded = CINN.from_pretrained(tmp_path / "flow")
+    assert loaded.config == flow.config
+    x0 = stages["batch"]["video"][:2, 0]
+    g = lambda: torch.Generator().manual_seed(5)   # noqa: E731
+    assert torch.equal(loaded.eval().sample(x0, 4, 1, None, g()), flow.eval().sample(x0, 4, 1, None, g()))
+
+
 def test_missing_earlier_stage_is_a_clear_error(tmp_path, stages):
-    cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(tmp_path / "nope" / "model"))
-    with pytest.raises(KinemaError, match=r"nope/model.*kinema train cinn-autoencoder.*--set model\.autoencoder_path="):
+    missing = tmp_path / "cinn-autoencoder-tiny"
+    cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(missing))
+    with pytest.raises(KinemaError) as err:
         CINN(cfg)
-    cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(stages["root"] / "ae" / "model"),
+    message = str(err.value)
+    assert "model.autoencoder_path" in message and str(missing) in message
+    assert f"kinema train cinn-autoencoder --preset tiny --out {missing}" in message
+    assert "--set model.autoencoder_path=" in message
+    cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(stages["root"] / "ae"),
                               image_encoder_path=str(tmp_path / "img"))
-    with pytest.raises(KinemaError, match=r"img.*kinema train cinn-image-encoder.*--set model\.image_encoder_path="):
+    with pytest.raises(KinemaError, match=r"model\.image_encoder_path\).*img.*kinema train cinn-image-encoder"
+                                          r".*--set model\.image_encoder_path="):
         CINN(cfg)
-    with pytest.raises(KinemaError, match="missing"):
+    # a folder of the wrong stage is named as such, not loaded as the wrong class
+    cfg = dataclasses.replace(flow_config("tiny"), autoencoder_path=str(stages["root"] / "image"))
+    with pytest.raises(KinemaError, match="ImageAutoencoder model, not the cinn-autoencoder stage"):
+        CINN(cfg)
+    with pytest.raises(KinemaError, match="kinema train cinn-autoencoder --preset PRESET"):
         PriorSampler.from_autoencoder(str(tmp_path / "nope"))
+
+
+def test_stages_of_different_frame_sizes_are_refused(stages, tmp_path):
+    other = ImageAutoencoder(dataclasses.replace(image_encoder_config("tiny-clouds"), image_size=16))
+    other.save_pretrained(tmp_path / "image16" / "model")
+    cfg = dataclasses.replace(flow_config("tiny-clouds"), autoencoder_path=str(stages["root"] / "ae"),
+                              image_encoder_path=str(tmp_path / "image16"))
+    with pytest.raises(KinemaError, match=r"image_size 8 \(autoencoder\) vs 16 \(image encoder\)"):
+        CINN(cfg)
 
 
 def test_presets_parse_and_point_at_their_stages():
     assert parse_preset("small-clouds-no-adain-control") == {
         "base": "small", "data": "clouds", "ablation": "no-adain", "control": True}
     r = flow_recipe("bench-no-x0-control")
-    assert r.model.autoencoder_path == "runs/cinn-autoencoder-bench-no-x0/model"
-    assert r.model.image_encoder_path == "runs/cinn-image-encoder-bench/model"
+    assert r.model.autoencoder_path == "runs/cinn-autoencoder-bench-no-x0"
+    assert r.model.image_encoder_path == "runs/cinn-image-encoder-bench"
     assert r.model.control_bins == 16 and r.data.name == "bouncing-digits"
     assert flow_recipe("small-clouds-control").model.control_bins == 36
     assert not autoencoder_config("tiny-no-x0").use_x0
@@ -184,7 +237,7 @@ def test_control_transfer_and_video_to_video_end_to_end(stages):
                                                                    torch.tensor([5, 5]))).abs().max() > 1e-5
     with pytest.raises(KinemaError, match="control"):
         flow.sample(v[:1, 0], 4, 1)
-    prior = PriorSampler.from_autoencoder(str(stages["root"] / "ae" / "model"))
+    prior = PriorSampler.from_autoencoder(str(stages["root"] / "ae"))
     assert prior.sample(v[:2, 0], 6, 3).shape == (2, 3, 6, 3, 8, 8)
 
 
@@ -254,7 +307,8 @@ def test_kinema_train_runs_the_three_stages(tmp_path):
         f"model.autoencoder_path={ae}", f"model.image_encoder_path={image}"])
     flow_dir = train_recipe(recipe, runs / "flow", tensorboard=False, progress=False)
     model = CINN.from_pretrained(flow_dir)
-    assert model.config.control_bins == 16 and model.config.autoencoder["use_x0"]
+    assert model.config.control_bins == 16 and model.config.autoencoder.use_x0
+    assert set(model.built_from) == {"autoencoder_path", "image_encoder_path"}
     assert model.sample(torch.zeros(1, 1, 8, 8), 4, 2, control=[3]).shape == (1, 2, 4, 1, 8, 8)
 
 
@@ -340,7 +394,7 @@ def test_benchmark_pictures_show_samples_control_and_transfer(stages, tmp_path):
     from kinema.methods.cinn.bench import write_pictures
 
     flow, controlled = make_flow(stages).eval(), make_flow(stages, control_bins=36).eval()
-    prior = PriorSampler.from_autoencoder(str(stages["root"] / "ae" / "model"))
+    prior = PriorSampler.from_autoencoder(str(stages["root"] / "ae"))
     test = load_dataset("clouds", "test", num_videos=3, num_frames=4, size=8)
     models = {"Ours (cINN)": flow, "Ours w/o cINN (z from the prior)": prior,
               "Ours, controlled by eta": controlled}
