@@ -12,27 +12,11 @@ import json
 import sys
 from pathlib import Path
 
-from kinema.bench.harness import Protocol, evaluate, load_model, machine
+from kinema.bench.harness import Protocol, evaluate, load_model, write_benchmark
 
 
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-def _write(out_dir: Path, name: str, title: str, body: list[str], record: dict) -> tuple[Path, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    command = "kinema " + " ".join(sys.argv[1:]) if sys.argv[1:] else f"kinema bench {name}"
-    m = machine()
-    lines = [f"# {title}", "", *body, "", "## How this was made", "",
-             f"Command: `{command}`", "",
-             f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']} "
-             f"({m['threads']} threads), Python {m['python']}. Shared machine: timings are "
-             f"indicative only.", ""]
-    md, js = out_dir / f"{name}.md", out_dir / f"{name}.json"
-    md.write_text("\n".join(lines))
-    record = dict(record, command=command, machine=m)
-    js.write_text(json.dumps(record, indent=2))
-    return md, js
 
 
 # --- baselines --------------------------------------------------------------------------------
@@ -79,7 +63,7 @@ def baselines_benchmark(out_dir: Path, **_) -> tuple[Path, Path]:
             "draws 5 samples and reports the best one per clip (best-of-N, SSIM and PSNR "
             "choose separately). PSNR/SSIM on [-1, 1] frames (data range 2), SSIM as "
             "Wang et al. 2004 (docs/evaluation.md).", ""] + body
-    return _write(out_dir, "baselines", "Baselines: frame prediction quality", body, record)
+    return write_benchmark(out_dir, "baselines", "Baselines: frame prediction quality", body, record)
 
 
 # --- metrics sanity ---------------------------------------------------------------------------
@@ -163,7 +147,7 @@ def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: 
     record = {"data": data, "num_videos": num_videos, "extractor": extractor,
               "extractor_training": training, "distances": table,
               "clip_order_holds": clip_ok, "frame_order_holds": frame_ok}
-    return _write(out_dir, "metrics-sanity", "Sanity of the metrics", body, record)
+    return write_benchmark(out_dir, "metrics-sanity", "Sanity of the metrics", body, record)
 
 
 # --- memory -------------------------------------------------------------------------------------
@@ -193,7 +177,7 @@ def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, **_) -> t
             f"peak resident memory from getrusage (ru_maxrss).", "",
             "| videos | peak RSS (MB) | seconds |", "|---|---|---|"]
     body += [f"| {n} | {rss:.0f} | {sec:.1f} |" for n, rss, sec in rows]
-    return _write(out_dir, "eval-memory", "Peak memory of kinema eval", body, record)
+    return write_benchmark(out_dir, "eval-memory", "Peak memory of kinema eval", body, record)
 
 
 BENCHMARKS = {"baselines": baselines_benchmark, "metrics-sanity": metrics_sanity_benchmark,

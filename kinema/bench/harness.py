@@ -250,6 +250,43 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     }
 
 
+def write_benchmark(out_dir: str | Path, name: str, title: str, body_lines: list[str],
+                    record: dict) -> tuple[Path, Path]:
+    """Write a benchmark's ``out_dir/name.md`` (``# title``, the body, then how it was made:
+    the command and the machine) and ``out_dir/name.json`` (``record`` plus the command and
+    the machine). Both files appear complete or not at all. Returns (md path, json path)."""
+    import json
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    command = "kinema " + " ".join(sys.argv[1:]) if sys.argv[1:] else f"kinema bench {name}"
+    m = machine()
+    lines = [f"# {title}", "", *body_lines, "", "## How this was made", "",
+             f"Command: `{command}`", "",
+             f"Machine: {m['platform']}, {m['cpus']} CPUs, torch {m['torch']} "
+             f"({m['threads']} threads), Python {m['python']}. Shared machine: timings are "
+             f"indicative only.", ""]
+    md, js = out_dir / f"{name}.md", out_dir / f"{name}.json"
+    _write_atomic(js, json.dumps(dict(record, command=command, machine=m), indent=2))
+    _write_atomic(md, "\n".join(lines))
+    return md, js
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    import os
+    import tempfile
+
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as f:
+            f.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def machine() -> dict:
     import os
 

@@ -241,8 +241,7 @@ def ile_bouncing_digits_benchmark(out_dir: Path, runs: str | Path | None = None,
     ``ile`` and ``mathieu`` (run, model or checkpoint folders); missing ones are trained first
     with their ``small`` recipes (plus ``train_overrides``) into ``runs`` (default
     ``out_dir/../runs/ile-bouncing-digits``)."""
-    from kinema.bench.benchmarks import _write
-    from kinema.bench.harness import Protocol, load_model
+    from kinema.bench.harness import Protocol, load_model, write_benchmark
     from kinema.data import load_dataset
 
     out_dir = Path(out_dir)
@@ -286,7 +285,7 @@ def ile_bouncing_digits_benchmark(out_dir: Path, runs: str | Path | None = None,
               "verdict": decided, "training": trained, "paper_fig4": PAPER_FIG4,
               "seconds": round(time.time() - started, 1)}
     body = markdown_body(settings, means, diffs, likelihood, decided, trained)
-    return _write(out_dir, NAME, "ILE vs baselines on bouncing digits (the ILE paper's Fig. 4)",
+    return write_benchmark(out_dir, NAME, "ILE vs baselines on bouncing digits (the ILE paper's Fig. 4)",
                   body, record)
 
 
