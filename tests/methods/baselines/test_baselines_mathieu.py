@@ -141,3 +141,16 @@ def test_tiny_recipe_trains_through_the_trainer(tmp_path):
     assert isinstance(model, MathieuPredictor)
     context = _moving_squares(clips=1, frames=2)
     assert model.predict(context, 2).shape == (1, 1, 2, 1, 32, 32)
+
+
+def test_state_dict_keys_and_shapes_are_those_saved_before_the_gan_losses_moved():
+    from pathlib import Path
+
+    keys = {}
+    for line in Path(__file__).with_name("mathieu_state_keys.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, shape = line.split(" ", 1)
+            keys[name] = tuple(int(s) for s in shape.strip("()").split(",") if s.strip())
+    with torch.device("meta"):
+        model = MathieuPredictor(MathieuConfig())
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == keys
