@@ -18,7 +18,8 @@ Preset names: ``BASE[-clouds][-no-x0|-no-adain][-control]`` with BASE in tiny / 
 
 The clip X holds the start frame: X = [x0, x1, ..., x_{T-1}] and the decoder reproduces x0 as
 its first frame (the paper writes X = [x1..xT]; including x0 lets a sampled video be chained
-from its own last frame with the same model).
+from its own last frame with the same model). Sampled and transferred videos then replace that
+reconstruction by the given x0 (``model.with_start_frame``), so their frame 0 is the input.
 """
 from __future__ import annotations
 

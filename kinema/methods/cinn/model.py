@@ -6,7 +6,8 @@ the exact negative log-likelihood of Eq. (8) on z ~ q_phi(z|X), and samples (Sec
 
     nu ~ N(0, I),   z = T_theta(nu; x0, eta),   X = p_psi(x0, z)
 
-Longer videos are chained from the last generated frame (Sec. 4.1, Landscape).
+and every video it returns starts at the given x0 itself (frame 0 of p_psi's output is its
+reconstruction of x0 and is replaced, see ``with_start_frame``). Longer videos are chained from the last generated frame (Sec. 4.1, Landscape).
 ``PriorSampler`` is the "without cINN" ablation: z ~ N(0, I), the autoencoder's prior.
 """
 from __future__ import annotations
@@ -59,6 +60,19 @@ def control_vector(control, bins: int, batch: int, device) -> torch.Tensor | Non
     if (index < 0).any() or (index >= bins).any():
         raise KinemaError(f"control bins must be in 0..{bins - 1}, got {index.tolist()}")
     return torch.nn.functional.one_hot(index, bins).float()
+
+
+def with_start_frame(x0: torch.Tensor, video: torch.Tensor) -> torch.Tensor:
+    """The decoded clip (b t c h w) with its frame 0 replaced by the given x0 (b c h w).
+
+    The decoder p_psi(X|x0, z) was trained on clips X = [x0, x1, ..., x_{T-1}] that hold the
+    start frame, so its frame 0 is only a reconstruction of x0; the paper models X = [x1..xT]
+    given x0, whose first frame is the given image. We overwrite frame 0 rather than decode
+    only the T-1 new frames: the decoder's length T (divisible by its time upsamplings) and
+    every trained run stay as they are, and frames 1.. are exactly what the decoder made.
+    Chaining is unchanged: the next segment starts at this segment's last frame and drops its
+    own frame 0 (``chain_segments``)."""
+    return torch.cat([x0[:, None].to(video.dtype), video[:, 1:]], dim=1)
 
 
 def chain_segments(decode_segment: Callable[[torch.Tensor], torch.Tensor], x0: torch.Tensor,
@@ -170,14 +184,15 @@ class CINN(nn.Module, Pretrained):
         return self.flow.to_residual(mu, self.condition(video[:, 0], control))[0]
 
     def decode_residual(self, x0: torch.Tensor, nu: torch.Tensor, control=None) -> torch.Tensor:
-        """X = p_psi(x0, T(nu; x0, eta)): x0 (b c h w), nu (b d) -> video (b t c h w)."""
+        """X = p_psi(x0, T(nu; x0, eta)): x0 (b c h w), nu (b d) -> video (b t c h w) whose
+        frame 0 is x0 itself (``with_start_frame``)."""
         z = self.flow.to_code(nu, self.condition(x0, control))[0]
-        return self.video_decoder(x0, z)
+        return with_start_frame(x0, self.video_decoder(x0, z))
 
     @torch.no_grad()
     def sample(self, x0: torch.Tensor, num_frames: int, num_samples: int = 1, control=None,
                generator: torch.Generator | None = None) -> torch.Tensor:
-        """x0 (b c h w) in [-1, 1] -> videos (b n t c h w) starting at x0."""
+        """x0 (b c h w) in [-1, 1] -> videos (b n t c h w) whose frame 0 is x0 exactly."""
         eta = control_vector(control, self.config.control_bins, x0.shape[0], x0.device)
         eta = repeat(eta, "b k -> (b n) k", n=num_samples) if eta is not None else None
         d = self.video_config.z_dim
@@ -208,6 +223,6 @@ class PriorSampler(nn.Module):
         # control: ignored, the prior has no eta
         def segment(start: torch.Tensor) -> torch.Tensor:
             z = torch.randn(start.shape[0], self.config.z_dim, generator=generator).to(start)
-            return self.decoder(start, z)
+            return with_start_frame(start, self.decoder(start, z))
 
         return chain_segments(segment, x0, num_frames, num_samples)

@@ -88,7 +88,7 @@ def test_flow_nll_falls_and_earlier_stages_stay_frozen(stages):
     assert all(torch.equal(before[k], after[k]) for k in before)
 
 
-def test_sample_starts_near_x0_and_chains(stages):
+def test_sample_starts_at_x0_exactly_and_chains(stages):
     from kinema.tasks import ImageToVideo
 
     flow = make_flow(stages).eval()
@@ -97,12 +97,28 @@ def test_sample_starts_near_x0_and_chains(stages):
     x0 = video[:, 0]
     samples = flow.sample(x0, 4, num_samples=3, generator=torch.Generator().manual_seed(0))
     assert samples.shape == (4, 3, 4, 3, 8, 8)
-    own = (samples[:, :, 0] - x0[:, None]).abs().mean()
-    others = (samples[:, :, 0] - x0.roll(1, 0)[:, None]).abs().mean()
+    # the paper models X = [x1..xT] given x0: frame 0 of every sample is the input itself
+    assert torch.equal(samples[:, :, 0], x0[:, None].expand(-1, 3, -1, -1, -1))
+    # frames 1.. are the decoder's, conditioned on x0: nearer their own start than another's
+    own = (samples[:, :, 1] - x0[:, None]).abs().mean()
+    others = (samples[:, :, 1] - x0.roll(1, 0)[:, None]).abs().mean()
     assert own < 0.8 * others
-    assert samples[:, 0].std(0).mean() > 0 and (samples[:, 0] - samples[:, 1]).abs().max() > 1e-4
+    assert (samples[:, 0, 1:] - samples[:, 1, 1:]).abs().amax(dim=(1, 2, 3, 4)).min() > 1e-4
     longer = flow.sample(x0[:1], 10, 1, generator=torch.Generator().manual_seed(0))
-    assert longer.shape[2] == 10 and longer.abs().max() <= 1
+    assert longer.shape[2] == 10 and longer.abs().max() <= 1 and torch.equal(longer[0, 0, 0], x0[0])
+
+
+def test_decoded_videos_replace_only_frame_0_by_x0(stages):
+    flow = make_flow(stages).eval()
+    x0 = stages["batch"]["video"][:2, 0]
+    nu = torch.randn(2, flow.video_config.z_dim, generator=torch.Generator().manual_seed(2))
+    out = flow.decode_residual(x0, nu)
+    decoded = flow.video_decoder(x0, flow.flow.to_code(nu, flow.condition(x0))[0])
+    assert torch.equal(out[:, 0], x0) and torch.equal(out[:, 1:], decoded[:, 1:])
+    assert (decoded[:, 0] - x0).abs().max() > 1e-3      # the decoder's own frame 0 is not x0
+    prior = PriorSampler.from_autoencoder(str(stages["root"] / "ae"))
+    videos = prior.sample(x0, 6, 2, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(videos[:, :, 0], x0[:, None].expand(-1, 2, -1, -1, -1))
 
 
 def test_save_load_round_trips_every_stage(stages, tmp_path):
@@ -218,9 +234,11 @@ def test_control_transfer_and_video_to_video_end_to_end(stages):
     assert a.shape == (2, 2, 4, 3, 8, 8) and (a - b).abs().max() > 1e-4   # eta changes the video
     moved = transfer_motion(flow, v[:1], v[1:4, 0], source_control=torch.tensor([5]))
     assert moved.shape == (3, 4, 3, 8, 8) and torch.isfinite(moved).all()
-    # the new start frames set the content: each transferred video is nearest its own image
-    firsts = moved[:, 0].flatten(1)
-    assert (torch.cdist(firsts, v[1:4, 0].flatten(1)).argmin(1) == torch.arange(3)).all()
+    # the new start frames set the content: each transferred video starts at its own image
+    # and its next frame is nearest that image
+    assert torch.equal(moved[:, 0], v[1:4, 0])
+    seconds = moved[:, 1].flatten(1)
+    assert (torch.cdist(seconds, v[1:4, 0].flatten(1)).argmin(1) == torch.arange(3)).all()
     # the source sets the motion: another source on the same images gives other videos, and
     # one residual nu~ serves every image (a batch of sources equals one source repeated)
     moved_other = transfer_motion(flow, v[3:4], v[1:4, 0], source_control=torch.tensor([5]))
@@ -231,7 +249,7 @@ def test_control_transfer_and_video_to_video_end_to_end(stages):
     # nu~ of X~ given x~0 reproduces X~'s code: decoding on x~0 itself equals the reconstruction
     same = transfer_motion(flow, v[:1], v[:1, 0], source_control=torch.tensor([5]))
     mu, _ = flow.video_encoder(v[:1])
-    assert torch.allclose(same, flow.video_decoder(v[:1, 0], mu), atol=1e-4)
+    assert torch.allclose(same[:, 1:], flow.video_decoder(v[:1, 0], mu)[:, 1:], atol=1e-4)
     other = video_to_video(flow, v[:2], torch.tensor([5, 5]), torch.tensor([20, 20]))
     assert other.shape == v[:2].shape and (other - video_to_video(flow, v[:2], torch.tensor([5, 5]),
                                                                    torch.tensor([5, 5]))).abs().max() > 1e-5
