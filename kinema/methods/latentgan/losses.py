@@ -1,0 +1,121 @@
+"""The losses of the temporal WGAN (StyleVideoGAN, Sec. 3): L = L_WGAN + lambda_GP L_GP +
+lambda_GAP L_GAP, with lambda_GP = 50 and lambda_GAP = 100.
+
+- ``critic_loss`` / ``generator_loss``: the Wasserstein losses (Arjovsky et al. 2017); the
+  critic's scores are raw (no sigmoid, no tanh: a bounded output is no Wasserstein critic).
+- ``gradient_penalty``: WGAN-GP (Gulrajani et al. 2017, Eq. 3), the norm of the critic's
+  gradient taken over ALL non-batch axes of its input (t, num_ws, w_dim) of each sample.
+- ``gradient_angle_penalty``: L_GAP = max(0, pi/4 - phi)^2 with
+  phi = arctan(||dd/ds|| / ||dd/di||) and d = norm(l_{t-1} - l_0) (the GAP equation of Sec. 3),
+  where ``RunningNormalizer`` is norm(): running per-component mean and variance, dividing
+  by the running STANDARD DEVIATION so every component has variance 1, as the paper says.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """E[C(fake)] - E[C(real)], minimised by the critic."""
+    return fake_scores.mean() - real_scores.mean()
+
+
+def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """-E[C(G(i, s))], minimised by the generator."""
+    return -fake_scores.mean()
+
+
+def interpolate(real: torch.Tensor, fake: torch.Tensor,
+                epsilon: torch.Tensor | None = None) -> torch.Tensor:
+    """x_hat = eps x + (1 - eps) x_tilde with one eps ~ U[0, 1] per sample (b ...)."""
+    if epsilon is None:
+        epsilon = torch.rand(real.shape[0], device=real.device, dtype=real.dtype)
+    epsilon = epsilon.reshape(-1, *([1] * (real.ndim - 1)))
+    return epsilon * real + (1 - epsilon) * fake
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
+                     epsilon: torch.Tensor | None = None) -> torch.Tensor:
+    """E[(||grad_x_hat C(x_hat)||_2 - 1)^2] (WGAN-GP, Eq. 3 of Gulrajani et al.).
+
+    real, fake: (b ...); the norm is over every non-batch axis of a sample at once. The critic
+    must treat samples independently (no batch norm), or the sum's gradient mixes them."""
+    mixed = interpolate(real.detach(), fake.detach(), epsilon).requires_grad_(True)
+    scores = critic(mixed)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grad.flatten(1).norm(dim=1)                                     # (b)
+    return (norms - 1).pow(2).mean()
+
+
+class RunningNormalizer(nn.Module):
+    """norm() of the GAP equation: (x - running mean) / running standard deviation, per
+    component of x (b k). In training mode the statistics are updated from the batch first
+    (the first batch sets them; later ones move them by ``momentum``); they are buffers, never
+    differentiated, so the map is a fixed per-component scaling for the gradients of a step."""
+
+    def __init__(self, dim: int, momentum: float = 0.01, eps: float = 1e-5):
+        super().__init__()
+        self.momentum, self.eps = momentum, eps
+        self.register_buffer("running_mean", torch.zeros(dim))
+        self.register_buffer("running_var", torch.ones(dim))
+        self.register_buffer("batches_seen", torch.tensor(0))
+
+    @torch.no_grad()
+    def update(self, x: torch.Tensor) -> None:
+        mean = x.mean(0)
+        var = x.var(0, unbiased=True) if x.shape[0] > 1 else torch.zeros_like(mean)
+        if int(self.batches_seen) == 0:
+            self.running_mean.copy_(mean)
+            self.running_var.copy_(var)
+        else:
+            self.running_mean.lerp_(mean, self.momentum)
+            self.running_var.lerp_(var, self.momentum)
+        self.batches_seen += 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            self.update(x.detach())
+        return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)
+
+
+def jacobian_norms(output: torch.Tensor, inputs: tuple[torch.Tensor, ...], probes: int = 0,
+                   generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """Per-sample Frobenius norms ||d output_b / d x_b|| for each x (b ...) of ``inputs``;
+    output (b k). Differentiable (create_graph), so a loss of them trains the network.
+
+    probes = 0: exact, from the k vector-Jacobian products with the unit vectors e_1..e_k
+    (sum_j ||J^T e_j||^2 = ||J||_F^2). probes = n > 0: Hutchinson's unbiased estimate of
+    ||J||_F^2 from n Gaussian vectors v, E ||J^T v||^2 = ||J||_F^2, n backward passes instead
+    of k. Samples are assumed independent given the batch (a batch-norm layer before
+    ``output`` adds cross-sample terms of order 1/b)."""
+    b, k = output.shape
+    if probes:
+        vectors = [torch.randn(b, k, generator=generator, dtype=output.dtype).to(output.device)
+                   for _ in range(probes)]
+    else:
+        eye = torch.eye(k, dtype=output.dtype, device=output.device)
+        vectors = [eye[j].expand(b, k) for j in range(k)]
+    squares = [output.new_zeros(b) for _ in inputs]
+    for v in vectors:
+        grads = torch.autograd.grad(output, inputs, grad_outputs=v, create_graph=True,
+                                    retain_graph=True, allow_unused=True)
+        for j, g in enumerate(grads):
+            if g is not None:
+                squares[j] = squares[j] + g.flatten(1).pow(2).sum(1)
+    scale = 1.0 / probes if probes else 1.0
+    return [(s * scale + 1e-12).sqrt() for s in squares]
+
+
+def gradient_angle(norm_s: torch.Tensor, norm_i: torch.Tensor) -> torch.Tensor:
+    """phi = arctan(||dd/ds|| / ||dd/di||) per sample, in [0, pi/2]."""
+    return torch.atan2(norm_s, norm_i)
+
+
+def gradient_angle_penalty(norm_s: torch.Tensor, norm_i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L_GAP = mean over samples of max(0, pi/4 - phi)^2 (Sec. 3); returns (loss, phi (b))."""
+    phi = gradient_angle(norm_s, norm_i)
+    return F.relu(math.pi / 4 - phi).pow(2).mean(), phi
