@@ -52,12 +52,14 @@ class Trainer:
     ``sample_fn(batch) -> (b t c h w)`` overrides ``method.sample_for_logging`` for the videos
     written every ``sample_every`` steps. ``resume``: None = continue from the newest usable
     checkpoint if there is one; True = must continue; False = start over (an existing
-    ``checkpoints`` folder is renamed aside, never deleted).
+    ``checkpoints`` folder is renamed aside, never deleted). ``quiet``: no messages on
+    stderr (start, resume, summary); ``progress=False`` hides the bar.
     """
 
     def __init__(self, method: nn.Module, dataset, train_config, out_dir: str | Path,
                  recipe=None, sample_fn=None, *, resume: bool | None = None,
-                 device: str | None = None, tensorboard: bool = True, progress: bool = True):
+                 device: str | None = None, tensorboard: bool = True, progress: bool = True,
+                 quiet: bool = False):
         if not isinstance(method, TrainableMethod):
             raise KinemaError(f"{type(method).__name__} is not trainable: it needs "
                               "parameter_groups() and training_step(batch, group)")
@@ -71,7 +73,7 @@ class Trainer:
         self.ckpt_root = self.out_dir / "checkpoints"
         self.recipe, self.resume = recipe, resume
         self.sample_fn = sample_fn or getattr(method, "sample_for_logging", None)
-        self.tensorboard, self.progress = tensorboard, progress
+        self.tensorboard, self.progress, self.quiet = tensorboard, progress, quiet
         self.groups = self._parameter_groups()
         self.optimizers = {g: torch.optim.AdamW(params, **self._optimizer_options(g))
                            for g, params in self.groups.items()}
@@ -147,9 +149,9 @@ class Trainer:
                               "resumed weights", CheckpointWarning, stacklevel=2)
         if self.dist.is_main:
             cfg = self.config
-            _say(f"training {type(self.method).__name__} for {cfg.steps} steps, global batch "
-                 f"{cfg.batch_size} on {self.dist.world_size} process(es), {self.dist.device}, "
-                 f"into {self.out_dir}")
+            self._say(f"training {type(self.method).__name__} for {cfg.steps} steps, global "
+                      f"batch {cfg.batch_size} on {self.dist.world_size} process(es), "
+                      f"{self.dist.device}, into {self.out_dir}")
             self.log = RunLog(self.out_dir, checkpoint.step if checkpoint else None,
                               self.tensorboard)
 
@@ -162,7 +164,7 @@ class Trainer:
                 while aside.exists():
                     aside = aside.with_name(aside.name + "+")
                 os.replace(self.ckpt_root, aside)
-                _say(f"starting over: the previous checkpoints moved to {aside}")
+                self._say(f"starting over: the previous checkpoints moved to {aside}")
             self.dist.barrier()
             return None
         if not found:
@@ -177,7 +179,7 @@ class Trainer:
         if self.dist.is_main and checkpoint is not None:
             for step, path in checkpoint_dirs(self.ckpt_root):
                 if step > checkpoint.step:
-                    _say(f"set aside unusable checkpoint {path} -> {set_aside(path)}")
+                    self._say(f"set aside unusable checkpoint {path} -> {set_aside(path)}")
         return checkpoint
 
     def _load(self, ckpt: Checkpoint) -> None:
@@ -222,10 +224,10 @@ class Trainer:
                  if d.split(":")[0] not in applied]
         self.last_checkpoint = ckpt.path
         if self.dist.is_main:
-            _say(f"resuming from {ckpt.path} (step {self.step})"
-                 + (f"; new optimiser settings: {', '.join(retuned)}" if retuned else "")
-                 + (f"; train settings changed since the checkpoint: {', '.join(other)}"
-                    if other else ""))
+            self._say(f"resuming from {ckpt.path} (step {self.step})"
+                      + (f"; new optimiser settings: {', '.join(retuned)}" if retuned else "")
+                      + (f"; train settings changed since the checkpoint: {', '.join(other)}"
+                         if other else ""))
 
     # ------------------------------------------------------------------------- loop
 
@@ -376,8 +378,12 @@ class Trainer:
             if self.recipe is not None:
                 _write_text_atomic(self.out_dir / "recipe.json",
                                    json.dumps(self.recipe.to_dict(), indent=2))
-            _say(self._summary())
+            self._say(self._summary())
         self.dist.barrier()
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            _say(message)
 
     def _summary(self) -> str:
         """What a person wants to know when the run ends, and where its outputs are."""
