@@ -210,7 +210,9 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
     body = [f"**Preset `{preset}`** ({size}x{size} px, {frames} frames; autoencoder {ae}; flow {fl}; "
             f"recipe: `kinema.methods.cinn.config`), trained once each on a 2-core CPU, far smaller "
             f"and shorter than the paper's 64 px models: numbers compare rows with each other, not "
-            f"with the paper. {num_videos} test clips, 5 samples per start frame.",
+            f"with the paper. {num_videos} test clips, 5 samples per start frame; every sampled "
+            f"or transferred video's frame 0 is the given start frame itself (the decoder's "
+            f"reconstruction of it is replaced).",
             "", f"Columns: domain FVD (Fréchet distance in the clip features of the domain extractor "
             f"`{extractor}`, trained on `{data}` labels at {recipe.size} px; held-out accuracy: "
             f"{accuracy or 'not recorded'}); diversity = mean pairwise Euclidean "
