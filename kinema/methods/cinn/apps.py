@@ -8,44 +8,25 @@
 """
 from __future__ import annotations
 
-import itertools
-
-import numpy as np
 import torch
 
 from kinema.errors import KinemaError
 
 
-def _to_model(frames: list[np.ndarray], channels: int, size: int) -> torch.Tensor:
-    """(h w 3) uint8 RGB frames -> (n channels size size) in [-1, 1]: centre square crop and
-    area resize (``kinema.data.folders.fit_frame``), RGB -> grey (mean) if the model is grey."""
-    from kinema.data.folders import fit_frame
-    from kinema.data.io import to_tensor
-
-    video = to_tensor(np.stack([fit_frame(f, (size, size)) for f in frames]))   # (n c h w)
-    return video.mean(1, keepdim=True) if channels == 1 else video
-
-
 def prepare_image(path, channels: int, size: int) -> torch.Tensor:
-    """An image file -> (1 c size size) in [-1, 1]."""
-    import cv2
+    """An image file -> (1 c size size) in [-1, 1] (kinema.data.pictures: checked, centre
+    crop, area resize)."""
+    from kinema.data.pictures import picture_to_model
 
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise KinemaError(f"cannot read image {path} (missing, or not a picture OpenCV reads)")
-    return _to_model([image[..., ::-1]], channels, size)
+    return picture_to_model(path, channels, size)
 
 
 def prepare_video(path, channels: int, size: int, num_frames: int) -> torch.Tensor:
     """A video file or frame folder -> (1 t c size size) in [-1, 1], its first ``num_frames``
     (only those are decoded)."""
-    from kinema.data.io import iter_frames
+    from kinema.data.pictures import clip_to_model
 
-    frames = list(itertools.islice(iter_frames(path), num_frames))
-    if len(frames) < num_frames:
-        raise KinemaError(f"{path} has {len(frames)} frames; the model reads clips of "
-                          f"{num_frames}")
-    return _to_model(frames, channels, size)[None]
+    return clip_to_model(path, channels, size, num_frames)
 
 
 @torch.no_grad()

@@ -366,7 +366,7 @@ def test_prepare_video_and_image_crop_resize_and_count_frames(tmp_path):
         prepare_video(tmp_path, channels=1, size=8, num_frames=6)
     image = prepare_image(tmp_path / "002.png", channels=3, size=4)
     assert image.shape == (1, 3, 4, 4) and torch.allclose(image, torch.full_like(image, 40 / 127.5 - 1))
-    with pytest.raises(KinemaError, match="cannot read image"):
+    with pytest.raises(KinemaError, match="missing.png: no such file"):
         prepare_image(tmp_path / "missing.png", channels=3, size=4)
 
 
