@@ -1,10 +1,10 @@
 """The losses of the temporal WGAN (StyleVideoGAN, Sec. 3): L = L_WGAN + lambda_GP L_GP +
 lambda_GAP L_GAP, with lambda_GP = 50 and lambda_GAP = 100.
 
-- ``critic_loss`` / ``generator_loss``: the Wasserstein losses (Arjovsky et al. 2017); the
-  critic's scores are raw (no sigmoid, no tanh: a bounded output is no Wasserstein critic).
-- ``gradient_penalty``: WGAN-GP (Gulrajani et al. 2017, Eq. 3), the norm of the critic's
-  gradient taken over ALL non-batch axes of its input (t, num_ws, w_dim) of each sample.
+- The Wasserstein losses and WGAN-GP are kinema.nn.gan's ``wasserstein_critic_loss``,
+  ``wasserstein_generator_loss`` and ``wgan_gradient_penalty`` (re-exported here): the critic's
+  scores are raw (no sigmoid, no tanh: a bounded output is no Wasserstein critic) and the
+  penalty's gradient norm is over ALL non-batch axes of a sample (t, num_ws, w_dim).
 - ``gradient_angle_penalty``: L_GAP = max(0, pi/4 - phi)^2 with
   phi = arctan(||dd/ds|| / ||dd/di||) and d = norm(l_{t-1} - l_0) (the GAP equation of Sec. 3),
   where ``RunningNormalizer`` is norm(): running per-component mean and variance, dividing
@@ -18,37 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinema.nn.gan import wasserstein_critic_loss, wasserstein_generator_loss, wgan_gradient_penalty
 
-def critic_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
-    """E[C(fake)] - E[C(real)], minimised by the critic."""
-    return fake_scores.mean() - real_scores.mean()
-
-
-def generator_loss(fake_scores: torch.Tensor) -> torch.Tensor:
-    """-E[C(G(i, s))], minimised by the generator."""
-    return -fake_scores.mean()
-
-
-def interpolate(real: torch.Tensor, fake: torch.Tensor,
-                epsilon: torch.Tensor | None = None) -> torch.Tensor:
-    """x_hat = eps x + (1 - eps) x_tilde with one eps ~ U[0, 1] per sample (b ...)."""
-    if epsilon is None:
-        epsilon = torch.rand(real.shape[0], device=real.device, dtype=real.dtype)
-    epsilon = epsilon.reshape(-1, *([1] * (real.ndim - 1)))
-    return epsilon * real + (1 - epsilon) * fake
-
-
-def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor,
-                     epsilon: torch.Tensor | None = None) -> torch.Tensor:
-    """E[(||grad_x_hat C(x_hat)||_2 - 1)^2] (WGAN-GP, Eq. 3 of Gulrajani et al.).
-
-    real, fake: (b ...); the norm is over every non-batch axis of a sample at once. The critic
-    must treat samples independently (no batch norm), or the sum's gradient mixes them."""
-    mixed = interpolate(real.detach(), fake.detach(), epsilon).requires_grad_(True)
-    scores = critic(mixed)
-    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
-    norms = grad.flatten(1).norm(dim=1)                                     # (b)
-    return (norms - 1).pow(2).mean()
+__all__ = ["wasserstein_critic_loss", "wasserstein_generator_loss", "wgan_gradient_penalty",
+           "RunningNormalizer", "jacobian_norms", "gradient_angle", "gradient_angle_penalty"]
 
 
 class RunningNormalizer(nn.Module):
