@@ -123,6 +123,11 @@ class Pretrained:
             config = config_from_dict(cls.config_class, meta["config"])
         except (TypeError, ValueError) as err:
             raise KinemaError(f"{folder / 'config.json'}: {err}") from None
+        from kinema.validate import check_config
+        try:
+            check_config(config, "config")
+        except KinemaError as err:
+            raise KinemaError(f"{folder / 'config.json'}: {err}") from None
         try:
             model = cls(config)  # type: ignore[call-arg]
         except (TypeError, ValueError, RuntimeError) as err:
