@@ -5,7 +5,7 @@ from html.parser import HTMLParser
 from typer.testing import CliRunner
 
 from kinema.cli import app
-from kinema.demo import DATASETS, STAGES
+from kinema.demo import DATASETS, stages
 
 
 class Page(HTMLParser):
@@ -44,8 +44,12 @@ class Page(HTMLParser):
 def test_quick_demo_writes_a_report_with_every_dataset_and_finite_scores(tmp_path):
     result = CliRunner().invoke(app, ["demo", "--out", str(tmp_path / "demo"), "--quick"])
     assert result.exit_code == 0, result.output
-    for number, (name, _) in enumerate(STAGES, start=1):   # progress is printed per stage
-        assert f"[{number}/{len(STAGES)}] {name}" in result.output
+    plan = stages()
+    for number, (name, _) in enumerate(plan, start=1):   # progress is printed per stage
+        assert f"[{number}/{len(plan)}] {name}" in result.output
+    # the core stages, then the methods' sections in their entries' demo_order
+    assert [name for name, _ in plan] == ["datasets", "flow", "baselines.dynamic-texture",
+                                          "ile", "cinn"]
 
     page = Page()
     page.feed((tmp_path / "demo" / "index.html").read_text(encoding="utf-8"))
@@ -89,11 +93,11 @@ def test_a_failing_stage_stops_the_demo_and_is_named(tmp_path, monkeypatch):
     def bad_input(ctx):
         raise KinemaError("no such clip")
 
-    monkeypatch.setattr(demo, "STAGES", [("broken stage", broken)])
+    monkeypatch.setattr(demo, "stages", lambda: [("broken stage", broken)])
     with pytest.raises(ValueError, match="boom") as caught:
         demo.run_demo(tmp_path, quick=True)
     assert "(raised in demo stage 'broken stage')" in caught.value.__notes__   # Python >= 3.11
-    monkeypatch.setattr(demo, "STAGES", [("input stage", bad_input)])
+    monkeypatch.setattr(demo, "stages", lambda: [("input stage", bad_input)])
     with pytest.raises(KinemaError, match="demo stage 'input stage': no such clip"):
         demo.run_demo(tmp_path, quick=True)
     assert not (tmp_path / "index.html").exists()   # no report from a failed run
@@ -105,12 +109,12 @@ def test_score_predictions_match_numpy_and_scikit_image(tmp_path):
     import torch
     from skimage.metrics import structural_similarity
 
-    from kinema.demo import DemoContext, DemoSettings, score_predictions
+    from kinema.viz.sections import DemoContext, DemoSettings, score_predictions
 
     generator = torch.Generator().manual_seed(0)
     truth = torch.rand(2, 3, 1, 16, 16, generator=generator) * 2 - 1          # (b n c h w)
     noisy = (truth + 0.2 * torch.randn(truth.shape, generator=generator)).clamp(-1, 1)
-    ctx = DemoContext(DemoSettings.quick(), tmp_path, report=None)
+    ctx = DemoContext(DemoSettings.make(quick=True), tmp_path, report=None)
     rows, curves = score_predictions(ctx, "digits", {"noisy": noisy, "flat": truth * 0}, truth)
 
     for method, video in (("noisy", noisy), ("flat", truth * 0)):
@@ -137,7 +141,7 @@ def test_score_predictions_match_numpy_and_scikit_image(tmp_path):
 def test_prediction_grid_puts_clips_in_rows_and_methods_in_columns():
     import torch
 
-    from kinema.demo import prediction_grid
+    from kinema.viz.sections import prediction_grid
 
     context = torch.zeros(3, 2, 1, 4, 4)                          # (b k c h w)
     columns = [torch.full((3, 3, 1, 4, 4), 0.1 * (j + 1)) + torch.arange(3.0)[:, None, None,

