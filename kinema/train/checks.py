@@ -70,3 +70,49 @@ def make_run_folder(path: str | Path) -> Path:
         raise KinemaError(f"--out {path}: cannot create the run folder "
                           f"({err.strerror or err})") from None
     return path
+
+
+# what a method's expected_input() may name -> (axis of batch["video"] (b t c h w), the data
+# option that sets it, words for the message)
+_INPUT_AXES = {"num_frames": (1, "num_frames", "frames per clip"),
+               "channels": (2, "channels", "channels"),
+               "image_size": (3, "size", "pixels per side")}
+
+
+def check_batch_fits(method, batch: dict) -> None:
+    """Compare the first batch with what the method says it reads (its optional
+    ``expected_input() -> {"num_frames": T, "channels": C, "image_size": S, "min_frames": K}``,
+    any subset) and raise one ``KinemaError`` naming each field that disagrees, both values and
+    the ``--set`` that makes them agree, instead of a tensor-size error deep in a loss."""
+    if not hasattr(method, "expected_input") or "video" not in batch:
+        return
+    expected = dict(method.expected_input())
+    video = batch["video"]
+    if video.ndim != 5:
+        raise KinemaError(f"the data's batch['video'] has shape {tuple(video.shape)}; the trainer "
+                          f"reads clips as (batch, frames, channels, height, width)")
+    name, config = type(method).__name__, getattr(method, "config", None)
+    problems = []
+    for field, (axis, option, words) in _INPUT_AXES.items():
+        want = expected.get(field)
+        got = int(video.shape[axis])
+        if want is None or want == got:
+            continue
+        fixes = [f"--set data.options.{option}={want}"]
+        if config is not None and hasattr(config, field):
+            fixes.append(f"--set model.{field}={got}")
+        if field == "channels":
+            fixes = [f"a dataset of {want}-channel clips"] + fixes
+        problems.append(f"{field}: the {name} model reads {want} {words}, the data gives {got} "
+                        f"(fix: {' or '.join(fixes)})")
+    size = expected.get("image_size")
+    if size is not None and int(video.shape[3]) == size and int(video.shape[4]) != size:
+        problems.append(f"image_size: the {name} model reads square {size}x{size} frames, the "
+                        f"data gives {video.shape[3]}x{video.shape[4]} "
+                        f"(fix: --set data.options.size={size})")
+    least = expected.get("min_frames")
+    if least is not None and video.shape[1] < least:
+        problems.append(f"num_frames: the {name} model needs at least {least} frames per clip, "
+                        f"the data gives {video.shape[1]} (fix: --set data.options.num_frames={least})")
+    if problems:
+        raise KinemaError("the model and the data disagree: " + "; ".join(problems))

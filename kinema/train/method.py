@@ -24,7 +24,14 @@ Optional:
     resumes, before the checkpoint is loaded, so flags it sets (e.g. "initialised") are set
     either way while the loaded weights replace the values it computed.
 ``optimizer_options(group) -> dict``  AdamW keyword arguments for one group that replace the
-    recipe's ``lr`` / ``betas`` / ``weight_decay`` (e.g. a GAN's two learning rates).
+    recipe's ``betas`` / ``weight_decay``. The learning rate lives in the train config only
+    (``train.lr``, with its schedule): a group that needs another rate returns ``lr_scale``, a
+    ratio named in the model config (e.g. a GAN's ``discriminator_lr_scale``), and trains at
+    ``train.lr * lr_scale``.
+``expected_input() -> dict``  what the model reads, any of ``num_frames``, ``channels``,
+    ``image_size`` (exact) and ``min_frames``; the trainer checks the first batch against it
+    before any step (``kinema.train.checks.check_batch_fits``), so a recipe whose data and
+    model disagree is one ``KinemaError`` naming the field, both values and the ``--set`` fix.
 
 What the trainer guarantees in return: gradients of every parameter are zeroed before each
 group's ``training_step``; only parameters with ``requires_grad`` are optimised; under

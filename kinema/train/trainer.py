@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from kinema.config import lr_factor
 from kinema.data.io import set_default_mode
 from kinema.errors import KinemaError
-from kinema.train.checks import check_train_config, make_run_folder
+from kinema.train.checks import check_batch_fits, check_train_config, make_run_folder
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
 from kinema.train.data import DataPosition, ResumableBatches
@@ -123,6 +123,8 @@ class Trainer:
         options = {"lr": cfg.lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay}
         if hasattr(self.method, "optimizer_options"):
             options.update(self.method.optimizer_options(group))
+        if "lr_scale" in options:   # a group's rate relative to train.lr (e.g. a GAN's D)
+            options["lr"] = cfg.lr * options.pop("lr_scale")
         return options
 
     def _start(self) -> None:
@@ -131,11 +133,15 @@ class Trainer:
         self.dist.barrier()
         checkpoint = self._find_checkpoint()
         seed_everything(self.config.seed + 1000 * self.dist.rank)
+        first = None
+        if hasattr(self.method, "expected_input"):
+            first = self.batches.first_global_batch()
+            check_batch_fits(self.method, first)   # a named error, not a tensor-size one later
         if hasattr(self.method, "on_train_start"):
             # Every rank sees the same whole first global batch, so data-dependent
             # initialisation agrees with a one-process run; a checkpoint then overwrites it.
-            self.method.on_train_start(_to_device(self.batches.first_global_batch(),
-                                                  self.dist.device))
+            first = first if first is not None else self.batches.first_global_batch()
+            self.method.on_train_start(_to_device(first, self.dist.device))
         if checkpoint is not None:
             self._load(checkpoint)
         self.dist.broadcast_module(self.method)
