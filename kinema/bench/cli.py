@@ -65,17 +65,19 @@ def eval_command(
 
 
 def bench_command(
-    name: str = typer.Argument(..., help="benchmark name: baselines, metrics-sanity, "
-                                         "eval-memory, or one a method registers"),
+    name: str = typer.Argument(..., help="benchmark name: metrics-sanity, eval-memory, or one "
+                                         "a method registers (kinema methods lists them)"),
     out_dir: Path = typer.Option(Path("benchmarks"), "--out-dir"),
     extractor: str = typer.Option(None, "--extractor",
                                   help="metrics-sanity: an existing clouds extractor folder "
                                        "(default: train one)"),
-    runs: Path = typer.Option(None, "--runs", help="ile-bouncing-digits: folder with trained ile/ "
-                              "and mathieu/ (default: train both with their small recipes first: slow, ~1 h on a CPU)"),
-    num_videos: int = typer.Option(None, "--num-videos", help="held-out videos (ile-bouncing-digits: 100)"),
-    preset: str = typer.Option(None, "--preset", help="cinn-*: the base preset whose runs under --runs "
-                               "(default runs/) are compared (default small)"),
+    runs: Path = typer.Option(None, "--runs", help="method benchmarks: the folder of trained runs "
+                              "they compare (each benchmark's docstring says which; most train "
+                              "missing ones first)"),
+    num_videos: int = typer.Option(None, "--num-videos", help="held-out videos (default: the "
+                                   "benchmark's)"),
+    preset: str = typer.Option(None, "--preset", help="method benchmarks: the base preset whose "
+                               "runs under --runs are compared"),
 ) -> None:
     """Run a named benchmark; write benchmarks/NAME.md (table, command, machine) and NAME.json."""
     from kinema.bench.benchmarks import run_benchmark

@@ -62,10 +62,12 @@ def collate(items: list[dict]) -> dict:
 
 
 def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
-    """A saved model folder, or a registered baseline name (fitted on the training split)."""
+    """A saved model folder, or a registered baseline name (fitted on the training split in
+    closed form, through the same ``kinema.train.recipes`` path ``kinema train`` takes)."""
     from kinema.data import load_dataset
     from kinema.pretrained import load_pretrained
-    from kinema.registry import available_methods, method_entry, resolve
+    from kinema.registry import available_methods
+    from kinema.train.recipes import build_recipe, fit_closed_form, model_class_of
 
     if Path(run).is_dir():
         folder = model_folder(Path(run))
@@ -74,14 +76,14 @@ def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
     if name not in available_methods():
         raise KinemaError(f"{run!r} is neither a model folder nor a registered method; "
                           f"methods: {', '.join(available_methods())}")
-    entry = method_entry(name)
-    cls = resolve(entry.model_class)
+    recipe = build_recipe(name, "small")
+    cls = model_class_of(recipe)
     if not hasattr(cls, "fit"):
         raise KinemaError(f"{name} must be trained first (`kinema train {name}`); pass the "
                           f"saved model folder")
     train = load_dataset(data, "train", num_frames=protocol.num_frames, **protocol.data_options)
     t, c, h, w = train[0]["video"].shape
-    config = resolve(entry.recipe)("small").model
+    config = recipe.model
     config = dataclasses.replace(config, **{k: v for k, v in
                                             dict(channels=c, height=h, width=w).items()
                                             if hasattr(config, k)})
@@ -90,7 +92,7 @@ def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
         config = dataclasses.replace(
             config, num_components=min(config.num_components, c * h * w, fit_videos * t))
     model = cls(config)
-    model.fit(train, max_clips=fit_videos, progress=progress)
+    fit_closed_form(model, train, max_clips=fit_videos, progress=progress)
     return model.eval(), {"run": name, "kind": "baseline fitted on the training split",
                           "fit_videos": fit_videos,
                           "config": dataclasses.asdict(config)}

@@ -173,7 +173,7 @@ def test_resume_with_other_data_warns_naming_the_field(tmp_path):
     toy.run(tmp_path, steps=2, checkpoint_every=2)
     r = toy.recipe()
     r.train.steps, r.data.options["num_videos"] = 4, 12
-    from kinema.train.cli import train_recipe
+    from kinema.train.recipes import train_recipe
 
     with pytest.warns(CheckpointWarning, match=r"data\.options\.num_videos: 16 -> 12"):
         train_recipe(r, tmp_path, tensorboard=False, progress=False)

@@ -3,7 +3,7 @@ import torch
 
 from kinema.data import load_dataset
 from kinema.pretrained import load_pretrained
-from kinema.train.cli import build_recipe, model_class_of, train_recipe
+from kinema.train.recipes import build_recipe, model_class_of, train_recipe
 
 
 def test_closed_form_method_is_fitted_and_saved(tmp_path, capsys):

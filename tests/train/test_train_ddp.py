@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 
 from kinema.train.checkpoint import read_checkpoint
-from kinema.train.cli import train_recipe
+from kinema.train.recipes import train_recipe
 from tests.train import toy
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import torch
 
 from kinema.config import TrainConfig
 from kinema.errors import KinemaError
-from kinema.train.cli import build_recipe
+from kinema.train.recipes import build_recipe
 from kinema.train.data import DataPosition, ResumableBatches
 from kinema.train.trainer import Trainer
 from tests.train import toy

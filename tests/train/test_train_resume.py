@@ -109,7 +109,7 @@ def test_sigkill_then_rerun_matches_uninterrupted(tmp_path, one_thread, monkeypa
     reference = tmp_path / "reference"
     r = toy.recipe("tiny")
     r.train.steps, r.train.seed, r.train.checkpoint_every, r.model.noise = 40, 3, 2, 0.1
-    from kinema.train.cli import train_recipe
+    from kinema.train.recipes import train_recipe
     train_recipe(r, reference, tensorboard=False, progress=False)
     assert_same_state(toy.final_state(out), toy.final_state(reference))
     assert not list((out / "checkpoints").glob(".tmp-*"))

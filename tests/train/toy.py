@@ -145,7 +145,7 @@ def make_recipe(**train_options) -> Recipe:
 def run(out, *, preset: str = "tiny", model_options: dict | None = None,
         resume: bool | None = None, **train_options):
     """Train the toy in this process the way ``kinema train`` does; returns the recipe."""
-    from kinema.train.cli import train_recipe
+    from kinema.train.recipes import train_recipe
 
     r = recipe(preset)
     for key, value in (model_options or {}).items():

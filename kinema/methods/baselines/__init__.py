@@ -27,6 +27,7 @@ register_method(MethodEntry(
     tasks=("Prediction", "ImageToVideo", "Generation"),
     summary="linear dynamic texture: PCA + least-squares LDS, Gaussian innovations "
             "(Doretto et al. 2003; fitted in closed form)",
+    benchmarks={"baselines": f"{_HERE}.bench:baselines_benchmark"},   # with repeat-last
     demo=f"{_HERE}.demo:demo_section",          # repeat-last and the dynamic texture
     demo_order=10,
 ))

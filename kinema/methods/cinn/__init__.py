@@ -31,6 +31,8 @@ register_method(MethodEntry(
     family="cinn",
     commands="kinema.methods.cinn.cli:register",          # kinema transfer
     apps={"animate": "kinema.methods.cinn.cli:animate"},
+    benchmarks={"cinn-bouncing-digits": "kinema.methods.cinn.bench:digits_benchmark",
+                "cinn-clouds": "kinema.methods.cinn.bench:clouds_benchmark"},
     demo="kinema.methods.cinn.demo:demo_section",
     demo_order=30,
 ))

@@ -12,6 +12,7 @@ register_method(MethodEntry(
     recipe="kinema.methods.ile.config:recipe",
     tasks=("Prediction",),
     summary="invertible network + latent linear (real Jordan form) dynamics; exact NLL; predicts future frames",
+    benchmarks={"ile-bouncing-digits": "kinema.methods.ile.bench:ile_bouncing_digits_benchmark"},
     demo="kinema.methods.ile.demo:demo_section",
     demo_order=20,
 ))

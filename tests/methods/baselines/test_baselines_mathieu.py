@@ -126,7 +126,7 @@ def test_tiny_recipe_trains_through_the_trainer(tmp_path):
 
     from kinema.methods.baselines.config import mathieu_recipe
     from kinema.pretrained import load_pretrained
-    from kinema.train.cli import train_recipe
+    from kinema.train.recipes import train_recipe
 
     recipe = mathieu_recipe("tiny")
     recipe.train.log_every = 1

@@ -314,7 +314,7 @@ def test_cli_animate_and_transfer(stages, tmp_path):
 
 
 def test_kinema_train_runs_the_three_stages(tmp_path):
-    from kinema.train.cli import build_recipe, train_recipe
+    from kinema.train.recipes import build_recipe, train_recipe
 
     runs = tmp_path / "runs"
     ae = train_recipe(build_recipe("cinn-autoencoder", "tiny", steps=2), runs / "ae",

@@ -8,7 +8,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from kinema.bench import ile as bench
+from kinema.methods.ile import bench
 from kinema.methods.ile.config import ILEConfig
 from kinema.methods.ile.model import ILE
 

@@ -136,7 +136,7 @@ def ensure_trained(runs: Path, key: str, train_overrides: tuple[str, ...],
     """``runs/key``; trained first with the method's ``small`` recipe when it is missing."""
     from kinema.config import apply_overrides
     from kinema.registry import method_entry, resolve
-    from kinema.train.cli import train_recipe
+    from kinema.train.recipes import train_recipe
 
     folder = runs / key
     if folder.exists():
@@ -285,8 +285,9 @@ def ile_bouncing_digits_benchmark(out_dir: Path, runs: str | Path | None = None,
               "verdict": decided, "training": trained, "paper_fig4": PAPER_FIG4,
               "seconds": round(time.time() - started, 1)}
     body = markdown_body(settings, means, diffs, likelihood, decided, trained)
-    return write_benchmark(out_dir, NAME, "ILE vs baselines on bouncing digits (the ILE paper's Fig. 4)",
-                  body, record)
+    return write_benchmark(out_dir, NAME,
+                           "ILE vs baselines on bouncing digits (the ILE paper's Fig. 4)",
+                           body, record)
 
 
 def _steps(record: dict) -> str:
