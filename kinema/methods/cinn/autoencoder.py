@@ -156,9 +156,9 @@ class VideoAutoencoder(nn.Module, Pretrained):
         return {"discriminator": discriminators,
                 "generator": [*self.encoder.parameters(), *self.decoder.parameters()]}
 
-    def optimizer_options(self, group: str) -> dict:
-        # appendix B.2: Adam, lr 2e-4, beta1 0.5, beta2 0.9, weight decay 1e-5
-        return {"lr": self.config.lr, "betas": (0.5, 0.9), "weight_decay": 1e-5}
+    def expected_input(self) -> dict:
+        c = self.config   # the decoder makes exactly num_frames frames of this size
+        return {"num_frames": c.num_frames, "channels": c.channels, "image_size": c.image_size}
 
     def on_train_start(self, batch: dict) -> None:
         if self.config.vgg_weights:

@@ -59,8 +59,8 @@ class ImageAutoencoder(nn.Module, Pretrained):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"model": list(self.parameters())}
 
-    def optimizer_options(self, group: str) -> dict:
-        return {"lr": self.config.lr}
+    def expected_input(self) -> dict:
+        return {"channels": self.config.channels, "image_size": self.config.image_size}
 
     def training_step(self, batch: dict, group: str) -> dict[str, torch.Tensor]:
         video = batch["video"]                                     # (b t c h w)

@@ -144,8 +144,9 @@ class CINN(nn.Module, Pretrained):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"flow": list(self.flow.parameters())}
 
-    def optimizer_options(self, group: str) -> dict:
-        return {"lr": self.config.lr}
+    def expected_input(self) -> dict:
+        c = self.video_config   # the frozen autoencoder's clips
+        return {"num_frames": c.num_frames, "channels": c.channels, "image_size": c.image_size}
 
     def _codes(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         video = batch["video"]
