@@ -64,10 +64,10 @@ def _peak_bytes() -> int:
 def bench_config(args: argparse.Namespace):
     """The paper's flow (4 blocks x 10 couplings) at the benchmark's sizes; a bad size raises
     the config's KinemaError."""
-    from kinema.methods.ile.config import ILEConfig
+    from kinema.methods.ile.config import ile_config
 
     return dataclasses.replace(
-        ILEConfig.paper(), image_size=args.image_size, hidden=args.hidden, blocks=4,
+        ile_config("paper"), image_size=args.image_size, hidden=args.hidden, blocks=4,
         steps_per_block=10, state_dim=args.state_dim, memory_saving=args.mode == "memory-saving")
 
 

@@ -55,32 +55,29 @@ class ILEConfig:
             raise ILEConfigError(f"ILE config: need 1 <= n_bits <= 16, clamp > 0, temperature >= 0; got "
                                  f"n_bits={self.n_bits}, clamp={self.clamp}, temperature={self.temperature}")
 
-    @classmethod
-    def tiny(cls) -> "ILEConfig":
-        return cls(image_size=8, blocks=2, steps_per_block=2, hidden=8, state_dim=4,
-                   context_frames=2)
-
-    @classmethod
-    def small(cls) -> "ILEConfig":
-        return cls(image_size=32, blocks=4, steps_per_block=3, hidden=48, state_dim=64,
-                   context_frames=5)
-
-    @classmethod
-    def paper(cls) -> "ILEConfig":
-        # memory_saving: at these sizes ordinary backprop keeps > 13 GB of subnet activations
-        # for a batch of 160 frames (the paper's stated limit, Sec. 4); see benchmarks/ile-memory.md
-        return cls(image_size=64, blocks=4, steps_per_block=10, hidden=512, state_dim=128,
-                   context_frames=5, memory_saving=True)
-
 
 PRESETS = ("tiny", "small", "paper")
 
 
-def recipe(preset: str = "small") -> Recipe:
-    """Model, data and schedule of a preset (`kinema train ile --preset small`)."""
+def ile_config(preset: str = "small") -> ILEConfig:
+    """The model of a preset: ``tiny`` (tests), ``small`` (32 px on a CPU), ``paper`` (Sec. 3.2)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown ILE preset {preset!r}; known: {', '.join(PRESETS)}")
-    model = getattr(ILEConfig, preset)()
+    if preset == "tiny":
+        return ILEConfig(image_size=8, blocks=2, steps_per_block=2, hidden=8, state_dim=4,
+                         context_frames=2)
+    if preset == "small":
+        return ILEConfig(image_size=32, blocks=4, steps_per_block=3, hidden=48, state_dim=64,
+                         context_frames=5)
+    # memory_saving: at these sizes ordinary backprop keeps > 13 GB of subnet activations
+    # for a batch of 160 frames (the paper's stated limit, Sec. 4); see benchmarks/ile-memory.md
+    return ILEConfig(image_size=64, blocks=4, steps_per_block=10, hidden=512, state_dim=128,
+                     context_frames=5, memory_saving=True)
+
+
+def recipe(preset: str = "small") -> Recipe:
+    """Model, data and schedule of a preset (`kinema train ile --preset small`)."""
+    model = ile_config(preset)
     frames = {"tiny": 4, "small": 10, "paper": 10}[preset]
     train = {
         "tiny": TrainConfig(steps=20, batch_size=2, lr=1e-3, log_every=5, checkpoint_every=20),

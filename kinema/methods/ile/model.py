@@ -77,6 +77,10 @@ class ILE(nn.Module, Pretrained):
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         return {"model": [p for p in self.parameters() if p.requires_grad]}
 
+    def expected_input(self) -> dict:
+        """Frames of the flow's size; any number of them (checked by the trainer)."""
+        return {"channels": self.config.channels, "image_size": self.config.image_size}
+
     def nll(self, video: torch.Tensor, dequantize: bool = True,
             context_frames: int | None = None) -> dict[str, torch.Tensor]:
         """Eq. (2) + Sec. 2.6 on a batch of sequences (b t c h w); see ``losses.ile_nll``."""

@@ -9,14 +9,14 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from kinema.data import load_dataset
 from kinema.methods.ile.apps import evaluate_prediction, save_pictures, score_table
-from kinema.methods.ile.config import ILEConfig
+from kinema.methods.ile.config import ile_config
 from kinema.methods.ile.model import ILE
 from kinema.methods.ile.viz import eigenvalue_figure
 
 
 def test_evaluate_prediction_scores_and_baseline():
     torch.manual_seed(0)
-    model = ILE(dataclasses.replace(ILEConfig.tiny(), image_size=16))     # SSIM needs >= 11 px
+    model = ILE(dataclasses.replace(ile_config("tiny"), image_size=16))     # SSIM needs >= 11 px
     dataset = load_dataset("bouncing-digits", "test", num_frames=5, size=16, num_videos=3)
     result = evaluate_prediction(model, dataset, context=2, horizon=3, num_clips=3, batch_size=2,
                                  num_samples=2, generator=torch.Generator().manual_seed(0))
@@ -35,7 +35,7 @@ def test_evaluate_prediction_scores_and_baseline():
 
 def test_pictures_are_written(tmp_path):
     torch.manual_seed(0)
-    model = ILE(ILEConfig.tiny())
+    model = ILE(ile_config("tiny"))
     video = torch.rand(2, 5, 1, 8, 8) * 2 - 1
     paths = save_pictures(model, video, context=2, out_dir=tmp_path, num_samples=2)
     for name in ("predictions", "xt_slices", "eigenvalues"):
@@ -74,14 +74,14 @@ def test_load_ile_from_model_folder_and_checkpoint(tmp_path):
     from kinema.errors import KinemaError
     from kinema.methods.ile.apps import load_ile
 
-    model = ILE(ILEConfig.tiny())
+    model = ILE(ile_config("tiny"))
     model.save_pretrained(tmp_path / "run" / "model")
     assert load_ile(tmp_path / "run").config == model.config
     ckpt = tmp_path / "run2" / "checkpoints" / "step-000003"
     ckpt.mkdir(parents=True)
     (ckpt.parent / "latest").write_text("step-000003")
     (ckpt / "recipe.json").write_text(json.dumps(
-        Recipe("ile", "tiny", ILEConfig.tiny()).to_dict()))
+        Recipe("ile", "tiny", ile_config("tiny")).to_dict()))
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(ckpt / "model.safetensors"))
     loaded = load_ile(tmp_path / "run2")
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), loaded.state_dict().values()))
@@ -96,7 +96,7 @@ def test_apps_command_line_end_to_end_and_user_mistakes(tmp_path, capsys):
 
     from kinema.methods.ile.apps import main
 
-    model = ILE(dataclasses.replace(ILEConfig.tiny(), image_size=16))
+    model = ILE(dataclasses.replace(ile_config("tiny"), image_size=16))
     model.save_pretrained(tmp_path / "model")
     main(["--model", str(tmp_path / "model"), "--clips", "2", "--horizon", "2", "--samples", "1",
           "--out", str(tmp_path / "out")])

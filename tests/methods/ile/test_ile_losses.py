@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from scipy.stats import multivariate_normal
 
-from kinema.methods.ile.config import ILEConfig
+from kinema.methods.ile.config import ile_config
 from kinema.methods.ile.linear_system import LatentLinearSystem
 from kinema.methods.ile.losses import ile_nll
 from kinema.methods.ile.model import ILE
@@ -63,7 +63,7 @@ def test_scale_layer_makes_the_nll_scale_invariant():
 def test_dequantisation_bins_have_width_one_over_levels():
     """bits/dim = nll / (D ln 2) + n_bits assumes each pixel level owns a bin of width 2^-n_bits
     in the flow's input space: the dequantised value stays in its level's bin."""
-    model = ILE(ILEConfig.tiny())
+    model = ILE(ile_config("tiny"))
     levels = model.levels
     grid = torch.arange(levels, dtype=torch.float32) / (levels - 1) * 2 - 1      # every level
     frames = grid.reshape(1, 1, 1, 16, 16).expand(64, 1, 1, 16, 16)
