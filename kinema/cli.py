@@ -59,7 +59,13 @@ def build_app() -> typer.Typer:
     for module in COMMAND_MODULES:
         _register(app, importlib.import_module(module).register, module, owners)
     for target in dict.fromkeys(e.commands for e in entries() if e.commands):
-        _register(app, resolve(target), target, owners)
+        try:
+            register = resolve(target)
+        except (ImportError, AttributeError) as err:
+            owner = next(e.name for e in entries() if e.commands == target)
+            raise ImportError(f"the {owner} method entry names commands={target!r}, which "
+                              f"cannot be imported ({err})") from err
+        _register(app, register, target, owners)
     return app
 
 
