@@ -133,6 +133,11 @@ class MathieuPredictor(nn.Module, Pretrained):
 
     # --- the trainer contract -----------------------------------------------------------------
 
+    def expected_input(self) -> dict:
+        """Frames of the finest scale; windows of context_frames + 1 are drawn from each clip."""
+        c = self.config
+        return {"channels": c.channels, "image_size": c.image_size, "min_frames": c.context_frames + 1}
+
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
         """The discriminator first, then the generator, each iteration (Algorithm 1 of
         Mathieu et al.). Without the adversarial term there is no discriminator to train."""

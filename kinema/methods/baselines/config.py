@@ -1,6 +1,7 @@
 """Configs and recipes of the three reference methods.
 
-Presets are functions, so every number that differs from a paper sits in one place:
+Presets are functions (``mathieu_config(preset)``, ``*_recipe(preset)``), as in every method,
+so every number that differs from a paper sits in one place:
 ``tiny`` (unit tests), ``small`` (32×32 ``bouncing-digits`` on a CPU), ``paper`` (the sizes
 of the original publication).
 """
@@ -106,20 +107,28 @@ class MathieuConfig:
                 raise ValueError(f"scale {s}: valid convolutions {ks} leave no pixels")
 
 
-def repeat_last_recipe(preset: str = "small") -> Recipe:
+def repeat_last_config(preset: str = "small") -> RepeatLastConfig:
     _check_preset(preset)
-    model = RepeatLastConfig(bank_size=16 if preset == "tiny" else 256)
+    return RepeatLastConfig(bank_size=16 if preset == "tiny" else 256)
+
+
+def repeat_last_recipe(preset: str = "small") -> Recipe:
+    model = repeat_last_config(preset)
     return Recipe(method="baselines.repeat-last", preset=preset, model=model,
                   train=TrainConfig(steps=0),
                   data=DataConfig("bouncing-digits", {"num_frames": 20, "size": 32}))
 
 
-def dynamic_texture_recipe(preset: str = "small") -> Recipe:
+def dynamic_texture_config(preset: str = "small") -> DynamicTextureConfig:
     """``paper``: Doretto et al. use n ≈ 50 components; ``small`` keeps 32 for speed."""
     _check_preset(preset)
-    model = {"tiny": DynamicTextureConfig(num_components=4, max_clips=16),
-             "small": DynamicTextureConfig(num_components=32, max_clips=1000),
-             "paper": DynamicTextureConfig(num_components=50, max_clips=2000)}[preset]
+    return {"tiny": DynamicTextureConfig(num_components=4, max_clips=16),
+            "small": DynamicTextureConfig(num_components=32, max_clips=1000),
+            "paper": DynamicTextureConfig(num_components=50, max_clips=2000)}[preset]
+
+
+def dynamic_texture_recipe(preset: str = "small") -> Recipe:
+    model = dynamic_texture_config(preset)
     return Recipe(method="baselines.dynamic-texture", preset=preset, model=model,
                   train=TrainConfig(steps=0),
                   data=DataConfig("bouncing-digits", {"num_frames": 20, "size": 32}))
@@ -158,5 +167,6 @@ def mathieu_recipe(preset: str = "small") -> Recipe:
     return Recipe(method="baselines.mathieu", preset=preset, model=model, train=train, data=data)
 
 
-__all__ = ["RepeatLastConfig", "DynamicTextureConfig", "MathieuConfig", "repeat_last_recipe",
-           "dynamic_texture_recipe", "mathieu_recipe", "mathieu_config"]
+__all__ = ["RepeatLastConfig", "DynamicTextureConfig", "MathieuConfig", "repeat_last_config",
+           "repeat_last_recipe", "dynamic_texture_config", "dynamic_texture_recipe",
+           "mathieu_config", "mathieu_recipe"]
