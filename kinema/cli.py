@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kinema.metrics.cli",
     "kinema.bench.cli",
     "kinema.apps",            # the verbs methods share: animate, sample
+    "kinema.serve.cli",       # kinema studio
 )
 
 

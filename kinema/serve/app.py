@@ -1,0 +1,160 @@
+"""The studio's ASGI app: one static page and a JSON/binary API.
+
+    GET  /                         the page (kinema/serve/static, shipped in the package)
+    GET  /api/state                models found, tabs (with the train command of a missing
+                                   method), pictures and clips of the catalogue, limits
+    GET  /api/pictures/{id}        a catalogue picture (PNG)
+    GET  /api/clips/{id}           a clip's preview (PNG sprite sheet)
+    POST /api/uploads              body = the picture's bytes -> {"id": "upload-..."}
+    POST /api/run/{tab}            JSON {model, picture, ...} -> 202 {"job": id}; 429 when busy
+    GET  /api/jobs/{id}            state, progress, stage, result (when done)
+    GET  /api/jobs/{id}/media/{k}  a result's PNG (a sprite sheet for a video)
+    WS   /api/poke                 frames of the modal simulation, sent as they are simulated
+
+Every error is JSON ``{"error": message}`` with a 4xx status (5xx only for a bug, whose
+traceback goes to the server log, never to the client).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from kinema.errors import KinemaError
+from kinema.serve.catalogue import Catalogue
+from kinema.serve.jobs import Jobs
+from kinema.serve.media import decode_upload, sprite_sheet, video_to_uint8, png
+from kinema.serve.models import TABS, ModelStore
+from kinema.serve.requests import ApiError, Payload, read_body, read_json
+
+log = logging.getLogger("kinema.studio")
+STATIC = {"index.html": "text/html; charset=utf-8", "studio.js": "text/javascript; charset=utf-8",
+          "studio.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
+CLIP_PREVIEW = (64, 8)   # side, frames
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    max_upload_bytes: int = 8 * 1024 * 1024
+    max_pixels: int = 16_000_000          # width x height of an upload, checked before decoding
+    workers: int = 1                      # model calls at once (2 CPU cores: one job uses them)
+    max_waiting: int = 4                  # queued jobs beyond the running ones; more get 429
+    poke_streams: int = 1                 # simulations streaming at once; more get 503
+    keep_jobs: int = 32                   # finished jobs whose results stay in memory
+
+
+def _static_files() -> dict[str, bytes]:
+    folder = resources.files("kinema.serve") / "static"
+    return {name: (folder / name).read_bytes() for name in STATIC}
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_app(models_dir: str | Path, settings: StudioSettings | None = None) -> Starlette:
+    settings = settings or StudioSettings()
+    store = ModelStore(Path(models_dir))
+    catalogue = Catalogue()
+    jobs = Jobs(settings.workers, settings.max_waiting, settings.keep_jobs)
+    static = _static_files()
+    tabs = {t.name: t for t in TABS}
+
+    async def page(request: Request) -> Response:
+        return Response(static["index.html"], media_type=STATIC["index.html"])
+
+    async def static_file(request: Request) -> Response:
+        name = request.path_params["name"]
+        if name not in static:            # a fixed table: no request path reaches the disk
+            raise ApiError(404, f"no static file {name!r}")
+        return Response(static[name], media_type=STATIC[name],
+                        headers={"Cache-Control": "no-cache"})
+
+    async def state(request: Request) -> Response:
+        out = store.state()
+        out.update(catalogue.listing())
+        out["limits"] = asdict(settings)
+        out["clip_preview"] = {"size": CLIP_PREVIEW[0], "frames": CLIP_PREVIEW[1]}
+        return JSONResponse(out)
+
+    async def picture(request: Request) -> Response:
+        image = await run_in_threadpool(catalogue.picture, request.path_params["id"])
+        return Response(await run_in_threadpool(png, image), media_type="image/png")
+
+    async def clip(request: Request) -> Response:
+        found = catalogue.clip(request.path_params["id"])
+
+        def render() -> bytes:
+            video = found.video(*CLIP_PREVIEW)["video"]
+            return sprite_sheet(video_to_uint8(video))[0]
+        return Response(await run_in_threadpool(render), media_type="image/png")
+
+    async def upload(request: Request) -> Response:
+        data = await read_body(request, settings.max_upload_bytes)
+        image = await run_in_threadpool(decode_upload, data, settings.max_upload_bytes,
+                                        settings.max_pixels)
+        key = catalogue.uploads.add(image)
+        return JSONResponse({"id": key, "width": image.shape[1], "height": image.shape[0]},
+                            status_code=201)
+
+    async def run(request: Request) -> Response:
+        tab = request.path_params["tab"]
+        if tab not in tabs or tab == "poke":
+            raise ApiError(404, f"no tab {tab!r} runs jobs; tabs: "
+                                f"{', '.join(t for t in tabs if t != 'poke')}")
+        payload = Payload(await read_json(request))
+        served = store.get(payload.text("model", required=True), tab)
+        work = served.module().request(tab, payload, served, catalogue)
+        job = jobs.submit(tab, work)
+        return JSONResponse({"job": job.id}, status_code=202)
+
+    async def job_state(request: Request) -> Response:
+        return JSONResponse(jobs.get(request.path_params["id"]).public())
+
+    async def job_media(request: Request) -> Response:
+        data = jobs.media(request.path_params["id"], request.path_params["k"])
+        return Response(data, media_type="image/png")
+
+    from kinema.serve.poke import poke_endpoint
+
+    routes = [
+        Route("/", page),
+        Route("/static/{name}", static_file),
+        Route("/api/state", state),
+        Route("/api/pictures/{id}", picture),
+        Route("/api/clips/{id}", clip),
+        Route("/api/uploads", upload, methods=["POST"]),
+        Route("/api/run/{tab}", run, methods=["POST"]),
+        Route("/api/jobs/{id}", job_state),
+        Route("/api/jobs/{id}/media/{k:int}", job_media),
+        WebSocketRoute("/api/poke", poke_endpoint(store, catalogue, settings)),
+    ]
+
+    async def api_error(request, err: ApiError):
+        return error_response(err.status, err.message, err.headers)
+
+    async def user_error(request, err: KinemaError):
+        return error_response(422, str(err))
+
+    async def http_error(request, err: HTTPException):
+        message = {404: f"no such page {request.url.path!r}",
+                   405: f"{request.method} is not allowed on {request.url.path}"}.get(err.status_code, err.detail)
+        return error_response(err.status_code, message)
+
+    async def bug(request, err: Exception):
+        log.exception("request %s %s failed", request.method, request.url.path)
+        return error_response(500, "internal error (the server log has the details)")
+
+    app = Starlette(routes=routes, exception_handlers={
+        ApiError: api_error, KinemaError: user_error, HTTPException: http_error, Exception: bug})
+    app.state.store, app.state.jobs, app.state.catalogue = store, jobs, catalogue
+    app.state.settings = settings
+    return app

@@ -1,0 +1,38 @@
+"""``kinema studio --models DIR [--host 127.0.0.1] [--port 7860]``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("studio")
+    def studio(
+        models: Path = typer.Option(Path("runs"), help="folder of trained model or run folders "
+                                                       "(e.g. runs/ after `kinema train`)"),
+        host: str = typer.Option("127.0.0.1", help="address to bind; the default serves this "
+                                                   "machine only"),
+        port: int = typer.Option(7860, help="port"),
+        workers: int = typer.Option(1, help="model calls at once"),
+        threads: int = typer.Option(0, help="torch threads per call (0: torch's default)"),
+    ) -> None:
+        """Open the studio: every trained model under MODELS in one page, at http://HOST:PORT."""
+        import dataclasses
+        import logging
+
+        import uvicorn
+
+        from kinema.serve.app import StudioSettings, create_app
+
+        if threads:
+            import torch
+            torch.set_num_threads(threads)
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        settings = dataclasses.replace(StudioSettings(), workers=workers)
+        application = create_app(models, settings)
+        found = application.state.store.models
+        typer.echo(f"kinema studio: {len(found)} model(s) from {models}: "
+                   f"{', '.join(f'{k} ({m.entry})' for k, m in found.items()) or 'none'}")
+        typer.echo(f"open http://{host}:{port}/")
+        uvicorn.run(application, host=host, port=port, log_level="warning", ws="websockets")

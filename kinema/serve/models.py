@@ -1,0 +1,164 @@
+"""Which trained models the studio serves, found once at start-up, loaded once, cached.
+
+``discover(models_dir)`` looks at each sub-folder of ``--models DIR`` (a model folder, or a
+run folder holding ``model/``), reads the class its ``config.json`` names and asks the registry
+which entry trains it (``kinema.registry.entry_for_class``). The entry's family picks the
+studio adapter from the fixed table ``ADAPTERS`` — a request names a model only by the id
+found here, so nothing a request sends is ever imported or opened.
+
+A tab whose methods have no trained model here says which ``kinema train`` commands make one.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kinema.errors import KinemaError
+from kinema.serve.requests import ApiError
+
+log = logging.getLogger("kinema.studio")
+
+# family -> the studio module that drives its models (kinema/serve/adapters/<family>.py)
+ADAPTERS = {"cinn": "kinema.serve.adapters.cinn"}
+FAMILY_TITLES = {"cinn": "the cINN", "dynamics": "Generative Image Dynamics",
+                 "gendef": "GenDeF", "latentgan": "the latent temporal GAN"}
+
+
+@dataclass(frozen=True)
+class Tab:
+    name: str
+    title: str
+    families: tuple[str, ...]     # methods whose models serve this tab, preferred first
+    summary: str
+
+
+TABS = (
+    Tab("animate", "Animate", ("dynamics", "cinn"), "a picture to a video: loop, slow motion, magnification"),
+    Tab("poke", "Poke", ("dynamics",), "drag a part of the picture and let go: the modal simulation"),
+    Tab("vary", "Vary", ("cinn",), "cINN samples of one picture, the control eta, motion transfer"),
+    Tab("edit", "Edit", ("gendef",), "GenDeF canonical image: scribble, propagate, track points"),
+    Tab("generate", "Generate", ("latentgan",), "long videos of one identity"),
+)
+
+
+@dataclass
+class ServedModel:
+    id: str
+    folder: Path
+    model_class: str
+    entry: str
+    family: str
+    adapter: str | None            # module name from ADAPTERS, None if the family has none
+    usable: bool                   # the stage users load (not an intermediate stage)
+    info: dict                     # sizes and options the page shows, from config.json
+    _model: object = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def module(self):
+        return importlib.import_module(self.adapter)
+
+    def tabs(self) -> list[str]:
+        return [t.name for t in TABS if self.usable and self.family in t.families
+                and t.name in self.module().TABS]
+
+    def load(self):
+        """The loaded model, built on first use (one thread builds it; others wait)."""
+        with self._lock:
+            if self._model is None:
+                self._model = self.module().load(self.folder)
+            return self._model
+
+    def public(self) -> dict:
+        out = {"id": self.id, "family": self.family, "entry": self.entry,
+               "class": self.model_class, "tabs": self.tabs(), "info": self.info}
+        return out
+
+
+def discover(models_dir: Path) -> tuple[list[ServedModel], list[str]]:
+    """(served models, notes on folders skipped and why)."""
+    from kinema.pretrained import model_folder, read_meta
+    from kinema.registry import entry_for_class
+
+    models_dir = Path(models_dir)
+    if not models_dir.is_dir():
+        raise KinemaError(f"--models {models_dir} is not a folder (it should hold trained model "
+                          f"or run folders, e.g. runs/ after `kinema train`)")
+    served, notes = [], []
+    for child in sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            folder = model_folder(child)
+            meta = read_meta(folder)
+        except KinemaError:
+            continue                                   # not a model or run folder
+        target = meta["class"]
+        entry = entry_for_class(target)
+        if entry is None:
+            notes.append(f"{child.name}: class {target} is no registered method's model")
+            continue
+        adapter = ADAPTERS.get(entry.family)
+        if adapter is None:
+            notes.append(f"{child.name}: the studio has no page for {entry.family}")
+            continue
+        module = importlib.import_module(adapter)
+        usable = module.accepts(entry)
+        try:
+            info = module.summarize(meta["config"]) if usable else {}
+        except (KeyError, TypeError, ValueError) as err:
+            notes.append(f"{child.name}: config.json of {entry.name} lacks {err}")
+            continue
+        served.append(ServedModel(child.name, folder, target, entry.name, entry.family, adapter,
+                                  usable, info))
+    return served, notes
+
+
+def train_commands(family: str) -> str:
+    """The ``kinema train`` commands that make a model of ``family``, its stages in order."""
+    from kinema.registry import METHODS, available_methods
+
+    available_methods()                              # registers the built-in methods
+    stages = [e for e in METHODS.values() if e.family == family]
+    if not stages:
+        return (f"{FAMILY_TITLES.get(family, family)} is not in this kinema yet (`kinema methods` "
+                f"lists the methods it has); once it is, train it with `kinema train` and its "
+                f"stage names")
+    steps = " && ".join(f"kinema train {e.name} --preset {_preset(e)}" for e in stages)
+    return f"train it with `{steps}` (runs go to runs/)"
+
+
+def _preset(entry) -> str:
+    return "small" if "small" in entry.presets or not entry.presets else entry.presets[0]
+
+
+class ModelStore:
+    def __init__(self, models_dir: Path):
+        self.models_dir = Path(models_dir)
+        found, self.notes = discover(self.models_dir)
+        self.models = {m.id: m for m in found}
+        for note in self.notes:
+            log.info("skipped %s", note)
+
+    def get(self, key: str, tab: str) -> ServedModel:
+        model = self.models.get(key)
+        if model is None:
+            raise ApiError(404, f"no model {key!r}; models: {', '.join(self.models) or 'none'}")
+        if tab not in model.tabs():
+            raise ApiError(400, f"model {key!r} ({model.entry}) does not serve the {tab} tab; "
+                                f"it serves: {', '.join(model.tabs()) or 'no tab (an intermediate stage)'}")
+        return model
+
+    def tab_state(self, tab: Tab) -> dict:
+        models = [m.id for m in self.models.values() if tab.name in m.tabs()]
+        out = {"name": tab.name, "title": tab.title, "summary": tab.summary, "models": models}
+        if not models:
+            out["missing"] = " ".join(
+                f"No trained model of {FAMILY_TITLES.get(f, f)} in {self.models_dir}: "
+                f"{train_commands(f)}, then restart `kinema studio --models runs`."
+                for f in tab.families)
+        return out
+
+    def state(self) -> dict:
+        return {"models": [m.public() for m in self.models.values()],
+                "tabs": [self.tab_state(t) for t in TABS], "skipped": self.notes}

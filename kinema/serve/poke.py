@@ -1,0 +1,130 @@
+"""The Poke tab's stream: a websocket that sends each frame of the modal simulation as soon as
+it is simulated, so the animation starts playing right after the release.
+
+Protocol (one connection may carry several pokes, one after the other):
+
+    client -> {"type": "poke", "model": id, "picture": id, "point": [x, y], "drag": [dx, dy],
+               "damping": d, "stiffness": k, "frames": n}      (x, y, dx, dy: fractions of the
+                                                               picture's width and height)
+    server -> {"type": "start", "width": w, "height": h, "frames": n, ...}
+              n binary messages, each one frame as RGBA bytes (h * w * 4, row-major)
+              {"type": "end", "frames": n, "simulate_seconds": s}
+    on a bad request: {"type": "error", "status": 4xx/503, "error": message}
+
+The simulation runs on a worker thread (the adapter's ``poke`` returns an iterator of frames);
+at most ``settings.poke_streams`` run at once, a poke beyond that gets status 503 at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+
+import numpy as np
+from starlette.concurrency import run_in_threadpool
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from kinema.errors import KinemaError
+from kinema.serve.requests import ApiError, Payload
+
+log = logging.getLogger("kinema.studio")
+_END = object()
+
+
+def _rgba(frame: np.ndarray) -> bytes:
+    h, w, _ = frame.shape
+    out = np.empty((h, w, 4), np.uint8)
+    out[..., :3] = frame
+    out[..., 3] = 255
+    return out.tobytes()
+
+
+def poke_endpoint(store, catalogue, settings):
+    slots = threading.BoundedSemaphore(settings.poke_streams)
+
+    async def stream(websocket: WebSocket, message: dict) -> None:
+        payload = Payload(message)
+        payload.text("type", choices=("poke",))
+        served = store.get(payload.text("model", required=True), "poke")
+        if not slots.acquire(blocking=False):
+            raise ApiError(503, "another simulation is streaming; release again in a moment")
+        started = False
+        try:
+            # the adapter checks the fields and loads the model (off the loop), then simulates
+            info, frames = await run_in_threadpool(served.module().poke, served, payload, catalogue)
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue = asyncio.Queue(maxsize=4)
+            stop = threading.Event()
+
+            def produce() -> None:   # a worker thread: simulate, hand each frame to the loop
+                try:
+                    for frame in frames:
+                        if stop.is_set():
+                            return
+                        asyncio.run_coroutine_threadsafe(queue.put(_rgba(frame)), loop).result()
+                    asyncio.run_coroutine_threadsafe(queue.put(_END), loop).result()
+                except BaseException as err:   # handed to the loop, which answers or logs it
+                    if not stop.is_set():
+                        asyncio.run_coroutine_threadsafe(queue.put(err), loop).result()
+                finally:
+                    slots.release()
+
+            begin = time.perf_counter()
+            await websocket.send_json({"type": "start", **info})
+            worker = threading.Thread(target=produce, name="kinema-studio-poke", daemon=True)
+            worker.start()
+            started = True
+            sent = 0
+            try:
+                while True:
+                    item = await queue.get()
+                    if item is _END:
+                        break
+                    if isinstance(item, BaseException):
+                        raise item
+                    await websocket.send_bytes(item)
+                    sent += 1
+            finally:
+                stop.set()
+                while worker.is_alive():      # unblock a pending put so the thread ends
+                    try:
+                        queue.get_nowait()
+                    except asyncio.QueueEmpty:
+                        await asyncio.sleep(0.005)
+            await websocket.send_json({"type": "end", "frames": sent,
+                                       "simulate_seconds": round(time.perf_counter() - begin, 4)})
+        finally:
+            if not started:
+                slots.release()
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        try:
+            while True:
+                text = await websocket.receive_text()
+                try:
+                    message = json.loads(text)
+                    if not isinstance(message, dict):
+                        raise ApiError(400, "a poke message must be a JSON object")
+                    await stream(websocket, message)
+                except json.JSONDecodeError as err:
+                    await websocket.send_json({"type": "error", "status": 400,
+                                               "error": f"a poke message must be JSON ({err})"})
+                except ApiError as err:
+                    await websocket.send_json({"type": "error", "status": err.status, "error": err.message})
+                except KinemaError as err:
+                    await websocket.send_json({"type": "error", "status": 422, "error": str(err)})
+        except WebSocketDisconnect:
+            return
+        except Exception:
+            log.exception("poke stream failed")
+            try:
+                await websocket.send_json({"type": "error", "status": 500,
+                                           "error": "internal error (the server log has the details)"})
+                await websocket.close(code=1011)
+            except (RuntimeError, WebSocketDisconnect):
+                pass
+
+    return endpoint
