@@ -78,6 +78,35 @@ def test_each_step_only_touches_its_own_group():
     assert all(p.requires_grad for p in model.discriminators.parameters())
 
 
+def test_steps_are_the_non_saturating_losses_summed_over_scales_written_out():
+    import torch.nn.functional as F
+
+    torch.manual_seed(0)
+    config = mathieu_config("tiny")
+    config.lambda_adv, config.lambda_lp, config.lambda_gdl = 0.3, 0.7, 1.9
+    model = MathieuPredictor(config)
+    video = _moving_squares(clips=2, frames=3)            # context 2 + target 1: one window
+    context, target = video[:, :2], video[:, 2]
+    targets = [F.interpolate(target, size=(s, s), mode="area") if s != 32 else target
+               for s in config.scales]
+    with torch.no_grad():
+        predictions = model(context)
+        real = model._discriminate(context, targets)
+        fake = model._discriminate(context, predictions)
+    # D: sum_k BCE(D_k(X, Y_k), 1) + BCE(D_k(X, Yhat_k), 0) = softplus(-real) + softplus(fake)
+    d_want = sum(F.softplus(-r).mean() + F.softplus(f).mean() for r, f in zip(real, fake))
+    d_out = model.training_step({"video": video}, "discriminator")
+    assert d_out["loss"].item() == pytest.approx(d_want.item(), rel=1e-6)
+    # G: sum_k BCE(D_k(X, Yhat_k), 1) = softplus(-fake), beside lp and gdl with their lambdas
+    g_out = model.training_step({"video": video}, "generator")
+    adversarial = sum(F.softplus(-f).mean() for f in fake)
+    lp = sum(lp_loss(p, y, config.lp) for p, y in zip(predictions, targets))
+    gdl = sum(gradient_difference_loss(p, y, config.gdl_alpha) for p, y in zip(predictions, targets))
+    assert g_out["adversarial"].item() == pytest.approx(adversarial.item(), rel=1e-6)
+    assert g_out["loss"].item() == pytest.approx((0.3 * adversarial + 0.7 * lp + 1.9 * gdl).item(),
+                                                 rel=1e-6)
+
+
 def test_without_adversarial_term_there_is_no_discriminator_group():
     config = mathieu_config("tiny")
     config.lambda_adv = 0.0
@@ -90,12 +119,17 @@ def test_predict_feeds_predictions_back():
     torch.manual_seed(0)
     model = MathieuPredictor(mathieu_config("tiny"))
     context = _moving_squares(clips=2, frames=5)
+    with torch.no_grad():   # push every scale's correction up, so the frames leave [-1, 1]
+        for generator in model.generators:
+            generator.net[-1].bias.fill_(3.0)
     out = model.predict(context, num_frames=3, num_samples=2)
-    assert out.shape == (2, 2, 3, 1, 32, 32) and out.abs().max() < 1
+    assert out.shape == (2, 2, 3, 1, 32, 32)
     assert torch.equal(out[:, 0], out[:, 1])
     with torch.no_grad():
-        first = model(context[:, -2:])[-1]
-        second = model(torch.stack([context[:, -1], first], 1))[-1]
+        raw = model(context[:, -2:])[-1]
+        first = raw.clamp(-1, 1)                               # each frame clamped before feedback
+        second = model(torch.stack([context[:, -1], first], 1))[-1].clamp(-1, 1)
+    assert raw.max() > 1.5                                     # the clamp is exercised
     assert torch.allclose(out[:, 0, 0], first) and torch.allclose(out[:, 0, 1], second)
     with pytest.raises(KinemaError, match="context frames"):
         model.predict(context[:, :1], 2)
