@@ -12,6 +12,8 @@ is written here.
 """
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -82,3 +84,217 @@ def invert_flow(flow: torch.Tensor, iterations: int = 30, tolerance: float = 1e-
         if change <= tolerance:
             break
     return forward
+
+
+# --- Forward (softmax) splatting ----------------------------------------------------------------
+# Softmax splatting (Niklaus & Liu, CVPR 2020; the rendering of Sec. 5 of the Generative Image
+# Dynamics paper): every source pixel p is pushed to p + flow(p) and spread bilinearly over the
+# 4 neighbouring pixels q; where several land on one q they are blended with weights exp(Z(p)):
+#
+#     out(q) = sum_p b(q, p + F(p)) exp(Z(p)) I(p) / (sum_p b(q, p + F(p)) exp(Z(p)) + eps)
+#
+# with b the bilinear kernel. Hand-written: no maintained package has it (the public CUDA
+# kernels have no CPU path). Stability: Z is shifted by its per-image maximum (the ratio is
+# unchanged; every exp is <= 1, so Z = 1e4 cannot overflow) and clipped from below at -clip (no
+# weight underflows to an exact 0, so a lone low-Z pixel is not mistaken for a hole); eps keeps
+# the division finite; pixels nothing lands on are holes, returned as a 0 in the coverage mask.
+
+SPLAT_CLIP = 30.0   # exp(-30) ~ 1e-13: below eps-sized sums nothing that lands is lost
+SPLAT_EPS = 1e-20   # far below every exp(Z - max) * bilinear weight that carries content
+_SPARSE_CHANNELS = 16   # from this many channels splatting runs as sparse matrix products
+_BORDER = 2             # the accumulator's border, where corners outside the picture land
+
+
+def _splat_weights(metric: torch.Tensor | None, like: torch.Tensor, clip: float) -> torch.Tensor:
+    """exp(clip(Z - max_image Z, -clip, 0)): (b 1 h w), differentiable in Z; zeros Z if None."""
+    if metric is None:
+        return like.new_ones(like.shape[0], 1, *like.shape[2:])
+    if metric.ndim != 4 or metric.shape[1] != 1 or metric.shape[0] != like.shape[0] \
+            or metric.shape[-2:] != like.shape[-2:]:
+        raise ValueError(f"metric must be (b 1 h w) with the image's b, h, w; got {tuple(metric.shape)} "
+                         f"for image {tuple(like.shape)}")
+    metric = metric.to(like.dtype)
+    # The shift is a constant of the softmax (detached: the ratio does not depend on it).
+    shifted = metric - metric.detach().amax(dim=(2, 3), keepdim=True)
+    return shifted.clamp(min=-clip).exp()
+
+
+def _splat_corners(flow: torch.Tensor):
+    """Where each source pixel lands: one flat index computation shared by the 4 corners.
+
+    The accumulator has a 2-pixel border (``(h+4) x (w+4)``, flattened): a corner outside the
+    picture lands in the border, which is cut off afterwards, so no corner needs a validity
+    test; positions are clamped to the border first (only whole-border corners change).
+    flow: (b 2 h w). Returns idx (b 4 n) int64 into the padded (h+4)(w+4) grid (n = h*w),
+    bil (b 4 n) bilinear weights, ax, ay (b n) fractional parts. Corner order: (x0, y0),
+    (x0+1, y0), (x0, y0+1), (x0+1, y0+1).
+    """
+    b, _, h, w = flow.shape
+    f = flow.detach()
+    tx = (f[:, 0] + torch.arange(w, device=f.device, dtype=f.dtype)).reshape(b, -1)       # (b n)
+    ty = (f[:, 1] + torch.arange(h, device=f.device, dtype=f.dtype)[:, None]).reshape(b, -1)
+    x0f, y0f = tx.floor(), ty.floor()
+    ax, ay = tx - x0f, ty - y0f
+    row = w + 2 * _BORDER
+    # x0 in [-2, w] -> padded column x0 + 2 in [0, w + 2]; its right neighbour is still inside.
+    base = (y0f.clamp(-_BORDER, h) + _BORDER).long() * row + (x0f.clamp(-_BORDER, w) + _BORDER).long()
+    idx = base[:, None] + torch.tensor([0, 1, row, row + 1], device=f.device).view(1, 4, 1)
+    bx, by = 1 - ax, 1 - ay
+    bil = torch.stack([bx * by, ax * by, bx * ay, ax * ay], dim=1)
+    return idx, bil, ax, ay
+
+
+def _padded(shape_hw: tuple[int, int]) -> int:
+    return (shape_hw[0] + 2 * _BORDER) * (shape_hw[1] + 2 * _BORDER)
+
+
+def _crop(acc: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(b c P) on the padded grid -> (b c h w), the picture without its border."""
+    return acc.reshape(*acc.shape[:2], h + 2 * _BORDER, w + 2 * _BORDER)[..., _BORDER:h + _BORDER, _BORDER:w + _BORDER]
+
+
+def _pad(values: torch.Tensor, h: int, w: int) -> torch.Tensor:
+    """(b c h w) -> (b c P): onto the padded grid, zeros in the border."""
+    b, c = values.shape[:2]
+    out = values.new_zeros(b, c, h + 2 * _BORDER, w + 2 * _BORDER)
+    out[..., _BORDER:h + _BORDER, _BORDER:w + _BORDER] = values
+    return out.reshape(b, c, -1)
+
+
+class _WeightedSplat(torch.autograd.Function):
+    """out = sum b e I / (sum b e + eps), forward and backward written out by hand: nothing per
+    corner is kept for autograd, and for many channels both directions are sparse matrix
+    products with one (source pixel x destination pixel) matrix A^T of bilinear weights."""
+
+    @staticmethod
+    def forward(ctx, image, flow, e, eps):
+        b, c, h, w = image.shape
+        n, size = h * w, _padded((h, w))
+        idx, bil, ax, ay = _splat_corners(flow)
+        src = torch.cat([image.reshape(b, c, n) * e.reshape(b, 1, n), e.reshape(b, 1, n)], dim=1)
+        if c >= _SPARSE_CHANNELS:
+            pattern = _bilinear_matrix(idx, bil, size)
+            # (c+1, b n) @ A^T: the scatter of every channel and corner in one product
+            acc = rearrange(rearrange(src, "b c n -> c (b n)") @ pattern, "c (b n) -> b c n", b=b)
+            ctx.pattern = pattern
+        else:                               # few channels: one scatter for all 4 corners
+            acc = image.new_zeros(b, c + 1, size)                   # (b c+1 P) on the padded grid
+            spread = (src[:, :, None] * bil[:, None]).reshape(b, c + 1, 4 * n)
+            acc.scatter_add_(2, idx.reshape(b, 1, 4 * n).expand(b, c + 1, 4 * n), spread)
+        acc = _crop(acc, h, w)
+        den = acc[:, c:] + eps                                      # (b 1 h w)
+        out = acc[:, :c] / den
+        covered = acc[:, c:] > 0
+        ctx.save_for_backward(image, e, idx, bil, ax, ay, out, den)
+        ctx.mark_non_differentiable(covered)
+        return out, covered
+
+    @staticmethod
+    def backward(ctx, grad_out, _grad_covered):
+        image, e, idx, bil, ax, ay, out, den = ctx.saved_tensors
+        b, c, h, w = image.shape
+        n = h * w
+        e = e.reshape(b, 1, n)
+        # With G = dL/dout / den and H = <G, out>, a weight w_k = b_k e of a normalised sum has
+        # dL/dw_k = <G(q_k), I(p)> - H(q_k), and dL/dI(p) = e sum_k b_k G(q_k).
+        g = grad_out / den
+        h_dot = (g * out).sum(1, keepdim=True)                      # (b 1 h w)
+        if c >= _SPARSE_CHANNELS:
+            spread, dots = _sparse_backward(ctx.pattern, g, h_dot, image, idx)
+            grad_image = rearrange(spread * rearrange(e, "b 1 n -> b n 1"), "b (h w) c -> b c h w", h=h)
+        else:
+            g_full = _pad(torch.cat([g, h_dot], 1), h, w)           # (b c+1 P), zero border
+            gk = torch.gather(g_full, 2, idx.reshape(b, 1, 4 * n).expand(b, c + 1, 4 * n))
+            gk = gk.reshape(b, c + 1, 4, n)                                    # G(q_k)
+            grad_image = ((gk[:, :c] * bil[:, None]).sum(2) * e).reshape(b, c, h, w)
+            dots = (gk[:, :c] * image.reshape(b, c, 1, n)).sum(1) - gk[:, c]  # (b 4 n)
+        grad_e = (dots * bil).sum(1, keepdim=True).reshape(b, 1, h, w)
+        g_bil = dots * e                                            # (b 4 n)
+        bx, by = 1 - ax, 1 - ay
+        grad_x = (g_bil[:, 1] - g_bil[:, 0]) * by + (g_bil[:, 3] - g_bil[:, 2]) * ay
+        grad_y = (g_bil[:, 2] - g_bil[:, 0]) * bx + (g_bil[:, 3] - g_bil[:, 1]) * ax
+        grad_flow = torch.stack([grad_x, grad_y], 1).reshape(b, 2, h, w)
+        return grad_image, grad_flow, grad_e, None
+
+
+def _bilinear_matrix(idx: torch.Tensor, bil: torch.Tensor, size: int) -> torch.Tensor:
+    """A^T as a sparse CSR matrix (b n, b P): row p holds the 4 bilinear weights of p at the
+    columns of its destinations on its image's padded grid of P pixels."""
+    b, _, n = idx.shape
+    cols = rearrange(idx + (torch.arange(b, device=idx.device) * size).view(b, 1, 1), "b k n -> (b n k)")
+    crow = torch.arange(0, 4 * b * n + 1, 4, device=idx.device)
+    with warnings.catch_warnings():   # "sparse CSR support is in beta"
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(crow, cols, rearrange(bil, "b k n -> (b n k)"),
+                                       (b * n, b * size), check_invariants=False)
+
+
+def _sparse_backward(pattern, g, h_dot, image, idx):
+    """The backward's per-corner gathers as two sparse products over all channels at once:
+    A^T G gives sum_k b_k G(q_k); the product I G^T sampled on A's pattern gives <G(q_k), I(p)>.
+    g (b c h w) = dL/dout / den, h_dot (b 1 h w). Returns spread (b n c) and dots (b 4 n)."""
+    b, c, h, w = g.shape
+    row = w + 2 * _BORDER
+    g_rows = g.new_zeros(b, h + 2 * _BORDER, row, c)               # (pixel, channel), zero border
+    g_rows[:, _BORDER:h + _BORDER, _BORDER:w + _BORDER] = rearrange(g, "b c h w -> b h w c")
+    g_rows = g_rows.reshape(-1, c)
+    h_full = _pad(h_dot, h, w).reshape(b, -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        spread = (pattern @ g_rows).reshape(b, h * w, c)
+        i_rows = rearrange(image, "b c h w -> (b h w) c").contiguous()
+        sampled = torch.sparse.sampled_addmm(pattern, i_rows, g_rows.t(), beta=0.0, alpha=1.0)
+    dots = rearrange(sampled.values(), "(b n k) -> b k n", b=b, k=4) \
+        - torch.gather(h_full, 1, idx.reshape(b, -1)).reshape(b, 4, -1)
+    return spread, dots
+
+
+def _check_splat_inputs(image: torch.Tensor, flow: torch.Tensor) -> None:
+    if image.ndim != 4:
+        raise ValueError(f"image must be (b c h w), got shape {tuple(image.shape)}")
+    if flow.ndim != 4 or flow.shape[1] != 2 or flow.shape[0] != image.shape[0] \
+            or flow.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"flow {tuple(flow.shape)} does not match image {tuple(image.shape)}: "
+                         "need (b 2 h w) with the image's b, h, w")
+
+
+def softmax_splat(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None,
+                  clip: float = SPLAT_CLIP, eps: float = SPLAT_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward-warp ``image`` by ``flow``: the pixel at p moves to p + flow(p).
+
+    image: (b c h w); flow: (b 2 h w) in pixels, (x, y) (the convention of this module); metric:
+    (b 1 h w) softmax importance Z (larger wins where pixels collide), None for a plain
+    bilinear average. Returns (splatted (b c h w), covered (b 1 h w) bool: False at holes,
+    where the splatted value is 0). Differentiable in image, flow and metric; CPU and GPU.
+    """
+    _check_splat_inputs(image, flow)
+    e = _splat_weights(metric, image, clip)
+    out, covered = _WeightedSplat.apply(image, flow.to(image.dtype), e, eps)
+    return out, covered
+
+
+def softmax_splat_reference(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None,
+                            clip: float = SPLAT_CLIP, eps: float = SPLAT_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+    """The plain form of ``softmax_splat`` (same arguments and result): four ``scatter_add``
+    calls differentiated by autograd. Kept as the check of the fast path and as the
+    benchmark's reference."""
+    _check_splat_inputs(image, flow)
+    b, c, h, w = image.shape
+    n = h * w
+    e = _splat_weights(metric, image, clip).reshape(b, 1, n)
+    flow = flow.to(image.dtype)
+    xs = torch.arange(w, device=image.device, dtype=image.dtype)
+    ys = torch.arange(h, device=image.device, dtype=image.dtype)[:, None]
+    tx, ty = (flow[:, 0] + xs).reshape(b, n), (flow[:, 1] + ys).reshape(b, n)
+    x0, y0 = tx.detach().floor(), ty.detach().floor()
+    src = torch.cat([image.reshape(b, c, n) * e, e], dim=1)
+    acc = image.new_zeros(b, c + 1, n + 1)
+    for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        x, y = x0 + dx, y0 + dy
+        weight = (1 - (tx - x).abs()) * (1 - (ty - y).abs())        # bilinear kernel, in [0, 1]
+        inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
+        index = torch.where(inside, y.long() * w + x.long(), n)
+        acc = acc.scatter_add(2, index[:, None].expand(b, c + 1, n), src * weight[:, None])
+    den = acc[:, c:, :n]
+    out = acc[:, :c, :n] / (den + eps)
+    return out.reshape(b, c, h, w), (den > 0).reshape(b, 1, h, w)

@@ -1,0 +1,137 @@
+import math
+
+import pytest
+import torch
+
+from kinema.nn.warp import SPLAT_EPS, softmax_splat, softmax_splat_reference
+
+
+def _direct_loop(image, flow, metric):
+    """Softmax splatting written pixel by pixel: every source pixel pushes exp(Z) b I to the 4
+    integer neighbours of p + F(p) that lie in the picture."""
+    b, c, h, w = image.shape
+    num = torch.zeros(b, c, h, w, dtype=image.dtype)
+    den = torch.zeros(b, 1, h, w, dtype=image.dtype)
+    for i in range(b):
+        weight = torch.exp(metric[i, 0] - metric[i, 0].max())
+        for y in range(h):
+            for x in range(w):
+                tx, ty = x + flow[i, 0, y, x].item(), y + flow[i, 1, y, x].item()
+                x0, y0 = math.floor(tx), math.floor(ty)
+                for qx in (x0, x0 + 1):
+                    for qy in (y0, y0 + 1):
+                        if 0 <= qx < w and 0 <= qy < h:
+                            kernel = (1 - abs(tx - qx)) * (1 - abs(ty - qy))
+                            num[i, :, qy, qx] += kernel * weight[y, x] * image[i, :, y, x]
+                            den[i, 0, qy, qx] += kernel * weight[y, x]
+    return num / (den + SPLAT_EPS), den > 0
+
+
+@pytest.mark.parametrize("dx,dy", [(2, 0), (0, -3), (1, 2), (-4, 1)])
+def test_integer_flow_moves_impulse_exactly(dx, dy):
+    image = torch.zeros(1, 2, 12, 12)
+    image[0, :, 5, 6] = torch.tensor([1.0, -0.5])
+    flow = torch.zeros(1, 2, 12, 12)
+    flow[:, 0], flow[:, 1] = dx, dy
+    out, covered = softmax_splat(image, flow, torch.randn(1, 1, 12, 12))
+    # forward warp: the pixel at (x=6, y=5) lands at (6 + dx, 5 + dy)
+    expected = torch.zeros_like(image)
+    expected[0, :, 5 + dy, 6 + dx] = torch.tensor([1.0, -0.5])
+    assert torch.equal(out, expected)
+    # the columns / rows shifted in from outside the picture are holes, the rest is covered
+    holes = torch.ones(12, 12, dtype=torch.bool)
+    holes[max(dy, 0):12 + min(dy, 0), max(dx, 0):12 + min(dx, 0)] = False
+    assert torch.equal(~covered[0, 0], holes)
+
+
+@pytest.mark.parametrize("channels", [3, 20])   # the scatter path and the sparse-product path
+def test_agrees_with_direct_loop(channels):
+    torch.manual_seed(0)
+    image = torch.randn(2, channels, 5, 6, dtype=torch.float64)
+    flow = torch.randn(2, 2, 5, 6, dtype=torch.float64) * 2.0     # some pixels leave the frame
+    metric = torch.randn(2, 1, 5, 6, dtype=torch.float64) * 3.0
+    out, covered = softmax_splat(image, flow, metric)
+    expected, expected_covered = _direct_loop(image, flow, metric)
+    assert torch.allclose(out, expected, atol=1e-12)
+    assert torch.equal(covered, expected_covered)
+    assert not covered.all()          # the case has holes
+
+
+def test_collision_is_a_softmax_of_the_metric():
+    image = torch.zeros(1, 1, 1, 4)
+    image[0, 0, 0, 0], image[0, 0, 0, 2] = 1.0, 5.0
+    flow = torch.zeros(1, 2, 1, 4)
+    flow[0, 0, 0, 0] = 1.0            # pixel 0 -> 1, pixel 2 -> 1: they collide at x = 1
+    flow[0, 0, 0, 2] = -1.0
+    flow[0, 0, 0, 1] = 2.0            # and pixel 1 leaves for x = 3
+    metric = torch.zeros(1, 1, 1, 4)
+    metric[0, 0, 0, 2] = math.log(3.0)   # weights 1 : 3
+    out, _ = softmax_splat(image, flow, metric)
+    assert out[0, 0, 0, 1].item() == pytest.approx((1.0 * 1 + 3 * 5.0) / 4, abs=1e-6)
+
+
+def test_invariant_to_a_constant_added_to_the_metric():
+    torch.manual_seed(1)
+    image = torch.randn(1, 3, 9, 11, dtype=torch.float64)
+    flow = torch.randn(1, 2, 9, 11, dtype=torch.float64) * 1.5
+    metric = torch.randn(1, 1, 9, 11, dtype=torch.float64)
+    out, _ = softmax_splat(image, flow, metric)
+    # exp(710) overflows float64 without the per-image shift
+    for constant in (-50.0, 1e4):
+        shifted, _ = softmax_splat(image, flow, metric + constant)
+        assert torch.allclose(out, shifted, atol=1e-9)
+
+
+@pytest.mark.parametrize("channels", [3, 20])
+def test_fast_path_equals_plain_scatter_add_path(channels):
+    torch.manual_seed(2)
+    args = [torch.randn(2, channels, 7, 9, dtype=torch.float64),
+            torch.randn(2, 2, 7, 9, dtype=torch.float64) * 2.0,
+            torch.randn(2, 1, 7, 9, dtype=torch.float64)]
+    args = [a.requires_grad_() for a in args]
+    fast, fast_covered = softmax_splat(*args)
+    plain, plain_covered = softmax_splat_reference(*args)
+    assert torch.allclose(fast, plain, atol=1e-12)
+    assert torch.equal(fast_covered, plain_covered)
+    upstream = torch.randn_like(fast)
+    for g_fast, g_plain in zip(torch.autograd.grad(fast, args, upstream),
+                               torch.autograd.grad(plain, args, upstream)):
+        assert torch.allclose(g_fast, g_plain, atol=1e-10)
+
+
+@pytest.mark.parametrize("channels", [2, 17])
+def test_gradients_match_finite_differences(channels):
+    torch.manual_seed(3)
+    image = torch.randn(1, channels, 4, 5, dtype=torch.float64, requires_grad=True)
+    flow = (torch.randn(1, 2, 4, 5, dtype=torch.float64) * 1.3).requires_grad_()
+    metric = torch.randn(1, 1, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda i, f, m: softmax_splat(i, f, m)[0], (image, flow, metric))
+
+
+@pytest.mark.parametrize("channels", [3, 20])
+def test_gradients_finite_where_the_metric_is_large(channels):
+    torch.manual_seed(4)
+    image = torch.randn(1, channels, 16, 16, requires_grad=True)
+    flow = (torch.randn(1, 2, 16, 16) * 2.0).requires_grad_()
+    metric = (torch.rand(1, 1, 16, 16) * 1e4).requires_grad_()   # exp(1e4) is inf in any dtype
+    out, _ = softmax_splat(image, flow, metric)
+    assert torch.isfinite(out).all()
+    (out * torch.randn_like(out)).sum().backward()
+    for tensor in (image, flow, metric):
+        assert torch.isfinite(tensor.grad).all()
+        assert tensor.grad.abs().sum() > 0
+
+
+def test_no_metric_is_a_bilinear_average():
+    image = torch.tensor([[[[2.0, 4.0]]]])
+    flow = torch.tensor([[[[0.5, -0.5]], [[0.0, 0.0]]]])   # both pixels land half-way
+    out, covered = softmax_splat(image, flow)
+    assert torch.allclose(out, torch.tensor([[[[3.0, 3.0]]]]))
+    assert covered.all()
+
+
+def test_mismatched_flow_is_refused():
+    with pytest.raises(ValueError, match="does not match image"):
+        softmax_splat(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 8, 7))
+    with pytest.raises(ValueError, match="metric must be"):
+        softmax_splat(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8))
