@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,8 +22,9 @@ class TrainConfig:
     betas: tuple = (0.9, 0.999)
     weight_decay: float = 0.0
     warmup_steps: int = 0             # linear learning-rate warm-up, then lr_schedule
-    # after warm-up: "constant", "linear" (to lr * lr_final_factor at the last step) or
-    # "exponential" (lr * gamma**step with gamma reaching lr_final_factor at the last step)
+    # after warm-up: "constant", "linear" (to lr * lr_final_factor at the last step),
+    # "exponential" (lr * gamma**step with gamma reaching lr_final_factor at the last step) or
+    # "cosine" (half a cosine from lr to lr * lr_final_factor; torch's CosineAnnealingLR at 0)
     lr_schedule: str = "constant"
     lr_final_factor: float = 0.1
     grad_clip: float | None = 1.0     # max global grad norm per optimiser group; None = off
@@ -124,6 +126,9 @@ def lr_factor(step: int, config: TrainConfig) -> float:
         factor *= 1.0 - (1.0 - final) * progress
     elif schedule == "exponential":
         factor *= final ** progress
+    elif schedule == "cosine":
+        factor *= final + (1.0 - final) * 0.5 * (1.0 + math.cos(math.pi * progress))
     else:
-        raise ValueError(f"unknown lr_schedule {schedule!r}: constant, linear or exponential")
+        raise ValueError(f"unknown lr_schedule {schedule!r}: constant, linear, exponential or "
+                         f"cosine")
     return factor

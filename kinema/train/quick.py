@@ -1,5 +1,6 @@
-"""A few seconds of real training: the ``Trainer`` in a temporary run folder, without
-TensorBoard, progress bar or messages, for demo sections, benchmarks' warm-ups and tests.
+"""Short real training: the ``Trainer`` in a temporary run folder, without TensorBoard,
+messages or (unless asked) a progress bar, for demo sections, the domain extractors and
+tests.
 
     history = train_quickly(model, clips, steps=50, batch_size=4, lr=2e-3)
     history["model/loss"]          # one value per step, as metrics.jsonl logs it
@@ -46,7 +47,8 @@ def as_dataset(data) -> Dataset:
 
 
 def train_quickly(model, data, steps: int, batch_size: int = 4, lr: float | None = None,
-                  seed: int = 0, **train_options) -> dict[str, list[float]]:
+                  seed: int = 0, progress: bool = False, **train_options
+                  ) -> dict[str, list[float]]:
     """Train ``model`` (a ``kinema.train.method.TrainableMethod``) for ``steps`` steps on
     ``data`` (a dataset, a tensor of clips, or a dict of tensors) with the real Trainer.
 
@@ -54,7 +56,8 @@ def train_quickly(model, data, steps: int, batch_size: int = 4, lr: float | None
     ``grad_clip=None``, ``lr_schedule="linear"``) replace the TrainConfig defaults. Returns
     every logged scalar per step: ``{"group/key": [value at step 1, ...]}`` (the keys of
     metrics.jsonl: the groups' ``loss``, the other scalars ``training_step`` returns, and
-    ``grad_norm``); a step whose value was not finite holds ``nan``.
+    ``grad_norm``); a step whose value was not finite holds ``nan``. ``progress`` shows the
+    Trainer's bar.
     """
     from kinema.config import TrainConfig
     from kinema.train.trainer import Trainer
@@ -67,7 +70,7 @@ def train_quickly(model, data, steps: int, batch_size: int = 4, lr: float | None
     device = str(parameter.device) if parameter is not None else "cpu"
     with tempfile.TemporaryDirectory(prefix="kinema-quick-") as tmp:
         trainer = Trainer(model, dataset, config, Path(tmp) / "run", device=device,
-                          tensorboard=False, progress=False, quiet=True)
+                          tensorboard=False, progress=progress, quiet=True)
         trainer.fit()
         records = [json.loads(line) for line in
                    (Path(tmp) / "run" / "metrics.jsonl").read_text().splitlines() if line]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -9,8 +10,8 @@ import torch
 
 from kinema.config import TrainConfig
 from kinema.errors import KinemaError
-from kinema.train.recipes import build_recipe
 from kinema.train.data import DataPosition, ResumableBatches
+from kinema.train.recipes import build_recipe
 from kinema.train.trainer import Trainer
 from tests.train import toy
 
@@ -109,22 +110,38 @@ def test_warmup_metrics_and_falling_loss(tmp_path):
     assert records[-1]["time"] > records[0]["time"] > 0
 
 
-@pytest.mark.parametrize("schedule", ["linear", "exponential"])
+@pytest.mark.parametrize("schedule", ["linear", "exponential", "cosine"])
 def test_lr_schedules_decay_to_the_final_factor_after_warmup(tmp_path, schedule):
     trainer = make_trainer(tmp_path, steps=10, warmup_steps=2, lr=0.02, lr_schedule=schedule,
                            lr_final_factor=0.25)
     trainer.fit()
     logged = [r["lr"]["model"] for r in read_metrics(tmp_path)]   # lr used at steps 0..9
     # written out from the definitions, independently of kinema.config.lr_factor
-    decay = {"linear": lambda k: 1 - 0.75 * k / 10, "exponential": lambda k: 0.25 ** (k / 10)}[schedule]
+    decay = {"linear": lambda k: 1 - 0.75 * k / 10, "exponential": lambda k: 0.25 ** (k / 10),
+             "cosine": lambda k: 0.25 + 0.75 * (1 + math.cos(math.pi * k / 10)) / 2}[schedule]
     expected = [0.02 * min(1.0, (k + 1) / 2) * decay(k) for k in range(10)]
     assert logged == pytest.approx(expected, rel=1e-12)
     assert logged[-1] < logged[2] < logged[1]
 
 
+def test_cosine_to_zero_is_torchs_cosine_annealing(tmp_path):
+    trainer = make_trainer(tmp_path, steps=10, lr=0.02, lr_schedule="cosine", lr_final_factor=0.0)
+    trainer.fit()
+    logged = [r["lr"]["model"] for r in read_metrics(tmp_path)]
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=0.02)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, 10)
+    expected = []
+    for _ in range(10):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        schedule.step()
+    assert logged == pytest.approx(expected, rel=1e-9, abs=1e-15)
+
+
 def test_bad_lr_schedule_is_one_clear_error(tmp_path):
-    with pytest.raises(KinemaError, match="lr_schedule must be one of constant, linear, exponential"):
-        make_trainer(tmp_path, lr_schedule="cosine").fit()
+    with pytest.raises(KinemaError, match="lr_schedule must be one of constant, linear, "
+                                          "exponential, cosine"):
+        make_trainer(tmp_path, lr_schedule="cosin").fit()
     with pytest.raises(KinemaError, match="exponential never reaches 0"):
         make_trainer(tmp_path, lr_schedule="exponential", lr_final_factor=0.0).fit()
 

@@ -102,6 +102,17 @@ class DomainExtractor(nn.Module, Pretrained):
         clip = self._clip_features(self.prepare(video))
         return clip, [head(self.dropout(clip)) for head in self.heads]
 
+    # the Trainer's contract (kinema.train.method): one group, the labels' summed cross-entropy
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"model": list(self.parameters())}
+
+    def training_step(self, batch: dict, group: str) -> dict[str, torch.Tensor]:
+        """batch: ``video`` (b t c h w), ``labels`` (b len(labels)) class indices."""
+        _, logits = self(batch["video"])
+        losses = [F.cross_entropy(lg, batch["labels"][:, j]) for j, lg in enumerate(logits)]
+        return {"loss": sum(losses),
+                **{f"{name}_cross_entropy": loss for name, loss in zip(self.config.labels, losses)}}
+
     @torch.no_grad()
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:
         return torch.cat([self._clip_features(self.prepare(v)) for v in video.split(32)])

@@ -11,9 +11,10 @@ Labels are read from the ground truth each item records (``LABELS``):
   recorded frequency placed in one of 4 equal bands over the dataset's
   [min_frequency, max_frequency]
 
-A plain loop (Adam, cross-entropy summed over the labels' heads) over clips generated once and
-kept in memory as uint8; the held-out accuracy is measured on the dataset's test split and
-saved beside the model (``training.json``).
+Trained by the Trainer (``kinema.train.quick.train_quickly``: Adam, cosine learning-rate decay
+to 0, cross-entropy summed over the labels' heads) on clips generated once and kept in memory
+as uint8; the held-out accuracy is measured on the dataset's test split and saved beside the
+model (``training.json``).
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig
 
@@ -107,6 +107,19 @@ def to_float(videos: torch.Tensor) -> torch.Tensor:
     return videos.float() / 127.5 - 1
 
 
+class LabelledClips(torch.utils.data.Dataset):
+    """uint8 clips (n t c h w) and their labels (n k) as items {"video" in [-1, 1], "labels"}."""
+
+    def __init__(self, videos: torch.Tensor, targets: torch.Tensor):
+        self.videos, self.targets = videos, targets
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, index: int) -> dict:
+        return {"video": to_float(self.videos[index]), "labels": self.targets[index]}
+
+
 def accuracy(model: DomainExtractor, videos: torch.Tensor, targets: torch.Tensor,
              tolerance: int = 0, circular: tuple[bool, ...] = ()) -> list[float]:
     """Per label: the fraction of clips whose predicted class is within ``tolerance`` classes
@@ -128,9 +141,8 @@ def train_extractor(data: str, out: str | Path, labels: tuple[str, ...] | None =
                     recipe: ExtractorRecipe | None = None, seed: int = 0,
                     progress: bool = True, data_options: dict | None = None) -> dict:
     """Train, evaluate on the test split, save to ``out``; returns the training record."""
-    from tqdm.auto import tqdm
-
     from kinema.data import load_dataset
+    from kinema.train.quick import train_quickly
 
     recipe = recipe or recipe_for(data)
     labels = tuple(labels or recipe.labels)
@@ -154,22 +166,11 @@ def train_extractor(data: str, out: str | Path, labels: tuple[str, ...] | None =
                                    channels=int(train_x.shape[2]), size=recipe.size,
                                    dataset=data, num_frames=recipe.num_frames)
     model = DomainExtractor(config)
-    optimiser = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, recipe.steps)
-    g = torch.Generator().manual_seed(seed)
-    bar = tqdm(range(recipe.steps), desc=f"train extractor ({data})", disable=not progress)
-    losses = []
-    for _ in bar:
-        model.train()
-        idx = torch.randint(len(train_x), (recipe.batch_size,), generator=g)
-        _, logits = model(to_float(train_x[idx]))
-        loss = sum(F.cross_entropy(lg, train_y[idx, j]) for j, lg in enumerate(logits))
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-        schedule.step()
-        losses.append(loss.item())
-        bar.set_postfix(loss=f"{loss.item():.3f}")
+    # Adam (AdamW without decay) with a cosine decay to 0, no gradient clipping
+    losses = train_quickly(model, LabelledClips(train_x, train_y), recipe.steps,
+                           batch_size=recipe.batch_size, lr=recipe.lr, seed=seed,
+                           grad_clip=None, lr_schedule="cosine", lr_final_factor=0.0,
+                           progress=progress)["model/loss"]
     model.eval()
     record = {
         "dataset": data, "labels": list(labels), "num_classes": list(num_classes),
