@@ -75,3 +75,21 @@ def test_train_extractor_without_a_recipe_or_labels_is_one_clear_error(tmp_path)
                                       str(tmp_path / "ext")])
     assert "no extractor recipe for 'actors' (recipes: clouds" in str(result.exception)
     assert not (tmp_path / "ext").exists()
+
+
+def test_training_step_is_the_summed_cross_entropy_of_the_heads():
+    torch.manual_seed(0)
+    config = DomainExtractorConfig(labels=("digit", "motion"), num_classes=(3, 2), channels=1,
+                                   size=16, dropout=0.0)
+    model = DomainExtractor(config)
+    video = torch.rand(2, 4, 1, 16, 16) * 2 - 1
+    labels = torch.tensor([[2, 0], [1, 1]])
+    out = model.training_step({"video": video, "labels": labels}, "model")
+    _, logits = model(video)
+    # -log softmax of the true class, averaged over the batch, for each head
+    by_hand = [-(lg.log_softmax(1)[torch.arange(2), labels[:, j]]).mean()
+               for j, lg in enumerate(logits)]
+    assert torch.allclose(out["digit_cross_entropy"], by_hand[0])
+    assert torch.allclose(out["motion_cross_entropy"], by_hand[1])
+    assert torch.allclose(out["loss"], by_hand[0] + by_hand[1])
+    assert list(model.parameter_groups()) == ["model"]
