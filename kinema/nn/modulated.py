@@ -6,7 +6,7 @@ StyleGAN"), shared by GenDeF and the latent temporal GAN.
 - ``MappingNetwork``: z -> w, an MLP over the normalised z (second moment 1) with the mapping's
   lr multiplier (0.01 in StyleGAN2), a running mean of w for truncation.
 - ``modulated_conv2d`` / ``ModulatedConv2d``: StyleGAN2's Eqs. (1)-(3): w'_ijk = s_i w_ijk,
-  demodulated by sigma_j = sqrt(sum_ik w'_ijk^2 + eps), run as one grouped convolution.
+  demodulated by sigma_j = sqrt(sum_ik w'_ijk^2 + eps) (computed by scaling activations).
 - ``SynthesisLayer``: (optional x2 upsampling,) modulated 3x3 conv, per-pixel noise scaled by a
   learned strength (initialised to 0), bias, leaky ReLU with gain sqrt(2).
 - ``ToImage``: StyleGAN2's toRGB (a 1x1 modulated conv without demodulation, plus bias) with any
@@ -106,18 +106,21 @@ class MappingNetwork(nn.Module):
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                      padding: int = 0, eps: float = 1e-8) -> torch.Tensor:
-    """StyleGAN2's modulated convolution as one grouped convolution.
+    """StyleGAN2's modulated convolution.
 
     x: (b i h w); weight: (o i k k); styles s: (b i). Eq. (1): w'_bijk = s_bi w_ijk; Eq. (3):
     w''_bijk = w'_bijk / sqrt(sum_ik w'_bijk^2 + eps) when ``demodulate``. Returns (b o h' w').
+
+    Computed as StyleGAN2's non-fused path, which is the same sum: scale the input channels by
+    s, convolve with the shared weight, scale the output channels by the demodulation
+    coefficients 1 / sqrt(sum_i s_bi^2 sum_k w_oik^2 + eps). One batched convolution is several
+    times faster on a CPU than the grouped convolution with a weight per sample.
     """
-    batch = x.shape[0]
-    w = weight.unsqueeze(0) * styles[:, None, :, None, None]                  # (b o i k k)
+    y = F.conv2d(x * styles[:, :, None, None], weight, padding=padding)
     if demodulate:
-        w = w * (w.square().sum(dim=(2, 3, 4), keepdim=True) + eps).rsqrt()
-    x = rearrange(x, "b i h w -> 1 (b i) h w")
-    y = F.conv2d(x, rearrange(w, "b o i k l -> (b o) i k l"), padding=padding, groups=batch)
-    return rearrange(y, "1 (b o) h w -> b o h w", b=batch)
+        coefficients = (styles.square() @ weight.square().sum(dim=(2, 3)).T + eps).rsqrt()   # (b o)
+        y = y * coefficients[:, :, None, None]
+    return y
 
 
 class ModulatedConv2d(nn.Module):

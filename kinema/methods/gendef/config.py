@@ -142,9 +142,9 @@ def canonical_config(preset: str) -> CanonicalConfig:
     if p["base"] == "tiny":
         return CanonicalConfig(image_size=size, z_dim=8, w_dim=8, mapping_layers=2, channel_base=64, channel_max=8,
                                discriminator_channel_base=64, discriminator_channel_max=8, lr=0.002)
-    if p["base"] == "small":   # 32 px, 32 channels, 4-layer mapping: CPU-sized
-        return CanonicalConfig(image_size=size, z_dim=64, w_dim=64, mapping_layers=4, channel_base=1024,
-                               channel_max=32, discriminator_channel_base=1024, discriminator_channel_max=32,
+    if p["base"] == "small":   # 32 px; 16 channels at 32 px, 32 below; 4-layer mapping: CPU-sized
+        return CanonicalConfig(image_size=size, z_dim=64, w_dim=64, mapping_layers=4, channel_base=512,
+                               channel_max=32, discriminator_channel_base=512, discriminator_channel_max=32,
                                r1_gamma=0.1, lr=0.002)
     return CanonicalConfig(image_size=size)
 
@@ -160,9 +160,9 @@ def video_config(preset: str) -> GenDeFConfig:
                       max_period=32.0, max_frames=16, discriminator_channel_base=64, discriminator_channel_max=8,
                       fuse_resolution=4, time_frequencies=4, lr=0.002)
     elif base == "small":
-        common.update(z_dim=64, w_dim=64, mapping_layers=4, channel_base=1024, channel_max=32, motion_z_dim=64,
+        common.update(z_dim=64, w_dim=64, mapping_layers=4, channel_base=256, channel_max=16, motion_z_dim=64,
                       motion_dim=64, motion_frequencies=32, motion_distance=8.0, motion_kernel=5, min_period=8.0,
-                      max_period=256.0, max_frames=256, discriminator_channel_base=1024,
+                      max_period=256.0, max_frames=256, discriminator_channel_base=512,
                       discriminator_channel_max=32, fuse_resolution=16, time_frequencies=8, r1_gamma=0.1, lr=0.002)
     if variant == "no-fc":
         common["use_canonical_feature"] = False
