@@ -238,3 +238,77 @@ def attention_recipe(preset: str = "small") -> Recipe:
     p = parse_preset(preset)
     return Recipe(method="dynamics-attention", preset=preset, model=attention_config(preset),
                   train=_train(p["base"], "attention"), data=motion_data(preset))
+
+
+# --------------------------------------------------------------------------- the renderer (Sec. 5)
+
+@dataclass
+class RenderConfig:
+    """``dynamics-render``: feature pyramid of I0, softmax splatting of every scale by F_t, synthesis
+    decoder (Sec. 5, Fig. 4). It names the trained motion model (stage B, or stage A for the
+    -independent / -volume ablations: set exactly one of the two paths, or neither for a
+    renderer alone) and embeds it once built, so its saved model is the whole image-to-video
+    sampler; only the renderer's own parameters train."""
+    attention_path: str = stage_path("dynamics-attention", "runs/dynamics-attention-small")
+    diffusion_path: str = stage_path("dynamics-diffusion", "")
+    motion: dict | None = None            # the motion model's config, embedded once built
+    motion_stage: str = ""                # which stage ``motion`` is (dynamics-attention / -diffusion)
+    image_size: tuple = (160, 256)        # (h, w) of the training pairs
+    # channels of the feature pyramid, one scale per entry, finest first (the paper: a ResNet-34
+    # extractor and a co-modulated inpainting decoder; here two convolutions per scale)
+    widths: tuple = (32, 64, 128, 256)
+    weights: str = "motion"               # Sec. 5: W(p) = mean_t ||F_t(p)||, times a learned scale;
+                                          # "learned": Z from a small CNN on I0 (Table 2 "Baseline splat")
+    l1_weight: float = 1.0
+    perceptual_weight: float = 1.0        # VGG perceptual loss (Sec. 5), only with vgg_weights
+    vgg_weights: str | None = None
+    lr: float = 2e-4
+    seed: int = 0
+
+
+RENDER_VARIANT = "-baseline-splat"
+
+
+def render_config(preset: str) -> RenderConfig:
+    """``MOTION_PRESET[-baseline-splat]``: the renderer of a motion preset's model."""
+    baseline = preset.endswith(RENDER_VARIANT)
+    motion_preset = preset[:-len(RENDER_VARIANT)] if baseline else preset
+    p = parse_preset(motion_preset)
+    path = motion_model_path(motion_preset)
+    paths = dict(attention_path=path, diffusion_path="") if p["variant"] is None \
+        else dict(attention_path="", diffusion_path=path)
+    widths = {"tiny": (4, 8), "small": (16, 32, 64), "paper": (32, 64, 128, 256)}[p["base"]]
+    if baseline:   # single-scale features, learned weights (Holynski et al., the paper's ref. [46])
+        widths = widths[:1]
+    lr = {"tiny": 1e-3, "small": 5e-4, "paper": 2e-4}[p["base"]]
+    return RenderConfig(**paths, image_size=tuple(p["image_size"]), widths=widths,
+                        weights="learned" if baseline else "motion", lr=lr)
+
+
+def render_data(preset: str, split: str = "train") -> DataConfig:
+    """(I0, I_t, F_t) pairs (``render_data.RenderPairs``): ``swaying`` with its exact trajectories
+    for tiny/small; the paper's videos with DIS flow for paper."""
+    baseline = preset.endswith(RENDER_VARIANT)
+    p = parse_preset(preset[:-len(RENDER_VARIANT)] if baseline else preset)
+    (h, w), frames = p["image_size"], p["frames"]
+    if p["base"] == "paper":
+        source, options = "folder:data/oscillating-videos", {"num_frames": frames, "clip_step": 10, "size": [h, w]}
+    else:
+        videos = {"tiny": 8, "small": 384}[p["base"]] if split == "train" else {"tiny": 4, "small": 64}[p["base"]]
+        source, options = "swaying", {"num_frames": frames, "size": h, "num_videos": videos}
+    return DataConfig(name="kinema.methods.dynamics.render_data:RenderPairs", split=split, options={
+        "source": source, "source_options": options, "pairs_per_clip": 2 if p["base"] == "tiny" else 4,
+        "cache_dir": "runs/cache/dynamics-render"})
+
+
+def render_recipe(preset: str = "small") -> Recipe:
+    """The renderer (`kinema train dynamics-render --preset small`); embeds the motion model."""
+    base = parse_preset(preset[:-len(RENDER_VARIANT)] if preset.endswith(RENDER_VARIANT) else preset)["base"]
+    if base == "tiny":
+        train = TrainConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=4, grad_clip=1.0)
+    else:
+        steps = {"small": 3000, "paper": 300_000}[base]
+        train = TrainConfig(steps=steps, batch_size={"small": 8, "paper": 32}[base], grad_clip=1.0,
+                            warmup_steps=min(200, steps // 20), log_every=20, checkpoint_every=max(steps // 10, 100))
+    return Recipe(method="dynamics-render", preset=preset, model=render_config(preset), train=train,
+                  data=render_data(preset))
