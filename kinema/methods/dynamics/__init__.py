@@ -35,3 +35,12 @@ register_method(MethodEntry(
     family="dynamics",
     presets=("tiny", "small", "paper"),
 ))
+register_method(MethodEntry(
+    name="dynamics-render",
+    model_class="kinema.methods.dynamics.render:ImageRenderer",
+    recipe="kinema.methods.dynamics.config:render_recipe",
+    tasks=("ImageToVideo",),
+    summary="GID rendering (Sec. 5): feature pyramid + softmax splatting by F_t + synthesis decoder; embeds the motion model",
+    family="dynamics",
+    presets=("tiny", "small", "paper"),
+))
