@@ -60,9 +60,12 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-def create_app(models_dir: str | Path, settings: StudioSettings | None = None) -> Starlette:
+def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
+               adapters: dict[str, str] | None = None) -> Starlette:
+    """The studio for the models under ``models_dir``; ``adapters`` (family -> module, default
+    ``kinema.serve.models.ADAPTERS``) lets a caller serve methods of its own."""
     settings = settings or StudioSettings()
-    store = ModelStore(Path(models_dir))
+    store = ModelStore(Path(models_dir), adapters)
     catalogue = Catalogue()
     jobs = Jobs(settings.workers, settings.max_waiting, settings.keep_jobs)
     static = _static_files()

@@ -35,4 +35,4 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"kinema studio: {len(found)} model(s) from {models}: "
                    f"{', '.join(f'{k} ({m.entry})' for k, m in found.items()) or 'none'}")
         typer.echo(f"open http://{host}:{port}/")
-        uvicorn.run(application, host=host, port=port, log_level="warning", ws="websockets")
+        uvicorn.run(application, host=host, port=port, log_level="warning", ws="auto")

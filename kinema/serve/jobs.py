@@ -49,7 +49,7 @@ class Job:
                "progress": round(self.progress, 3), "stage": self.stage,
                "elapsed": round((self.finished or now) - self.created, 3)}
         if self.error is not None:
-            out["error"] = self.error
+            out["error"], out["status"] = self.error, self.status
         if self.result is not None:
             out["result"] = self.result.info
         return out

@@ -31,7 +31,7 @@ FAMILY_TITLES = {"cinn": "the cINN", "dynamics": "Generative Image Dynamics",
 class Tab:
     name: str
     title: str
-    families: tuple[str, ...]     # methods whose models serve this tab, preferred first
+    families: tuple[str, ...]     # methods whose models serve this tab (named when none is here)
     summary: str
 
 
@@ -61,8 +61,7 @@ class ServedModel:
         return importlib.import_module(self.adapter)
 
     def tabs(self) -> list[str]:
-        return [t.name for t in TABS if self.usable and self.family in t.families
-                and t.name in self.module().TABS]
+        return [t.name for t in TABS if self.usable and t.name in self.module().TABS]
 
     def load(self):
         """The loaded model, built on first use (one thread builds it; others wait)."""
@@ -77,8 +76,11 @@ class ServedModel:
         return out
 
 
-def discover(models_dir: Path) -> tuple[list[ServedModel], list[str]]:
-    """(served models, notes on folders skipped and why)."""
+def discover(models_dir: Path, adapters: dict[str, str] | None = None
+             ) -> tuple[list[ServedModel], list[str]]:
+    """(served models, notes on folders skipped and why). ``adapters``: family -> module,
+    default ``ADAPTERS`` (a caller may add its own methods' modules)."""
+    adapters = ADAPTERS if adapters is None else adapters
     from kinema.pretrained import model_folder, read_meta
     from kinema.registry import entry_for_class
 
@@ -98,7 +100,7 @@ def discover(models_dir: Path) -> tuple[list[ServedModel], list[str]]:
         if entry is None:
             notes.append(f"{child.name}: class {target} is no registered method's model")
             continue
-        adapter = ADAPTERS.get(entry.family)
+        adapter = adapters.get(entry.family)
         if adapter is None:
             notes.append(f"{child.name}: the studio has no page for {entry.family}")
             continue
@@ -133,9 +135,9 @@ def _preset(entry) -> str:
 
 
 class ModelStore:
-    def __init__(self, models_dir: Path):
+    def __init__(self, models_dir: Path, adapters: dict[str, str] | None = None):
         self.models_dir = Path(models_dir)
-        found, self.notes = discover(self.models_dir)
+        found, self.notes = discover(self.models_dir, adapters)
         self.models = {m.id: m for m in found}
         for note in self.notes:
             log.info("skipped %s", note)

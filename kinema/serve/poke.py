@@ -22,6 +22,8 @@ import logging
 import threading
 import time
 
+from dataclasses import dataclass
+
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
@@ -31,6 +33,36 @@ from kinema.serve.requests import ApiError, Payload
 
 log = logging.getLogger("kinema.studio")
 _END = object()
+
+
+MAX_FRAMES = 300
+
+
+@dataclass(frozen=True)
+class PokeRequest:
+    """A drag-and-release: where (``point``, fractions of width and height), how far and which
+    way (``drag``, fractions), the two sliders — ``damping``, the modes' damping ratio xi, and
+    ``stiffness``, a factor on the modal stiffness (frequencies scale by its square root) — and
+    how many frames to simulate."""
+    picture: str
+    point: tuple[float, float]
+    drag: tuple[float, float]
+    damping: float
+    stiffness: float
+    frames: int
+
+
+def poke_fields(p: Payload, catalogue) -> PokeRequest:
+    """The fields every poke carries, checked (400 naming the field); the picture must exist."""
+    picture = p.text("picture", required=True)
+    catalogue.picture(picture)
+    point = p.pair("point", 0.0, 1.0, required=True)     # fractions of width, height
+    drag = p.pair("drag", -1.0, 1.0, required=True)
+    request = PokeRequest(picture, point, drag,
+                          p.number("damping", 0.05, 0.0, 1.0), p.number("stiffness", 1.0, 0.05, 20.0),
+                          p.integer("frames", 90, 2, MAX_FRAMES))
+    p.done()
+    return request
 
 
 def _rgba(frame: np.ndarray) -> bytes:

@@ -102,6 +102,16 @@ class Payload:
             raise ApiError(400, f"field {name!r} must be true or false; got {value!r}")
         return value
 
+    def pair(self, name: str, low: float, high: float, required: bool = False) -> tuple[float, float] | None:
+        """An [x, y] pair of numbers in low..high."""
+        value, given = self._get(name, None, required)
+        if not given:
+            return value
+        if not (isinstance(value, list) and len(value) == 2 and all(
+                isinstance(c, (int, float)) and not isinstance(c, bool) and low <= c <= high for c in value)):
+            raise ApiError(400, f"field {name!r} must be an [x, y] pair of numbers in {low:g}..{high:g}")
+        return float(value[0]), float(value[1])
+
     def points(self, name: str, max_points: int = 64, required: bool = False) -> list[tuple[float, float]]:
         """A list of [x, y] pairs in 0..1 (fractions of the picture's width and height)."""
         value, given = self._get(name, [], required)

@@ -1,0 +1,93 @@
+"""Tiny trained models for the studio's tests, trained once per session by the real Trainer
+(``kinema.train.cli.train_recipe``, the code behind ``kinema train``) in a few seconds."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+
+import pytest
+
+STANDIN = {"poke-standin": "tests.serve.standin"}
+
+
+def train_tiny_cinn(root):
+    """The cINN's three tiny-clouds stages (8 px, 4 frames, 5 steps each) and a second flow with
+    the control eta (36 direction bins); returns the run folders."""
+    from kinema.methods.cinn.config import autoencoder_recipe, flow_recipe, image_encoder_recipe
+    from kinema.train.recipes import train_recipe
+
+    quiet = dict(tensorboard=False, progress=False)
+    ae = train_recipe(autoencoder_recipe("tiny-clouds"), root / "cinn-autoencoder-tiny", **quiet)
+    image = train_recipe(image_encoder_recipe("tiny-clouds"), root / "cinn-image-encoder-tiny", **quiet)
+    for preset in ("tiny-clouds", "tiny-clouds-control"):
+        recipe = flow_recipe(preset)
+        recipe = dataclasses.replace(recipe, model=dataclasses.replace(
+            recipe.model, autoencoder_path=str(ae), image_encoder_path=str(image)))
+        train_recipe(recipe, root / f"cinn-flow-{preset}", **quiet)
+    return root
+
+
+@pytest.fixture(scope="session")
+def standin_registered():
+    from kinema.registry import METHODS, available_methods
+    from tests.serve.standin import ENTRY
+
+    available_methods()
+    METHODS[ENTRY.name] = ENTRY
+    yield ENTRY
+    METHODS.pop(ENTRY.name, None)
+
+
+@pytest.fixture(scope="session")
+def models_dir(tmp_path_factory, standin_registered):
+    """runs/-like folder: cINN stages and flows, the poke stand-in, a folder that is no model
+    and a model of a class no method registers."""
+    from tests.serve.standin import ModalStandIn, StandInConfig
+
+    root = tmp_path_factory.mktemp("studio-runs")
+    train_tiny_cinn(root)
+    ModalStandIn(StandInConfig()).save_pretrained(root / "poke-standin" / "model")
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("not a model")
+    (root / "foreign" / "model").mkdir(parents=True)
+    (root / "foreign" / "model" / "config.json").write_text(json.dumps(
+        {"class": "somewhere.else:Model", "config": {}}))
+    return root
+
+
+def make_client(models_dir, **settings):
+    from starlette.testclient import TestClient
+
+    from kinema.serve.app import StudioSettings, create_app
+
+    app = create_app(models_dir, StudioSettings(**settings), adapters={**_adapters(), **STANDIN})
+    return TestClient(app, raise_server_exceptions=False)
+
+
+def _adapters():
+    from kinema.serve.models import ADAPTERS
+
+    return ADAPTERS
+
+
+@pytest.fixture(scope="module")
+def client(models_dir):
+    with make_client(models_dir) as c:
+        yield c
+
+
+def wait_job(client, job: str, timeout: float = 30.0) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        state = client.get(f"/api/jobs/{job}").json()
+        if state["state"] in ("done", "error"):
+            return state
+        time.sleep(0.02)
+    raise AssertionError(f"job {job} did not finish in {timeout} s: {state}")
+
+
+def run_job(client, tab: str, body: dict) -> dict:
+    response = client.post(f"/api/run/{tab}", json=body)
+    assert response.status_code == 202, response.text
+    return wait_job(client, response.json()["job"])
