@@ -143,6 +143,8 @@ def test_samples_are_the_lds_driven_by_its_noise_written_out():
         x = x @ model.A.T + torch.randn((3, 2, n), generator=g, dtype=torch.float64) @ model.B.T
         frame = (x @ model.C.T + model.mean).clamp(-1, 1).reshape(3, 2, 1, SIZE, SIZE)
         assert torch.allclose(samples[:, :, t], frame.float(), atol=1e-5), t
+    model.mean += 5.0                        # every rendered pixel beyond 1: clipped to exactly 1
+    assert torch.equal(model.predict(context, 2, stochastic=False), torch.ones(3, 1, 2, 1, SIZE, SIZE))
 
 
 def test_save_load_round_trip_gives_identical_predictions(tmp_path):
@@ -188,5 +190,3 @@ def test_mean_rollouts_render_the_filtered_state_moved_by_powers_of_A():
     still = model.sample(context[:, 0], 2, stochastic=False)[:, 0].reshape(3, 2, -1).numpy()
     np.testing.assert_allclose(still[:, 0], rendered(x0), atol=1e-5)
     np.testing.assert_allclose(still[:, 1], rendered(x0 @ A.T), atol=1e-5)
-    model.mean += 5.0                        # every rendered pixel beyond 1: clipped to exactly 1
-    assert torch.equal(model.predict(context, 2, stochastic=False), torch.ones(3, 1, 2, 1, SIZE, SIZE))
