@@ -31,6 +31,7 @@ register_method(MethodEntry(
     model_class="kinema.methods.latentgan.model:StyleVideoGAN",
     recipe="kinema.methods.latentgan.config:temporal_recipe",
     tasks=("Generation",),
+    apps={"sample": "kinema.methods.latentgan.apps:sample"},
     summary="StyleVideoGAN stage 3: recurrent WGAN-GP (+ gradient angle penalty) on W+ trajectories; generates any length, offset trick for new identities",
     family="latentgan",
     presets=PRESETS,

@@ -49,38 +49,42 @@ class RunningNormalizer(nn.Module):
             self.running_var.lerp_(var, self.momentum)
         self.batches_seen += 1
 
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """(x - running mean) / sqrt(running var + eps), without updating."""
+        return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.training:
             self.update(x.detach())
-        return (x - self.running_mean) / torch.sqrt(self.running_var + self.eps)
+        return self.normalize(x)
 
 
-def jacobian_norms(output: torch.Tensor, inputs: tuple[torch.Tensor, ...], probes: int = 0,
+def jacobian_norms(function, inputs: tuple[torch.Tensor, ...], dim: int, probes: int = 0,
                    generator: torch.Generator | None = None) -> list[torch.Tensor]:
-    """Per-sample Frobenius norms ||d output_b / d x_b|| for each x (b ...) of ``inputs``;
-    output (b k). Differentiable (create_graph), so a loss of them trains the network.
+    """Per-sample Frobenius norms ||d f(x)_b / d x_b|| of ``function`` (x_1, x_2, ...) -> (b dim)
+    for each input x (b ...). Differentiable (create_graph), so a loss of them trains the
+    function's parameters. ``function`` must treat samples independently.
 
-    probes = 0: exact, from the k vector-Jacobian products with the unit vectors e_1..e_k
-    (sum_j ||J^T e_j||^2 = ||J||_F^2). probes = n > 0: Hutchinson's unbiased estimate of
-    ||J||_F^2 from n Gaussian vectors v, E ||J^T v||^2 = ||J||_F^2, n backward passes instead
-    of k. Samples are assumed independent given the batch (a batch-norm layer before
-    ``output`` adds cross-sample terms of order 1/b)."""
-    b, k = output.shape
+    The batch is replicated once per vector v and ONE backward pass gives every v^T J:
+    probes = 0: exact, with v = e_1 .. e_dim (sum_j ||J^T e_j||^2 = ||J||_F^2); probes = n > 0:
+    Hutchinson's unbiased estimate of ||J||_F^2 from n Gaussian vectors (E ||J^T v||^2 =
+    ||J||_F^2), a batch n times instead of dim times as large."""
+    b = inputs[0].shape[0]
+    copies = probes or dim
+    replicated = [x.detach().repeat(copies, *([1] * (x.ndim - 1))).requires_grad_(True) for x in inputs]
+    output = function(*replicated)                                      # ((copies b) dim)
     if probes:
-        vectors = [torch.randn(b, k, generator=generator, dtype=output.dtype).to(output.device)
-                   for _ in range(probes)]
+        vectors = torch.randn(copies * b, dim, generator=generator, dtype=output.dtype).to(output.device)
     else:
-        eye = torch.eye(k, dtype=output.dtype, device=output.device)
-        vectors = [eye[j].expand(b, k) for j in range(k)]
-    squares = [output.new_zeros(b) for _ in inputs]
-    for v in vectors:
-        grads = torch.autograd.grad(output, inputs, grad_outputs=v, create_graph=True,
-                                    retain_graph=True, allow_unused=True)
-        for j, g in enumerate(grads):
-            if g is not None:
-                squares[j] = squares[j] + g.flatten(1).pow(2).sum(1)
+        vectors = torch.eye(dim, dtype=output.dtype, device=output.device).repeat_interleave(b, dim=0)
+    grads = torch.autograd.grad(output, replicated, grad_outputs=vectors, create_graph=True,
+                                allow_unused=True)
     scale = 1.0 / probes if probes else 1.0
-    return [(s * scale + 1e-12).sqrt() for s in squares]
+    norms = []
+    for x, g in zip(replicated, grads):
+        squares = g.flatten(1).pow(2).sum(1).reshape(copies, b).sum(0) if g is not None else x.new_zeros(b)
+        norms.append((squares * scale + 1e-12).sqrt())
+    return norms
 
 
 def gradient_angle(norm_s: torch.Tensor, norm_i: torch.Tensor) -> torch.Tensor:

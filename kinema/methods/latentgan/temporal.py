@@ -38,7 +38,11 @@ class PixelNorm(nn.Module):
 
 
 class Hallucinator(nn.Module):
-    """H of Table 4: i (b d) -> the initial memory of the first ``cells`` GRU cells (b cells d)."""
+    """H of Table 4: i (b d) -> the initial memory of the first ``cells`` GRU cells (b cells d).
+
+    ``statistics`` (mean, var) replace the batch's own in the batch norm (training mode): with
+    the batch's statistics passed as constants, each sample's memory is a function of its own
+    i alone, which the per-sample Jacobians of L_GAP need."""
 
     def __init__(self, dim: int, cells: int = 3, layers: int = 4):
         super().__init__()
@@ -46,8 +50,32 @@ class Hallucinator(nn.Module):
         self.body = _mlp([dim] + [cells * dim] * layers)
         self.norm = nn.BatchNorm1d(cells * dim)
 
-    def forward(self, i: torch.Tensor) -> torch.Tensor:
-        return rearrange(self.norm(self.body(i)), "b (n d) -> b n d", n=self.cells)
+    @torch.no_grad()
+    def batch_statistics(self, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (mean, biased var) the batch norm normalises the batch ``i`` with."""
+        h = self.body(i)
+        return h.mean(0), h.var(0, unbiased=False)
+
+    def forward(self, i: torch.Tensor, statistics: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        h = self.body(i)
+        if statistics is None:
+            h = self.norm(h)
+        else:
+            mean, var = statistics
+            h = F.batch_norm(h, mean, var, self.norm.weight, self.norm.bias, False, 0.0, self.norm.eps)
+        return rearrange(h, "b (n d) -> b n d", n=self.cells)
+
+
+def gru_step(cell: nn.GRUCell, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+    """``cell(x, h)`` written out (Cho et al. 2014, torch's gate layout): the same values, but
+    built from plain ops whose double backward (L_GAP differentiates gradients) is cheap."""
+    gi = F.linear(x, cell.weight_ih, cell.bias_ih)
+    gh = F.linear(h, cell.weight_hh, cell.bias_hh)
+    i_r, i_z, i_n = gi.chunk(3, 1)
+    h_r, h_z, h_n = gh.chunk(3, 1)
+    r, z = torch.sigmoid(i_r + h_r), torch.sigmoid(i_z + h_z)
+    n = torch.tanh(i_n + r * h_n)
+    return (1 - z) * n + z * h
 
 
 class MotionProducer(nn.Module):
@@ -66,7 +94,7 @@ class MotionProducer(nn.Module):
         for k in range(noise.shape[1]):
             x = noise[:, k]
             for j, cell in enumerate(self.cells):
-                h[j] = cell(x, h[j])
+                h[j] = gru_step(cell, x, h[j])
                 x = h[j]
             codes.append(x)
         return torch.stack(codes, 1), torch.stack(h, 1)
@@ -124,13 +152,13 @@ class TemporalGenerator(nn.Module):
         self.producer = MotionProducer(dim, cells)
         self.mapper = LatentMapper(dim, width, num_ws, w_dim, mapper_layers)
 
-    def initial_memory(self, i: torch.Tensor) -> torch.Tensor:
+    def initial_memory(self, i: torch.Tensor, statistics=None) -> torch.Tensor:
         """(h_{0,0}, h_{0,1}, h_{0,2}) := H(i), h_{0,3} := i  ->  (b cells d)."""
-        return torch.cat([self.hallucinator(i), i[:, None]], dim=1)
+        return torch.cat([self.hallucinator(i, statistics), i[:, None]], dim=1)
 
-    def motion(self, i: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """The motion codes l_0 .. l_{t-1} (b t d) of P."""
-        return self.producer(s, self.initial_memory(i))[0]
+    def motion(self, i: torch.Tensor, s: torch.Tensor, statistics=None) -> torch.Tensor:
+        """The motion codes l_0 .. l_{t-1} (b t d) of P (``statistics``: see Hallucinator)."""
+        return self.producer(s, self.initial_memory(i, statistics))[0]
 
     def forward(self, i: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         l = self.motion(i, s)

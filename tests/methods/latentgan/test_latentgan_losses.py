@@ -76,8 +76,8 @@ def test_jacobian_norms_and_gap_on_a_linear_map():
     torch.manual_seed(0)
     a, b = 0.3 * torch.randn(4, 6), torch.randn(4, 3)
     producer = LinearProducer(a, b)
-    s, i = torch.randn(5, 2, 3, requires_grad=True), torch.randn(5, 3, requires_grad=True)
-    norm_s, norm_i = jacobian_norms(producer(s, i), (s, i))
+    s, i = torch.randn(5, 2, 3), torch.randn(5, 3)
+    norm_s, norm_i = jacobian_norms(producer, (s, i), dim=4)
     assert torch.allclose(norm_s, a.norm().expand(5), atol=1e-5)
     assert torch.allclose(norm_i, b.norm().expand(5), atol=1e-5)
     loss, phi = gradient_angle_penalty(norm_s, norm_i)
@@ -90,7 +90,7 @@ def test_jacobian_norms_and_gap_on_a_linear_map():
     with torch.no_grad():
         producer.a -= 0.1 * producer.a.grad
         producer.b -= 0.1 * producer.b.grad
-    new_s, new_i = jacobian_norms(producer(s, i), (s, i))
+    new_s, new_i = jacobian_norms(producer, (s, i), dim=4)
     assert float(torch.atan2(new_s, new_i)[0]) > angle + 1e-3
 
 
@@ -109,18 +109,39 @@ def test_jacobian_norms_of_the_producer_match_autograd_jacobian():
     torch.manual_seed(0)
     g = TemporalGenerator(dim=3, width=8, num_ws=2, w_dim=4).double().eval()
     i, s = torch.randn(2, 3).double(), torch.randn(2, 4, 3).double()
-    i.requires_grad_(True), s.requires_grad_(True)
-    l = g.motion(i, s)
-    d = l[:, -1] - l[:, 0]
-    norm_s, norm_i = jacobian_norms(d, (s, i))
+
+    def end_difference(s_, i_):
+        l = g.motion(i_, s_)
+        return l[:, -1] - l[:, 0]
+
+    norm_s, norm_i = jacobian_norms(end_difference, (s, i), dim=3)
     for b in range(2):
-        js = torch.autograd.functional.jacobian(
-            lambda v: (lambda m: m[0, -1] - m[0, 0])(g.motion(i[b:b + 1].detach(), v[None])), s[b].detach())
-        ji = torch.autograd.functional.jacobian(
-            lambda v: (lambda m: m[0, -1] - m[0, 0])(g.motion(v[None], s[b:b + 1].detach())), i[b].detach())
+        js = torch.autograd.functional.jacobian(lambda v: end_difference(v[None], i[b:b + 1])[0], s[b])
+        ji = torch.autograd.functional.jacobian(lambda v: end_difference(s[b:b + 1], v[None])[0], i[b])
         assert abs(float(norm_s[b]) - float(js.norm())) < 1e-8
         assert abs(float(norm_i[b]) - float(ji.norm())) < 1e-8
     # Hutchinson's estimate is unbiased for the squared norms
-    probes = jacobian_norms(d, (s, i), probes=200, generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(probes[0] ** 2, norm_s ** 2, rtol=0.35)
-    assert torch.allclose(probes[1] ** 2, norm_i ** 2, rtol=0.35)
+    probes = jacobian_norms(end_difference, (s, i), dim=3, probes=400,
+                            generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(probes[0] ** 2, norm_s ** 2, rtol=0.25)
+    assert torch.allclose(probes[1] ** 2, norm_i ** 2, rtol=0.25)
+
+
+def test_hallucinator_with_given_statistics_matches_train_mode_per_sample():
+    torch.manual_seed(0)
+    g = TemporalGenerator(dim=3, width=8, num_ws=2, w_dim=4).double()
+    i = torch.randn(6, 3).double()
+    statistics = g.hallucinator.batch_statistics(i)
+    with torch.no_grad():
+        batch = g.hallucinator(i)                        # train mode: the batch's statistics
+    assert torch.allclose(g.hallucinator(i, statistics), batch, atol=1e-10)
+    # with the statistics fixed, a sample's memory no longer depends on the others
+    alone = g.hallucinator(i[2:3], statistics)
+    assert torch.allclose(alone, batch[2:3], atol=1e-10)
+
+
+def test_gru_step_is_torch_gru_cell():
+    from kinema.methods.latentgan.temporal import gru_step
+    cell = torch.nn.GRUCell(5, 5)
+    x, h = torch.randn(3, 5), torch.randn(3, 5)
+    assert torch.allclose(gru_step(cell, x, h), cell(x, h), atol=1e-6)

@@ -1,0 +1,209 @@
+"""Stage ``latentgan-temporal`` and the video generator users load: ``StyleVideoGAN``.
+
+It holds the temporal WGAN of Sec. 3 (generator G = H, P, T and the critic C), trained on
+windows of the W+ embedding only — no frame is rendered during training — and, frozen, what it
+needs at test time: the image pair (to render w_0 .. w_{t-1} and to embed new identities) and
+the offset trick's PCA basis of the embedding. A saved model therefore loads without the
+image and embedding folders it was built from (their sha256 are kept under ``built_from``).
+
+Training (Sec. 3, "Loss Terms & Training"): per iteration one critic step on
+L_C = E[C(G(i, s))] - E[C(w)] + lambda_GP L_GP, then one generator step on
+L_G = -E[C(G(i, s))] + lambda_GAP L_GAP; Adam for both; the trainer keeps the exponential
+average of the weights (train.ema_decay = 0.997, the supplement's value; see config.py) and
+saves it.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from kinema.errors import KinemaError
+from kinema.methods.latentgan.config import ImageConfig, TemporalConfig
+from kinema.methods.latentgan.image import ImagePair, render
+from kinema.methods.latentgan.losses import (RunningNormalizer, gradient_angle_penalty,
+                                             jacobian_norms, wasserstein_critic_loss,
+                                             wasserstein_generator_loss, wgan_gradient_penalty)
+from kinema.methods.latentgan.offset import OffsetBasis
+from kinema.methods.latentgan.temporal import LatentCritic, TemporalGenerator
+from kinema.nn.gan import frozen
+from kinema.pretrained import Pretrained, config_from_dict, config_to_dict
+from kinema.stages import open_stage, record_sources
+
+
+@contextlib.contextmanager
+def evaluating(module: nn.Module):
+    """``module`` in eval mode inside the block (batch norms use their running statistics, so a
+    seed fixes the video), its previous mode restored afterwards."""
+    was = module.training
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.train(was)
+
+
+class StyleVideoGAN(nn.Module, Pretrained):
+    """The temporal GAN in W+ and the video generator (``kinema.tasks.Generation``)."""
+
+    config_class = TemporalConfig
+
+    def __init__(self, config: TemporalConfig):
+        super().__init__()
+        image = embed = None
+        if config.image is None or config.embed is None:
+            image, embed = self._open_stages(config)
+        self.config = cfg = config
+        self.image = ImagePair(config_from_dict(ImageConfig, config.image))
+        n, c = self.image.num_ws, self.image.w_dim
+        cfg.num_ws, cfg.w_dim = n, c
+        self.generator = TemporalGenerator(cfg.motion_dim, cfg.cells, cfg.hallucinator_layers,
+                                           cfg.width, cfg.mapper_layers, n, c)
+        self.critic = LatentCritic(n, c, cfg.window, cfg.critic_width, cfg.critic_features,
+                                   cfg.critic_channels)
+        self.d_norm = RunningNormalizer(cfg.motion_dim, cfg.gap_momentum)
+        self.basis = OffsetBasis(n * c, cfg.pca_components)
+        self.register_buffer("code_mean", torch.zeros(n, c))
+        self.register_buffer("code_std", torch.ones(n, c))
+        if image is not None:
+            self.image.load_state_dict(image.state_dict())
+            codes = embed.codes
+            self.basis.fit(codes)
+            self.code_mean.copy_(codes.mean(0))
+            self.code_std.copy_(codes.std(0).clamp_min(1e-6))
+            self.generator.mapper.match_statistics(self.code_mean, self.code_std)
+            record_sources(self, image_path=image, embed_path=embed)
+        self.image.requires_grad_(False).eval()
+
+    @staticmethod
+    def _open_stages(config: TemporalConfig):
+        image = open_stage(config, "image_path")
+        embed = open_stage(config, "embed_path")
+        made_with = (getattr(embed, "built_from", None) or {}).get("image_path", {}).get("sha256")
+        if made_with is not None and made_with != image.stage_source["sha256"]:
+            raise KinemaError(f"the embedding {embed.stage_source['path']} was made with another "
+                              f"image model than {image.stage_source['path']} (weights differ): "
+                              f"embed again with `kinema train latentgan-embed --set "
+                              f"model.image_path={config.image_path}`")
+        config.image = config_to_dict(image.config)
+        config.embed = config_to_dict(embed.config)
+        return image, embed
+
+    def train(self, mode: bool = True) -> "StyleVideoGAN":
+        super().train(mode)
+        self.image.eval()        # frozen: its running w_avg must not move
+        return self
+
+    # ------------------------------------------------------------------ generation
+
+    @torch.no_grad()
+    def trajectory(self, num_videos: int, num_frames: int,
+                   generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ws (b t num_ws w_dim), motion codes l (b t motion_dim)) of the training actor."""
+        if num_frames < 1 or num_videos < 1:
+            raise KinemaError(f"num_videos and num_frames must be >= 1, got {num_videos}, {num_frames}")
+        device = self.code_mean.device
+        with evaluating(self.generator):
+            i, s = self.generator.noise(num_videos, num_frames, generator, device)
+            return self.generator(i, s)
+
+    @torch.no_grad()
+    def render(self, ws: torch.Tensor) -> torch.Tensor:
+        """ws (b t num_ws w_dim) -> video (b t c h w) in [-1, 1] through the image generator."""
+        return render(self.image, ws)
+
+    @torch.no_grad()
+    def generate(self, num_videos: int, num_frames: int,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+        """(b t c h w) videos of the training actor (the Generation task)."""
+        return self.render(self.trajectory(num_videos, num_frames, generator)[0])
+
+    @torch.no_grad()
+    def random_identity(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """w_new (b num_ws w_dim) of random new actors: z ~ N(0, I) rendered by the image
+        generator, then embedded by the encoder (Sec. 3, as the paper does with pSp)."""
+        return self.image.encoder(self.image.generator(self.image.random_ws(num, generator)))
+
+    @torch.no_grad()
+    def identity_of(self, images: torch.Tensor) -> torch.Tensor:
+        """w_new (b num_ws w_dim) of pictures (b c h w) in [-1, 1]."""
+        return self.image.encoder(images)
+
+    def transfer(self, ws: torch.Tensor, w_new: torch.Tensor) -> torch.Tensor:
+        """The offset trick: ws (b t n c) of the training actor moved onto w_new (b n c)."""
+        return self.basis.transfer(ws, w_new)
+
+    # ------------------------------------------------------------------ training contract
+
+    def parameter_groups(self) -> dict[str, list[nn.Parameter]]:
+        return {"critic": list(self.critic.parameters()),
+                "generator": list(self.generator.parameters())}
+
+    def optimizer_options(self, group: str) -> dict:
+        return {"lr": self.config.lr, "betas": tuple(self.config.betas), "weight_decay": 0.0}
+
+    def training_step(self, batch: dict, group: str) -> dict[str, torch.Tensor]:
+        real = batch["ws"]                                        # (b t num_ws w_dim)
+        cfg = self.config
+        if real.shape[1] != cfg.window:
+            raise KinemaError(f"the windows hold {real.shape[1]} steps; the critic reads "
+                              f"{cfg.window} (data.options.window must equal model.window)")
+        b = real.shape[0]
+        i, s = self.generator.noise(b, cfg.window, device=real.device)
+        if group == "critic":
+            with torch.no_grad():
+                fake, _ = self.generator(i, s)
+            wasserstein = wasserstein_critic_loss(self.critic(real), self.critic(fake))
+            gp = wgan_gradient_penalty(self.critic, real, fake)
+            return {"loss": wasserstein + cfg.gp_weight * gp,
+                    "wasserstein_distance": -wasserstein.detach(), "gp": gp.detach()}
+        fake, motion = self.generator(i, s)
+        with frozen(self.critic):
+            adversarial = wasserstein_generator_loss(self.critic(fake))
+        out = {"adversarial": adversarial.detach()}
+        loss = adversarial
+        if cfg.gap_weight > 0:
+            gap, phi = self.angle_penalty(i, s, motion)
+            loss = loss + cfg.gap_weight * gap
+            out.update(gap=gap.detach(), angle=phi.mean().detach())
+        return {"loss": loss, **out}
+
+    def angle_penalty(self, i: torch.Tensor, s: torch.Tensor,
+                      motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """L_GAP and phi (b) at noise (i, s) whose motion codes (b t d) are ``motion``.
+
+        d = norm(l_{t-1} - l_0) with norm's running statistics updated by this batch; the
+        Jacobians are per sample, with H's batch norm at this batch's statistics as constants."""
+        self.d_norm.update((motion[:, -1] - motion[:, 0]).detach())
+        statistics = self.generator.hallucinator.batch_statistics(i) if self.generator.training else None
+
+        def end_difference(s_: torch.Tensor, i_: torch.Tensor) -> torch.Tensor:
+            l = self.generator.motion(i_, s_, statistics)
+            return self.d_norm.normalize(l[:, -1] - l[:, 0])
+
+        norm_s, norm_i = jacobian_norms(end_difference, (s, i), self.config.motion_dim,
+                                        self.config.gap_probes)
+        return gradient_angle_penalty(norm_s, norm_i)
+
+    @torch.no_grad()
+    def sample_for_logging(self, batch: dict) -> torch.Tensor:
+        """Two videos of twice the training window."""
+        return self.generate(2, 2 * self.config.window)
+
+
+def gradient_angles(model: StyleVideoGAN, num_videos: int = 64, num_frames: int | None = None,
+                    seed: int = 0) -> torch.Tensor:
+    """phi per sample (b) of a trained model, from exact Jacobian norms at its running
+    normalisation of d (a diagnostic for models trained with or without L_GAP)."""
+    steps = num_frames or model.config.window
+    g = torch.Generator().manual_seed(seed)
+    with evaluating(model.generator):
+        i, s = model.generator.noise(num_videos, steps, g, model.code_mean.device)
+
+        def end_difference(s_: torch.Tensor, i_: torch.Tensor) -> torch.Tensor:
+            l = model.generator.motion(i_, s_)
+            return model.d_norm.normalize(l[:, -1] - l[:, 0])
+
+        norm_s, norm_i = jacobian_norms(end_difference, (s, i), model.config.motion_dim)
+    return torch.atan2(norm_s, norm_i).detach()
