@@ -25,7 +25,8 @@ FILES = {
             tasks=("ImageToVideo",),
             summary="a still video that brightens by a learnt step per frame",
             commands="dummy_kinema_method.cli:register",
-            apps={"animate": "dummy_kinema_method.cli:animate"},
+            apps={"animate": "dummy_kinema_method.cli:animate",
+                  "sample": "dummy_kinema_method.cli:sample"},
             benchmarks={"dummy-bench": "dummy_kinema_method.bench:run"},
             demo="dummy_kinema_method.demo:section",
             demo_order=5,
@@ -103,6 +104,20 @@ FILES = {
             out.mkdir(parents=True, exist_ok=True)
             return [write_video(out / f"still-{i}.mp4", v, fps=options.fps)
                     for i, v in enumerate(videos.detach())]
+
+
+        def sample(model: Path, out: Path, options) -> list[Path]:
+            import torch
+            from kinema.data.io import write_video
+            from kinema.pretrained import load_pretrained
+
+            options.refuse(unsupported=("identity",), method="dummy")
+            options = options.with_defaults(num=1, frames=4)
+            with torch.no_grad():            # from black: x0 = -1
+                videos = load_pretrained(model).sample(torch.full((1, 3, 8, 8), -1.0),
+                                                       options.frames, options.num)[0]
+            out.mkdir(parents=True, exist_ok=True)
+            return [write_video(out / f"from-black-{i}.mp4", v) for i, v in enumerate(videos)]
     ''',
     "bench.py": '''
         import torch
@@ -195,6 +210,12 @@ def test_its_command_and_the_shared_verb(dummy, tmp_path):
     assert isinstance(result.exception, KinemaError)
     assert str(result.exception) == ("dummy does not support --loop, --magnify (they cannot be "
                                      "used with this model)")
+    result = runner.invoke(app, ["sample", str(tmp_path / "run"), "--frames", "5", "--out",
+                                 str(tmp_path / "samples")])
+    assert result.exit_code == 0, result.output
+    video = read_video(tmp_path / "samples" / "from-black-0.mp4").astype(float)
+    expected = (np.clip(-1 + 0.125 * np.arange(5), -1, 1) + 1) * 127.5
+    assert video.shape[0] == 5 and np.abs(video.mean(axis=(1, 2, 3)) - expected).max() < 1.5
 
 
 def test_its_benchmark_through_kinema_bench(dummy, tmp_path):
