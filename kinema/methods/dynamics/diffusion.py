@@ -197,13 +197,15 @@ class FrequencyDiffusion(nn.Module, Pretrained):
         return F.mse_loss(self.denoise(noisy, timesteps, condition, frequencies), noise)
 
     def training_step(self, batch: dict, group: str) -> dict[str, torch.Tensor]:
-        latents = self.encode_target(batch["spectral_volume"])              # (b k c h w)
+        volume = batch["spectral_volume"]                                    # (b k 4 H W)
         condition = self.dropped_condition(batch["image"])
         if self.config.volume:
-            return {"loss": self.noise_loss(latents, condition)}
-        b, k = latents.shape[:2]
+            return {"loss": self.noise_loss(self.encode_target(volume), condition)}
+        b, k = volume.shape[:2]
         per_item = min(self.config.slices_per_item, k)
-        # stage A sees single slices: a random subset of each clip's frequencies
-        frequencies = torch.rand(b, k, device=latents.device).argsort(dim=1)[:, :per_item]
-        chosen = latents[torch.arange(b, device=latents.device)[:, None], frequencies]
-        return {"loss": self.noise_loss(chosen, condition, frequencies)}
+        # stage A sees single slices: a random subset of each clip's frequencies, encoded alone
+        frequencies = torch.rand(b, k, device=volume.device).argsort(dim=1)[:, :per_item]
+        with torch.no_grad():
+            slices = self.vae.normalize(volume)[torch.arange(b, device=volume.device)[:, None], frequencies]
+            latents = self.vae.encode(rearrange(slices, "b n c h w -> (b n) c h w")).sample() * self.latent_scale
+        return {"loss": self.noise_loss(rearrange(latents, "(b n) c h w -> b n c h w", b=b), condition, frequencies)}
