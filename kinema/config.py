@@ -36,6 +36,9 @@ class TrainConfig:
     checkpoint_every: int = 100
     keep_checkpoints: int = 3
     max_nonfinite: int = 20           # this many non-finite losses in a row stop the run
+    # weights past this many times their starting norm, or a loss this many spreads away from
+    # its recent median, stop the run as diverged (kinema.train.divergence); None = off
+    divergence_factor: float | None = 1000.0
 
 
 @dataclass

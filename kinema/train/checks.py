@@ -43,6 +43,8 @@ _RULES = {
                          "an integer >= 0 (0: only at the end)"),
     "keep_checkpoints": (lambda v: v is None or (_is_int(v) and v >= 0), "an integer >= 0 (0: keep all)"),
     "max_nonfinite": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "divergence_factor": (lambda v: v is None or (_is_number(v) and v > 1),
+                          "a number > 1 or null"),
 }
 
 

@@ -37,6 +37,7 @@ from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_d
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
 from kinema.train.data import DataPosition, ResumableBatches
 from kinema.train.distributed import init_distributed
+from kinema.train.divergence import DivergenceMonitor, weight_norm
 from kinema.train.ema import EMA
 from kinema.train.log import LossMeter, RunLog
 from kinema.train.method import TrainableMethod
@@ -86,6 +87,8 @@ class Trainer:
         self.step = self.nonfinite_total = self.nonfinite_run = 0
         self.elapsed = 0.0
         self.last_checkpoint: Path | None = None
+        self.divergence = DivergenceMonitor(cfg.divergence_factor,
+                                            weight_norm(self._trainable()))
         self._shown: dict[str, str] = {}     # each group's last loss, for the bar and summary
         self._stop = GracefulStop(enabled=False)
 
@@ -117,6 +120,9 @@ class Trainer:
                 raise KinemaError(f"parameter group {g!r} of {type(self.method).__name__} "
                                   "has no trainable parameters")
         return out
+
+    def _trainable(self) -> list[nn.Parameter]:
+        return [p for params in self.groups.values() for p in params]
 
     def _optimizer_options(self, group: str) -> dict:
         cfg = self.config
@@ -190,6 +196,13 @@ class Trainer:
 
     def _load(self, ckpt: Checkpoint) -> None:
         state = ckpt.state
+        needed = ("step", "optimizers", "schedulers", "rng", "data", "nonfinite_total",
+                  "nonfinite_run", "elapsed")
+        missing = [k for k in needed if k not in state]
+        if missing:
+            raise KinemaError(f"{ckpt.path} is incomplete (its state lacks {', '.join(missing)}): "
+                              "it was not written by this kinema's trainer or is damaged; start "
+                              "over with --no-resume or use another --out")
         recipes = (ckpt.recipe, self.recipe.to_dict()) \
             if self.recipe is not None and ckpt.recipe is not None else None
         try:
@@ -213,6 +226,7 @@ class Trainer:
         self.nonfinite_total = int(state["nonfinite_total"])
         self.nonfinite_run = int(state["nonfinite_run"])
         self.elapsed = float(state["elapsed"])
+        self.divergence.load_state_dict(state.get("divergence", {}))
         self.batches.position = DataPosition(**state["data"])
         rng = state["rng"]
         if self.dist.rank < len(rng):
@@ -309,10 +323,27 @@ class Trainer:
             for key, value in losses.items():
                 if isinstance(value, torch.Tensor) and value.numel() == 1:
                     meter.add(f"{group}/{key}", float(value.detach()))
+            reason = self.divergence.check_loss(group, float(loss.detach())) if finite else None
+            if not self.dist.all_true(reason is None):   # every rank stops together
+                self._diverged(reason or "the loss of another process exploded")
             meter.add(f"{group}/grad_norm", norm)
             shown[group] = f"{float(loss.detach()):.4g}"
         self.method.zero_grad(set_to_none=True)
         return stepped, nonfinite, shown
+
+    def _diverged(self, reason: str | None) -> None:
+        """Stop the run, saving nothing more, when ``reason`` says it diverged."""
+        if reason is None:
+            return
+        good = (f"the last checkpoint, {self.last_checkpoint}, was written before it (every "
+                f"checkpoint is checked)" if self.last_checkpoint is not None
+                else "no checkpoint was written before it")
+        raise KinemaError(f"training diverged at step {self.step + 1}: {reason}. Nothing of this "
+                          f"state is saved; {good}. Lower train.lr (now {self.config.lr:g}) and "
+                          f"run again (it resumes from that checkpoint), or --no-resume")
+
+    def _check_weights(self) -> None:
+        self._diverged(self.divergence.check_weights(weight_norm(self._trainable())))
 
     def _nonfinite_message(self) -> str:
         first = self.step - self.nonfinite_run + 1
@@ -355,6 +386,7 @@ class Trainer:
         write_video(self.out_dir / "samples" / f"step-{self.step:06d}.mp4", video.float().cpu())
 
     def _checkpoint(self) -> None:
+        self._check_weights()      # the same on every rank: parameters are kept in sync
         rng = self.dist.gather_objects(capture_rng())
         if self.dist.is_main:
             state = {"step": self.step,
@@ -363,7 +395,8 @@ class Trainer:
                      "rng": rng, "data": self.batches.position.to_dict(),
                      "nonfinite_total": self.nonfinite_total,
                      "nonfinite_run": self.nonfinite_run, "elapsed": self.elapsed,
-                     "world_size": self.dist.world_size}
+                     "world_size": self.dist.world_size,
+                     "divergence": self.divergence.state_dict()}
             self.last_checkpoint = save_checkpoint(
                 self.ckpt_root, self.step, model=self.method.state_dict(),
                 ema=self.ema.state_dict() if self.ema is not None else None, state=state,
@@ -373,6 +406,7 @@ class Trainer:
 
     def _finish(self) -> None:
         """``out_dir/model`` (EMA weights when EMA is on) and ``out_dir/recipe.json``."""
+        self._check_weights()      # a diverged model is never saved as the final one
         if self.dist.is_main:
             if hasattr(self.method, "save_pretrained"):
                 previous = self.ema.swap_into(self.method) if self.ema is not None else None
