@@ -89,6 +89,7 @@ async function runJob(section, tab, body) {
   const progress = $(".progress", section), bar = $(".bar", progress), stage = $(".stage", progress);
   const error = $(".error", section);
   error.hidden = true;
+  $(".results", section).innerHTML = "";
   $$("button", section).forEach((b) => (b.disabled = true));
   try {
     const { job } = await api(`/api/run/${tab}`, {

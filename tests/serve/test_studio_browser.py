@@ -1,0 +1,196 @@
+"""The studio in a real browser: Playwright driving Debian's chromium against a uvicorn server on
+a free loopback port, with the tiny models the session trained. Each tab's main action end to
+end, the poke by a real mouse drag-and-release, uploads refused in the page, and a screenshot
+of every tab under ``test-artifacts/studio`` (or $KINEMA_TEST_ARTIFACTS)."""
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+if not os.path.exists(CHROMIUM):
+    print("\nstudio browser tests skipped: no chromium (apt-get install -y chromium)")
+    pytest.skip("no chromium browser (apt-get install -y chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed "
+                               "(pip install playwright; its own browser download is not needed)")
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(os.environ.get("KINEMA_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")) / "studio"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(models_dir):
+    import uvicorn
+
+    from kinema.serve.app import create_app
+    from kinema.serve.models import ADAPTERS
+    from tests.serve.conftest import STANDIN
+
+    app = create_app(models_dir, adapters={**ADAPTERS, **STANDIN})
+    port = free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="auto")
+    instance = uvicorn.Server(config)
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if instance.started:
+            break
+        time.sleep(0.01)
+    yield f"http://127.0.0.1:{port}"
+    instance.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, server):
+    """One page for the module's tests (each opens its tab): page loads cost seconds here."""
+    page = browser.new_page(viewport={"width": 1100, "height": 760})
+    errors = []
+    page.on("pageerror", lambda err: errors.append(str(err)))
+    page.goto(server + "/")
+    page.wait_for_function("window.studio && window.studio.ready", timeout=20_000)
+    yield page
+    page.close()
+    assert not errors, errors
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def distinct_frames(page, selector: str, samples: int = 16, every_ms: int = 50) -> int:
+    """How many different pictures the canvas shows (sampled every_ms; stops at 3)."""
+    seen = set()
+    for _ in range(samples):
+        seen.add(page.eval_on_selector(selector, "c => c.toDataURL()"))
+        if len(seen) >= 3:
+            break
+        page.wait_for_timeout(every_ms)
+    return len(seen)
+
+
+def open_tab(page, name: str, model: str | None = None) -> str:
+    page.click(f"nav button[data-tab={name}]")
+    section = f"#tab-{name}"
+    if model:
+        page.select_option(f"{section} .model", model)
+    return section
+
+
+def test_animate_plays_a_video(page):
+    section = open_tab(page, "animate", "cinn-flow-tiny-clouds")
+    page.fill(f"{section} [name=num]", "2")
+    page.click(f"{section} .run")
+    page.wait_for_selector(f"{section} figure canvas.player >> nth=1")
+    assert distinct_frames(page, f"{section} figure canvas.player >> nth=0") > 1
+    assert page.is_hidden(f"{section} [name=loop]")          # a cINN: no loop / slow motion
+    shot(page, "animate")
+
+
+@pytest.mark.parametrize("mode", ["samples", "control", "transfer"])
+def test_vary_modes_play(page, mode):
+    section = open_tab(page, "vary", "cinn-flow-tiny-clouds-control")
+    page.check(f"{section} [name=mode][value={mode}]")
+    if mode == "transfer":
+        page.click(f"{section} .clip-strip canvas >> nth=1")
+    page.click(f"{section} .run")
+    page.wait_for_selector(f"{section} figure canvas.player")
+    captions = page.locator(f"{section} figcaption").all_inner_texts()
+    expected = {"samples": "sample 1", "control": "eta = bin 0 of 36", "transfer": "source: clouds #1"}[mode]
+    assert expected in captions[0], captions
+    assert distinct_frames(page, f"{section} figure canvas.player >> nth=-1") > 1
+    shot(page, f"vary-{mode}")
+
+
+def page_frames(page) -> np.ndarray:
+    data = page.evaluate("""() => studio.poke.frames.map(b => {
+        let s = ''; const u = new Uint8Array(b);
+        for (let i = 0; i < u.length; i += 8192) s += String.fromCharCode.apply(null, u.subarray(i, i + 8192));
+        return btoa(s); })""")
+    info = page.evaluate("studio.poke.info")
+    return np.stack([np.frombuffer(base64.b64decode(f), np.uint8).reshape(info["height"], info["width"], 4)
+                     for f in data])
+
+
+def test_poke_drag_and_release_moves_the_picture_where_dragged(page):
+    section = open_tab(page, "poke", "poke-standin")
+    page.fill(f"{section} [name=frames]", "60")
+    page.fill(f"{section} [name=damping]", "0.2")
+    page.wait_for_function("document.querySelector('#poke-canvas').width === 64")
+    page.wait_for_timeout(200)
+    still = page.evaluate("Array.from(document.querySelector('#poke-canvas').getContext('2d')"
+                          ".getImageData(0, 0, 64, 40).data)")
+    still = np.array(still, np.int32).reshape(40, 64, 4)[..., :3]
+    box = page.locator("#poke-canvas").bounding_box()
+    x, y = box["x"] + 0.7 * box["width"], box["y"] + 0.4 * box["height"]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 40, y + 10, steps=5)
+    page.mouse.up()
+    page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 60", timeout=20_000)
+    stats = page.evaluate("studio.poke.stats")
+    frames = page_frames(page)
+    assert frames.shape == (60, 40, 64, 4)
+    change = np.abs(frames[..., :3].astype(np.int32) - still).sum(-1)          # (t h w)
+    cols, rows = change.sum((0, 1)), change.sum((0, 2))
+    cx, cy = (cols * np.arange(64)).sum() / cols.sum(), (rows * np.arange(40)).sum() / rows.sum()
+    assert abs(cx - 0.7 * 64) < 8 and abs(cy - 0.4 * 40) < 6, (cx, cy)
+    energy = change.sum((1, 2))
+    assert energy[-10:].mean() < 0.5 * energy[:10].mean()         # damped: the motion decays
+    assert page.inner_text("#poke-stats").startswith("60 frames")
+    (ARTIFACTS / "poke-stats.txt").parent.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "poke-stats.txt").write_text(f"{stats}\n")
+    shot(page, "poke")
+
+
+def test_tabs_without_models_say_how_to_train_them(page):
+    for name in ("edit", "generate"):
+        section = open_tab(page, name)
+        if page.locator(f"{section} .model option").count() == 0:
+            text = page.inner_text(f"{section} .missing")
+            assert "kinema train" in text and "kinema studio --models runs" in text, text
+        shot(page, name)
+
+
+def test_uploads_in_the_page(page, tmp_path):
+    from PIL import Image
+
+    from tests.serve.test_studio_safety import bomb_png
+
+    picture = tmp_path / "..%2F..%2Fetc%2Fpasswd.png"          # the name never reaches the disk
+    Image.fromarray(np.full((30, 50, 3), 200, np.uint8)).save(picture)
+    page.set_input_files("#upload", str(picture))
+    page.wait_for_function("studio.picture && studio.picture.startsWith('upload-')")
+    assert page.inner_text("#upload-status") == "50×30"
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(bomb_png(20_000, 20_000))
+    page.set_input_files("#upload", str(bomb))
+    page.wait_for_function("document.querySelector('#upload-status').textContent.includes('pixels')")
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture at all")
+    page.set_input_files("#upload", str(text))
+    page.wait_for_function("document.querySelector('#upload-status').textContent.includes('not a picture')")
