@@ -16,15 +16,14 @@ import json
 import tempfile
 from pathlib import Path
 
-import torch
-from torch.utils.data import Dataset
+# torch loads inside the functions: kinema.viz.sections (and so `kinema --help`) imports this
 
 
-class ClipDataset(Dataset):
+class ClipDataset:
     """Items ``{"video": clips[i]}``, or ``{key: fields[key][i]}`` for a dict of tensors that
-    share their first axis (e.g. ``{"video": ..., "eta": ...}``)."""
+    share their first axis (e.g. ``{"video": ..., "eta": ...}``); a map-style dataset."""
 
-    def __init__(self, data: torch.Tensor | dict):
+    def __init__(self, data):
         self.fields = dict(data) if isinstance(data, dict) else {"video": data}
         sizes = {len(v) for v in self.fields.values()}
         if len(sizes) != 1:
@@ -39,8 +38,10 @@ class ClipDataset(Dataset):
         return {key: value[index] for key, value in self.fields.items()}
 
 
-def as_dataset(data) -> Dataset:
+def as_dataset(data):
     """A dataset as is; a tensor of clips (b t c h w) or a dict of tensors as a ClipDataset."""
+    import torch
+
     if isinstance(data, (torch.Tensor, dict)):
         return ClipDataset(data)
     return data
