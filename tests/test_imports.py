@@ -163,3 +163,16 @@ def test_a_package_importing_its_own_modules_is_no_cycle(tmp_path):
     (tmp_path / "kinema" / "methods" / "a" / "__init__.py").write_text("from kinema.methods.a import m")
     (tmp_path / "kinema" / "methods" / "a" / "m.py").write_text("import kinema.methods.a")
     assert violations(tmp_path) == []
+
+
+def test_the_command_line_loads_no_heavy_library():
+    """`kinema --help` builds the whole app (every method's commands): the heavy libraries
+    must wait until a command that needs them runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys, kinema.cli; "
+            "print(sorted(m for m in ('diffusers', 'FrEIA', 'cv2', 'skimage') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=ROOT, check=True).stdout
+    assert out.strip() == "[]"
