@@ -11,6 +11,7 @@ training of missing runs, the evaluation harness's fitting of closed-form baseli
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from kinema.errors import KinemaError
@@ -28,6 +29,7 @@ def build_recipe(method: str, preset: str, *, data: str | None = None, steps: in
             make = resolve(method)
         except (ImportError, AttributeError) as err:
             raise KinemaError(f"cannot import recipe function {method!r} ({err})") from err
+        check_recipe_function(method, make)
     else:
         try:
             make = resolve(method_entry(method).recipe)
@@ -47,18 +49,47 @@ def build_recipe(method: str, preset: str, *, data: str | None = None, steps: in
                                 ("train", "batch_size", batch_size), ("train", "seed", seed)):
         if value is not None:
             setattr(getattr(recipe, section), key, value)
+    from kinema.validate import check_config
+
+    check_config(recipe.model, "model")
     return recipe
+
+
+def check_recipe_function(target: str, make) -> None:
+    """``kinema train module:function`` calls ``function(preset)``; before it does, the target
+    must be a Python function that takes the preset and says it makes a recipe (a parameter
+    named ``preset``, or a ``Recipe`` return annotation), so that naming an arbitrary callable
+    (``os:getcwd``, ``shutil:rmtree``) never runs it."""
+    import inspect
+
+    if not inspect.isfunction(make):
+        raise KinemaError(f"{target} is not a recipe function (a Python function "
+                          f"`recipe(preset) -> kinema.config.Recipe`), it is a {type(make).__name__}")
+    params = list(inspect.signature(make).parameters.values())
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in params if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    returns = make.__annotations__.get("return")
+    says_recipe = (returns is not None and "Recipe" in str(getattr(returns, "__name__", returns)))
+    if not positional or len(required) > 1 or not (positional[0].name == "preset" or says_recipe):
+        raise KinemaError(f"{target} does not look like a recipe function: kinema calls "
+                          f"`function(preset)`, so it needs one parameter named preset or a "
+                          f"`-> Recipe` annotation")
 
 
 def model_class_of(recipe):
     """The model class a recipe trains: ``recipe.method`` as ``module:Class`` or a registry name."""
     from kinema.registry import method_entry, resolve
 
+    import torch
+
     target = recipe.method if ":" in recipe.method else method_entry(recipe.method).model_class
     try:
-        return resolve(target)
+        cls = resolve(target)
     except (ImportError, AttributeError) as err:
         raise KinemaError(f"cannot import model class {target!r} ({err})") from err
+    if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+        raise KinemaError(f"the recipe's method {target!r} is not a model class (an nn.Module)")
+    return cls
 
 
 def train_recipe(recipe, out: str | Path, *, resume: bool | None = None, device: str | None = None,
@@ -70,15 +101,38 @@ def train_recipe(recipe, out: str | Path, *, resume: bool | None = None, device:
     from kinema.train.trainer import Trainer
 
     seed_everything(recipe.train.seed)     # the model's initial weights follow the seed
-    model = model_class_of(recipe)(recipe.model)
+    cls = model_class_of(recipe)
+    try:
+        model = cls(recipe.model)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise KinemaError(f"the model config cannot build a {cls.__name__} ({err})") from None
     dataset = load_dataset(recipe.data.name, recipe.data.split, **recipe.data.options)
-    if not hasattr(model, "parameter_groups") and hasattr(model, "fit"):
-        return fit_closed_form(model, dataset, recipe, out, progress=progress)
-    trainer = Trainer(model, dataset, recipe.train, out, recipe=recipe, resume=resume,
-                      device=device, tensorboard=tensorboard, progress=progress)
-    is_main = trainer.dist.is_main
-    trainer.fit()
+    with removed_on_failure(Path(out)):
+        if not hasattr(model, "parameter_groups") and hasattr(model, "fit"):
+            return fit_closed_form(model, dataset, recipe, out, progress=progress)
+        trainer = Trainer(model, dataset, recipe.train, out, recipe=recipe, resume=resume,
+                          device=device, tensorboard=tensorboard, progress=progress)
+        is_main = trainer.dist.is_main
+        trainer.fit()
     return Path(out) / "model" if is_main else None
+
+
+@contextmanager
+def removed_on_failure(out: Path):
+    """A run folder this call creates is removed again if the run fails before its first
+    checkpoint: a bad dataset or config leaves nothing behind (a run that got as far as a
+    checkpoint keeps it, to resume from)."""
+    import shutil
+
+    created = not out.exists()
+    try:
+        yield
+    except BaseException:
+        from kinema.train.checkpoint import checkpoint_dirs
+
+        if created and out.is_dir() and not checkpoint_dirs(out / "checkpoints"):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def fit_closed_form(model, dataset, recipe=None, out: str | Path | None = None, *,
