@@ -66,12 +66,14 @@ class DiffusionConfig:
     vae_path: str = stage_path("dynamics-vae", "runs/dynamics-vae-paper")
     vae: dict | None = None               # the VAE's config, embedded once built from vae_path
     volume: bool = False                  # Table 2 "Volume pred.": one U-Net, all 4K channels
-    # "the same 2D U-Net used in the original LDM work" (320 channels, mult 1-2-4-4, attention
-    # at the three finest levels), as a diffusers UNet2DModel
-    block_out_channels: tuple = (320, 640, 1280, 1280)
+    # "the same 2D U-Net used in the original LDM work" (320 base channels, 2 res blocks per
+    # level, attention at the downsampling factors 1, 2, 4), as a diffusers UNet2DModel. Three
+    # levels, not LDM's four (mult 1-2-4-4): the f8 latent of a 256x160 picture is 32x20, and a
+    # fourth halving of 5 rows cannot be undone by the up path (5 -> 3 -> 6).
+    block_out_channels: tuple = (320, 640, 1280)
     layers_per_block: int = 2
-    down_block_types: tuple = ("AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D", "DownBlock2D")
-    up_block_types: tuple = ("UpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D")
+    down_block_types: tuple = ("AttnDownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D")
+    up_block_types: tuple = ("AttnUpBlock2D", "AttnUpBlock2D", "AttnUpBlock2D")
     attention_head_dim: int = 8
     norm_num_groups: int = 32
     # Condition: I0 downsampled to the latent size (Fig. 3), plus ``image_features`` channels of

@@ -216,3 +216,26 @@ def test_frequency_attention_reshapes_b_k(stage_a):
     y2 = attention(x2)
     assert torch.equal(y[:4], y2[:4])                      # sample 0 is untouched: attention is within a sample
     assert not torch.allclose(y[5], y2[5]) and F.mse_loss(y, y2) > 0
+
+
+def test_tiny_stage_b_training_lowers_its_loss(tiny_runs):
+    config = attention_config("tiny")
+    config.diffusion_path = str(tiny_runs["diffusion"])
+    torch.manual_seed(0)
+    model = FrequencyCoordinatedDiffusion(config)
+    latents = torch.randn(4, *model.latent_shape())
+    image = torch.rand(4, 3, *model.image_size) * 2 - 1
+
+    def evaluate() -> float:
+        torch.manual_seed(99)
+        with torch.no_grad():
+            return model.base.noise_loss(latents, model.condition(image)).item()
+
+    before = evaluate()
+    optimizer = torch.optim.AdamW(model.parameter_groups()["attention"], lr=3e-3)
+    for step in range(25):
+        torch.manual_seed(step)
+        optimizer.zero_grad()
+        model.base.noise_loss(latents, model.condition(image)).backward()
+        optimizer.step()
+    assert evaluate() < 0.95 * before
