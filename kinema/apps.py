@@ -18,6 +18,7 @@ into ``out`` and returns the files it wrote; the verb prints them.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -25,6 +26,7 @@ from typing import Callable, Optional
 import typer
 
 from kinema.errors import KinemaError
+from kinema.outputs import write_staged
 
 VERBS = ("animate", "sample")
 
@@ -162,14 +164,17 @@ def register(app: typer.Typer) -> None:
         slowmo: Optional[float] = typer.Option(None, help="slow-motion factor"),
         magnify: Optional[float] = typer.Option(None, help="motion magnification factor"),
         fps: Optional[float] = typer.Option(None, help="frame rate of the written videos"),
-        out: Path = typer.Option(Path("animations"), help="output folder"),
+        out: Path = typer.Option(Path("animations"), help="output folder, or a file: .mp4, "
+                                                           ".gif or .png (a frame strip)"),
     ) -> None:
         """Animate IMAGE with a trained image-to-video model; writes videos into OUT."""
         options = AnimateOptions(num=num, frames=frames, seed=seed, control=control,
                                  loop=True if loop else None, slowmo=slowmo, magnify=magnify,
                                  fps=fps)
         check_positive(options, ("num", "frames", "slowmo", "magnify", "fps"))
-        _report(handler("animate", model, method)(image, model, out, options))
+        check_at_least_zero(options, ("seed", "control"))
+        serve = handler("animate", model, method)
+        _report(write_staged(out, lambda staging: serve(image, model, staging, options)))
 
     @app.command("sample")
     def sample_command(
@@ -182,16 +187,26 @@ def register(app: typer.Typer) -> None:
         identity: Optional[str] = typer.Option(None, help="'random' or an image whose content "
                                                           "the videos keep"),
         fps: Optional[float] = typer.Option(None, help="frame rate of the written videos"),
-        out: Path = typer.Option(Path("samples"), help="output folder"),
+        out: Path = typer.Option(Path("samples"), help="output folder, or a file: .mp4, .gif "
+                                                        "or .png (a frame strip)"),
     ) -> None:
         """Generate videos from a trained generative model; writes them into OUT."""
         options = SampleOptions(num=num, frames=frames, seed=seed, identity=identity, fps=fps)
         check_positive(options, ("num", "frames", "fps"))
-        _report(handler("sample", run, method)(run, out, options))
+        check_at_least_zero(options, ("seed",))
+        serve = handler("sample", run, method)
+        _report(write_staged(out, lambda staging: serve(run, staging, options)))
 
 
 def check_positive(options: VerbOptions, names: tuple[str, ...]) -> None:
     for name in names:
         value = getattr(options, name)
-        if value is not None and value <= 0:
-            raise KinemaError(f"--{name} must be positive, got {value}")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise KinemaError(f"--{name} must be a finite number > 0, got {value}")
+
+
+def check_at_least_zero(options: VerbOptions, names: tuple[str, ...]) -> None:
+    for name in names:
+        value = getattr(options, name)
+        if value is not None and value < 0:
+            raise KinemaError(f"--{name} must be >= 0, got {value}")

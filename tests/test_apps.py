@@ -104,6 +104,10 @@ def test_the_verbs_check_numbers_before_any_model_is_read(tmp_path):
 
     from kinema.cli import app
 
-    result = CliRunner().invoke(app, ["animate", "x.png", "--model", str(tmp_path), "--num", "0"])
-    assert isinstance(result.exception, KinemaError)
-    assert str(result.exception) == "--num must be positive, got 0"
+    for flag, value, message in (("--num", "0", "--num must be a finite number > 0, got 0"),
+                                 ("--fps", "nan", "--fps must be a finite number > 0, got nan"),
+                                 ("--slowmo", "inf", "--slowmo must be a finite number > 0, got inf"),
+                                 ("--seed", "-1", "--seed must be >= 0, got -1")):
+        result = CliRunner().invoke(app, ["animate", "x.png", "--model", str(tmp_path), flag, value])
+        assert isinstance(result.exception, KinemaError), flag
+        assert str(result.exception) == message

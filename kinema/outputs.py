@@ -1,0 +1,131 @@
+"""Where a command's outputs go, and how they get there: all at once or not at all.
+
+``--out`` names a folder, or a file whose suffix says the form of the main video
+(``.mp4``, ``.gif``, or ``.png`` for a frame strip). A command writes into a staging folder
+beside the destination (``write_staged``); only when it succeeds are the files moved into
+place, so a failure at any point leaves the destination as it was.
+
+- Folder form: the staged files move into the folder (created if missing; files of the same
+  name are replaced, others left alone). A path that is a file is refused.
+- File form: the first video the command wrote becomes ``--out`` in the requested form (a
+  ``.png`` is the frame strip of that video); every other file goes beside it as
+  ``<stem>-<name>``. A path that is a folder is refused.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from kinema.errors import KinemaError
+
+FILE_SUFFIXES = (".mp4", ".gif", ".png")
+VIDEO_SUFFIXES = (".mp4", ".gif")
+
+
+def is_file_target(out: Path) -> bool:
+    return Path(out).suffix.lower() in FILE_SUFFIXES
+
+
+def check_target(out: Path) -> None:
+    """Refuse a destination of the wrong kind before any work is done."""
+    out = Path(out)
+    if is_file_target(out) and out.is_dir():
+        raise KinemaError(f"--out {out} is a folder; a {out.suffix} output must be a file path "
+                          f"(or name a folder without a suffix)")
+    if not is_file_target(out) and out.exists() and not out.is_dir():
+        raise KinemaError(f"--out {out} is a file; name a folder, or a file ending in "
+                          f"{', '.join(FILE_SUFFIXES)}")
+
+
+def write_staged(out: Path, write: Callable[[Path], object]) -> list[Path]:
+    """Run ``write(staging_folder)``; on success place its files at ``out`` (see the module
+    docstring) and return where they went; on failure nothing changes at ``out``. A parent
+    folder this call had to create is removed again on failure."""
+    out = Path(out)
+    check_target(out)
+    missing = next((p for p in reversed(out.parents) if not p.exists()), None)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=out.parent))
+    except OSError as err:
+        raise KinemaError(f"--out {out}: cannot write there ({err.strerror or err})") from None
+    try:
+        write(staging)
+        return place(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if missing is not None:
+            shutil.rmtree(missing, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def place(staging: Path, out: Path) -> list[Path]:
+    """Move the files of ``staging`` to ``out``; returns where they went."""
+    from kinema.data.io import set_default_mode
+
+    files = sorted(p for p in staging.rglob("*") if p.is_file())
+    if not files:
+        raise KinemaError("the command wrote no output")
+    placed = []
+    if not is_file_target(out):
+        for f in files:
+            dest = out / f.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            set_default_mode(f)
+            os.replace(f, dest)
+            placed.append(dest)
+        return placed
+    videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
+    if not videos:
+        raise KinemaError(f"--out {out}: the command wrote no video to save as {out.suffix}")
+    main = videos[0]
+    if main.suffix.lower() != out.suffix.lower():
+        converted = staging / f".main{out.suffix.lower()}"
+        _convert(main, converted)
+        main.unlink()
+        main = converted
+    for f in files:
+        if not f.exists():
+            continue
+        dest = out if f == main else out.with_name(f"{out.stem}-{f.relative_to(staging).as_posix().replace('/', '-')}")
+        set_default_mode(f)
+        os.replace(f, dest)
+        placed.append(dest)
+    if main not in files:   # the converted file
+        set_default_mode(main)
+        os.replace(main, out)
+        placed.insert(0, out)
+    return placed
+
+
+def _convert(video: Path, dest: Path) -> None:
+    """Re-write a staged video in the form ``dest``'s suffix asks for (png: a frame strip)."""
+    from kinema.data.io import read_video, to_tensor, write_video
+
+    frames = read_video(video)
+    if dest.suffix == ".png":
+        from kinema.viz.grid import filmstrip
+        from kinema.viz.report import encode_png
+
+        dest.write_bytes(encode_png(filmstrip(to_tensor(frames)[None]), min_size=256))
+    else:
+        write_video(dest, frames, fps=_fps_of(video))
+
+
+def _fps_of(video: Path) -> float:
+    if video.suffix.lower() == ".gif":
+        from PIL import Image
+
+        with Image.open(video) as image:
+            duration = image.info.get("duration") or 125
+        return 1000.0 / duration
+    import av
+
+    with av.open(str(video)) as container:
+        rate = container.streams.video[0].average_rate
+    return float(rate) if rate else 8.0
