@@ -31,6 +31,10 @@ class ILEConfig:
     n_bits: int = 8              # pixel quantisation for dequantisation noise and bits/dim
     memory_saving: bool = False  # recompute activations by inversion in the backward pass
     temperature: float = 1.0     # std of the latent observation noise when sampling (1 = the model)
+    # Sec. 2.6's scale layer y -> y / mean|y| (the paper's). Off: a variant whose held-out
+    # value is a true likelihood (ILE.conditional_likelihood); the layer itself makes the
+    # objective scale-invariant but not a normalised density (see losses.py)
+    scale_layer: bool = True
     seed: int = 0                # seeds the fixed channel shuffles
 
     def __post_init__(self):

@@ -1,13 +1,19 @@
 """ILE: an invertible network g_theta whose embeddings of the frames follow a latent linear
-dynamic system (Algorithm 1 of the paper), trained by exact maximum likelihood (Eq. (2)).
+dynamic system (Algorithm 1 of the paper), trained by the paper's objective, Eq. (2) with the
+scale layer of Sec. 2.6.
 
 Training (``training_step``): dequantise each frame, embed all frames independently through
 the flow, solve the least-squares initial state of the linear system, and minimise
-Eq. (2) + the scale layer (``losses.ile_nll``).
+Eq. (2) + the scale layer (``losses.scale_invariant_objective``). The paper calls this the
+likelihood; it is not one (the scale layer is not invertible and x0* is fitted on the frames
+it scores, see ``losses``), so kinema reports it as an objective in bits/dim. With
+``scale_layer=False`` the model has a true held-out likelihood, ``conditional_likelihood``.
 Prediction (``predict``): embed the k observed frames, infer x0* from them, roll A forward,
 and decode C A^t x0* (the mean) or C A^t x0* + noise (samples) through g.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from einops import rearrange
@@ -17,7 +23,7 @@ from kinema.errors import KinemaError
 from kinema.methods.ile.config import ILEConfig
 from kinema.methods.ile.flow import MultiScaleFlow
 from kinema.methods.ile.linear_system import LatentLinearSystem
-from kinema.methods.ile.losses import ile_nll, scale_layer
+from kinema.methods.ile.losses import conditional_nll, scale_invariant_objective, scale_layer
 from kinema.pretrained import Pretrained
 from kinema.tasks import check_video
 
@@ -81,15 +87,41 @@ class ILE(nn.Module, Pretrained):
         """Frames of the flow's size; any number of them (checked by the trainer)."""
         return {"channels": self.config.channels, "image_size": self.config.image_size}
 
-    def nll(self, video: torch.Tensor, dequantize: bool = True,
-            context_frames: int | None = None) -> dict[str, torch.Tensor]:
-        """Eq. (2) + Sec. 2.6 on a batch of sequences (b t c h w); see ``losses.ile_nll``."""
+    def objective(self, video: torch.Tensor, dequantize: bool = True,
+                  context_frames: int | None = None) -> dict[str, torch.Tensor]:
+        """The training objective, Eq. (2) + Sec. 2.6, on a batch of sequences (b t c h w); see
+        ``losses.scale_invariant_objective`` (bits/dim of a scale-invariant objective, not a
+        normalised likelihood)."""
         self._check(video, "video")
         y, logdet = self.embed(video, dequantize)
-        return ile_nll(y, logdet, self.system, self.config.n_bits, context_frames)
+        return scale_invariant_objective(y, logdet, self.system, self.config.n_bits,
+                                         context_frames, self.config.scale_layer)
 
     def training_step(self, batch: dict, group: str = "model") -> dict[str, torch.Tensor]:
-        return self.nll(batch["video"])
+        return self.objective(batch["video"])
+
+    def conditional_likelihood(self, video: torch.Tensor,
+                               context_frames: int | None = None) -> dict[str, torch.Tensor]:
+        """The held-out likelihood of the frames after the context, given the context, for a
+        model without the scale layer: ``conditional_bits_per_dim`` = -log2 p(o_k.. | o_..k-1)
+        per dimension + n_bits (frames after the context dequantised with uniform noise, an
+        upper bound on the discrete frames' bits/dim; the context at its bin centres, as
+        ``predict`` reads it) and ``conditional_nll`` in nats per sequence (b,)."""
+        if self.config.scale_layer:
+            raise KinemaError("a model with the Sec. 2.6 scale layer has no normalised likelihood "
+                              "(y -> y / mean|y| is not invertible); train one with "
+                              "--set model.scale_layer=false for a held-out likelihood")
+        self._check(video, "video")
+        k = context_frames or self.config.context_frames
+        if not 0 < k < video.shape[1]:
+            raise KinemaError(f"conditional likelihood needs 1..{video.shape[1] - 1} context "
+                              f"frames of these {video.shape[1]}-frame clips, got {k}")
+        context_y, _ = self.embed(video[:, :k], dequantize=False)
+        future_y, future_logdet = self.embed(video[:, k:], dequantize=True)
+        nll = conditional_nll(context_y, future_y, future_logdet, self.system)       # (b,)
+        dims = future_y.shape[1] * future_y.shape[2]
+        bits = (nll.mean() / dims / math.log(2) + self.config.n_bits).float()
+        return {"conditional_bits_per_dim": bits, "conditional_nll": nll}
 
     @torch.no_grad()
     def on_train_start(self, batch: dict) -> None:
@@ -111,7 +143,7 @@ class ILE(nn.Module, Pretrained):
         """Latent state x0* (b n) float64 and per-frame gamma (b k) from observed frames (b k c h w)."""
         self._check(context, "context")
         y, _ = self.embed(context, dequantize=False)
-        z, gamma = scale_layer(y)
+        z, gamma = scale_layer(y) if self.config.scale_layer else (y, torch.ones(y.shape[:2]).to(y))
         return self.system.infer_state(z), gamma
 
     @torch.no_grad()

@@ -29,7 +29,8 @@ def test_evaluate_prediction_scores_and_baseline():
                           for s in range(3)])
     assert np.allclose(result["repeat-last-frame/psnr"], np.mean(reference, 0), atol=1e-4)
     assert all(np.isfinite(result[k]).all() for k in result if "/" in k)
-    assert 0 < result["bits_per_dim"] < 16 and np.isfinite(result["predictive_bits_per_dim"])
+    assert 0 < result["objective_bits_per_dim"] < 16
+    assert np.isfinite(result["predictive_objective_bits_per_dim"])
     assert "| repeat-last-frame |" in score_table(result, frames=(1, 3))
 
 

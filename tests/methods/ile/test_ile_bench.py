@@ -39,9 +39,10 @@ def test_every_row_is_reported_with_finite_numbers(written):
     for label in bench.PAPER_FIG4:
         assert f"| {label} |" in md
     assert record["settings"]["num_videos"] == 4
-    likelihood = record["ile_likelihood"]
-    assert all(math.isfinite(v) and v > 0 for v in likelihood.values())
-    assert f"{likelihood['bits_per_dim']:.3f} bits/dim" in md
+    objective = record["ile_objective"]
+    assert all(math.isfinite(v) and v > 0 for v in objective.values())
+    assert f"**{objective['objective_bits_per_dim']:.3f} bits/dim** (Eq. (2) with the Sec. 2.6" in md
+    assert "These are not likelihoods" in md
 
 
 def test_verdict_sentence_follows_the_json_numbers(written):
