@@ -123,8 +123,8 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         return JSONResponse(jobs.get(request.path_params["id"]).public())
 
     async def job_media(request: Request) -> Response:
-        data = jobs.media(request.path_params["id"], request.path_params["k"])
-        return Response(data, media_type="image/png")
+        data, mime = jobs.media(request.path_params["id"], request.path_params["k"])
+        return Response(data, media_type=mime)
 
     from kinema.serve.poke import poke_endpoint
 

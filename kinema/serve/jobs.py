@@ -24,9 +24,27 @@ log = logging.getLogger("kinema.studio")
 
 @dataclass
 class Result:
-    """What a job hands back: JSON-able ``info`` and binary ``media`` the page fetches by index."""
+    """What a job hands back: JSON-able ``info`` and binary ``media`` (with their types) the page
+    fetches by index."""
     info: dict
     media: list[bytes] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+
+    def add(self, data: bytes, mime: str = "image/png") -> int:
+        self.media.append(data)
+        self.types.append(mime)
+        return len(self.media) - 1
+
+    def add_video(self, frames, label: str, fps: float) -> None:
+        """A video ((t c h w) float in [-1, 1], or (t h w 3) uint8) as a sprite sheet."""
+        from kinema.serve.media import sprite_sheet, video_to_uint8
+
+        sheet, layout = sprite_sheet(video_to_uint8(frames))
+        self.info.setdefault("videos", []).append(
+            {"media": self.add(sheet), "label": label, "fps": fps, **layout})
+
+    def add_image(self, data: bytes, label: str, mime: str = "image/png") -> None:
+        self.info.setdefault("images", []).append({"media": self.add(data, mime), "label": label})
 
 
 @dataclass
@@ -111,11 +129,13 @@ class Jobs:
             raise ApiError(404, f"no job {key!r} (finished jobs are kept for the last {self.keep})")
         return job
 
-    def media(self, key: str, index: int) -> bytes:
+    def media(self, key: str, index: int) -> tuple[bytes, str]:
+        """(bytes, media type) of a finished job's media ``index``."""
         job = self.get(key)
         if job.result is None or not 0 <= index < len(job.result.media):
             raise ApiError(404, f"job {key} has no media #{index}")
-        return job.result.media[index]
+        types = job.result.types
+        return job.result.media[index], types[index] if index < len(types) else "image/png"
 
     @property
     def active(self) -> int:

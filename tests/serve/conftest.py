@@ -28,6 +28,25 @@ def train_tiny_cinn(root):
     return root
 
 
+def train_tiny_generators(root):
+    """GenDeF (gendef-image, gendef-video) and the latent temporal GAN (latentgan-image,
+    latentgan-embed, latentgan-temporal) at their tiny presets, each stage reading the one before."""
+    from kinema.registry import method_entry, resolve
+    from kinema.stages import stage_fields
+    from kinema.train.recipes import train_recipe
+
+    made = {}
+    for stage in ("gendef-image", "gendef-video", "latentgan-image", "latentgan-embed", "latentgan-temporal"):
+        recipe = resolve(method_entry(stage).recipe)("tiny")
+        earlier = {f: str(made[s]) for f, s in stage_fields(recipe.model).items() if s in made}
+        recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, **earlier))
+        if "path" in recipe.data.options and "latentgan-embed" in made:   # the temporal GAN's data
+            recipe = dataclasses.replace(recipe, data=dataclasses.replace(
+                recipe.data, options={**recipe.data.options, "path": str(made["latentgan-embed"])}))
+        made[stage] = train_recipe(recipe, root / f"{stage}-tiny", tensorboard=False, progress=False)
+    return made
+
+
 @pytest.fixture(scope="session")
 def standin_registered():
     from kinema.registry import METHODS, available_methods
@@ -41,12 +60,13 @@ def standin_registered():
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory, standin_registered):
-    """runs/-like folder: cINN stages and flows, the poke stand-in, a folder that is no model
-    and a model of a class no method registers."""
+    """runs/-like folder: cINN, GenDeF and latent-GAN stages, the poke stand-in, a folder that
+    is no model and a model of a class no method registers."""
     from tests.serve.standin import ModalStandIn, StandInConfig
 
     root = tmp_path_factory.mktemp("studio-runs")
     train_tiny_cinn(root)
+    train_tiny_generators(root)
     ModalStandIn(StandInConfig()).save_pretrained(root / "poke-standin" / "model")
     (root / "notes").mkdir()
     (root / "notes" / "readme.txt").write_text("not a model")

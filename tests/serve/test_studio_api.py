@@ -44,7 +44,11 @@ def test_discovery_reads_config_class_and_registry(client):
     state = client.get("/api/state").json()
     models = {m["id"]: m for m in state["models"]}
     assert set(models) == {"cinn-autoencoder-tiny", "cinn-image-encoder-tiny", "cinn-flow-tiny-clouds",
-                           "cinn-flow-tiny-clouds-control", "poke-standin"}
+                           "cinn-flow-tiny-clouds-control", "poke-standin", "gendef-image-tiny",
+                           "gendef-video-tiny", "latentgan-image-tiny", "latentgan-embed-tiny",
+                           "latentgan-temporal-tiny"}
+    assert models["gendef-video-tiny"]["tabs"] == ["edit"] and models["gendef-image-tiny"]["tabs"] == []
+    assert models["latentgan-temporal-tiny"]["tabs"] == ["generate"]
     flow = models["cinn-flow-tiny-clouds-control"]
     assert flow["class"] == "kinema.methods.cinn.model:CINN" and flow["family"] == "cinn"
     assert flow["tabs"] == ["animate", "vary"]
@@ -65,21 +69,28 @@ def test_models_load_once_and_are_cached(client):
     assert served.load() is first
 
 
-def test_tabs_without_a_model_name_the_train_commands(client, monkeypatch):
+def models_dir_empty(client):
+    return client.app.state.store.models_dir.parent / "empty-runs"
+
+
+def test_tabs_without_a_model_name_the_train_commands(client):
     from kinema.registry import METHODS
     from kinema.serve.models import train_commands
 
     tabs = {t["name"]: t for t in client.get("/api/state").json()["tabs"]}
-    assert "missing" not in tabs["animate"] and "missing" not in tabs["poke"]
-    for name, family in (("edit", "gendef"), ("generate", "latentgan")):
+    assert all("missing" not in tabs[name] for name in ("animate", "poke", "vary", "edit", "generate"))
+    (empty := models_dir_empty(client)).mkdir(exist_ok=True)
+    from kinema.serve.models import ModelStore
+    bare = {t["name"]: t for t in ModelStore(empty).state()["tabs"]}
+    for name, family in (("edit", "gendef"), ("generate", "latentgan"), ("poke", "dynamics"),
+                         ("vary", "cinn")):
         stages = [e.name for e in METHODS.values() if e.family == family]
+        text = bare[name]["missing"]
         if stages:   # landed: every stage's `kinema train` command, in training order
-            expected = " && ".join(f"kinema train {s} --preset" for s in stages)
-            assert all(f"kinema train {s} --preset" in tabs[name]["missing"] for s in stages), tabs[name]
-            assert tabs[name]["missing"].index(stages[0]) < tabs[name]["missing"].index(stages[-1]), expected
+            assert " && ".join(f"kinema train {s} --preset small" for s in stages) in text, text
         else:
-            assert "not in this kinema yet" in tabs[name]["missing"]
-        assert "kinema studio --models runs" in tabs[name]["missing"]
+            assert "not in this kinema yet" in text
+        assert "kinema studio --models runs" in text
     assert "not in this kinema yet" in train_commands("no-such-family")
     cinn = train_commands("cinn")
     assert cinn.index("cinn-autoencoder --preset small") < cinn.index("cinn-image-encoder") < cinn.index("cinn-flow")

@@ -4,7 +4,6 @@ nu~ = T^-1(q_phi(X~); x~0) from a chosen clip of the synthetic suite, Sec. 4.4).
 from __future__ import annotations
 
 from kinema.serve.jobs import Result
-from kinema.serve.media import sprite_sheet, video_to_uint8
 from kinema.serve.requests import ApiError, Payload
 
 TABS = ("animate", "vary")
@@ -34,12 +33,10 @@ def summarize(config: dict) -> dict:
 
 def _videos(videos: list, labels: list[str]) -> Result:
     """(t c h w) tensors -> sprite sheets the page plays."""
-    media, info = [], []
-    for k, (video, label) in enumerate(zip(videos, labels)):
-        sheet, layout = sprite_sheet(video_to_uint8(video))
-        media.append(sheet)
-        info.append({"media": k, "label": label, "fps": FPS, **layout})
-    return Result({"videos": info}, media)
+    result = Result({})
+    for video, label in zip(videos, labels):
+        result.add_video(video, label, FPS)
+    return result
 
 
 def _x0(model, picture):

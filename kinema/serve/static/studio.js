@@ -102,7 +102,11 @@ async function runJob(section, tab, body) {
         bar.style.width = `${Math.round(100 * status.progress)}%`;
         stage.textContent = `${status.stage} (${status.elapsed.toFixed(1)} s)`;
       }
-      if (status.state === "done") { progress.hidden = true; return await showResult(section, job, status.result); }
+      if (status.state === "done") {
+        progress.hidden = true;
+        await showResult(section, job, status.result);
+        return { job, ...status.result };
+      }
       if (status.state === "error") throw new Error(status.error);
       await new Promise((r) => setTimeout(r, 120));
     }
@@ -163,10 +167,79 @@ const builders = {
     return body;
   },
   generate(section, model) {
-    return { model: model.id, num: number(section, "num"), frames: number(section, "frames"),
-             seed: number(section, "seed") };
+    const identity = $("[name=identity]", section).value;
+    const body = { model: model.id, num: number(section, "num"), frames: number(section, "frames"),
+                   seed: number(section, "seed"), identity };
+    if (identity === "picture") body.picture = studio.picture;
+    return body;
+  },
+  edit(section, model) {
+    const body = { model: model.id, seed: number(section, "seed"), frames: number(section, "frames") };
+    if ($("[name=tool]:checked", section).value === "track") {
+      body.action = "track"; body.points = edit.points;
+    } else {
+      body.action = "propagate"; body.strokes = edit.strokes;
+    }
+    return body;
   },
 };
+
+// ------------------------------------------------------------------ edit: scribble or track on x_c
+
+const edit = { strokes: [], points: [], canonical: null, drawing: null };
+
+function drawEdit() {
+  const canvas = $("#edit-canvas"), context = canvas.getContext("2d");
+  context.imageSmoothingEnabled = false;
+  if (edit.canonical) context.drawImage(edit.canonical, 0, 0, canvas.width, canvas.height);
+  for (const stroke of edit.strokes) {
+    context.strokeStyle = stroke.colour; context.fillStyle = stroke.colour;
+    context.lineWidth = stroke.width * canvas.width; context.lineCap = "round"; context.lineJoin = "round";
+    context.beginPath();
+    stroke.points.forEach(([x, y], i) => (i ? context.lineTo : context.moveTo).call(context, x * canvas.width, y * canvas.height));
+    if (stroke.points.length === 1) context.arc(stroke.points[0][0] * canvas.width, stroke.points[0][1] * canvas.height, context.lineWidth / 2, 0, 7);
+    stroke.points.length === 1 ? context.fill() : context.stroke();
+  }
+  context.fillStyle = "#ffd21f";
+  for (const [x, y] of edit.points) {
+    context.beginPath(); context.arc(x * canvas.width, y * canvas.height, 4, 0, 7); context.fill();
+  }
+}
+
+function setUpEdit() {
+  const section = $("#tab-edit"), canvas = $("#edit-canvas");
+  const where = (event) => {
+    const box = canvas.getBoundingClientRect();
+    return [Math.min(1, Math.max(0, (event.clientX - box.left) / box.width)),
+            Math.min(1, Math.max(0, (event.clientY - box.top) / box.height))];
+  };
+  $(".canonical", section).addEventListener("click", async () => {
+    const model = modelOf(section);
+    if (!model) return;
+    const out = await runJob(section, "edit", { model: model.id, action: "render",
+                                                seed: number(section, "seed"), frames: number(section, "frames") });
+    if (!out) return;
+    edit.canonical = await loadImage(`/api/jobs/${out.job}/media/${out.images[0].media}`);
+    edit.strokes = []; edit.points = [];
+    canvas.width = 256; canvas.height = Math.round(256 * edit.canonical.height / edit.canonical.width);
+    drawEdit();
+  });
+  $(".clear", section).addEventListener("click", () => { edit.strokes = []; edit.points = []; drawEdit(); });
+  canvas.addEventListener("pointerdown", (event) => {
+    if (!edit.canonical) return;
+    if ($("[name=tool]:checked", section).value === "track") {
+      edit.points.push(where(event)); drawEdit(); return;
+    }
+    canvas.setPointerCapture(event.pointerId);
+    edit.drawing = { colour: $("[name=colour]", section).value, width: 0.06, points: [where(event)] };
+    edit.strokes.push(edit.drawing); drawEdit();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!edit.drawing) return;
+    edit.drawing.points.push(where(event)); drawEdit();
+  });
+  canvas.addEventListener("pointerup", () => (edit.drawing = null));
+}
 
 function refreshOptions(section) {
   const model = modelOf(section);
@@ -198,7 +271,7 @@ function setUpTab(tab) {
   if (run && builders[tab.name]) {
     run.addEventListener("click", () => {
       const model = modelOf(section);
-      if (!model || (tab.name !== "generate" && !requirePicture(section))) return;
+      if (!model || (["animate", "vary"].includes(tab.name) && !requirePicture(section))) return;
       runJob(section, tab.name, builders[tab.name](section, model));
     });
   }
@@ -295,34 +368,56 @@ function drawArrow() {
   context.stroke();
 }
 
+// Frames are played at PLAY_FPS at most: a simulation faster than that is paced, a slower one
+// is drawn as each frame arrives.
+const PLAY_FPS = 30;
+
+function finishPoke() {
+  const p = studio.poke, t = p.drawn;
+  const fps = t.length > 1 ? (t.length - 1) / ((t[t.length - 1] - t[0]) / 1000) : 0;
+  const a = p.times;
+  const arrival = a.length > 1 ? (a.length - 1) / ((a[a.length - 1] - a[0]) / 1000) : 0;
+  p.stats = { frames: t.length, firstFrameMs: t[0] - poke.released, fps, arrivalFps: arrival };
+  $("#poke-stats").textContent = `${t.length} frames; first frame ${Math.round(t[0] - poke.released)} ms after the release; ` +
+    `played at ${fps.toFixed(1)} frames/s (simulated at ${arrival.toFixed(1)} frames/s)`;
+}
+
+function playPoke(time) {
+  const p = studio.poke, canvas = $("#poke-canvas");
+  if (p.next < p.frames.length && (!p.drawn.length || time - p.drawn[p.drawn.length - 1] >= 1000 / PLAY_FPS - 2)) {
+    const { width, height } = p.info;
+    canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(p.frames[p.next]), width, height), 0, 0);
+    p.next += 1;
+    p.drawn.push(performance.now());
+  }
+  if (p.ended && p.next >= p.frames.length) { finishPoke(); return; }
+  requestAnimationFrame(playPoke);
+}
+
 function openSocket() {
   if (poke.socket && poke.socket.readyState <= 1) return poke.socket;
   const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/poke`);
   socket.binaryType = "arraybuffer";
   const canvas = $("#poke-canvas"), section = $("#tab-poke");
   socket.onmessage = (event) => {
+    const p = studio.poke;
     if (typeof event.data === "string") {
       const message = JSON.parse(event.data);
       if (message.type === "start") {
         canvas.width = message.width; canvas.height = message.height;
-        studio.poke = { frames: [], stats: null, info: message, times: [] };
+        Object.assign(p, { info: message, frames: [], times: [], drawn: [], next: 0, ended: false, stats: null });
+        requestAnimationFrame(playPoke);
       } else if (message.type === "end") {
-        const t = studio.poke.times;
-        const fps = t.length > 1 ? (t.length - 1) / ((t[t.length - 1] - t[0]) / 1000) : 0;
-        studio.poke.stats = { frames: t.length, firstFrameMs: t[0] - poke.released, fps };
-        $("#poke-stats").textContent = `${t.length} frames; first frame ${Math.round(t[0] - poke.released)} ms after the release; ${fps.toFixed(1)} frames/s`;
+        p.ended = true;
       } else if (message.type === "error") {
         const error = $(".error", section);
         error.textContent = message.error; error.hidden = false;
-        studio.poke.stats = { error: message.error };
+        p.stats = { error: message.error };
       }
       return;
     }
-    const { width, height } = studio.poke.info;
-    const pixels = new Uint8ClampedArray(event.data);
-    canvas.getContext("2d").putImageData(new ImageData(pixels, width, height), 0, 0);
-    studio.poke.frames.push(event.data);
-    studio.poke.times.push(performance.now());
+    p.frames.push(event.data);
+    p.times.push(performance.now());
   };
   poke.socket = socket;
   return socket;
@@ -356,7 +451,7 @@ function setUpPoke() {
                       drag: [end[0] - start[0], end[1] - start[1]],
                       damping: number(section, "damping"), stiffness: number(section, "stiffness"),
                       frames: number(section, "frames") };
-    studio.poke = { frames: [], stats: null, times: [] };
+    studio.poke = { frames: [], stats: null, times: [], drawn: [], next: 0 };
     poke.released = performance.now();
     const socket = openSocket();
     const send = () => socket.send(JSON.stringify(message));
@@ -380,6 +475,7 @@ async function main() {
   for (const picture of studio.state.pictures) addThumbnail(picture.id, picture.title);
   $("#upload").addEventListener("change", (event) => event.target.files[0] && upload(event.target.files[0]));
   setUpPoke();
+  setUpEdit();
   const first = studio.state.pictures[0];
   if (first) choosePicture(first.id, first.title);
   const wanted = location.hash.slice(1);
