@@ -65,16 +65,21 @@ def register(app: typer.Typer) -> None:
         image: Path = typer.Argument(..., help="new start frame"),
         model: Path = typer.Option(..., help="a trained cinn-flow model (or its run folder)"),
         control: Optional[int] = typer.Option(None, help="eta of the source (models with control)"),
-        out: Path = typer.Option(Path("transfer"), help="output folder"),
+        out: Path = typer.Option(Path("transfer"), help="output folder, or a file (.mp4, .gif, "
+                                                         ".png) for the transferred video"),
     ) -> None:
         """Motion transfer: animate IMAGE with the residual nu of SOURCE_VIDEO; writes
         transfer.mp4, source.mp4, side_by_side.mp4 (source | transfer) and transfer.png
-        (source frames above the transferred ones)."""
+        (source frames above the transferred ones), all at once or not at all."""
         import torch
 
         from kinema.data.io import write_video
         from kinema.methods.cinn.apps import prepare_image, prepare_video, transfer_motion
+        from kinema.outputs import check_target, write_staged
 
+        check_target(out)
+        if control is not None and control < 0:
+            raise KinemaError(f"--control must be >= 0, got {control}")
         net = _load(model)
         if control is None and net.config.control_bins:
             raise KinemaError(f"{model} takes a control eta: pass --control for the source video")
@@ -82,9 +87,13 @@ def register(app: typer.Typer) -> None:
         source = prepare_video(source_video, cfg.channels, cfg.image_size, cfg.num_frames)
         x0 = prepare_image(image, cfg.channels, cfg.image_size)
         video = transfer_motion(net, source, x0, None if control is None else [control])
-        out.mkdir(parents=True, exist_ok=True)
-        typer.echo(write_video(out / "transfer.mp4", video[0]))
-        typer.echo(write_video(out / "source.mp4", source[0]))
-        gap = torch.ones(*video.shape[1:-1], 2)            # a white 2-px column between them
-        typer.echo(write_video(out / "side_by_side.mp4", torch.cat([source[0], gap, video[0]], dim=-1)))
-        typer.echo(write_filmstrip(out / "transfer.png", torch.stack([source[0], video[0]])))
+
+        def write(folder: Path) -> None:
+            write_video(folder / "transfer.mp4", video[0])
+            write_video(folder / "source.mp4", source[0])
+            gap = torch.ones(*video.shape[1:-1], 2)        # a white 2-px column between them
+            write_video(folder / "side_by_side.mp4", torch.cat([source[0], gap, video[0]], dim=-1))
+            write_filmstrip(folder / "transfer.png", torch.stack([source[0], video[0]]))
+
+        for path in write_staged(out, write):
+            typer.echo(path)
