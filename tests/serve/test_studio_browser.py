@@ -1,7 +1,9 @@
 """The studio in a real browser: Playwright driving Debian's chromium against a uvicorn server on
 a free loopback port, with the tiny models the session trained. Each tab's main action end to
 end, the poke by a real mouse drag-and-release, uploads refused in the page, and a screenshot
-of every tab under ``test-artifacts/studio`` (or $KINEMA_TEST_ARTIFACTS)."""
+of every tab under ``test-artifacts/studio`` (or $KINEMA_TEST_ARTIFACTS). Animate, Poke and the
+uploads run by default; Vary, Edit, Generate and the untrained page are marked slow (the
+whole module takes ~20 s on this machine beside the session's training)."""
 from __future__ import annotations
 
 import base64
@@ -111,6 +113,7 @@ def test_animate_plays_a_video(page):
     shot(page, "animate")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["samples", "control", "transfer"])
 def test_vary_modes_play(page, mode):
     section = open_tab(page, "vary", "cinn-flow-tiny-clouds-control")
@@ -167,13 +170,76 @@ def test_poke_drag_and_release_moves_the_picture_where_dragged(page):
     shot(page, "poke")
 
 
-def test_tabs_without_models_say_how_to_train_them(page):
-    for name in ("edit", "generate"):
-        section = open_tab(page, name)
-        if page.locator(f"{section} .model option").count() == 0:
+@pytest.mark.slow
+def test_edit_scribble_propagates_and_points_track(page):
+    section = open_tab(page, "edit", "gendef-video-tiny")
+    page.fill(f"{section} [name=frames]", "12")
+    page.click(f"{section} .canonical")
+    page.wait_for_function("document.querySelector('#edit-canvas').width === 256 && "
+                           "document.querySelectorAll('#tab-edit figure canvas.player').length === 1")
+    box = page.locator("#edit-canvas").bounding_box()
+    page.mouse.move(box["x"] + 0.2 * box["width"], box["y"] + 0.3 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.8 * box["width"], box["y"] + 0.6 * box["height"], steps=6)
+    page.mouse.up()
+    assert page.evaluate("document.querySelector('#tab-edit .run') && 1") == 1
+    page.click(f"{section} .run")
+    page.wait_for_function("document.querySelectorAll('#tab-edit figure canvas.player').length === 3")
+    captions = page.locator(f"{section} figcaption").all_inner_texts()
+    assert any("scribble, propagated" in c for c in captions), captions
+    assert distinct_frames(page, f"{section} figure canvas.player >> nth=1") > 1
+    shot(page, "edit-scribble")
+    page.check(f"{section} [name=tool][value=track]")
+    page.click(f"{section} .clear")
+    for fx, fy in ((0.3, 0.3), (0.7, 0.6)):
+        page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+    page.click(f"{section} .run")
+    page.wait_for_function("Array.from(document.querySelectorAll('#tab-edit figcaption'))"
+                           ".some(c => c.textContent.includes('2 point(s) tracked'))")
+    assert distinct_frames(page, f"{section} figure canvas.player >> nth=1") > 1
+    shot(page, "edit-track")
+
+
+@pytest.mark.slow
+def test_generate_plays_long_videos(page):
+    section = open_tab(page, "generate", "latentgan-temporal-tiny")
+    page.fill(f"{section} [name=frames]", "48")
+    page.select_option(f"{section} [name=identity]", "random")
+    page.click(f"{section} .run")
+    page.wait_for_selector(f"{section} figure canvas.player >> nth=1")
+    assert distinct_frames(page, f"{section} figure canvas.player >> nth=0") > 1
+    assert page.locator(f"{section} figure img.still").count() == 2      # the PCA plots
+    shot(page, "generate")
+
+
+@pytest.mark.slow
+def test_tabs_without_models_say_how_to_train_them(browser, tmp_path):
+    import uvicorn
+
+    from kinema.serve.app import create_app
+
+    (tmp_path / "runs").mkdir()
+    port = free_port()
+    instance = uvicorn.Server(uvicorn.Config(create_app(tmp_path / "runs"), host="127.0.0.1", port=port,
+                                             log_level="warning"))
+    thread = threading.Thread(target=instance.run, daemon=True)
+    thread.start()
+    while not instance.started:
+        time.sleep(0.01)
+    page = browser.new_page(viewport={"width": 1100, "height": 620})
+    try:
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.wait_for_function("window.studio && window.studio.ready")
+        for name in ("animate", "poke", "vary", "edit", "generate"):
+            section = open_tab(page, name)
             text = page.inner_text(f"{section} .missing")
             assert "kinema train" in text and "kinema studio --models runs" in text, text
-        shot(page, name)
+            assert page.is_hidden(f"{section} .controls")
+        shot(page, "not-trained")
+    finally:
+        page.close()
+        instance.should_exit = True
+        thread.join(10)
 
 
 def test_uploads_in_the_page(page, tmp_path):
