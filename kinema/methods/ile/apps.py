@@ -30,7 +30,9 @@ def evaluate_prediction(model, dataset, context: int, horizon: int, num_clips: i
     ``video`` (t c h w) needs >= context + horizon frames). Returns per-step lists (index 0 =
     predicted frame 1) of PSNR/SSIM for the mean prediction, repeat-last-frame, a blank
     (all -1) frame as a control and, with
-    ``num_samples`` > 0, the best of that many samples; and the mean objective in bits/dim."""
+    ``num_samples`` > 0, the best of that many samples; the mean objective in bits/dim; and for
+    a model without the scale layer the held-out likelihood of the predicted frames given the
+    context, ``conditional_bits_per_dim``."""
     from kinema.errors import KinemaError
 
     count = min(num_clips, len(dataset))
@@ -39,7 +41,7 @@ def evaluate_prediction(model, dataset, context: int, horizon: int, num_clips: i
                           f"got clips={num_clips} (dataset has {len(dataset)}), context={context}, "
                           f"horizon={horizon}")
     sums: dict[str, torch.Tensor] = {}
-    bits, predictive_bits = [], []
+    bits, predictive_bits, conditional_bits = [], [], []
 
     def add(name: str, values: torch.Tensor) -> None:         # values (b t)
         sums[name] = sums.get(name, 0) + values.double().sum(0)
@@ -69,9 +71,14 @@ def evaluate_prediction(model, dataset, context: int, horizon: int, num_clips: i
         out = model.objective(video, dequantize=True, context_frames=context)
         bits.append(out["objective_bits_per_dim"].item() * len(items))
         predictive_bits.append(out["predictive_objective_bits_per_dim"].item() * len(items))
+        if not model.config.scale_layer:
+            held_out = model.conditional_likelihood(video, context_frames=context)
+            conditional_bits.append(held_out["conditional_bits_per_dim"].item() * len(items))
     result = {name: (total / count).tolist() for name, total in sums.items()}
     result["objective_bits_per_dim"] = sum(bits) / count
     result["predictive_objective_bits_per_dim"] = sum(predictive_bits) / count
+    if conditional_bits:
+        result["conditional_bits_per_dim"] = sum(conditional_bits) / count
     result["clips"], result["context"], result["horizon"] = count, context, horizon
     return result
 
@@ -188,6 +195,9 @@ def _main(argv: list[str] | None) -> None:
     print(f"scale-invariant objective (Eq. 2 + Sec. 2.6, not a likelihood), all frames: "
           f"{result['objective_bits_per_dim']:.3f} bits/dim; on the future frames given the "
           f"context: {result['predictive_objective_bits_per_dim']:.3f} bits/dim")
+    if "conditional_bits_per_dim" in result:
+        print(f"held-out likelihood of the predicted frames given the context (no scale layer): "
+              f"{result['conditional_bits_per_dim']:.3f} bits/dim")
 
 
 if __name__ == "__main__":

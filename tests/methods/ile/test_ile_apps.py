@@ -34,6 +34,21 @@ def test_evaluate_prediction_scores_and_baseline():
     assert "| repeat-last-frame |" in score_table(result, frames=(1, 3))
 
 
+def test_evaluation_reports_the_held_out_likelihood_of_the_variant_without_scale_layer():
+    model = ILE(dataclasses.replace(ile_config("tiny"), image_size=16, scale_layer=False))
+    dataset = load_dataset("bouncing-digits", "test", num_frames=5, size=16, num_videos=3)
+    torch.manual_seed(4)
+    result = evaluate_prediction(model, dataset, context=2, horizon=3, num_clips=3, batch_size=3)
+    video = torch.stack([dataset[i]["video"] for i in range(3)])
+    torch.manual_seed(4)                     # the same dequantisation noise, drawn in the same order
+    model.objective(video, dequantize=True, context_frames=2)
+    expected = model.conditional_likelihood(video, context_frames=2)["conditional_bits_per_dim"]
+    assert abs(result["conditional_bits_per_dim"] - expected.item()) < 1e-6
+    with_scale = evaluate_prediction(ILE(dataclasses.replace(ile_config("tiny"), image_size=16)),
+                                     dataset, context=2, horizon=3, num_clips=3, batch_size=3)
+    assert "conditional_bits_per_dim" not in with_scale     # no likelihood to report
+
+
 def test_pictures_are_written(tmp_path):
     torch.manual_seed(0)
     model = ILE(ile_config("tiny"))
