@@ -117,3 +117,33 @@ def test_image_size_scaler_values_and_inverse():
     assert torch.allclose(scaler.denormalize(scaled), volume, atol=1e-6)
     with pytest.raises(KinemaError, match="not fitted"):
         ImageSizeScaler().normalize(volume)
+
+
+def test_presets_carry_the_table2_ablations():
+    from kinema.methods.dynamics.config import (attention_recipe, diffusion_recipe, motion_model_path,
+                                                parse_preset, vae_recipe)
+
+    full = vae_recipe("small")
+    assert (full.model.num_frequencies, full.model.period, full.model.normalization) == (16, 32, "adaptive")
+    assert full.data.options["num_frequencies"] == 16 and full.data.options["source"] == "swaying"
+    k24 = vae_recipe("small-k24")
+    assert k24.model.num_frequencies == 24 and k24.model.period == 48             # K bins need 2(K-1) frames
+    assert k24.data.options["source_options"]["num_frames"] == 48
+    assert vae_recipe("small-k4-no-adaptive-norm").model.normalization == "image-size"
+    assert diffusion_recipe("small-k8-volume").model.volume is True
+    assert diffusion_recipe("small-k8-volume").model.vae_path == "runs/dynamics-vae-small-k8"
+    assert attention_recipe("small-no-adaptive-norm").model.diffusion_path == \
+        "runs/dynamics-diffusion-small-no-adaptive-norm"
+    assert motion_model_path("small") == "runs/dynamics-attention-small"
+    assert motion_model_path("small-independent") == "runs/dynamics-diffusion-small"
+    assert motion_model_path("small-k4-volume") == "runs/dynamics-diffusion-small-k4-volume"
+    paper = vae_recipe("paper")
+    assert paper.model.image_size == (160, 256) and paper.model.period == 150
+    assert paper.data.options["source_options"]["clip_step"] == 10              # Sec. 7: every 10th frame
+    for bad in ("small-k5", "big", "small-volume-k8"):
+        with pytest.raises(ValueError, match="preset"):
+            parse_preset(bad)
+    with pytest.raises(ValueError, match="no frequency-attention stage"):
+        attention_recipe("small-independent")
+    with pytest.raises(ValueError, match="diffusion stages only"):
+        vae_recipe("small-volume")
