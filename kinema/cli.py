@@ -70,8 +70,15 @@ def build_app() -> typer.Typer:
     return app
 
 
-def _root() -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="show full tracebacks "
+                                                              "(or set KINEMA_DEBUG=1)")) -> None:
     """kinema: video synthesis by separating content from motion."""
+    if debug:
+        import os
+
+        from kinema.errors import DEBUG_VARIABLE
+
+        os.environ[DEBUG_VARIABLE] = "1"
 
 
 def list_methods() -> None:
@@ -100,11 +107,13 @@ def list_methods() -> None:
 app = build_app()
 
 
-def main() -> None:
-    """Entry point: user errors print one clear line (no traceback) and exit with code 2."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one clear line (no traceback) and exit with code 2
+    (kinema.errors.run_user_command)."""
     from kinema.errors import run_user_command
 
-    run_user_command(app)
+    code = run_user_command(app, args=argv, prog_name="kinema", standalone_mode=False)
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -61,6 +61,11 @@ def run_user_command(command, *args, **kwargs):
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as error:
+        click_error = _click_message(error)
+        if click_error is not None:
+            if click_error[1]:
+                print(click_error[1], file=sys.stderr)
+            raise SystemExit(click_error[0]) from None
         if os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"):
             raise
         message = user_message(error)
@@ -72,6 +77,24 @@ def run_user_command(command, *args, **kwargs):
               f"kinema, the full traceback is in {report} (set {DEBUG_VARIABLE}=1 to see it here)",
               file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _click_message(error: BaseException) -> tuple[int, str | None] | None:
+    """(exit code, one line or None) for the command-line parser's own errors (a bad option
+    value, a missing argument), which it raises when it is not left to exit by itself.
+    Typer vendors click, so the classes are recognised by name."""
+    names = {cls.__name__ for cls in type(error).__mro__}
+    if "NoArgsIsHelpError" in names:
+        return 2, None                       # the help was printed already
+    if "UsageError" in names:
+        ctx = getattr(error, "ctx", None)
+        command = ctx.command_path if ctx is not None else "kinema"
+        return 2, f"error: {error.format_message()} (see `{command} --help`)"
+    if "ClickException" in names:
+        return getattr(error, "exit_code", 1), f"error: {error.format_message()}"
+    if "Abort" in names:
+        return 1, "error: aborted"
+    return None
 
 
 def write_traceback(error: BaseException) -> str:

@@ -51,3 +51,27 @@ def test_debug_shows_the_traceback(monkeypatch):
     monkeypatch.setenv("KINEMA_DEBUG", "1")
     with pytest.raises(KinemaError, match="boom"):
         run_user_command(lambda: (_ for _ in ()).throw(KinemaError("boom")))
+
+
+def test_parser_errors_are_one_line_too(capsys, monkeypatch):
+    from kinema.cli import main
+
+    monkeypatch.delenv("KINEMA_DEBUG", raising=False)
+    for argv, line in ((["animate", "x.png"], "error: Missing option '--model'. (see `kinema animate --help`)\n"),
+                       (["animate", "x.png", "--model", "m", "--frames", "abc"],
+                        "error: Invalid value for '--frames': Input should be a valid integer, unable to parse "
+                        "string as an integer (see `kinema animate --help`)\n")):
+        with pytest.raises(SystemExit) as exit_info:
+            main(argv)
+        assert (exit_info.value.code, capsys.readouterr().err) == (2, line)
+
+
+def test_debug_flag_sets_the_variable(monkeypatch, tmp_path):
+    import os
+
+    from kinema.cli import main
+
+    monkeypatch.delenv("KINEMA_DEBUG", raising=False)
+    with pytest.raises(KinemaError, match="is not a model folder"):
+        main(["--debug", "animate", "x.png", "--model", str(tmp_path / "none")])
+    assert os.environ.pop("KINEMA_DEBUG") == "1"
