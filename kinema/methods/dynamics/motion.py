@@ -52,7 +52,8 @@ def motion_at(volume: torch.Tensor, times: torch.Tensor | list[float], period: i
 
 def spectral_volume_to_motion(volume: torch.Tensor, num_frames: int, period: int | None = None,
                               slowmo: float = 1.0, magnify: float = 1.0, start: float = 0.0) -> torch.Tensor:
-    """Motion texture (b t 2 h w) of ``num_frames`` frames from a spectral volume (b k 4 h w).
+    """Motion texture (b t 2 h w) of ``num_frames`` frames from a spectral volume (b k 4 h w)
+    (any leading axes: (... k 4 h w) -> (... t 2 h w)).
 
     ``period``: the number of frames of the clips the spectral volume was computed from
     (``model.period`` of a dynamics model; default ``num_frames``, then this is the exact inverse
