@@ -194,7 +194,11 @@ def test_saved_stages_load_without_their_earlier_folders(tiny_runs, tmp_path, mo
     with torch.no_grad():
         assert torch.equal(original.denoise(latents, t, condition), copy.denoise(latents, t, condition))
     assert torch.equal(copy.base.latent_scale, original.base.latent_scale)
-    assert isinstance(load_pretrained(tmp_path / "diffusion"), FrequencyDiffusion)
+    stage_a, stage_a_copy = (load_pretrained(p).eval() for p in (tiny_runs["diffusion"] / "model", tmp_path / "diffusion"))
+    assert isinstance(stage_a_copy, FrequencyDiffusion)
+    with torch.no_grad():
+        assert torch.equal(stage_a.denoise(latents, t, condition), stage_a_copy.denoise(latents, t, condition))
+        assert torch.equal(stage_a.decode_latents(latents), stage_a_copy.decode_latents(latents))
 
 
 def test_missing_vae_names_the_command(tmp_path):
