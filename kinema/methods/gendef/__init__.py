@@ -23,5 +23,7 @@ register_method(MethodEntry(
     summary="GenDeF stage 2: canonical image + generated deformation fields (StyleGAN-V motion codes, L_reg); "
             "edit, track and segment through the canonical image",
     family="gendef",
+    commands="kinema.methods.gendef.cli:register",
+    apps={"sample": "kinema.methods.gendef.cli:sample"},
     presets=("tiny", "small", "paper"),
 ))

@@ -193,7 +193,7 @@ def _data(preset: str, frames: int) -> DataConfig:
 def _train(base: str, stage: str) -> TrainConfig:
     if base == "tiny":
         return TrainConfig(steps=4, batch_size=4, log_every=1, checkpoint_every=4, grad_clip=None)
-    steps = {("small", "image"): 1500, ("small", "video"): 1500,
+    steps = {("small", "image"): 2500, ("small", "video"): 1500,
              ("paper", "image"): 200_000, ("paper", "video"): 200_000}[(base, stage)]
     batch = {"small": 8, "paper": 32}[base]
     return TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=25,
