@@ -42,5 +42,7 @@ register_method(MethodEntry(
     tasks=("ImageToVideo",),
     summary="GID rendering (Sec. 5): feature pyramid + softmax splatting by F_t + synthesis decoder; embeds the motion model",
     family="dynamics",
+    commands="kinema.methods.dynamics.cli:register",
+    apps={"animate": "kinema.methods.dynamics.cli:animate"},
     presets=("tiny", "small", "paper"),
 ))

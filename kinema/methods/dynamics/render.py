@@ -176,6 +176,28 @@ class ImageRenderer(nn.Module, Pretrained):
                                         repeat(metric, "b c h w -> (b n) c h w", n=n))
             yield rearrange(frames.clamp(-1, 1), "(b n) c h w -> b n c h w", b=b)
 
+    @torch.no_grad()
+    def sample(self, x0: torch.Tensor, num_frames: int, num_samples: int = 1, control=None,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """The ImageToVideo protocol: x0 (b 3 H W) -> (b n t 3 H W), a spectral volume sampled per
+        video (DPM-Solver++; sample i of a picture uses seed s + i, s drawn from ``generator``),
+        its motion texture of ``num_frames`` frames rendered from x0."""
+        from kinema.methods.dynamics.motion import spectral_volume_to_motion
+        from kinema.methods.dynamics.sampling import predict_spectral_volume
+
+        if control is not None:
+            raise KinemaError("Generative Image Dynamics takes no control input")
+        if self.motion is None:
+            raise KinemaError("this renderer has no motion model (trained with empty attention_path and "
+                              "diffusion_path): it renders given motion only")
+        seed = int(torch.randint(0, 2 ** 31 - 1, (), generator=generator))
+        volumes = predict_spectral_volume(self.motion, x0, num_samples=num_samples, seed=seed,
+                                          sampler="dpm", progress=False)                # (b n k 4 h w)
+        b = x0.shape[0]
+        motion = spectral_volume_to_motion(volumes.flatten(0, 1), num_frames, period=self.motion.period)
+        videos = self.render(repeat(x0, "b c h w -> (b n) c h w", n=num_samples), motion.to(x0))
+        return rearrange(videos, "(b n) t c h w -> b n t c h w", b=b)
+
     # ------------------------------------------------------------------ training contract
 
     def parameter_groups(self) -> dict[str, list[nn.Parameter]]:

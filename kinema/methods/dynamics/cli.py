@@ -1,0 +1,143 @@
+"""Commands of Generative Image Dynamics: the handler of the shared verb ``kinema animate``
+(``--method dynamics``) and the method's own ``kinema poke``.
+
+Both take ``--out`` as a video file (``video.mp4``: the gif and the spectral-volume picture are
+written beside it as ``video.gif`` and ``video-spectral.png``) or as a folder (then
+``animation.mp4`` / ``poke.mp4`` inside it). Everything is checked and computed before the
+first file is written, and each file is written atomically, so a bad input writes nothing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from kinema.errors import KinemaError
+
+
+def output_paths(out: Path, name: str, count: int = 1) -> tuple[list[Path], Path, Path]:
+    """(videos (mp4, one per sample), gif of the first, spectral picture) for ``--out``."""
+    out = Path(out)
+    if out.suffix.lower() == ".mp4":
+        folder, stem = out.parent, out.stem
+    elif out.suffix:
+        raise KinemaError(f"--out {out}: give a .mp4 file or a folder, not a {out.suffix} file")
+    else:
+        folder, stem = out, name
+    videos = [folder / f"{stem}.mp4"] if count == 1 else [folder / f"{stem}-{i:02d}.mp4" for i in range(count)]
+    return videos, folder / f"{stem}.gif", folder / f"{stem}-spectral.png"
+
+
+def _write_png(path: Path, picture) -> Path:
+    import os
+    import tempfile
+
+    from kinema.data.io import set_default_mode
+    from kinema.viz.report import encode_png
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(encode_png(picture, min_size=128))
+        set_default_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_outputs(out: Path, name: str, videos, volume, fps: float) -> list[Path]:
+    """videos (n t 3 h w), volume (k 4 h w) -> the mp4s, a gif of the first and the spectral picture."""
+    from kinema.data.io import write_video
+    from kinema.methods.dynamics.apps import spectral_volume_picture
+
+    mp4s, gif, spectral = output_paths(out, name, len(videos))
+    picture = spectral_volume_picture(volume)
+    written = [write_video(path, video, fps=fps) for path, video in zip(mp4s, videos)]
+    written.append(write_video(gif, videos[0], fps=fps))
+    written.append(_write_png(spectral, picture))
+    return written
+
+
+def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
+    """``kinema animate IMAGE --method dynamics --model RUN [--loop] [--slowmo F] [--magnify F]
+    [--frames N] [--num N] [--seed S] --out video.mp4``: IMAGE animated by sampled spectral
+    volumes (DPM-Solver++), one video per sample, a gif, and the first sample's spectral volume."""
+    from kinema.methods.dynamics.apps import animate as animate_picture, load_sampler, prepare_picture
+
+    options.refuse(unsupported=("control",), method="dynamics")
+    options = options.with_defaults(num=1, seed=0, slowmo=1.0, magnify=1.0, fps=25.0)
+    output_paths(out, "animation", options.num)            # a bad --out fails before any work
+    renderer = load_sampler(model)
+    picture = prepare_picture(image, renderer)
+    videos, volumes = animate_picture(renderer, picture, num_frames=options.frames, num_samples=options.num,
+                                      seed=options.seed, loop=bool(options.loop), slowmo=options.slowmo,
+                                      magnify=options.magnify)
+    return write_outputs(out, "animation", videos, volumes[0], options.fps)
+
+
+def parse_pair(text: str, name: str) -> tuple[float, float]:
+    """'3,4' -> (3.0, 4.0); anything else is a KinemaError naming the option."""
+    parts = text.split(",")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        return float(parts[0]), float(parts[1])
+    except ValueError:
+        raise KinemaError(f"--{name} must be two numbers 'A,B' (e.g. --{name} 12,30); got {text!r}") from None
+
+
+def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tuple[float, float],
+         damping: float = 0.03, stiffness: float = 1.0, frames: int | None = None, seed: int = 0,
+         fps: float = 25.0, modes: int = 4) -> list[Path]:
+    """Interactive dynamics (Eq. (6)): the picture's spectral volume as a modal basis, poked at
+    ``at`` (x, y pixels of the picture as the model sees it) with an impulse ``force`` (dx, dy
+    px/frame), simulated and rendered frame by frame."""
+    import torch
+
+    from kinema.methods.dynamics.apps import load_sampler, prepare_picture
+    from kinema.methods.dynamics.modal import poke_frames
+    from kinema.methods.dynamics.sampling import predict_spectral_volume
+
+    output_paths(out, "poke", 1)
+    if frames is not None and frames < 1:
+        raise KinemaError(f"--frames must be positive, got {frames}")
+    renderer = load_sampler(model)
+    h, w = renderer.motion.image_size
+    if not (0 <= at[0] <= w - 1 and 0 <= at[1] <= h - 1):
+        raise KinemaError(f"--at {at[0]:g},{at[1]:g} is outside the picture: x must be in 0..{w - 1} and "
+                          f"y in 0..{h - 1} (pixels of the {w}x{h} picture the model sees)")
+    picture = prepare_picture(image, renderer)
+    period = renderer.motion.period
+    with torch.no_grad():
+        volume = predict_spectral_volume(renderer.motion, picture, seed=seed, sampler="dpm")[0, 0]
+    stream = poke_frames(renderer, picture, volume, period, at, force, frames or 2 * period,
+                         stiffness=stiffness, damping=damping, num_modes=modes)
+    video = torch.stack(list(stream))
+    return write_outputs(out, "poke", video[None], volume, fps)
+
+
+def register(app: typer.Typer) -> None:
+    """``kinema poke`` (``kinema animate`` is the shared verb of ``kinema.apps``)."""
+    @app.command("poke")
+    def poke_command(
+        image: Path = typer.Argument(..., help="the picture to poke (png, jpg, ...)"),
+        model: Path = typer.Option(..., help="a trained dynamics-render model (or its run folder)"),
+        at: str = typer.Option(..., help="X,Y: the poked pixel of the picture as the model sees it"),
+        force: str = typer.Option(..., help="DX,DY: the impulse, a velocity in px/frame"),
+        damping: float = typer.Option(0.03, help="damping ratio zeta of every mode"),
+        stiffness: float = typer.Option(1.0, help="scales the modes' spring constants (frequency^2)"),
+        frames: Optional[int] = typer.Option(None, help="frames to simulate (default: two periods)"),
+        modes: int = typer.Option(4, help="how many of the strongest frequencies form the modal basis"),
+        seed: int = typer.Option(0, help="seed of the spectral volume"),
+        fps: float = typer.Option(25.0, help="frame rate of the written videos"),
+        out: Path = typer.Option(Path("poke.mp4"), help="a .mp4 file or a folder"),
+    ) -> None:
+        """Poke IMAGE and watch it respond: modal dynamics from its predicted spectral volume."""
+        written = poke(image, model, out, parse_pair(at, "at"), parse_pair(force, "force"), damping=damping,
+                       stiffness=stiffness, frames=frames, seed=seed, fps=fps, modes=modes)
+        for path in written:
+            typer.echo(path)
