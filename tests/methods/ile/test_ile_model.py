@@ -97,12 +97,24 @@ def test_prediction_shapes_mean_and_samples():
     context = moving_square(frames=3)
     mean = model.predict(context, num_frames=4)
     assert mean.shape == (2, 1, 4, 1, 8, 8)
-    assert mean.min() >= -1 and mean.max() <= 1
+    # the mean is C A^t x0* for t = k .. k+3 (after the k = 3 context frames), scaled by the
+    # last observed frame's gamma (Sec. 2.6) and decoded through g
+    x0, gamma = model.infer(context)
+    y = model.system.rollout(x0, 3, 4) * gamma[:, -1].double()[:, None, None]
+    assert torch.allclose(mean[:, 0], model.render(y), atol=1e-5)
     assert torch.equal(model.predict(context, 4), mean)              # n=1 is the mean
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     samples = model.predict(context, 4, num_samples=3, generator=g1)
     assert samples.shape == (2, 3, 4, 1, 8, 8)
     assert torch.equal(samples, model.predict(context, 4, num_samples=3, generator=g2))
+    # samples: latent observation noise of std `temperature` around the same mean
+    noise = torch.randn((2, 3, 4, y.shape[-1]), generator=torch.Generator().manual_seed(5),
+                        dtype=torch.float64)
+    latent = (model.system.rollout(x0, 3, 4)[:, None] + 0.5 * noise) * gamma[:, -1].double()[:, None, None, None]
+    want = model.render(latent.flatten(0, 1)).reshape(samples.shape)
+    cooler = model.predict(context, 4, num_samples=3, generator=torch.Generator().manual_seed(5),
+                           temperature=0.5)
+    assert torch.allclose(cooler, want, atol=1e-5)
     assert (samples[:, 0] - samples[:, 1]).abs().max() > 1e-3
 
 
