@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow install clean
+.PHONY: demo test test-slow install clean studio studio-models
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -19,6 +19,20 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/kinema demo --out runs/demo
+
+# `make studio`: every method's tiny preset trained for seconds (a pipeline check, not trained
+# results), then the studio on runs/ at http://127.0.0.1:7860/. Stages already trained are kept.
+STUDIO_RUNS := cinn-autoencoder:tiny-clouds cinn-image-encoder:tiny-clouds cinn-flow:tiny-clouds \
+	cinn-flow:tiny-clouds-control gendef-image:tiny gendef-video:tiny latentgan-image:tiny \
+	latentgan-embed:tiny latentgan-temporal:tiny
+
+studio-models: $(STAMP)
+	@for run in $(STUDIO_RUNS); do method=$${run%%:*}; preset=$${run#*:}; \
+	  test -f runs/$$method-$$preset/model/config.json || \
+	  $(BIN)/kinema train $$method --preset $$preset --no-tensorboard || exit 1; done
+
+studio: studio-models
+	$(BIN)/kinema studio --models runs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --durations=15
