@@ -54,9 +54,24 @@ def test_pictures_are_written(tmp_path):
     model = ILE(ile_config("tiny"))
     video = torch.rand(2, 5, 1, 8, 8) * 2 - 1
     paths = save_pictures(model, video, context=2, out_dir=tmp_path, num_samples=2)
-    for name in ("predictions", "xt_slices", "eigenvalues"):
-        image = np.asarray(Image.open(paths[name]))
-        assert image.ndim == 3 and image.shape[2] == 3 and image.std() > 0
+    from kinema.methods.ile.viz import to_uint8, upscale, xt_figure
+
+    cell = lambda frame: upscale(to_uint8(frame), 3)      # noqa: E731  one 8 px frame at scale 3
+    mean = model.predict(video[:, :2], 3)[:, 0]           # (b t c h w)
+    image = np.asarray(Image.open(paths["predictions"]))
+    # clip 0, row 1: the context then the truth; row 2: grey under the context, then the mean.
+    # Cells are 24 px with 6 px gaps, rows 12 px apart.
+    assert np.array_equal(image[:24, :24], cell(video[0, 0]))
+    assert np.array_equal(image[:24, 60:84], cell(video[0, 2]))          # the first true future frame
+    assert (image[36:60, :24] == 128).all()
+    assert np.array_equal(image[36:60, 60:84], cell(mean[0, 0]))
+    # clip 0's X-t slices come first, then an 8 px white gap before clip 1's
+    slices = np.asarray(Image.open(paths["xt_slices"]))
+    first = xt_figure(video[0, :2], video[0, 2:], mean[0])
+    assert np.array_equal(slices[:, :first.shape[1]], first)
+    assert (slices[:, first.shape[1]:first.shape[1] + 8] == 255).all()
+    assert np.array_equal(np.asarray(Image.open(paths["eigenvalues"])),
+                          eigenvalue_figure(model.system.eigenvalues()))
 
 
 def test_eigenvalue_figure_marks_points_on_the_circle():
