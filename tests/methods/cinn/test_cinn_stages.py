@@ -330,15 +330,29 @@ def test_kinema_train_runs_the_three_stages(tmp_path):
 def test_perceptual_term_with_user_vgg_weights(tmp_path):
     from safetensors.torch import save_file
 
-    from kinema.metrics.features.vgg import VGG16Features
+    from kinema.metrics.features.vgg import VGG16Features, load_vgg
 
     torch.manual_seed(0)
     state = {k: v.contiguous() for k, v in VGG16Features().state_dict().items()}   # random weights
     save_file(state, str(tmp_path / "vgg16.safetensors"))
     cfg = dataclasses.replace(autoencoder_config("tiny"), vgg_weights=str(tmp_path / "vgg16.safetensors"))
     ae = VideoAutoencoder(cfg)
-    out = ae.training_step({"video": torch.rand(1, 4, 1, 8, 8) * 2 - 1}, "generator")
-    assert out["perceptual"] > 0 and out["perceptual_on"] == 1
+    video = torch.rand(1, 4, 1, 8, 8) * 2 - 1
+    torch.manual_seed(1)
+    out = ae.training_step({"video": video}, "generator")
+    assert out["perceptual_on"] == 1
+    # Eq. (10)'s perceptual term: L1 between VGG features of reconstructed and real frames
+    torch.manual_seed(1)
+    with torch.no_grad():
+        rec = ae.reconstruct(video)[0]
+        vgg = load_vgg(str(tmp_path / "vgg16.safetensors"), size=64).network
+        frames = lambda v: v.flatten(0, 1)  # noqa: E731  (b t) c h w
+        want = (vgg(frames(rec)) - vgg(frames(video))).abs().mean()
+    assert out["perceptual"].item() == pytest.approx(want.item(), rel=1e-3)   # features ~1e-6: float32 round-off
+    c = ae.config
+    total = c.reconstruction_weight * (out["l1"] + out["perceptual"]) + c.kl_weight * out["kl"] \
+        + c.adversarial_weight * out["adversarial"] + c.feature_matching_weight * out["feature_matching"]
+    assert out["loss"].item() == pytest.approx(total.item(), rel=1e-6)
     assert not any("vgg" in k or "perceptual" in k for k in ae.state_dict())   # not saved with the model
     with pytest.raises(KinemaError):
         VideoAutoencoder(dataclasses.replace(cfg, vgg_weights=str(tmp_path / "missing.safetensors")))
