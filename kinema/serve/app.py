@@ -60,10 +60,22 @@ def error_response(status: int, message: str, headers: dict | None = None) -> JS
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+def require_type(request: Request, accepted: tuple[str, ...]) -> None:
+    """415 unless the Content-Type starts with one of ``accepted``. Besides saying what is
+    expected, this makes a cross-site page's request a non-"simple" one, which the browser
+    refuses to send without a CORS preflight that this server never grants (no CSRF)."""
+    kind = request.headers.get("content-type", "").lower()
+    if not kind.startswith(accepted):
+        raise ApiError(415, f"Content-Type must be {' or '.join(a.rstrip('/') + ('/*' if a.endswith('/') else '') for a in accepted)}; got {kind or 'none'!r}")
+
+
 def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
-               adapters: dict[str, str] | None = None) -> Starlette:
+               adapters: dict[str, str] | None = None,
+               allowed_hosts: tuple[str, ...] | None = None) -> Starlette:
     """The studio for the models under ``models_dir``; ``adapters`` (family -> module, default
-    ``kinema.serve.models.ADAPTERS``) lets a caller serve methods of its own."""
+    ``kinema.serve.models.ADAPTERS``) lets a caller serve methods of its own;
+    ``allowed_hosts``: the Host headers answered (None: any), so a page on another site that
+    rebinds its DNS name to 127.0.0.1 is refused."""
     settings = settings or StudioSettings()
     store = ModelStore(Path(models_dir), adapters)
     catalogue = Catalogue()
@@ -101,6 +113,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         return Response(await run_in_threadpool(render), media_type="image/png")
 
     async def upload(request: Request) -> Response:
+        require_type(request, ("image/", "application/octet-stream"))
         data = await read_body(request, settings.max_upload_bytes)
         image = await run_in_threadpool(decode_upload, data, settings.max_upload_bytes,
                                         settings.max_pixels)
@@ -113,6 +126,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         if tab not in tabs or tab == "poke":
             raise ApiError(404, f"no tab {tab!r} runs jobs; tabs: "
                                 f"{', '.join(t for t in tabs if t != 'poke')}")
+        require_type(request, ("application/json",))
         payload = Payload(await read_json(request))
         served = store.get(payload.text("model", required=True), tab)
         work = served.module().request(tab, payload, served, catalogue)
@@ -156,7 +170,13 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         log.exception("request %s %s failed", request.method, request.url.path)
         return error_response(500, "internal error (the server log has the details)")
 
-    app = Starlette(routes=routes, exception_handlers={
+    middleware = []
+    if allowed_hosts is not None:
+        from starlette.middleware import Middleware
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers={
         ApiError: api_error, KinemaError: user_error, HTTPException: http_error, Exception: bug})
     app.state.store, app.state.jobs, app.state.catalogue = store, jobs, catalogue
     app.state.settings = settings

@@ -30,7 +30,11 @@ def register(app: typer.Typer) -> None:
             torch.set_num_threads(threads)
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
         settings = dataclasses.replace(StudioSettings(), workers=workers)
-        application = create_app(models, settings)
+        # on a loopback address only the loopback names are answered (DNS rebinding); a host
+        # given with --host is the user's choice of network and names
+        loopback = host in ("127.0.0.1", "localhost", "::1")
+        names = (host, "127.0.0.1", "localhost", "[::1]") if loopback else None
+        application = create_app(models, settings, allowed_hosts=names)
         found = application.state.store.models
         typer.echo(f"kinema studio: {len(found)} model(s) from {models}: "
                    f"{', '.join(f'{k} ({m.entry})' for k, m in found.items()) or 'none'}")

@@ -132,6 +132,12 @@ def poke_endpoint(store, catalogue, settings):
                 slots.release()
 
     async def endpoint(websocket: WebSocket) -> None:
+        # browsers send Origin on every websocket; one from another site is refused (a page
+        # elsewhere must not drive the studio through the user's browser)
+        origin, host = websocket.headers.get("origin"), websocket.headers.get("host", "")
+        if origin is not None and origin.split("://", 1)[-1] != host:
+            await websocket.close(code=1008)
+            return
         await websocket.accept()
         try:
             while True:

@@ -191,7 +191,8 @@ def test_errors_found_while_running_are_job_errors(client):
 
 def test_bad_requests_and_paths_never_show_a_traceback(client):
     cases = [
-        (client.post("/api/run/animate", content=b"{not json"), 400, "JSON"),
+        (client.post("/api/run/animate", content=b"{not json", headers={"content-type": "application/json"}), 400, "JSON"),
+        (client.post("/api/run/animate", content=b"{}"), 415, "Content-Type must be application/json"),
         (client.post("/api/run/animate", json=[1, 2]), 400, "JSON object"),
         (client.post("/api/run/nope", json={}), 404, "no tab"),
         (client.post("/api/run/poke", json={}), 404, "no tab"),

@@ -14,6 +14,9 @@ from PIL import Image
 from tests.serve.conftest import make_client, run_job
 
 
+PNG = {"content-type": "image/png"}
+
+
 def png_bytes(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
@@ -40,7 +43,7 @@ def small_client(models_dir):
 def test_an_uploaded_picture_is_decoded_and_used_by_id(small_client):
     rng = np.random.default_rng(0)
     picture = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)
-    response = small_client.post("/api/uploads", content=png_bytes(picture))
+    response = small_client.post("/api/uploads", content=png_bytes(picture), headers=PNG)
     assert response.status_code == 201, response.text
     key = response.json()["id"]
     assert key.startswith("upload-") and response.json()["width"] == 60
@@ -55,7 +58,7 @@ def test_each_listed_format_decodes(small_client, kind):
     picture = np.full((20, 30, 3), 120, np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, format=kind)
-    response = small_client.post("/api/uploads", content=buffer.getvalue())
+    response = small_client.post("/api/uploads", content=buffer.getvalue(), headers={"content-type": f"image/{kind.lower()}"})
     assert response.status_code == 201, response.text
     assert (response.json()["width"], response.json()["height"]) == (30, 20)
 
@@ -76,19 +79,19 @@ def test_limits_and_non_pictures_are_refused_before_decoding(small_client, monke
         (b"", 400, "empty"),
     ]
     for body, status, words in cases:
-        response = small_client.post("/api/uploads", content=body)
+        response = small_client.post("/api/uploads", content=body, headers=PNG)
         assert response.status_code == status, (words, response.text)
         assert words in response.json()["error"], response.json()
     assert (30_000, 30_000) not in decoded and (301, 300) not in decoded
     assert (50, 50) in decoded            # the truncated one was decoded (the spy is in place)
     buffer = io.BytesIO()
     Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(buffer, format="TIFF")   # decodes, not listed
-    assert small_client.post("/api/uploads", content=buffer.getvalue()).status_code == 415
+    assert small_client.post("/api/uploads", content=buffer.getvalue(), headers=PNG).status_code == 415
 
 
 def test_content_length_over_the_limit_is_refused_without_reading(small_client):
     response = small_client.post("/api/uploads", content=b"x" * 10,
-                                 headers={"content-length": "999999999"})
+                                 headers={"content-length": "999999999", **PNG})
     assert response.status_code in (400, 413)
     assert "limit" in response.json()["error"] or "Content-Length" in response.json()["error"]
 
@@ -233,3 +236,30 @@ def test_studio_binds_to_loopback_unless_told(monkeypatch, models_dir):
     assert (calls[1]["host"], calls[1]["port"]) == ("0.0.0.0", 9000)
     result = runner.invoke(app, ["studio", "--models", str(models_dir / "missing")])
     assert result.exit_code != 0 and "not a folder" in str(result.exception or result.output)
+
+
+def test_cross_site_requests_are_refused(small_client, models_dir):
+    """A page on another site can send only "simple" requests (text/plain, forms) without a
+    CORS preflight, and opens websockets with its own Origin: all refused."""
+    from starlette.testclient import TestClient
+    from starlette.websockets import WebSocketDisconnect
+
+    from kinema.serve.app import create_app
+
+    body = b'{"model": "cinn-flow-tiny-clouds", "picture": "photo-coffee"}'
+    response = small_client.post("/api/run/animate", content=body, headers={"content-type": "text/plain"})
+    assert response.status_code == 415 and "application/json" in response.json()["error"]
+    response = small_client.post("/api/uploads", content=png_bytes(np.zeros((9, 9, 3), np.uint8)),
+                                 headers={"content-type": "multipart/form-data; boundary=x"})
+    assert response.status_code == 415 and "image/*" in response.json()["error"]
+    with pytest.raises(WebSocketDisconnect) as closed:
+        with small_client.websocket_connect("/api/poke", headers={"origin": "http://evil.example"}) as ws:
+            ws.receive_json()
+    assert closed.value.code == 1008
+    with small_client.websocket_connect("/api/poke", headers={"origin": "http://testserver"}) as ws:
+        ws.send_json(poke_message(frames=2))
+        assert receive_poke(ws)[1].shape[0] == 2
+    # DNS rebinding: a name other than the loopback ones is not answered
+    app = create_app(models_dir, allowed_hosts=("127.0.0.1", "localhost"))
+    assert TestClient(app, base_url="http://evil.example").get("/api/state").status_code == 400
+    assert TestClient(app, base_url="http://127.0.0.1:7860").get("/api/state").status_code == 200
