@@ -10,6 +10,7 @@ Labels are read from the ground truth each item records (``LABELS``):
 - ``band``: the frequency band of a ``swaying`` clip's strongest oscillation mode: its
   recorded frequency placed in one of 4 equal bands over the dataset's
   [min_frequency, max_frequency]
+- ``identity``: which actor of the cast an ``actors`` clip shows (StyleVideoGAN's ACD)
 
 Trained by the Trainer (``kinema.train.quick.train_quickly``: Adam, cosine learning-rate decay
 to 0, cross-entropy summed over the labels' heads) on clips generated once and kept in memory
@@ -53,7 +54,11 @@ def _band(item, dataset=None) -> int:
     return min(max(int((strongest - low) / (high - low) * NUM_BANDS), 0), NUM_BANDS - 1)
 
 
-LABELS = {"eta": _eta, "digit": _digit, "motion": _motion, "band": _band}
+def _identity(item, dataset=None) -> int:
+    return int(item["identity"])
+
+
+LABELS = {"eta": _eta, "digit": _digit, "motion": _motion, "band": _band, "identity": _identity}
 
 
 @dataclass
@@ -78,6 +83,10 @@ RECIPES = {
     "bouncing-digits": ExtractorRecipe(labels=("digit", "motion"), steps=3000, circular=("motion",)),
     "swaying": ExtractorRecipe(labels=("band",), num_frames=32, train_videos=1000,
                                test_videos=200, batch_size=16),
+    # which of the cast's actors it is (StyleVideoGAN's identity consistency, ACD); the
+    # appearance branch's frame features are the identity features
+    "actors": ExtractorRecipe(labels=("identity",), num_frames=4, train_videos=1500,
+                              test_videos=300, batch_size=16, steps=800),
 }
 
 
