@@ -10,9 +10,9 @@ A future frame is rendered from I0 and the displacement F_t (pixel p of I0 moves
    ("flow magnitude as a proxy for depth": large motion is foreground and wins collisions),
    alpha a learned scale; ``weights="learned"`` is Table 2's "Baseline splat" (Holynski et al.):
    Z from a small CNN on I0, with single-scale features;
-3. a synthesis decoder, coarse to fine, takes each warped scale and its hole mask and fills the
-   holes; its output is added to the splatted RGB of I0 (the last layer starts at zero, so an
-   untrained renderer is plain softmax splatting of the picture).
+3. a synthesis decoder, coarse to fine, takes each warped scale and its hole mask; one head
+   paints the holes, one refines every pixel of the splatted RGB of I0 (both start at zero, so
+   an untrained renderer is plain softmax splatting of the picture).
 
 Training (Sec. 5): pairs (I0, I_t) with the flow from I0 to I_t from real videos
 (``render_data.RenderPairs``), L1 plus a VGG perceptual loss when ``vgg_weights`` is given (the
@@ -61,7 +61,8 @@ class FeaturePyramid(nn.Module):
 
 
 class SynthesisDecoder(nn.Module):
-    """Warped scales and their hole masks, coarse to fine -> a correction of the splatted RGB."""
+    """Warped scales and their hole masks, coarse to fine -> the frame: splatted RGB + refinement
+    + hole filling."""
 
     def __init__(self, widths: tuple):
         super().__init__()
@@ -69,9 +70,14 @@ class SynthesisDecoder(nn.Module):
         channels = [3 + widths[0]] + list(widths[1:])                       # what each scale splats
         self.blocks = nn.ModuleList([
             _conv_pair(channels[j] + 1 + (widths[j + 1] if j + 1 < n else 0), widths[j]) for j in range(n)])
-        self.out = nn.Conv2d(widths[0], 3, 3, padding=1)
-        nn.init.zeros_(self.out.weight)     # starts as plain splatting of I0
-        nn.init.zeros_(self.out.bias)
+        # two heads: ``fill`` paints the holes of the splatted picture, ``refine`` corrects
+        # everything ("fill in missing content and refine the warped input image", Fig. 4);
+        # both start at zero, so an untrained renderer is plain splatting of I0
+        self.fill = nn.Conv2d(widths[0], 3, 3, padding=1)
+        self.refine = nn.Conv2d(widths[0], 3, 3, padding=1)
+        for head in (self.fill, self.refine):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
 
     def forward(self, warped: list[torch.Tensor], masks: list[torch.Tensor]) -> torch.Tensor:
         x = None
@@ -80,7 +86,7 @@ class SynthesisDecoder(nn.Module):
             if x is not None:
                 inputs.append(F.interpolate(x, size=warped[j].shape[-2:], mode="nearest"))
             x = self.blocks[j](torch.cat(inputs, dim=1))
-        return warped[0][:, :3] + self.out(x)
+        return warped[0][:, :3] + self.refine(x) + (1.0 - masks[0]) * self.fill(x)
 
 
 class ImageRenderer(nn.Module, Pretrained):

@@ -1,0 +1,138 @@
+"""The image-based renderer (Sec. 5): plain softmax splatting at initialisation, the motion field
+rescaled per scale, the weights W = alpha * mean_t ||F_t||, its loss, training and the pairs."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from kinema.methods.dynamics import render as render_module
+from kinema.methods.dynamics.config import RenderConfig, render_config, render_recipe
+from kinema.methods.dynamics.render import ImageRenderer
+from kinema.methods.dynamics.render_data import RenderPairs, motion_weight
+from kinema.nn.warp import softmax_splat
+
+
+def _renderer(widths=(4, 8, 8), weights="motion") -> ImageRenderer:
+    torch.manual_seed(0)
+    return ImageRenderer(RenderConfig(attention_path="", widths=widths, image_size=(16, 16), weights=weights))
+
+
+def test_motion_weight_is_mean_magnitude_over_time():
+    motion = torch.zeros(1, 3, 2, 2, 2)
+    motion[0, :, 0, 0, 0] = torch.tensor([3.0, 0.0, 6.0])       # |F| = 3, 0, 6 at pixel (0, 0)
+    motion[0, 1, 1, 0, 0] = 4.0                                  # frame 1: (0, 4) -> 4
+    weight = motion_weight(motion)
+    assert weight.shape == (1, 1, 2, 2)
+    assert weight[0, 0, 0, 0].item() == pytest.approx((3.0 + 4.0 + 6.0) / 3)
+    assert weight[0, 0, 1, 1].item() == 0.0
+
+
+def test_untrained_renderer_is_softmax_splatting_of_the_picture():
+    renderer = _renderer()
+    image = torch.rand(2, 3, 16, 16) * 2 - 1
+    motion = torch.randn(2, 5, 2, 16, 16) * 1.5
+    frames = renderer.render(image, motion, chunk=2)              # chunks of 2, 2, 1 frames
+    weight = motion_weight(motion)                                # alpha starts at 1
+    for t in range(5):
+        expected, _ = softmax_splat(image, motion[:, t], weight)
+        assert torch.allclose(frames[:, t], expected.clamp(-1, 1), atol=1e-5)
+
+
+def test_every_scale_gets_the_flow_resized_and_scaled(monkeypatch):
+    calls = []
+
+    def recording(feature, flow, metric):
+        calls.append((feature.shape[-1], flow.clone(), metric.clone()))
+        return softmax_splat(feature, flow, metric)
+
+    monkeypatch.setattr(render_module, "softmax_splat", recording)
+    renderer = _renderer()
+    flow = torch.zeros(1, 2, 16, 16)
+    flow[:, 0, :, :8] = 4.0                                       # left half moves 4 px right
+    weight = torch.rand(1, 1, 16, 16)
+    features = renderer.pyramid(torch.zeros(1, 3, 16, 16))
+    renderer.render_frames(features, flow, renderer.metric(None, weight))
+    assert [c[0] for c in calls] == [16, 8, 4]
+    for j, (_, level_flow, level_metric) in enumerate(calls):
+        assert torch.allclose(level_flow, F.avg_pool2d(flow, 2 ** j) / 2 ** j)
+        assert torch.allclose(level_metric, F.avg_pool2d(weight, 2 ** j))
+    assert calls[2][1][0, 0, 0, 0].item() == 1.0                  # 4 px at full size = 1 px at 1/4
+
+
+def test_weights_are_the_learned_scale_times_w_or_the_baseline_cnn():
+    renderer = _renderer()
+    weight = torch.rand(1, 1, 16, 16)
+    with torch.no_grad():
+        renderer.weight_scale.fill_(-2.5)
+    assert torch.equal(renderer.metric(None, weight), -2.5 * weight)
+    baseline = _renderer(widths=(4,), weights="learned")
+    image = torch.rand(1, 3, 16, 16)
+    assert torch.equal(baseline.metric(image, weight), baseline.metric_net(image))
+    assert torch.equal(baseline.metric(image, weight), baseline.metric(image, weight * 0))
+
+
+def test_baseline_splat_preset_is_single_scale_with_learned_weights():
+    full, baseline = render_config("small"), render_config("small-baseline-splat")
+    assert full.weights == "motion" and len(full.widths) == 3
+    assert baseline.weights == "learned" and baseline.widths == full.widths[:1]
+    assert full.attention_path == "runs/dynamics-attention-small" and full.diffusion_path == ""
+    independent = render_config("small-independent")
+    assert independent.attention_path == "" and independent.diffusion_path == "runs/dynamics-diffusion-small"
+    assert render_recipe("tiny").data.options["source"] == "swaying"
+
+
+def test_training_loss_is_l1_and_only_the_renderer_trains():
+    renderer = _renderer()
+    image, target = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    flow, weight = torch.randn(2, 2, 16, 16), torch.rand(2, 1, 16, 16)
+    batch = {"image": image, "target": target, "flow": flow, "motion_weight": weight}
+    losses = renderer.training_step(batch, "model")
+    splat, _ = softmax_splat(image, flow, weight)
+    assert torch.allclose(losses["loss"], (splat - target).abs().mean(), atol=1e-6)
+    assert losses["perceptual_on"].item() == 0.0
+    names = {id(p) for p in renderer.parameter_groups()["model"]}
+    assert names == {id(p) for p in renderer.parameters()}      # no motion model here: all are its own
+
+
+def test_a_few_steps_lower_the_loss_by_filling_holes():
+    # a smooth picture moved 3 px right: the first columns are holes the decoder learns to fill
+    torch.manual_seed(1)
+    image = F.interpolate(torch.rand(8, 3, 4, 4) * 2 - 1, size=(16, 16), mode="bilinear", align_corners=False)
+    flow = torch.zeros(8, 2, 16, 16)
+    flow[:, 0] = 3.0
+    batch = {"image": image, "target": torch.roll(image, 3, dims=-1), "flow": flow,
+             "motion_weight": torch.ones(8, 1, 16, 16)}
+    renderer = _renderer(widths=(8, 8))
+    optimiser = torch.optim.Adam(renderer.parameter_groups()["model"], lr=3e-3)
+    losses = []
+    for _ in range(80):
+        loss = renderer.training_step(batch, "model")["loss"]
+        losses.append(loss.item())
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+    assert losses[-1] < 0.75 * losses[0]
+
+
+def test_pairs_hold_the_ground_truth_trajectories(tmp_path):
+    from kinema.data import load_dataset
+
+    options = {"num_frames": 8, "size": 16, "num_videos": 3}
+    pairs = RenderPairs("train", source="swaying", source_options=options, pairs_per_clip=2,
+                        cache_dir=str(tmp_path), progress=False)
+    assert len(pairs) == 6
+    clip = load_dataset("swaying", "train", **options)[1]
+    item = pairs[3]                                               # clip 1, second pair
+    t = int(item["time"])
+    assert 1 <= t < 8
+    assert torch.allclose(item["image"], clip["video"][0], atol=1 / 255)
+    assert torch.allclose(item["target"], clip["video"][t], atol=1 / 255)
+    assert torch.allclose(item["flow"], clip["trajectories"][t], atol=2e-3)          # float16
+    assert torch.allclose(item["motion_weight"], motion_weight(clip["trajectories"]), atol=2e-3)
+    # the forward convention: splatting I0 by F_t comes closer to I_t than I0 itself
+    splat, covered = softmax_splat(item["image"][None], item["flow"][None])
+    inside = covered.expand(1, 3, 16, 16)
+    moved = (splat - item["target"][None]).abs()[inside].mean()
+    still = (item["image"][None] - item["target"][None]).abs()[inside].mean()
+    assert moved < 0.7 * still
