@@ -119,6 +119,10 @@ class Pretrained:
             raise NotAModelFolder(f"{weights} is missing: a kinema model folder holds config.json "
                                   f"and model.safetensors (written by save_pretrained or `kinema train`)")
         meta = read_meta(folder)
+        saved = meta["class"].rpartition(":")[2]
+        if saved != cls.__qualname__:      # compared by name: a module may move between versions
+            raise KinemaError(f"{folder} holds a {meta['class']} model, not a {cls.__qualname__} "
+                              f"(its config.json names the class)")
         try:
             config = config_from_dict(cls.config_class, meta["config"])
         except (TypeError, ValueError) as err:

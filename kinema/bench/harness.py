@@ -46,6 +46,9 @@ class Protocol:
         for name in ("num_videos", "num_frames", "num_samples", "batch_size", "fit_videos"):
             if getattr(self, name) < 1:
                 raise KinemaError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("context_frames", "seed"):
+            if getattr(self, name) < 0:
+                raise KinemaError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.task not in TASKS:
             raise KinemaError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.task == "prediction" and not 1 <= self.context_frames < self.num_frames:

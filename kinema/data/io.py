@@ -7,6 +7,7 @@ renamed into place with ``os.replace``, so a crash never leaves a half-written v
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import tempfile
@@ -410,8 +411,8 @@ def write_video(path: str | Path, video, fps: float = 8.0, crf: int = 18) -> Pat
     suffix = path.suffix.lower()
     if suffix not in (".mp4", ".gif"):
         raise KinemaError(f"{path}: can write .mp4 or .gif, not {suffix or 'a file without suffix'!r}")
-    if fps <= 0:
-        raise KinemaError(f"fps must be positive, got {fps}")
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise KinemaError(f"fps must be a finite number > 0, got {fps}")
     frames = to_uint8(video)
     if len(frames) == 0:
         raise KinemaError(f"{path}: the video to write has no frames")

@@ -35,7 +35,7 @@ def construct(dataset_class, label: str, split: str, options: dict, *args):
     try:
         parameters = dict(inspect.signature(dataset_class).parameters)
     except (TypeError, ValueError):     # no introspectable signature: let the class decide
-        return dataset_class(*args, split=split, **options)
+        return check_not_empty(dataset_class(*args, split=split, **options), label, split, options)
     if not any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         for name in list(parameters)[:len(args)]:   # filled by position: not an option
             del parameters[name]
@@ -45,4 +45,16 @@ def construct(dataset_class, label: str, split: str, options: dict, *args):
         if unknown:
             raise KinemaError(f"{label} has no option {', '.join(map(repr, unknown))}; "
                               f"options: {', '.join(accepted)}")
-    return dataset_class(*args, split=split, **options)
+    return check_not_empty(dataset_class(*args, split=split, **options), label, split, options)
+
+
+def check_not_empty(dataset, label: str, split: str, options: dict):
+    """A dataset with no item (or a length that is not a count, e.g. from a negative
+    ``num_videos`` a user's class does not check) is refused here, by name."""
+    try:
+        size = len(dataset)
+    except (TypeError, ValueError) as err:
+        raise KinemaError(f"{label} [{split}] with options {options} has no valid length ({err})") from None
+    if size < 1:
+        raise KinemaError(f"{label} [{split}] with options {options} holds no item")
+    return dataset

@@ -12,14 +12,17 @@ from kinema.errors import KinemaError
 
 
 def _load(model_dir: Path):
+    """The cINN flow (the image-to-video sampler) in a model or run folder; a folder that
+    holds another model is named with what it holds."""
     from kinema.methods.cinn.model import CINN
-    from kinema.pretrained import model_folder
+    from kinema.pretrained import load_pretrained, read_model_class, model_folder
 
-    model_dir = model_folder(model_dir)          # a model folder, or a run folder's model/
-    try:
-        return CINN.from_pretrained(model_dir).eval()
-    except (ValueError, RuntimeError) as err:
-        raise KinemaError(f"{model_dir} does not hold a cINN flow model ({err})") from err
+    folder = model_folder(model_dir)             # a model folder, or a run folder's model/
+    model = load_pretrained(folder)
+    if not isinstance(model, CINN):
+        raise KinemaError(f"{folder} holds a {read_model_class(folder)} model, not a cINN flow "
+                          f"(the cinn-flow stage, `kinema train cinn-flow`)")
+    return model.eval()
 
 
 def write_filmstrip(path: Path, videos) -> Path:
