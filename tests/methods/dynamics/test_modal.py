@@ -1,0 +1,128 @@
+"""Interactive dynamics (Eq. (6)): the modal basis, the poke, semi-implicit Euler's energy
+behaviour with and without damping, the checked step size, and frames streamed as simulated."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kinema.errors import KinemaError
+from kinema.methods.dynamics.modal import (ModalBasis, ModalSimulator, check_step, modal_basis, poke_frames,
+                                           simulate)
+
+
+def _volume(seed: int = 0) -> torch.Tensor:
+    torch.manual_seed(seed)
+    return torch.randn(8, 4, 12, 10)                       # (k 4 h w), period 16
+
+
+def test_basis_takes_the_strongest_bins_with_unit_peak_and_their_frequencies():
+    volume = _volume()
+    volume[3] *= 10.0
+    volume[6] *= 5.0
+    basis = modal_basis(volume, period=16, num_modes=2)
+    assert basis.bins == (3, 6)
+    assert torch.allclose(basis.omega, torch.tensor([2 * math.pi * 3 / 16, 2 * math.pi * 6 / 16], dtype=torch.float64))
+    peak = basis.shapes.abs().square().sum(1).sqrt().flatten(1).amax(1)
+    assert torch.allclose(peak, torch.ones(2, dtype=torch.float64))
+    # mode 0 is bin 3 as a complex field: (Re dx + i Im dx, Re dy + i Im dy) / its peak
+    raw = torch.complex(volume[3, :2].double(), volume[3, 2:].double())
+    assert torch.allclose(basis.shapes[0], raw / raw.abs().square().sum(0).sqrt().max())
+    with pytest.raises(KinemaError, match="bins 1..7"):
+        modal_basis(volume, 16, bins=(0,))
+
+
+def test_displacement_is_eq6_and_the_poke_projects_the_force():
+    basis = modal_basis(_volume(), 16, bins=(1, 2))
+    sim = ModalSimulator(basis, damping=0.0)
+    sim.poke(4, 7, (1.5, -0.5))
+    phi = basis.shapes[:, :, 7, 4]                                  # (m 2)
+    expected_v = (phi.conj() * torch.tensor([1.5, -0.5], dtype=torch.complex128)).sum(1)
+    assert torch.allclose(sim.v, expected_v)
+    sim.q = torch.tensor([0.3 + 0.2j, -0.1 + 0.4j], dtype=torch.complex128)
+    by_hand = (basis.shapes[0] * sim.q[0] + basis.shapes[1] * sim.q[1]).real.float()
+    assert torch.allclose(sim.displacement(), by_hand, atol=1e-6)
+    # just after the poke the poked pixel moves along the force
+    sim = ModalSimulator(basis, damping=0.0)
+    sim.poke(4, 7, (1.5, -0.5))
+    sim.step()
+    moved = sim.displacement()[:, 7, 4]
+    assert float(moved @ torch.tensor([1.5, -0.5])) > 0
+
+
+def test_energy_is_conserved_without_damping_over_1000_steps():
+    basis = modal_basis(_volume(1), 16, num_modes=4)
+    sim = ModalSimulator(basis, damping=0.0)
+    sim.poke(3, 5, (1.0, 0.5))
+    modified, energy = sim.modified_energy(), sim.energy()
+    h_omega = sim.dt * float(basis.omega.max())
+    worst_modified, worst_energy = 0.0, 0.0
+    for _ in simulate(sim, 1001):                                    # 1000 steps after frame 0
+        worst_modified = max(worst_modified, abs(sim.modified_energy() / modified - 1))
+        worst_energy = max(worst_energy, abs(sim.energy() / energy - 1))
+    # tolerance: semi-implicit Euler's modified energy is exact (to rounding); the true energy
+    # stays within h*omega of its start (both lie within h*omega/2 of the modified one)
+    assert worst_modified < 1e-9
+    assert worst_energy < h_omega
+    assert worst_energy > 1e-4          # the true energy does move: the two are not the same quantity
+
+
+def test_energy_decays_with_damping():
+    basis = modal_basis(_volume(1), 16, num_modes=4)
+    sim = ModalSimulator(basis, damping=0.05)
+    sim.poke(3, 5, (1.0, 0.5))
+    energies = []
+    for _ in simulate(sim, 1000):
+        energies.append(sim.modified_energy())
+    assert all(b < a for a, b in zip(energies, energies[1:]))      # falls every frame
+    # the slowest mode decays as exp(-2 zeta omega t) in energy
+    slowest = 2 * 0.05 * float(basis.omega.min())
+    assert energies[-1] / energies[0] < 2 * math.exp(-slowest * 900)
+
+
+def test_one_mode_follows_the_damped_oscillator():
+    basis = ModalBasis(torch.ones(1, 2, 2, 2, dtype=torch.complex128) / math.sqrt(2),
+                       torch.tensor([0.4], dtype=torch.float64), (1,))
+    zeta = 0.1
+    sim = ModalSimulator(basis, damping=zeta, substeps=200)
+    sim.v = torch.tensor([1.0 + 0j], dtype=torch.complex128)
+    omega_d = 0.4 * math.sqrt(1 - zeta ** 2)
+    for t in range(1, 40):
+        sim.step()
+        exact = math.exp(-zeta * 0.4 * t) * math.sin(omega_d * t) / omega_d
+        assert sim.q[0].real.item() == pytest.approx(exact, abs=5e-3)
+
+
+def test_unstable_step_is_refused_and_the_default_is_stable():
+    omega = torch.tensor([1.0, 3.0], dtype=torch.float64)
+    with pytest.raises(KinemaError, match="at least 2 substeps"):
+        check_step(omega, dt=1.0, stiffness=1.0, damping=0.0)      # h omega = 3 > 2
+    check_step(omega, dt=0.5, stiffness=1.0, damping=0.0)          # h omega = 1.5 < 2
+    basis = ModalBasis(torch.ones(2, 2, 4, 4, dtype=torch.complex128), omega, (1, 2))
+    with pytest.raises(KinemaError, match="unstable"):
+        ModalSimulator(basis, stiffness=4.0, substeps=2)            # sqrt(k) omega h = 3
+    assert ModalSimulator(basis, stiffness=4.0).substeps == 12      # h sqrt(k) omega <= 0.5
+
+
+@pytest.mark.parametrize("x,y", [(-1, 3), (10, 3), (4, 12), (float("nan"), 2)])
+def test_a_poke_outside_the_picture_is_an_error(x, y):
+    sim = ModalSimulator(modal_basis(_volume(), 16, num_modes=2))
+    with pytest.raises(KinemaError, match="outside the picture"):
+        sim.poke(x, y, (1.0, 0.0))
+
+
+def test_frames_stream_one_at_a_time_from_the_renderer():
+    from kinema.methods.dynamics.config import RenderConfig
+    from kinema.methods.dynamics.render import ImageRenderer
+
+    renderer = ImageRenderer(RenderConfig(attention_path="", widths=(4,), image_size=(12, 10))).eval()
+    image = torch.rand(1, 3, 12, 10) * 2 - 1
+    stream = poke_frames(renderer, image, _volume(), 16, at=(4, 6), force=(2.0, 0.0), num_frames=5)
+    first = next(stream)
+    assert first.shape == (3, 12, 10)
+    assert torch.allclose(first, image[0], atol=1e-6)               # frame 0: before any motion
+    rest = list(stream)
+    assert len(rest) == 4 and not torch.allclose(rest[-1], image[0], atol=1e-3)
+    with pytest.raises(KinemaError, match="outside"):
+        next(poke_frames(renderer, image, _volume(), 16, at=(40, 6), force=(2.0, 0.0), num_frames=5))
