@@ -38,7 +38,6 @@ def test_clips_are_center_cropped_strided_frames(video_folder):
     for i in (0, len(dataset) - 1):
         item = dataset[i]
         assert item["video"].shape == (3, 3, 24, 24) and item["video"].dtype == torch.float32
-        assert -1.0 <= item["video"].min() and item["video"].max() <= 1.0
         source = videos[item["video_id"]]
         expected = source[item["start"]:item["start"] + span:2, :, 4:28]     # middle 24 columns
         np.testing.assert_array_equal(to_uint8(item["video"]), expected)

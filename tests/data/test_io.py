@@ -108,8 +108,9 @@ def test_to_tensor_and_to_uint8_are_inverse(make_video):
     video = make_video(t=3, h=5, w=6)
     tensor = to_tensor(video)                                # (t c h w)
     assert tensor.shape == (3, 3, 5, 6) and tensor.dtype == torch.float32
-    assert tensor.min() >= -1 and tensor.max() <= 1
     np.testing.assert_array_equal(to_uint8(tensor), video)
+    # 0 -> -1, 255 -> 1, linear between: uint8 u maps to u / 127.5 - 1
+    np.testing.assert_allclose(tensor.numpy(), np.moveaxis(video, -1, 1) / 127.5 - 1, atol=1e-6)
 
 
 def test_to_uint8_tiles_a_batch_and_expands_one_channel():
