@@ -92,6 +92,7 @@ class Pretrained:
             (tmp / "config.json").write_text(json.dumps(meta, indent=2))
             state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
             save_file(_untie(state), str(tmp / "model.safetensors"))
+            set_default_mode(tmp / "model.safetensors")   # safetensors writes it private (0600)
             if path.exists():
                 old = path.with_name(f".{path.name}.old")
                 shutil.rmtree(old, ignore_errors=True)

@@ -122,3 +122,12 @@ def test_cli_user_error_is_one_line(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: bad input x.mp4"
+
+
+def test_saved_files_share_the_folder_mode(tmp_path):
+    import os
+    import stat
+
+    folder = _TinyModel(_TinyConfig()).save_pretrained(tmp_path / "m")
+    modes = {p.name: stat.S_IMODE(os.stat(p).st_mode) for p in folder.iterdir()}
+    assert modes["model.safetensors"] == modes["config.json"], modes

@@ -102,6 +102,7 @@ def save_checkpoint(root: str | Path, step: int, *, model: dict[str, torch.Tenso
         (tmp / MANIFEST).write_text(json.dumps({"format": 1, "step": step, "files": files},
                                                indent=2))
         for p in tmp.iterdir():
+            set_default_mode(p)   # safetensors writes its files private (0600)
             _fsync(p)
         _fsync(tmp)
         set_default_mode(tmp)   # mkdtemp's folder is private (0700)
