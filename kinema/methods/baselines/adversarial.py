@@ -17,8 +17,9 @@ pooling: the paper lists only feature maps, kernels and layer sizes).
 Loss (their Sec. 3–4; the paper is not in shared/papers, so the code names its terms, not
 its equation numbers): L = λ_adv L_adv + λ_ℓp L_ℓp + λ_gdl L_gdl, every term summed over the
 scales. Their L_adv is the binary cross-entropy with labels 1 (real) and 0 (predicted) for D,
-1 for G: the non-saturating GAN loss of ``kinema.nn.gan``. Training predicts one frame ahead from a random window of ``context_frames + 1``
-frames of each clip; ``predict`` feeds predictions back to go further.
+1 for G: the non-saturating GAN loss of ``kinema.nn.gan``. Training predicts one frame ahead
+from a random window of ``context_frames + 1`` frames of each clip; ``predict`` feeds
+predictions back to go further.
 
 Not as in the paper: the Trainer's AdamW (weight decay 0 by default) replaces their SGD.
 """
