@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -29,6 +30,10 @@ from kinema.errors import KinemaError
 from kinema.outputs import write_staged
 
 VERBS = ("animate", "sample")
+# Frames (and videos) a verb makes at most: a typo such as --frames 1000000 is refused, not
+# left to exhaust memory. KINEMA_MAX_FRAMES / KINEMA_MAX_VIDEOS raise them (docs/errors.md).
+MAX_FRAMES = int(os.environ.get("KINEMA_MAX_FRAMES", 10_000))
+MAX_VIDEOS = int(os.environ.get("KINEMA_MAX_VIDEOS", 256))
 
 
 @dataclass(frozen=True)
@@ -173,6 +178,7 @@ def register(app: typer.Typer) -> None:
                                  fps=fps)
         check_positive(options, ("num", "frames", "slowmo", "magnify", "fps"))
         check_at_least_zero(options, ("seed", "control"))
+        check_at_most(options)
         serve = handler("animate", model, method)
         _report(write_staged(out, lambda staging: serve(image, model, staging, options)))
 
@@ -194,6 +200,7 @@ def register(app: typer.Typer) -> None:
         options = SampleOptions(num=num, frames=frames, seed=seed, identity=identity, fps=fps)
         check_positive(options, ("num", "frames", "fps"))
         check_at_least_zero(options, ("seed",))
+        check_at_most(options)
         serve = handler("sample", run, method)
         _report(write_staged(out, lambda staging: serve(run, staging, options)))
 
@@ -203,6 +210,14 @@ def check_positive(options: VerbOptions, names: tuple[str, ...]) -> None:
         value = getattr(options, name)
         if value is not None and not (math.isfinite(value) and value > 0):
             raise KinemaError(f"--{name} must be a finite number > 0, got {value}")
+
+
+def check_at_most(options: VerbOptions) -> None:
+    for name, limit, variable in (("frames", MAX_FRAMES, "KINEMA_MAX_FRAMES"),
+                                  ("num", MAX_VIDEOS, "KINEMA_MAX_VIDEOS")):
+        value = getattr(options, name)
+        if value is not None and value > limit:
+            raise KinemaError(f"--{name} {value} is more than the limit of {limit} ({variable})")
 
 
 def check_at_least_zero(options: VerbOptions, names: tuple[str, ...]) -> None:
