@@ -22,7 +22,8 @@ from kinema.serve.requests import ApiError
 log = logging.getLogger("kinema.studio")
 
 # family -> the studio module that drives its models (kinema/serve/adapters/<family>.py)
-ADAPTERS = {"cinn": "kinema.serve.adapters.cinn", "gendef": "kinema.serve.adapters.gendef",
+ADAPTERS = {"cinn": "kinema.serve.adapters.cinn", "dynamics": "kinema.serve.adapters.dynamics",
+            "gendef": "kinema.serve.adapters.gendef",
             "latentgan": "kinema.serve.adapters.latentgan"}
 FAMILY_TITLES = {"cinn": "the cINN", "dynamics": "Generative Image Dynamics",
                  "gendef": "GenDeF", "latentgan": "the latent temporal GAN"}

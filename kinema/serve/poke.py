@@ -3,6 +3,8 @@ it is simulated, so the animation starts playing right after the release.
 
 Protocol (one connection may carry several pokes, one after the other):
 
+    client -> {"type": "prepare", "model": id, "picture": id}    (optional, when a picture is shown)
+    server -> {"type": "ready", "picture": id}                    (the spectral volume is computed)
     client -> {"type": "poke", "model": id, "picture": id, "point": [x, y], "drag": [dx, dy],
                "damping": d, "stiffness": k, "frames": n}      (x, y, dx, dy: fractions of the
                                                                picture's width and height)
@@ -76,9 +78,22 @@ def _rgba(frame: np.ndarray) -> bytes:
 def poke_endpoint(store, catalogue, settings):
     slots = threading.BoundedSemaphore(settings.poke_streams)
 
+    async def prepare(websocket: WebSocket, payload: Payload) -> None:
+        """Warm what a poke of this picture needs (the method's ``prepare``, if it has one)."""
+        served = store.get(payload.text("model", required=True), "poke")
+        module = served.module()
+        if hasattr(module, "prepare"):
+            info = await run_in_threadpool(module.prepare, served, payload, catalogue)
+        else:
+            info = {"picture": payload.text("picture", required=True)}
+            catalogue.picture(info["picture"])
+            payload.done()
+        await websocket.send_json({"type": "ready", **info})
+
     async def stream(websocket: WebSocket, message: dict) -> None:
         payload = Payload(message)
-        payload.text("type", choices=("poke",))
+        if payload.text("type", "poke", choices=("poke", "prepare")) == "prepare":
+            return await prepare(websocket, payload)
         served = store.get(payload.text("model", required=True), "poke")
         if not slots.acquire(blocking=False):
             raise ApiError(503, "another simulation is streaming; release again in a moment")

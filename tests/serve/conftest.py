@@ -60,13 +60,12 @@ def standin_registered():
 
 @pytest.fixture(scope="session")
 def models_dir(tmp_path_factory, standin_registered):
-    """runs/-like folder: cINN, GenDeF and latent-GAN stages, the poke stand-in, a folder that
-    is no model and a model of a class no method registers."""
+    """runs/-like folder: the cINN's stages, the poke stand-in, a folder that is no model and a
+    model of a class no method registers."""
     from tests.serve.standin import ModalStandIn, StandInConfig
 
     root = tmp_path_factory.mktemp("studio-runs")
     train_tiny_cinn(root)
-    train_tiny_generators(root)
     ModalStandIn(StandInConfig()).save_pretrained(root / "poke-standin" / "model")
     (root / "notes").mkdir()
     (root / "notes" / "readme.txt").write_text("not a model")
@@ -74,6 +73,41 @@ def models_dir(tmp_path_factory, standin_registered):
     (root / "foreign" / "model" / "config.json").write_text(json.dumps(
         {"class": "somewhere.else:Model", "config": {}}))
     return root
+
+
+def train_tiny_dynamics(root):
+    """Generative Image Dynamics at its tiny preset (16 px): VAE, stage A, stage B, renderer."""
+    from kinema.registry import method_entry, resolve
+    from kinema.stages import stage_fields
+    from kinema.train.recipes import train_recipe
+
+    made = {}
+    for stage in ("dynamics-vae", "dynamics-diffusion", "dynamics-attention", "dynamics-render"):
+        recipe = resolve(method_entry(stage).recipe)("tiny")
+        # only the stage fields the preset uses (the renderer reads stage B, not stage A)
+        earlier = {f: str(made[s]) for f, s in stage_fields(recipe.model).items()
+                   if s in made and getattr(recipe.model, f)}
+        recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, **earlier))
+        made[stage] = train_recipe(recipe, root / f"{stage}-tiny", tensorboard=False, progress=False)
+    return made
+
+
+@pytest.fixture(scope="session")
+def full_models_dir(models_dir, tmp_path_factory):
+    """Every method: the cINN folder's runs plus tiny GenDeF, latent-GAN and dynamics runs
+    (slow tests: the dynamics stages import diffusers and train four stages)."""
+    root = tmp_path_factory.mktemp("studio-all-runs")
+    for child in models_dir.iterdir():
+        (root / child.name).symlink_to(child)
+    train_tiny_generators(root)
+    train_tiny_dynamics(root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def full_client(full_models_dir):
+    with make_client(full_models_dir) as c:
+        yield c
 
 
 def make_client(models_dir, **settings):

@@ -44,11 +44,7 @@ def test_discovery_reads_config_class_and_registry(client):
     state = client.get("/api/state").json()
     models = {m["id"]: m for m in state["models"]}
     assert set(models) == {"cinn-autoencoder-tiny", "cinn-image-encoder-tiny", "cinn-flow-tiny-clouds",
-                           "cinn-flow-tiny-clouds-control", "poke-standin", "gendef-image-tiny",
-                           "gendef-video-tiny", "latentgan-image-tiny", "latentgan-embed-tiny",
-                           "latentgan-temporal-tiny"}
-    assert models["gendef-video-tiny"]["tabs"] == ["edit"] and models["gendef-image-tiny"]["tabs"] == []
-    assert models["latentgan-temporal-tiny"]["tabs"] == ["generate"]
+                           "cinn-flow-tiny-clouds-control", "poke-standin"}
     flow = models["cinn-flow-tiny-clouds-control"]
     assert flow["class"] == "kinema.methods.cinn.model:CINN" and flow["family"] == "cinn"
     assert flow["tabs"] == ["animate", "vary"]
@@ -78,7 +74,8 @@ def test_tabs_without_a_model_name_the_train_commands(client):
     from kinema.serve.models import train_commands
 
     tabs = {t["name"]: t for t in client.get("/api/state").json()["tabs"]}
-    assert all("missing" not in tabs[name] for name in ("animate", "poke", "vary", "edit", "generate"))
+    assert all("missing" not in tabs[name] for name in ("animate", "poke", "vary"))
+    assert "kinema train gendef-image --preset small" in tabs["edit"]["missing"]
     (empty := models_dir_empty(client)).mkdir(exist_ok=True)
     from kinema.serve.models import ModelStore
     bare = {t["name"]: t for t in ModelStore(empty).state()["tabs"]}

@@ -344,12 +344,23 @@ async function drawPokePicture() {
   const [h, w] = model.info && model.info.shape ? model.info.shape : [160, 256];
   canvas.width = w; canvas.height = h;
   const image = await loadImage(`/api/pictures/${studio.picture}`);
+  preparePoke(model.id, studio.picture);
   const context = canvas.getContext("2d");
   // the server fits the picture the same way: centre crop to the model's aspect, then resize
   const scale = Math.max(w / image.width, h / image.height);
   const sw = w / scale, sh = h / scale;
   context.drawImage(image, (image.width - sw) / 2, (image.height - sh) / 2, sw, sh, 0, 0, w, h);
   poke.image = context.getImageData(0, 0, w, h);
+}
+
+function preparePoke(model, picture) {
+  // the method computes what a poke of this picture needs (its spectral volume) before the release
+  if (poke.prepared === `${model}/${picture}` || !$("#tab-poke").classList.contains("active")) return;
+  poke.prepared = `${model}/${picture}`;
+  $("#poke-stats").textContent = "preparing the picture's motion…";
+  const socket = openSocket();
+  const send = () => socket.send(JSON.stringify({ type: "prepare", model, picture }));
+  if (socket.readyState === 1) send(); else socket.addEventListener("open", send, { once: true });
 }
 
 function canvasPoint(event) {
@@ -409,6 +420,9 @@ function openSocket() {
         requestAnimationFrame(playPoke);
       } else if (message.type === "end") {
         p.ended = true;
+      } else if (message.type === "ready") {
+        poke.ready = message.picture;
+        $("#poke-stats").textContent = "ready: drag a part of the picture and let go";
       } else if (message.type === "error") {
         const error = $(".error", section);
         error.textContent = message.error; error.hidden = false;

@@ -1,0 +1,152 @@
+"""Generative Image Dynamics in the studio (``kinema.methods.dynamics``), on a trained
+``dynamics-render`` model (the renderer with its embedded motion model):
+
+- *Animate*: ``apps.animate`` — spectral volumes sampled for the picture (DPM-Solver++), their
+  motion textures rendered; ``loop`` (motion self-guidance, Eq. (5)), ``slowmo``, ``magnify``;
+  the spectral volume shown as pictures (``apps.spectral_volume_picture``).
+- *Poke*: ``modal.poke_frames`` — the picture's spectral volume as a modal basis (Eq. (6)), an
+  impulse at the drag point, frames yielded as they are simulated and rendered. The drag of
+  (dx, dy) px sets the poked pixel's velocity to (dx, dy) * omega_1 px/frame (omega_1 = 2 pi /
+  period, the lowest mode's angular frequency), so a mode near omega_1 swings about as far as
+  the drag. The spectral volume of a (model, picture, seed) is computed once and kept: only the
+  first poke of a picture waits for the diffusion sampler (the page asks for it as soon as the
+  picture is shown, ``prepare``).
+"""
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+
+from kinema.errors import KinemaError
+from kinema.serve.jobs import Result
+from kinema.serve.requests import ApiError, Payload
+
+TABS = ("animate", "poke")
+MAX_SAMPLES = 4
+MAX_FRAMES = 256
+FPS = 25.0
+_volumes: OrderedDict = OrderedDict()      # (model id, picture id, seed) -> (1 3 h w), (k 4 h w)
+_volumes_lock = threading.Lock()
+KEEP_VOLUMES = 8
+
+
+def accepts(entry) -> bool:
+    return entry.name == "dynamics-render"
+
+
+def summarize(config: dict) -> dict:
+    if config["motion"] is None:
+        raise ValueError("a motion model (this renderer was trained alone)")
+    h, w = config["image_size"]
+    return {"shape": [h, w], "channels": 3, "max_samples": MAX_SAMPLES, "max_frames": MAX_FRAMES,
+            "options": ["num", "frames", "seed", "loop", "slowmo", "magnify"]}
+
+
+def load(folder):
+    from kinema.methods.dynamics.apps import load_sampler
+
+    return load_sampler(folder)
+
+
+def _picture(renderer, catalogue, picture_id: str):
+    from kinema.data.pictures import frames_to_model
+
+    return frames_to_model([catalogue.picture(picture_id)], 3, tuple(renderer.motion.image_size))
+
+
+def request(tab: str, p: Payload, served, catalogue):
+    picture_id = p.text("picture", required=True)
+    catalogue.picture(picture_id)
+    num = p.integer("num", 1, 1, MAX_SAMPLES)
+    frames = p.integer("frames", None, 2, MAX_FRAMES)
+    seed = p.integer("seed", 0, 0, 2 ** 31)
+    loop = p.flag("loop", False)
+    slowmo = p.number("slowmo", 1.0, 1.0, 8.0)
+    magnify = p.number("magnify", 1.0, 0.0, 10.0)
+    if p.data.get("control") is not None:
+        raise ApiError(400, "Generative Image Dynamics takes no control eta; leave 'control' unset")
+    p.read.add("control")
+    p.done()
+
+    def work(progress) -> Result:
+        from kinema.methods.dynamics.apps import animate, spectral_volume_picture
+        from kinema.viz.report import encode_png
+
+        progress(0.05, "loading the dynamics model")
+        renderer = served.load()
+        image = _picture(renderer, catalogue, picture_id)
+        progress(0.15, f"sampling {num} spectral volume(s) (DPM-Solver++) and rendering")
+        videos, volumes = animate(renderer, image, num_frames=frames, num_samples=num, seed=seed, loop=loop,
+                                  slowmo=slowmo, magnify=magnify, progress=False)
+        progress(0.9, "encoding")
+        result = Result({"period": renderer.motion.period})
+        how = ", ".join(x for x in ("loop" if loop else "", f"slow motion x{slowmo:g}" if slowmo != 1 else "",
+                                    f"magnified x{magnify:g}" if magnify != 1 else "") if x)
+        for i, video in enumerate(videos):
+            result.add_video(video, f"sample {i + 1}" + (f" ({how})" if how else ""), FPS)
+        for i, volume in enumerate(volumes):
+            result.add_image(encode_png(spectral_volume_picture(volume), min_size=128),
+                             f"spectral volume of sample {i + 1}: amplitude (top) and flow colours "
+                             f"(bottom) of each frequency, lowest first")
+        return result
+
+    return work
+
+
+def spectral_volume(served, catalogue, picture_id: str, seed: int = 0):
+    """(picture (1 3 h w), its spectral volume (k 4 h w)), sampled once per (model, picture, seed)."""
+    import torch
+
+    from kinema.methods.dynamics.sampling import predict_spectral_volume
+
+    key = (served.id, picture_id, seed)
+    with _volumes_lock:
+        if key in _volumes:
+            _volumes.move_to_end(key)
+            return _volumes[key]
+    renderer = served.load()
+    image = _picture(renderer, catalogue, picture_id)
+    with torch.no_grad():
+        volume = predict_spectral_volume(renderer.motion, image, seed=seed, sampler="dpm", progress=False)[0, 0]
+    with _volumes_lock:
+        _volumes[key] = (image, volume)
+        while len(_volumes) > KEEP_VOLUMES:
+            _volumes.popitem(last=False)
+    return image, volume
+
+
+def prepare(served, p: Payload, catalogue) -> dict:
+    """Compute (and keep) the chosen picture's spectral volume before the first poke."""
+    picture_id = p.text("picture", required=True)
+    catalogue.picture(picture_id)
+    p.done()
+    spectral_volume(served, catalogue, picture_id)
+    return {"picture": picture_id}
+
+
+def poke(served, p: Payload, catalogue):
+    from kinema.data.io import to_uint8
+    from kinema.methods.dynamics.modal import ModalSimulator, modal_basis, poke_frames
+    from kinema.serve.poke import poke_fields
+
+    request = poke_fields(p, catalogue)
+    renderer = served.load()
+    image, volume = spectral_volume(served, catalogue, request.picture)
+    h, w = image.shape[-2:]
+    period = renderer.motion.period
+    at = (request.point[0] * (w - 1), request.point[1] * (h - 1))
+    omega = 2 * math.pi / period
+    force = (request.drag[0] * w * omega, request.drag[1] * h * omega)
+    try:   # an unstable step is the user's to fix (the sliders): a 400 before streaming
+        ModalSimulator(modal_basis(volume, period), request.stiffness, request.damping)
+    except KinemaError as err:
+        raise ApiError(400, str(err)) from None
+    stream = poke_frames(renderer, image, volume, period, at, force, request.frames,
+                         stiffness=request.stiffness, damping=request.damping)
+
+    def frames():
+        for frame in stream:                                   # (3 h w) in [-1, 1]
+            yield to_uint8(frame[None])[0]
+
+    return {"width": w, "height": h, "frames": request.frames, "period": period}, frames()
