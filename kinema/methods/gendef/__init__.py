@@ -25,5 +25,9 @@ register_method(MethodEntry(
     family="gendef",
     commands="kinema.methods.gendef.cli:register",
     apps={"sample": "kinema.methods.gendef.cli:sample"},
+    benchmarks={"gendef-clouds": "kinema.methods.gendef.bench:clouds_benchmark",
+                "gendef-actors": "kinema.methods.gendef.bench:actors_benchmark"},
+    demo="kinema.methods.gendef.demo:demo_section",
+    demo_order=50,
     presets=("tiny", "small", "paper"),
 ))

@@ -140,3 +140,55 @@ def draw_tracks(frames: torch.Tensor, tracks: torch.Tensor, scale: int = 8, trai
             cv2.circle(video[t], (int(round(x * 16)), int(round(y * 16))), max(2, scale // 3) * 16, colour, -1,
                        cv2.LINE_AA, 4)
     return video
+
+
+def render_from_w(model, w_c: torch.Tensor, w_d: torch.Tensor, motion_noise: torch.Tensor,
+                  times: torch.Tensor) -> dict:
+    """Like ``GenDeF.synthesize`` from w codes (W space) instead of z: w_c (b w), w_d (b w)."""
+    layer = model.config.canonical_feature_layer if model.config.use_canonical_feature else None
+    out = model.canonical.synthesis(w_c, noise_mode="const", feature_layer=layer)
+    canonical, feature = out if layer is not None else (out, None)
+    fields = model.deformation(None, motion_noise, times, feature, w=w_d)
+    return {"frames": model.warp(canonical, fields), "canonical": canonical, "fields": fields}
+
+
+def invert_video(model, video: torch.Tensor, steps: int = 200, lr: float = 0.03, seed: int = 0,
+                 progress: bool = False) -> dict:
+    """Fit GenDeF's latents to real clips (the inversion the paper's appendix D proposes for
+    applying the model to real videos): w_c, w_d (started at the mappings' mean w) and the
+    motion noise, by Adam on the L1 + L2 reconstruction error of every frame at t = 0..T-1.
+
+    video: (b t c h w) in [-1, 1]. Returns ``render_from_w``'s dict for the fitted codes plus
+    "psnr" (b) of the fit (dB, images in [0, 1]).
+    """
+    from tqdm.auto import tqdm
+
+    if model.frames_mode:
+        raise KinemaError("the frames baseline has no canonical image and fields to fit")
+    b, t = video.shape[:2]
+    g = _generator(seed)
+    device = model.device
+    w_c = model.canonical.mapping.w_avg.detach().clone()[None].repeat(b, 1).requires_grad_(True)
+    w_d = model.deformation.mapping.w_avg.detach().clone()[None].repeat(b, 1).requires_grad_(True)
+    noise = model.deformation.motion.sample_noise(b, t - 1, generator=g).to(device).requires_grad_(True)
+    times = torch.arange(t, dtype=torch.float32, device=device)[None].expand(b, -1)
+    optimiser = torch.optim.Adam([w_c, w_d, noise], lr=lr)
+    target = video.to(device)
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        for _ in tqdm(range(steps), desc="invert", leave=False, disable=not progress):
+            optimiser.zero_grad()
+            frames = render_from_w(model, w_c, w_d, noise, times)["frames"]
+            loss = (frames - target).abs().mean() + (frames - target).square().mean()
+            loss.backward()
+            optimiser.step()
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    with torch.no_grad():
+        out = render_from_w(model, w_c, w_d, noise, times)
+        mse = ((out["frames"].clamp(-1, 1) - target) / 2).square().flatten(1).mean(1)
+        out["psnr"] = -10 * torch.log10(mse.clamp_min(1e-10))
+    return out

@@ -1,0 +1,229 @@
+"""``kinema bench gendef-clouds`` / ``gendef-actors``: GenDeF's Tables 2-4 and A1 on the synthetic
+stand-ins (clouds for SkyTimelapse, actors for TaiChi-HD), with the StyleGAN-V-like baseline.
+
+Rows are the saved runs of ``kinema train gendef-video --preset PRESET[-actors][-VARIANT]`` under
+``--runs`` (default ``runs``); a row whose run is missing says so, with the command that trains
+it. Columns, for every trained row:
+
+- domain FVD on 16 and on 128 frames and per-frame domain FID (Fréchet distances in the
+  features of the data's standard domain extractor ``runs/extractors/DATA``, trained here if
+  absent), generated videos against test clips;
+- point-tracking error against the synthetic ground truth. A generated video has no ground
+  truth, so real test clips are first inverted into the model (``apps.invert_video``: w_c, w_d
+  and the motion noise fitted to the clip, the paper's appendix-D route to real videos); points
+  whose true trajectories the data records are then taken at frame 0, mapped onto the fitted
+  canonical image (c = p_0 + Delta m_0(p_0)) and tracked through the fitted fields
+  (``apps.track_points``). Clouds: points on clouds (opacity > 0.5) that stay in the sky move by
+  the recorded ``shift``; points on the ground stay put. Actors: the 11 recorded ``keypoints``.
+  Error = mean distance in px over frames 1..T-1; "static" is the error of points that never
+  move (the trivial tracker), and the inversion PSNR says how well the clip was fitted.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from kinema.errors import KinemaError
+
+ROWS = (("GenDeF", ""), ("w/o f_c (Table 2)", "-no-fc"), ("w/o L_reg (Table 2)", "-no-reg"),
+        ("w/o multiplier (Table A1)", "-no-multiplier"), ("w/o image pre-training (Table 4)", "-no-pretrain"),
+        ("pre-train then freeze G_c (Table 4)", "-freeze-canonical"),
+        ("f_c from layer -4, not the penultimate (Table 3)", "-early-fc"),
+        ("baseline: StyleGAN-V-like, frames directly", "-frames"))
+
+
+def ground_truth_points(item: dict, data: str, generator: torch.Generator, count: int = 8) -> dict:
+    """{"points" (p 2) at frame 0, "tracks" (t p 2), "moving" (p) bool} from one dataset item."""
+    if data == "actors":
+        tracks = item["keypoints"]                                             # (t 11 2)
+        return {"points": tracks[0], "tracks": tracks, "moving": torch.ones(tracks.shape[1], dtype=torch.bool)}
+    shift = item["shift"]                                                      # (t 2)
+    sky = item["sky_mask"]
+    h, w = sky.shape
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
+    start = torch.stack([xs, ys], dim=-1).reshape(-1, 2).float()               # (hw 2)
+    path = start[None] + shift[:, None]                                        # (t hw 2)
+    inside = ((path >= 0) & (path <= torch.tensor([w - 1, h - 1]))).all(dim=-1).all(dim=0)
+    index = path.round().long().clamp(min=0)
+    index[..., 0].clamp_(max=w - 1)
+    index[..., 1].clamp_(max=h - 1)
+    in_sky = sky[index[..., 1], index[..., 0]].all(dim=0)
+    cloudy = item["clouds"][0].reshape(-1) > 0.5
+    candidates = torch.nonzero(inside & in_sky & cloudy).flatten()
+    ground = torch.nonzero(~sky.reshape(-1) & (ys.reshape(-1) < h - 2)).flatten()
+    picks = [candidates[torch.randperm(len(candidates), generator=generator)[:count]],
+             ground[torch.randperm(len(ground), generator=generator)[:count // 2]]]
+    points = torch.cat([start[picks[0]], start[picks[1]]])
+    moving = torch.cat([torch.ones(len(picks[0]), dtype=torch.bool), torch.zeros(len(picks[1]), dtype=torch.bool)])
+    tracks = points[None] + shift[:, None] * moving[None, :, None]
+    return {"points": points, "tracks": tracks, "moving": moving}
+
+
+def tracking_error(model, data: str, dataset, num_clips: int, steps: int, seed: int = 0) -> dict:
+    """Invert ``num_clips`` test clips, track their ground-truth points (module docstring)."""
+    from kinema.bench.harness import collate
+
+    from .apps import _sample_at, invert_video, track_points
+
+    g = torch.Generator().manual_seed(seed)
+    items = [dataset[i] for i in range(num_clips)]
+    fitted = invert_video(model, collate(items)["video"], steps=steps, seed=seed)
+    errors = {"moving": [], "static_points": [], "trivial": []}
+    examples = []
+    for i, item in enumerate(items):
+        truth = ground_truth_points(item, data, g)
+        fields = model.to_pixels(fitted["fields"][i])                           # (t 2 h w)
+        canonical = truth["points"] + _sample_at(fields[:1], truth["points"][None])[0]
+        tracks = track_points(fields, canonical)                                # (t p 2)
+        error = (tracks[1:] - truth["tracks"][1:]).norm(dim=-1).mean(dim=0)     # (p)
+        trivial = (truth["points"][None] - truth["tracks"][1:]).norm(dim=-1).mean(dim=0)
+        errors["moving"] += error[truth["moving"]].tolist()
+        errors["static_points"] += error[~truth["moving"]].tolist()
+        errors["trivial"] += trivial[truth["moving"]].tolist()
+        examples.append((fitted["frames"][i], tracks, truth["tracks"]))
+    mean = lambda v: float(sum(v) / len(v)) if v else None  # noqa: E731
+    return {"track_error_px": mean(errors["moving"]), "static_point_error_px": mean(errors["static_points"]),
+            "trivial_tracker_error_px": mean(errors["trivial"]), "inversion_psnr": float(fitted["psnr"].mean()),
+            "tracked_points": len(errors["moving"]) + len(errors["static_points"]), "examples": examples}
+
+
+def _train_summary(run: Path) -> str:
+    try:
+        recipe = json.loads((run / "recipe.json").read_text())
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        last = json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return "not trained"
+    train = recipe.get("train", {})
+    minutes = f", {last['time'] / 60:.0f} min" if "time" in last else ""
+    return f"{train.get('steps')} steps at batch {train.get('batch_size')}{minutes}"
+
+
+def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num_videos: int | None = None,
+                     preset: str | None = None, long_videos: int = 32, track_clips: int = 8,
+                     inversion_steps: int = 150, **_) -> tuple[Path, Path]:
+    """One table (``benchmarks/gendef-DATA.md``) over the rows of ``ROWS`` (see the module docstring)."""
+    from kinema.bench.harness import Protocol, evaluate, write_benchmark
+    from kinema.data import load_dataset
+    from kinema.pretrained import load_pretrained, model_folder
+
+    from .config import BASES, SIZES, image_size, parse_preset
+
+    runs, preset = Path(runs or "runs"), preset or "small"
+    if preset not in BASES:
+        raise KinemaError(f"--preset takes a base preset ({', '.join(BASES)}); the benchmark adds the data "
+                          f"and variants itself, got {preset!r}")
+    stem = preset + ("-actors" if data == "actors" else "")
+    size, frames = image_size(parse_preset(stem)), SIZES[preset][1]
+    num_videos = num_videos or 64
+    found, missing = [], []
+    for label, suffix in ROWS:
+        run = runs / f"gendef-video-{stem}{suffix}"
+        try:
+            model_folder(run)
+            found.append((label, run))
+        except KinemaError:
+            command = f"kinema train gendef-video --preset {stem}{suffix} --out {run}"
+            missing.append({"label": label, "run": str(run), "missing": command})
+    extractor = runs / "extractors" / data
+    if found and not (extractor / "config.json").is_file():
+        from kinema.metrics.features.domain_train import recipe_for, train_extractor
+
+        train_extractor(data, extractor, recipe=recipe_for(data), progress=False)
+    test = load_dataset(data, "test", num_frames=frames, size=size)
+    record: dict = {"preset": preset, "data": data, "rows": []}
+    lines, shown = [], {}
+    fmt = lambda v, p=3: "—" if v is None else f"{v:.{p}g}"  # noqa: E731
+    for label, run in found:
+        start = time.time()
+        model = load_pretrained(model_folder(run)).eval()
+        r = {}
+        for length, count, metrics in ((frames, num_videos, ["domain-fvd", "domain-fid"]),
+                                       (128, long_videos, ["domain-fvd"])):
+            protocol = Protocol(task="generation", num_videos=count, num_frames=length, batch_size=16,
+                                data_options={"size": size})
+            result = evaluate(str(run), data, metrics, protocol, model=model, extractor=str(extractor),
+                              progress=False, model_record={"run": str(run)})["results"]
+            r[f"domain_fvd_{length}"] = result["domain_fvd"]
+            if "domain_fid" in result:
+                r["domain_fid"] = result["domain_fid"]
+        tracked = {} if model.frames_mode else tracking_error(model, data, test, track_clips, inversion_steps)
+        examples = tracked.pop("examples", None)
+        r.update(tracked, seconds=round(time.time() - start, 1))
+        record["rows"].append({"label": label, "run": str(run), "trained": _train_summary(run), "results": r})
+        shown[label] = (model, examples)
+        lines.append(f"| {label} | {fmt(r['domain_fvd_' + str(frames)])} | {fmt(r['domain_fvd_128'])} | "
+                     f"{fmt(r['domain_fid'])} | {fmt(r.get('track_error_px'))} | "
+                     f"{fmt(r.get('static_point_error_px'))} | {fmt(r.get('trivial_tracker_error_px'))} | "
+                     f"{fmt(r.get('inversion_psnr'))} | `{run}` ({_train_summary(run)}) |")
+    for row in missing:
+        lines.append(f"| {row['label']} | not trained: `{row['missing']}` |" + " |" * 7)
+    order = [label for label, _ in ROWS]
+    record["rows"] = sorted(record["rows"] + missing, key=lambda row: order.index(row["label"]))
+    moving = "cloud points (opacity > 0.5, staying in the sky)" if data == "clouds" else "the 11 keypoints"
+    body = [f"**Preset `{preset}`** ({size}x{size} px; training clips of {frames} frames; 3 sparse frames "
+            f"per video; recipe `kinema.methods.gendef.config`), each row trained once on a 2-core CPU, "
+            f"far smaller and shorter than the paper's 256-px models on 8 A100s: rows compare with each "
+            f"other, not with the paper's numbers.", "",
+            f"Columns: domain FVD of {num_videos} generated {frames}-frame videos and of {long_videos} "
+            f"128-frame videos against as many `{data}` test clips, domain FID of their frames (features "
+            f"of `{extractor}`); tracking error (px, mean over frames 1..{frames - 1}) of {moving} "
+            f"through the fields fitted to {track_clips} test clips by {inversion_steps} inversion steps"
+            + (", static = ground points, which do not move" if data == "clouds" else "")
+            + "; 'points stay put' is the error of a tracker that never moves them; inversion PSNR is "
+            "how well the fitted video matches the clip (dB).", "",
+            f"| model | domain FVD{frames} ↓ | domain FVD128 ↓ | domain FID ↓ | track error ↓ | "
+            "static points ↓ | points stay put | inversion PSNR ↑ | run |",
+            "|---|---|---|---|---|---|---|---|---|", *lines]
+    pictures = write_pictures(shown, Path(out_dir), f"gendef-{data}", frames)
+    if pictures:
+        body += ["", "Pictures:", ""] + [f"- {caption}: ![{caption}]({path.name})" for caption, path in pictures]
+    return write_benchmark(Path(out_dir), f"gendef-{data}", f"GenDeF benchmark on {data}", body, record)
+
+
+def write_pictures(shown: dict, out_dir: Path, name: str, frames: int) -> list[tuple[str, Path]]:
+    """Samples (canonical image, then frames) of every trained row and tracks on the fitted clips."""
+    from kinema.viz.grid import filmstrip
+    from kinema.viz.report import encode_png
+
+    from .apps import draw_tracks, render_seed
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for index, (label, (model, examples)) in enumerate(shown.items()):
+        rows = []
+        for seed in range(4):
+            result = render_seed(model, seed, frames)
+            strip = result["frames"][0, ::max(1, frames // 8)]
+            first = result["canonical"] if "canonical" in result else strip[:1]
+            rows.append(torch.cat([first, strip]))
+        path = out_dir / f"{name}-samples-{index}.png"
+        path.write_bytes(encode_png(filmstrip(torch.stack(rows)), min_size=256))
+        what = "canonical image, then every other frame" if not model.frames_mode else "frames"
+        out.append((f"{label}: 4 samples ({what})", path))
+        if examples:
+            import numpy as np
+
+            video, tracks, truth = examples[0]
+            picks = np.linspace(0, len(video) - 1, 6).round().astype(int)
+            drawn = draw_tracks(video, tracks)[picks]
+            reference = draw_tracks(video, truth)[picks]
+            path = out_dir / f"{name}-tracks-{index}.png"
+            gap = np.full((drawn.shape[1], 4, 3), 255, dtype=np.uint8)
+            rows = [np.concatenate([x for f in part for x in (f, gap)][:-1], axis=1) for part in (drawn, reference)]
+            band = np.full((4, rows[0].shape[1], 3), 255, dtype=np.uint8)
+            path.write_bytes(encode_png(np.concatenate([rows[0], band, rows[1]])))
+            out.append((f"{label}: points tracked through the fields fitted to a test clip (top) and their "
+                        f"true positions (bottom)", path))
+    return out
+
+
+def clouds_benchmark(out_dir: Path, **options):
+    return gendef_benchmark("clouds", out_dir, **options)
+
+
+def actors_benchmark(out_dir: Path, **options):
+    return gendef_benchmark("actors", out_dir, **options)
