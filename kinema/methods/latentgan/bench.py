@@ -1,0 +1,256 @@
+"""``kinema bench latentgan-actors`` / ``latentgan-carphone``: StyleVideoGAN's evaluation
+(Sec. 4, Table 1, the looping count and the cost claim) on kinema's stand-ins.
+
+Rows, for the model trained with L_GAP ("Ours") and without ("Ours \\ L_GAP"):
+- Fréchet distances against the W+ embedding (what the model is trained on) and against the
+  original frames, for "short" samples (one training window, 25 steps) and 25-step slices of
+  "long" ones (250 steps), per frame and per clip (the paper's FID and FVD; Inception and I3D
+  need weights this machine does not have, so:
+  W+ frame: the 32 PCA coordinates of each w (the offset trick's basis);
+  W+ clip: the PCA coordinates at steps 0, 6, 12, 18, 24 of a window, concatenated;
+  original frame / clip: the domain extractor trained on ``actors`` identities
+  (``runs/extractors/actors``, trained here if missing): its frame features / clip features);
+- identity consistency ACD (Sec. 4): the mean L2 distance between the extractor's frame
+  features of all pairs of frames of a long video (every 5th frame), averaged over videos: real
+  videos, the training actor, random new actors by the offset trick;
+- looping (``looping.detect_loop``) over models trained from ``seeds`` seeds with and without
+  L_GAP (the study runs, trained here if missing: see ``study_recipe``); a model loops when at
+  least half of its long samples do; also the gradient angle phi of each model;
+- the cost of one training iteration in W+ against the same temporal networks trained on
+  frames rendered through the image generator (``bench_cost``).
+
+Models are ``runs/latentgan-temporal-PRESET[-carphone][-no-gap]`` (default preset ``small``).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from kinema.errors import KinemaError
+
+SHORT, LONG = 25, 250
+CLIP_STEPS = (0, 6, 12, 18, 24)
+ACD_EVERY = 5
+STUDY_SEEDS = 10
+STUDY_SAMPLES = 8
+SUFFIX = {"actors": "", "carphone": "-carphone"}
+
+
+def _commands(stem: str) -> str:
+    return "; ".join(f"kinema train latentgan-{stage} --preset {stem}{extra} --out "
+                     f"runs/latentgan-{stage}-{stem}{extra}"
+                     for stage, extra in (("image", ""), ("embed", ""), ("temporal", ""),
+                                          ("temporal", "-no-gap")))
+
+
+# --------------------------------------------------------------------------- features
+
+def slices(ws: torch.Tensor, window: int = SHORT) -> torch.Tensor:
+    """Non-overlapping windows of trajectories (b t ...) -> ((b t//window) window ...)."""
+    b, t = ws.shape[:2]
+    usable = t // window * window
+    return ws[:, :usable].reshape(b * (t // window), window, *ws.shape[2:])
+
+
+def wplus_features(model, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(frame features (n k), clip features (b 5k)) of windows (b 25 num_ws w_dim)."""
+    coordinates = model.basis.coordinates(windows)                    # (b t k)
+    return coordinates.flatten(0, 1), coordinates[:, list(CLIP_STEPS)].flatten(1)
+
+
+def frame_features(extractor, videos: torch.Tensor, every: int = 1) -> torch.Tensor:
+    """Extractor frame features of videos (b t c h w), every ``every``-th frame: (b t' d)."""
+    from einops import rearrange
+
+    picked = videos[:, ::every]
+    feats = extractor.frame_features(rearrange(picked, "b t c h w -> (b t) c h w"))
+    return rearrange(feats, "(b t) d -> b t d", b=videos.shape[0])
+
+
+def average_content_distance(features: torch.Tensor) -> float:
+    """ACD: mean over videos of the mean L2 distance between all pairs of their frames'
+    features (b t d); pairs (a, b) with a != b."""
+    distances = torch.cdist(features.double(), features.double())           # (b t t)
+    t = features.shape[1]
+    return float((distances.sum((1, 2)) / (t * (t - 1))).mean())
+
+
+def frechet(a: torch.Tensor, b: torch.Tensor) -> float:
+    from kinema.metrics.frechet import frechet_distance
+
+    return frechet_distance(a.double(), b.double())
+
+
+# --------------------------------------------------------------------------- data
+
+def original_videos(embed_folder: Path) -> torch.Tensor:
+    """The training videos the embedding was made from (its run's recipe.json), (b t c h w)."""
+    from kinema.data import load_dataset
+
+    recipe_file = embed_folder.parent / "recipe.json"
+    if not recipe_file.is_file():
+        raise KinemaError(f"{recipe_file} is missing: the benchmark reads which videos the "
+                          f"embedding {embed_folder} was made from")
+    data = json.loads(recipe_file.read_text())["data"]
+    dataset = load_dataset(data["name"], data.get("split", "train"), **data["options"])
+    return torch.stack([dataset[i]["video"] for i in range(len(dataset))])
+
+
+def identity_extractor(runs: Path, extractor: str | None):
+    from kinema.metrics.features.domain import load_domain_extractor
+    from kinema.metrics.features.domain_train import train_extractor
+
+    folder = Path(extractor) if extractor else runs / "extractors" / "actors"
+    if not (folder / "config.json").is_file():
+        print(f"latentgan bench: training the actors identity extractor into {folder}")
+        train_extractor("actors", folder)
+    return load_domain_extractor(folder), folder
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+def distances(model, real_windows, real_frames, extractor, count_short, count_long, seed=0):
+    """Rows of Fréchet distances of one model (see the module docstring)."""
+    g = torch.Generator().manual_seed(seed)
+    real_w_frame, real_w_clip = wplus_features(model, real_windows)
+    real_x_frame = extractor.frame_features(real_frames.flatten(0, 1))
+    real_x_clip = extractor.clip_features(slices(real_frames))
+    rows = {}
+    for name, count, length in (("short", count_short, SHORT), ("long", count_long, LONG)):
+        ws, _ = model.trajectory(count, length, g)
+        windows = slices(ws)
+        fake_w_frame, fake_w_clip = wplus_features(model, windows)
+        video = model.render(windows)
+        rows[name] = {"W+ frame": frechet(fake_w_frame, real_w_frame),
+                      "W+ clip": frechet(fake_w_clip, real_w_clip),
+                      "original frame": frechet(extractor.frame_features(video.flatten(0, 1)), real_x_frame),
+                      "original clip": frechet(extractor.clip_features(video), real_x_clip),
+                      "windows": int(windows.shape[0])}
+    return rows
+
+
+def identity_consistency(model, real_videos, extractor, count: int, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    ws, _ = model.trajectory(count, LONG, g)
+    moved = model.transfer(ws, model.random_identity(count, g))
+    real = real_videos[:, :LONG]
+    every = max(1, ACD_EVERY * real.shape[1] // LONG)
+    return {"real videos": average_content_distance(frame_features(extractor, real, every)),
+            "training actor": average_content_distance(frame_features(extractor, model.render(ws), ACD_EVERY)),
+            "random actors (offset trick)": average_content_distance(
+                frame_features(extractor, model.render(moved), ACD_EVERY)),
+            "real frames per video": int(real[:, ::every].shape[1])}
+
+
+def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | None = None,
+                        preset: str | None = None, extractor: str | None = None, **_) -> tuple[Path, Path]:
+    from kinema.bench.harness import write_benchmark
+    from kinema.methods.latentgan.apps import load_model
+    from kinema.methods.latentgan.bench_cost import compare_step_costs
+    from kinema.methods.latentgan.bench_loop import looping_study
+    from kinema.methods.latentgan.embed import EmbeddingWindows
+
+    preset = preset or "small"
+    stem = preset + SUFFIX[data]
+    runs = Path(runs or "runs")
+    out_dir = Path(out_dir)
+    folders = {"Ours": runs / f"latentgan-temporal-{stem}",
+               "Ours \\ L_GAP": runs / f"latentgan-temporal-{stem}-no-gap"}
+    missing = [str(f) for f in folders.values() if not (f / "model" / "config.json").is_file()]
+    if missing:
+        raise KinemaError(f"latentgan-{data} compares trained runs; missing: {', '.join(missing)}. "
+                          f"Train them: {_commands(stem)}")
+    models = {label: load_model(folder) for label, folder in folders.items()}
+    embed_folder = Path(models["Ours"].built_from["embed_path"]["path"])
+    windows = EmbeddingWindows(path=str(embed_folder), window=SHORT)
+    real_windows = torch.stack([windows[i]["ws"] for i in range(len(windows))])
+    real_videos = original_videos(embed_folder)
+    ident, ident_folder = identity_extractor(runs, extractor)
+    count_short = num_videos or 256
+    count_long = max(2, count_short // 8)
+    table = {label: distances(m, real_windows, real_videos, ident, count_short, count_long)
+             for label, m in models.items()}
+    acd = {label: identity_consistency(m, real_videos, ident, min(count_long, 16))
+           for label, m in models.items()}
+    study = looping_study(data, preset, runs, STUDY_SEEDS, STUDY_SAMPLES)
+    cost = compare_step_costs(models["Ours"], real_windows[:16])
+    pictures = write_pictures(models, out_dir, f"latentgan-{data}")
+    body = _body(data, stem, table, acd, study, cost, pictures, len(real_windows),
+                 tuple(real_videos.shape), ident_folder, count_short, count_long)
+    record = {"data": data, "preset": preset, "runs": {k: str(v) for k, v in folders.items()},
+              "frechet": table, "acd": acd, "looping": study, "cost": cost,
+              "reference": {"embedding_windows": len(real_windows),
+                            "original_videos": list(real_videos.shape)},
+              "extractor": str(ident_folder), "pictures": [str(p) for _, p in pictures]}
+    return write_benchmark(out_dir, f"latentgan-{data}", f"StyleVideoGAN on {data} ({preset} runs)",
+                           body, record)
+
+
+def write_pictures(models: dict, out_dir: Path, name: str, frames: int = LONG) -> list[tuple[str, Path]]:
+    """A frame strip of a long sample (training actor, then a random actor by the offset
+    trick) and the trajectory plot, per model."""
+    from kinema.methods.latentgan.apps import _write_atomic, strip_frames, trajectory_plot
+    from kinema.viz.grid import filmstrip
+    from kinema.viz.report import encode_png
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for label, model in models.items():
+        tag = "no-gap" if "GAP" in label else "gap"
+        g = torch.Generator().manual_seed(0)
+        ws, _ = model.trajectory(1, frames, g)
+        moved = model.transfer(ws, model.random_identity(1, g))
+        videos = model.render(torch.cat([ws, moved]))
+        strip = filmstrip(torch.stack([strip_frames(v) for v in videos]))
+        path = _write_atomic(out_dir / f"{name}-{tag}-strip.png", encode_png(strip, min_size=256))
+        written.append((f"{label}: every {frames // 10}th frame of a {frames}-frame sample "
+                        f"(top: training actor, bottom: a random actor)", path))
+        svg = trajectory_plot(model, ws[0], title=label)
+        written.append((f"{label}: first PCA coordinates of that trajectory",
+                        _write_atomic(out_dir / f"{name}-{tag}-trajectory.svg", svg.encode())))
+    return written
+
+
+def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, ident, short, long):
+    from kinema.methods.latentgan.bench_loop import study_lines
+
+    lines = [f"Runs: `runs/latentgan-temporal-{stem}` (with L_GAP) and `...-no-gap`. References: "
+             f"the W+ embedding ({n_windows} windows of {SHORT} steps) and the original videos "
+             f"(b t c h w = {real_shape}). Short: {short} samples of {SHORT} steps; long: {long} "
+             f"samples of {LONG} steps cut into {LONG // SHORT} windows each. Frame/clip features of "
+             f"the originals: the identity extractor `{ident}` (not Inception/I3D). Smaller is "
+             f"better; these are not comparable to the paper's numbers.", "",
+             "| model | reference | frame FD short | frame FD long | clip FD short | clip FD long |",
+             "|---|---|---|---|---|---|"]
+    for label, rows in table.items():
+        for ref, key in (("W+", "W+"), ("original", "original")):
+            lines.append(f"| {label} | {ref} | {rows['short'][key + ' frame']:.4g} | "
+                         f"{rows['long'][key + ' frame']:.4g} | {rows['short'][key + ' clip']:.4g} | "
+                         f"{rows['long'][key + ' clip']:.4g} |")
+    lines += ["", "## Identity consistency (ACD, lower = more consistent)", "",
+              "| model | real videos | training actor | random actors (offset trick) |", "|---|---|---|---|"]
+    for label, row in acd.items():
+        lines.append(f"| {label} | {row['real videos']:.4g} | {row['training actor']:.4g} | "
+                     f"{row['random actors (offset trick)']:.4g} |")
+    lines += ["", *study_lines(study), "", "## Cost of one training iteration (critic + generator step)", "",
+              f"W+: {cost['w_plus_seconds']:.3f} s; image space (frames rendered through the "
+              f"generator at {cost['resolution']} px, a frame-encoder critic): "
+              f"{cost['image_space_seconds']:.3f} s; ratio {cost['ratio']:.1f}x (batch {cost['batch']}, "
+              f"{cost['window']} steps). The paper's 160x compares whole trainings (40 GPU days "
+              f"against 6 GPU hours) at 1024 px; the ratio grows with the resolution.", "",
+              "## Pictures", ""]
+    for caption, path in pictures:
+        lines.append(f"![{caption}]({path.name})  ")
+        lines.append(f"*{caption}*")
+        lines.append("")
+    return lines
+
+
+def actors_benchmark(out_dir: Path, **options):
+    return latentgan_benchmark("actors", out_dir, **options)
+
+
+def carphone_benchmark(out_dir: Path, **options):
+    return latentgan_benchmark("carphone", out_dir, **options)
