@@ -26,7 +26,7 @@ TABS = ("animate", "poke")
 MAX_SAMPLES = 4
 MAX_FRAMES = 256
 FPS = 25.0
-_volumes: OrderedDict = OrderedDict()      # (model id, picture id, seed) -> (1 3 h w), (k 4 h w)
+_volumes: OrderedDict = OrderedDict()      # (model id, picture id, seed) -> ``prepared``
 _volumes_lock = threading.Lock()
 KEEP_VOLUMES = 8
 
@@ -94,10 +94,16 @@ def request(tab: str, p: Payload, served, catalogue):
     return work
 
 
-def spectral_volume(served, catalogue, picture_id: str, seed: int = 0):
-    """(picture (1 3 h w), its spectral volume (k 4 h w)), sampled once per (model, picture, seed)."""
+def prepared(served, catalogue, picture_id: str, seed: int = 0) -> dict:
+    """What every poke of a picture shares, made once per (model, picture, seed) and kept: the
+    picture (1 3 h w), its spectral volume (k 4 h w) (the diffusion sampler: seconds), the
+    modal basis, and the renderer's features and splatting metric of the picture — so the
+    release only simulates and renders (``modal.poke_frames``' steps, its public pieces)."""
     import torch
 
+    from kinema.methods.dynamics.modal import modal_basis
+    from kinema.methods.dynamics.motion import spectral_volume_to_motion
+    from kinema.methods.dynamics.render_data import motion_weight
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
     key = (served.id, picture_id, seed)
@@ -106,47 +112,53 @@ def spectral_volume(served, catalogue, picture_id: str, seed: int = 0):
             _volumes.move_to_end(key)
             return _volumes[key]
     renderer = served.load()
+    period = renderer.motion.period
     image = _picture(renderer, catalogue, picture_id)
     with torch.no_grad():
         volume = predict_spectral_volume(renderer.motion, image, seed=seed, sampler="dpm", progress=False)[0, 0]
+        weight = motion_weight(spectral_volume_to_motion(volume[None], period, period=period))
+        entry = {"image": image, "volume": volume, "period": period, "basis": modal_basis(volume, period),
+                 "features": renderer.pyramid(image), "metric": renderer.metric(image, weight.to(image))}
     with _volumes_lock:
-        _volumes[key] = (image, volume)
+        _volumes[key] = entry
         while len(_volumes) > KEEP_VOLUMES:
             _volumes.popitem(last=False)
-    return image, volume
+    return entry
 
 
 def prepare(served, p: Payload, catalogue) -> dict:
-    """Compute (and keep) the chosen picture's spectral volume before the first poke."""
+    """Compute (and keep) what a poke of the chosen picture needs, before the first release."""
     picture_id = p.text("picture", required=True)
     catalogue.picture(picture_id)
     p.done()
-    spectral_volume(served, catalogue, picture_id)
+    prepared(served, catalogue, picture_id)
     return {"picture": picture_id}
 
 
 def poke(served, p: Payload, catalogue):
+    import torch
+
     from kinema.data.io import to_uint8
-    from kinema.methods.dynamics.modal import ModalSimulator, modal_basis, poke_frames
+    from kinema.methods.dynamics.modal import ModalSimulator, simulate
     from kinema.serve.poke import poke_fields
 
     request = poke_fields(p, catalogue)
     renderer = served.load()
-    image, volume = spectral_volume(served, catalogue, request.picture)
+    ready = prepared(served, catalogue, request.picture)
+    image, period = ready["image"], ready["period"]
     h, w = image.shape[-2:]
-    period = renderer.motion.period
-    at = (request.point[0] * (w - 1), request.point[1] * (h - 1))
     omega = 2 * math.pi / period
-    force = (request.drag[0] * w * omega, request.drag[1] * h * omega)
-    try:   # an unstable step is the user's to fix (the sliders): a 400 before streaming
-        ModalSimulator(modal_basis(volume, period), request.stiffness, request.damping)
+    try:   # an unstable step or a point off the picture: a 400 before streaming
+        simulator = ModalSimulator(ready["basis"], request.stiffness, request.damping)
+        simulator.poke(request.point[0] * (w - 1), request.point[1] * (h - 1),
+                       (request.drag[0] * w * omega, request.drag[1] * h * omega))
     except KinemaError as err:
         raise ApiError(400, str(err)) from None
-    stream = poke_frames(renderer, image, volume, period, at, force, request.frames,
-                         stiffness=request.stiffness, damping=request.damping)
 
     def frames():
-        for frame in stream:                                   # (3 h w) in [-1, 1]
-            yield to_uint8(frame[None])[0]
+        with torch.no_grad():
+            for displacement in simulate(simulator, request.frames):     # Eq. (6), frame by frame
+                frame = renderer.render_frames(ready["features"], displacement[None].to(image), ready["metric"])
+                yield to_uint8(frame[:1].clamp(-1, 1))[0]
 
     return {"width": w, "height": h, "frames": request.frames, "period": period}, frames()
