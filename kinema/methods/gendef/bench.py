@@ -189,7 +189,7 @@ def write_pictures(shown: dict, out_dir: Path, name: str, frames: int) -> list[t
     from kinema.viz.grid import filmstrip
     from kinema.viz.report import encode_png
 
-    from .apps import draw_tracks, render_seed
+    from .apps import draw_tracks, render_seed, several_motions
 
     out_dir.mkdir(parents=True, exist_ok=True)
     out = []
@@ -204,6 +204,13 @@ def write_pictures(shown: dict, out_dir: Path, name: str, frames: int) -> list[t
         path.write_bytes(encode_png(filmstrip(torch.stack(rows)), min_size=256))
         what = "canonical image, then every other frame" if not model.frames_mode else "frames"
         out.append((f"{label}: 4 samples ({what})", path))
+        if not model.frames_mode:
+            motions = several_motions(model, seed=0, count=3, num_frames=frames)
+            strips = motions["frames"][:, ::max(1, frames // 8)]
+            rows = torch.cat([motions["canonical"][:, None].expand(3, 1, -1, -1, -1), strips], dim=1)
+            path = out_dir / f"{name}-motions-{index}.png"
+            path.write_bytes(encode_png(filmstrip(rows), min_size=256))
+            out.append((f"{label}: one canonical image, three motions (z_d and motion codes resampled)", path))
         if examples:
             import numpy as np
 

@@ -83,4 +83,5 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
     assert row["label"] == "GenDeF"
     for key in ("domain_fvd_4", "domain_fvd_128", "domain_fid", "inversion_psnr"):
         assert math.isfinite(row["results"][key]), key
-    assert (tmp_path / "out" / "gendef-clouds-samples-0.png").is_file()
+    for picture in ("samples", "motions", "tracks"):
+        assert (tmp_path / "out" / f"gendef-clouds-{picture}-0.png").is_file(), picture
