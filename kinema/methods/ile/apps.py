@@ -192,7 +192,9 @@ def _main(argv: list[str] | None) -> None:
     clips = torch.stack([dataset[i]["video"] for i in range(min(4, result["clips"]))])
     save_pictures(model, clips, context, args.out, generator=torch.Generator().manual_seed(0))
     print("\n" + score_table(result))
-    print(f"scale-invariant objective (Eq. 2 + Sec. 2.6, not a likelihood), all frames: "
+    kind = ("scale-invariant objective (Eq. 2 + Sec. 2.6, not a likelihood)" if model.config.scale_layer
+            else "objective (Eq. 2 without the scale layer, x0* fitted on the scored frames)")
+    print(f"{kind}, all frames: "
           f"{result['objective_bits_per_dim']:.3f} bits/dim; on the future frames given the "
           f"context: {result['predictive_objective_bits_per_dim']:.3f} bits/dim")
     if "conditional_bits_per_dim" in result:
