@@ -18,6 +18,7 @@ register_method(MethodEntry(
     model_class=f"{_HERE}.repeat_last:RepeatLastFrame",
     recipe=f"{_HERE}.config:repeat_last_recipe",
     tasks=("Prediction", "ImageToVideo", "Generation"),
+    presets=("tiny", "small", "paper"),
     summary="repeat the last frame (generation: a still frame from a fitted bank)",
 ))
 register_method(MethodEntry(
@@ -25,6 +26,7 @@ register_method(MethodEntry(
     model_class=f"{_HERE}.dynamic_texture:LinearDynamicTexture",
     recipe=f"{_HERE}.config:dynamic_texture_recipe",
     tasks=("Prediction", "ImageToVideo", "Generation"),
+    presets=("tiny", "small", "paper"),
     summary="linear dynamic texture: PCA + least-squares LDS, Gaussian innovations "
             "(Doretto et al. 2003; fitted in closed form)",
     benchmarks={"baselines": f"{_HERE}.bench:baselines_benchmark"},   # with repeat-last
@@ -36,6 +38,7 @@ register_method(MethodEntry(
     model_class=f"{_HERE}.adversarial:MathieuPredictor",
     recipe=f"{_HERE}.config:mathieu_recipe",
     tasks=("Prediction",),
+    presets=("tiny", "small", "paper"),
     summary="multi-scale adversarial next-frame predictor, L2 + GDL + GAN loss "
             "(Mathieu et al. 2015)",
 ))

@@ -16,4 +16,5 @@ register_method(MethodEntry(
     benchmarks={"ile-bouncing-digits": "kinema.methods.ile.bench:ile_bouncing_digits_benchmark"},
     demo="kinema.methods.ile.demo:demo_section",
     demo_order=20,
+    presets=("tiny", "small", "paper"),
 ))
