@@ -67,8 +67,18 @@ def animate(renderer, image: torch.Tensor, num_frames: int | None = None, num_sa
                                       steps=steps, sampler=sampler, loop_frames=num_frames, slowmo=slowmo,
                                       progress=progress)[0]                                   # (n k 4 h w)
     motion = spectral_volume_to_motion(volumes, num_frames, period=period, slowmo=slowmo, magnify=magnify)
-    videos = renderer.render(image.expand(num_samples, -1, -1, -1), motion.to(image))
+    weight = period_weight(volumes, period, magnify)
+    videos = renderer.render(image.expand(num_samples, -1, -1, -1), motion.to(image), weight.to(image))
     return videos, volumes
+
+
+def period_weight(volumes: torch.Tensor, period: int, magnify: float = 1.0) -> torch.Tensor:
+    """The splatting weight W (n 1 H W) of Sec. 5 over one period of the motion (the same for any
+    number of frames or slow-motion factor): volumes (n k 4 H W)."""
+    from kinema.methods.dynamics.motion import spectral_volume_to_motion
+    from kinema.methods.dynamics.render_data import motion_weight
+
+    return motion_weight(spectral_volume_to_motion(volumes, period, period=period, magnify=magnify))
 
 
 def spectral_volume_picture(volume: torch.Tensor) -> np.ndarray:

@@ -1,10 +1,10 @@
 """Commands of Generative Image Dynamics: the handler of the shared verb ``kinema animate``
 (``--method dynamics``) and the method's own ``kinema poke``.
 
-Both take ``--out`` as a video file (``video.mp4``: the gif and the spectral-volume picture are
-written beside it as ``video.gif`` and ``video-spectral.png``) or as a folder (then
-``animation.mp4`` / ``poke.mp4`` inside it). Everything is checked and computed before the
-first file is written, and each file is written atomically, so a bad input writes nothing.
+Both write into a staging folder that ``kinema.apps.write_staged`` places at ``--out`` only on
+success (a folder, or ``video.mp4`` with the other files beside it as ``video-<name>``): the
+video(s), ``preview.gif`` and ``spectral-volume.png`` (the amplitude of every frequency above
+the flow colours of its coefficients). Everything is checked before the first file is written.
 """
 from __future__ import annotations
 
@@ -16,50 +16,22 @@ import typer
 from kinema.errors import KinemaError
 
 
-def output_paths(out: Path, name: str, count: int = 1) -> tuple[list[Path], Path, Path]:
-    """(videos (mp4, one per sample), gif of the first, spectral picture) for ``--out``."""
-    out = Path(out)
-    if out.suffix.lower() == ".mp4":
-        folder, stem = out.parent, out.stem
-    elif out.suffix:
-        raise KinemaError(f"--out {out}: give a .mp4 file or a folder, not a {out.suffix} file")
-    else:
-        folder, stem = out, name
-    videos = [folder / f"{stem}.mp4"] if count == 1 else [folder / f"{stem}-{i:02d}.mp4" for i in range(count)]
-    return videos, folder / f"{stem}.gif", folder / f"{stem}-spectral.png"
-
-
-def _write_png(path: Path, picture) -> Path:
-    import os
-    import tempfile
-
-    from kinema.data.io import set_default_mode
-    from kinema.viz.report import encode_png
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(encode_png(picture, min_size=128))
-        set_default_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_outputs(out: Path, name: str, videos, volume, fps: float) -> list[Path]:
-    """videos (n t 3 h w), volume (k 4 h w) -> the mp4s, a gif of the first and the spectral picture."""
+def write_outputs(folder: Path, name: str, videos, volume, fps: float) -> list[Path]:
+    """videos (n t 3 h w), volume (k 4 h w) -> ``name.mp4`` (or ``name-00.mp4``, ... for several
+    videos; they sort before the gif, so the first is the main video of a file ``--out``),
+    ``preview.gif`` of the first and ``spectral-volume.png`` in ``folder``."""
     from kinema.data.io import write_video
     from kinema.methods.dynamics.apps import spectral_volume_picture
+    from kinema.viz.report import encode_png
 
-    mp4s, gif, spectral = output_paths(out, name, len(videos))
-    picture = spectral_volume_picture(volume)
-    written = [write_video(path, video, fps=fps) for path, video in zip(mp4s, videos)]
-    written.append(write_video(gif, videos[0], fps=fps))
-    written.append(_write_png(spectral, picture))
-    return written
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = [f"{name}.mp4"] if len(videos) == 1 else [f"{name}-{i:02d}.mp4" for i in range(len(videos))]
+    written = [write_video(folder / n, video, fps=fps) for n, video in zip(names, videos)]
+    written.append(write_video(folder / "preview.gif", videos[0], fps=fps))
+    spectral = folder / "spectral-volume.png"
+    spectral.write_bytes(encode_png(spectral_volume_picture(volume), min_size=128))
+    return written + [spectral]
 
 
 def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
@@ -70,7 +42,6 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
 
     options.refuse(unsupported=("control",), method="dynamics")
     options = options.with_defaults(num=1, seed=0, slowmo=1.0, magnify=1.0, fps=25.0)
-    output_paths(out, "animation", options.num)            # a bad --out fails before any work
     renderer = load_sampler(model)
     picture = prepare_picture(image, renderer)
     videos, volumes = animate_picture(renderer, picture, num_frames=options.frames, num_samples=options.num,
@@ -102,7 +73,6 @@ def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tu
     from kinema.methods.dynamics.modal import poke_frames
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
-    output_paths(out, "poke", 1)
     if frames is not None and frames < 1:
         raise KinemaError(f"--frames must be positive, got {frames}")
     renderer = load_sampler(model)
@@ -120,6 +90,13 @@ def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tu
     return write_outputs(out, "poke", video[None], volume, fps)
 
 
+def poke_to(out: Path, image: Path, model: Path, at, force, **options) -> list[Path]:
+    """``poke`` written through a staging folder placed at ``out`` only when it succeeds."""
+    from kinema.apps import write_staged
+
+    return write_staged(out, lambda staging: poke(image, model, staging, at, force, **options))
+
+
 def register(app: typer.Typer) -> None:
     """``kinema poke`` (``kinema animate`` is the shared verb of ``kinema.apps``)."""
     @app.command("poke")
@@ -134,10 +111,10 @@ def register(app: typer.Typer) -> None:
         modes: int = typer.Option(4, help="how many of the strongest frequencies form the modal basis"),
         seed: int = typer.Option(0, help="seed of the spectral volume"),
         fps: float = typer.Option(25.0, help="frame rate of the written videos"),
-        out: Path = typer.Option(Path("poke.mp4"), help="a .mp4 file or a folder"),
+        out: Path = typer.Option(Path("poke"), help="output folder, or a file: .mp4, .gif or .png"),
     ) -> None:
         """Poke IMAGE and watch it respond: modal dynamics from its predicted spectral volume."""
-        written = poke(image, model, out, parse_pair(at, "at"), parse_pair(force, "force"), damping=damping,
-                       stiffness=stiffness, frames=frames, seed=seed, fps=fps, modes=modes)
+        written = poke_to(out, image, model, parse_pair(at, "at"), parse_pair(force, "force"), damping=damping,
+                          stiffness=stiffness, frames=frames, seed=seed, fps=fps, modes=modes)
         for path in written:
             typer.echo(path)

@@ -200,8 +200,11 @@ class ImageRenderer(nn.Module, Pretrained):
         volumes = predict_spectral_volume(self.motion, x0, num_samples=num_samples, seed=seed,
                                           sampler="dpm", progress=False)                # (b n k 4 h w)
         b = x0.shape[0]
-        motion = spectral_volume_to_motion(volumes.flatten(0, 1), num_frames, period=self.motion.period)
-        videos = self.render(repeat(x0, "b c h w -> (b n) c h w", n=num_samples), motion.to(x0))
+        volumes = volumes.flatten(0, 1)
+        period = self.motion.period
+        motion = spectral_volume_to_motion(volumes, num_frames, period=period)
+        weight = motion_weight(spectral_volume_to_motion(volumes, period, period=period))   # over one period
+        videos = self.render(repeat(x0, "b c h w -> (b n) c h w", n=num_samples), motion.to(x0), weight.to(x0))
         return rearrange(videos, "(b n) t c h w -> b n t c h w", b=b)
 
     # ------------------------------------------------------------------ training contract
