@@ -103,7 +103,13 @@ class FlowConfig:
     control_bins: int = 0        # 0: T(nu; x0); k > 0: T(nu; x0, eta) with eta one-hot of k bins
     blocks: int = 20             # appendix B.1: n_f = 20 invertible blocks
     hidden: int = 512            # width of the couplings' fully connected subnets (not given)
-    clamp: float = 2.0           # soft clamp of the coupling log-scales
+    # The subnets' shape. The defaults are kinema's first shape (2 hidden ReLU layers, one net
+    # giving [log s, t]), so saved flows without these fields load as they were trained; the
+    # paper preset takes the official code's: separate s and t nets of 3 hidden LeakyReLU layers.
+    subnet_layers: int = 2       # hidden layers per subnet
+    activation: str = "relu"     # "relu" or "leaky_relu" (slope 0.01, torch's and the official)
+    separate_scale_shift: bool = False   # True: an s net and a t net per coupling
+    clamp: float = 2.0           # soft clamp of the coupling log-scales: clamp * tanh(raw / clamp)
     leaky_slope: float = 0.9     # invertible leaky ReLU in each block, as the official code
     seed: int = 0
     # Filled in when the stage is built from the paths above, so a saved flow rebuilds its
@@ -197,7 +203,13 @@ def flow_config(preset: str) -> FlowConfig:
     p = parse_preset(preset)
     sizes = {"tiny": (2, 16), "small": (12, 256), "bench": (8, 128), "paper": (20, 512)}
     blocks, hidden = sizes[p["base"]]
-    return FlowConfig(
+    # paper: the official architecture (47.3 M parameters at d_z = 64 and a 64-d image code):
+    # separate s and t nets, 3 hidden LeakyReLU layers of 512; log s = tanh(raw) is our soft
+    # clamp at clamp = 1. Differences: the nets' last layers start at zero (each coupling starts
+    # as the identity) and the leaky ReLU's log-determinant is the true one (the official 0).
+    shape = dict(subnet_layers=3, activation="leaky_relu", separate_scale_shift=True,
+                 clamp=1.0) if p["base"] == "paper" else {}
+    return FlowConfig(**shape,
         autoencoder_path=f"runs/cinn-autoencoder-{_stem(p, True)}",
         image_encoder_path=f"runs/cinn-image-encoder-{_stem(p, False)}",
         control_bins=DATASETS[p["data"]] if p["control"] else 0,

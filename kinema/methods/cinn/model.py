@@ -124,7 +124,9 @@ class CINN(nn.Module, Pretrained):
             module.requires_grad_(False)
         cond_dim = config.image_encoder.code_dim + config.control_bins
         self.flow = ConditionalINN(self.video_config.z_dim, cond_dim, config.blocks, config.hidden,
-                                   config.clamp, config.leaky_slope, config.seed)
+                                   config.clamp, config.leaky_slope, config.seed,
+                                   subnet_layers=config.subnet_layers, activation=config.activation,
+                                   separate_scale_shift=config.separate_scale_shift)
         self.train()   # frozen stages in eval mode (spectral norm's power iteration stays still)
 
     def train(self, mode: bool = True):

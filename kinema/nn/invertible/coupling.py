@@ -36,16 +36,45 @@ def conv_subnet(in_channels: int, out_channels: int, hidden: int) -> nn.Module:
     return net
 
 
-def fc_subnet(in_features: int, out_features: int, hidden: int) -> nn.Module:
-    """Linear -> ReLU -> Linear -> ReLU -> Linear (the cINN's fully connected subnetwork)."""
-    net = nn.Sequential(
-        nn.Linear(in_features, hidden), nn.ReLU(),
-        nn.Linear(hidden, hidden), nn.ReLU(),
-        nn.Linear(hidden, out_features),
-    )
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": nn.LeakyReLU}   # LeakyReLU at torch's 0.01
+
+
+def fc_subnet(in_features: int, out_features: int, hidden: int, layers: int = 2,
+              activation: str = "relu") -> nn.Module:
+    """``layers`` hidden Linear + activation pairs, then a zero-initialised Linear (the cINN's
+    fully connected subnetwork; the defaults are kinema's first shape: 2 hidden ReLU layers)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}")
+    if layers < 1:
+        raise ValueError(f"a subnet needs at least 1 hidden layer, got {layers}")
+    modules: list[nn.Module] = []
+    for i in range(layers):
+        modules += [nn.Linear(in_features if i == 0 else hidden, hidden), ACTIVATIONS[activation]()]
+    net = nn.Sequential(*modules, nn.Linear(hidden, out_features))
     nn.init.zeros_(net[-1].weight)
     nn.init.zeros_(net[-1].bias)
     return net
+
+
+class SeparateScaleShift(nn.Module):
+    """Two subnets of the same input, one for the raw log-scale and one for the shift,
+    returning them as [raw log s, t] along dim 1 (the cINN's official code: separate s and t
+    networks, appendix B.1)."""
+
+    def __init__(self, scale: nn.Module, shift: nn.Module):
+        super().__init__()
+        self.scale, self.shift = scale, shift
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.scale(x), self.shift(x)], dim=1)
+
+
+def separate_fc_subnets(in_features: int, out_features: int, hidden: int, layers: int = 2,
+                        activation: str = "relu") -> nn.Module:
+    """An s net and a t net, each ``fc_subnet(in, out_features // 2)``."""
+    half = out_features // 2
+    return SeparateScaleShift(fc_subnet(in_features, half, hidden, layers, activation),
+                              fc_subnet(in_features, half, hidden, layers, activation))
 
 
 class AffineCoupling(InvertibleLayer):
