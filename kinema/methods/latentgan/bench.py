@@ -30,8 +30,8 @@ import torch
 
 from kinema.errors import KinemaError
 
-SHORT, LONG = 25, 250
-CLIP_STEPS = (0, 6, 12, 18, 24)
+LONG = 250
+CLIP_POINTS = 5     # steps of a window whose PCA coordinates make a W+ clip feature
 ACD_EVERY = 5
 STUDY_SEEDS = 10
 STUDY_SAMPLES = 8
@@ -47,17 +47,22 @@ def _commands(stem: str) -> str:
 
 # --------------------------------------------------------------------------- features
 
-def slices(ws: torch.Tensor, window: int = SHORT) -> torch.Tensor:
+def slices(ws: torch.Tensor, window: int = 25) -> torch.Tensor:
     """Non-overlapping windows of trajectories (b t ...) -> ((b t//window) window ...)."""
     b, t = ws.shape[:2]
     usable = t // window * window
     return ws[:, :usable].reshape(b * (t // window), window, *ws.shape[2:])
 
 
+def clip_steps(window: int) -> list[int]:
+    """CLIP_POINTS evenly spaced steps of a window: 25 -> 0, 6, 12, 18, 24."""
+    return torch.linspace(0, window - 1, CLIP_POINTS).round().long().tolist()
+
+
 def wplus_features(model, windows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(frame features (n k), clip features (b 5k)) of windows (b 25 num_ws w_dim)."""
+    """(frame features (n k), clip features (b 5k)) of windows (b t num_ws w_dim)."""
     coordinates = model.basis.coordinates(windows)                    # (b t k)
-    return coordinates.flatten(0, 1), coordinates[:, list(CLIP_STEPS)].flatten(1)
+    return coordinates.flatten(0, 1), coordinates[:, clip_steps(windows.shape[1])].flatten(1)
 
 
 def frame_features(extractor, videos: torch.Tensor, every: int = 1) -> torch.Tensor:
@@ -114,13 +119,14 @@ def identity_extractor(runs: Path, extractor: str | None):
 def distances(model, real_windows, real_frames, extractor, count_short, count_long, seed=0):
     """Rows of Fréchet distances of one model (see the module docstring)."""
     g = torch.Generator().manual_seed(seed)
+    short = model.config.window
     real_w_frame, real_w_clip = wplus_features(model, real_windows)
     real_x_frame = extractor.frame_features(real_frames.flatten(0, 1))
-    real_x_clip = extractor.clip_features(slices(real_frames))
+    real_x_clip = extractor.clip_features(slices(real_frames, short))
     rows = {}
-    for name, count, length in (("short", count_short, SHORT), ("long", count_long, LONG)):
+    for name, count, length in (("short", count_short, short), ("long", count_long, LONG)):
         ws, _ = model.trajectory(count, length, g)
-        windows = slices(ws)
+        windows = slices(ws, short)
         fake_w_frame, fake_w_clip = wplus_features(model, windows)
         video = model.render(windows)
         rows[name] = {"W+ frame": frechet(fake_w_frame, real_w_frame),
@@ -164,7 +170,8 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
                           f"Train them: {_commands(stem)}")
     models = {label: load_model(folder) for label, folder in folders.items()}
     embed_folder = Path(models["Ours"].built_from["embed_path"]["path"])
-    windows = EmbeddingWindows(path=str(embed_folder), window=SHORT)
+    short = models["Ours"].config.window
+    windows = EmbeddingWindows(path=str(embed_folder), window=short)
     real_windows = torch.stack([windows[i]["ws"] for i in range(len(windows))])
     real_videos = original_videos(embed_folder)
     ident, ident_folder = identity_extractor(runs, extractor)
@@ -216,10 +223,11 @@ def write_pictures(models: dict, out_dir: Path, name: str, frames: int = LONG) -
 def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, ident, short, long):
     from kinema.methods.latentgan.bench_loop import study_lines
 
+    window = cost["window"]
     lines = [f"Runs: `runs/latentgan-temporal-{stem}` (with L_GAP) and `...-no-gap`. References: "
-             f"the W+ embedding ({n_windows} windows of {SHORT} steps) and the original videos "
-             f"(b t c h w = {real_shape}). Short: {short} samples of {SHORT} steps; long: {long} "
-             f"samples of {LONG} steps cut into {LONG // SHORT} windows each. Frame/clip features of "
+             f"the W+ embedding ({n_windows} windows of {window} steps) and the original videos "
+             f"(b t c h w = {real_shape}). Short: {short} samples of {window} steps (the training "
+             f"window); long: {long} samples of {LONG} steps cut into {LONG // window} windows each. Frame/clip features of "
              f"the originals: the identity extractor `{ident}` (not Inception/I3D). Smaller is "
              f"better; these are not comparable to the paper's numbers.", "",
              "| model | reference | frame FD short | frame FD long | clip FD short | clip FD long |",

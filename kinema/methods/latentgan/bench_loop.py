@@ -18,17 +18,21 @@ from pathlib import Path
 import torch
 
 STUDY = dict(width=64, critic_width=64, critic_channels=16, gap_probes=1)
-STUDY_STEPS = 300
+STUDY_STEPS = 150
 STUDY_BATCH = 16
 LONG = 250
 
 
-def study_recipe(data: str, preset: str, gap: bool, seed: int):
+def study_recipe(data: str, preset: str, gap: bool, seed: int, runs: str | Path = "runs"):
+    """The preset's temporal recipe, reduced for the study, reading the stages under ``runs``."""
     from kinema.methods.latentgan.config import temporal_recipe
 
     stem = preset + ("-carphone" if data == "carphone" else "")
     recipe = temporal_recipe(stem + ("" if gap else "-no-gap"))
-    recipe.model = dataclasses.replace(recipe.model, seed=seed, **STUDY)
+    image, embed = (str(Path(runs) / f"latentgan-{stage}-{stem}") for stage in ("image", "embed"))
+    recipe.model = dataclasses.replace(recipe.model, seed=seed, image_path=image, embed_path=embed,
+                                       **STUDY)
+    recipe.data.options["path"] = embed
     recipe.train = dataclasses.replace(recipe.train, steps=STUDY_STEPS, batch_size=STUDY_BATCH,
                                        seed=seed, ema_decay=0.98, checkpoint_every=STUDY_STEPS,
                                        sample_every=None)
@@ -67,7 +71,7 @@ def looping_study(data: str, preset: str, runs: Path, seeds: int, samples: int) 
         for seed in range(seeds):
             folder = study_folder(runs, data, preset, gap, seed)
             if not (folder / "model" / "config.json").is_file():
-                train_recipe(study_recipe(data, preset, gap, seed), folder, tensorboard=False)
+                train_recipe(study_recipe(data, preset, gap, seed, runs), folder, tensorboard=False)
             verdicts.append({"seed": seed, **judge(load_model(folder), samples)})
         out["gap" if gap else "no-gap"] = verdicts
     return out
