@@ -86,6 +86,8 @@ def list_methods() -> None:
     from kinema.registry import entries
 
     families: dict[str, list] = {}
+    width = max((len(e.name) for e in entries()), default=0)
+    tasks_width = max((len(",".join(e.tasks)) for e in entries()), default=1)
     for e in entries():
         families.setdefault(e.family, []).append(e)
     for family, stages in families.items():
@@ -100,8 +102,8 @@ def list_methods() -> None:
             extras.append("demo section")
         typer.echo(f"{family}" + (f"  ({'; '.join(extras)})" if extras else ""))
         for e in stages:
-            typer.echo(f"  {e.name:24s} tasks: {','.join(e.tasks) or '-':34s} "
-                       f"presets: {','.join(e.presets) or '-':24s} {e.summary}")
+            typer.echo(f"  {e.name:{width}s}  tasks: {','.join(e.tasks) or '-':{tasks_width}s}  "
+                       f"presets: {','.join(e.presets) or '-':21s}  {e.summary}")
 
 
 app = build_app()
