@@ -94,16 +94,28 @@ def request(tab: str, p: Payload, served, catalogue):
     return work
 
 
-def prepared(served, catalogue, picture_id: str, seed: int = 0) -> dict:
-    """What every poke of a picture shares, made once per (model, picture, seed) and kept: the
-    picture (1 3 h w), its spectral volume (k 4 h w) (the diffusion sampler: seconds), the
-    modal basis, and the renderer's features and splatting metric of the picture — so the
-    release only simulates and renders (``modal.poke_frames``' steps, its public pieces)."""
+def poke_state(renderer, image, volume, period: int) -> dict:
+    """What every poke of a picture shares: the picture (1 3 h w), its spectral volume (k 4 h w),
+    the modal basis, the renderer's features and splatting metric of the picture (the steps of
+    ``modal.poke_frames`` before its loop, from its public pieces)."""
     import torch
 
     from kinema.methods.dynamics.modal import modal_basis
     from kinema.methods.dynamics.motion import spectral_volume_to_motion
     from kinema.methods.dynamics.render_data import motion_weight
+
+    with torch.no_grad():
+        weight = motion_weight(spectral_volume_to_motion(volume[None], period, period=period))
+        return {"image": image, "volume": volume, "period": period, "basis": modal_basis(volume, period),
+                "features": renderer.pyramid(image), "metric": renderer.metric(image, weight.to(image))}
+
+
+def prepared(served, catalogue, picture_id: str, seed: int = 0) -> dict:
+    """``poke_state`` of a picture, made once per (model, picture, seed) and kept: sampling the
+    spectral volume takes the diffusion sampler seconds, so the release only simulates and
+    renders."""
+    import torch
+
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
     key = (served.id, picture_id, seed)
@@ -112,13 +124,10 @@ def prepared(served, catalogue, picture_id: str, seed: int = 0) -> dict:
             _volumes.move_to_end(key)
             return _volumes[key]
     renderer = served.load()
-    period = renderer.motion.period
     image = _picture(renderer, catalogue, picture_id)
     with torch.no_grad():
         volume = predict_spectral_volume(renderer.motion, image, seed=seed, sampler="dpm", progress=False)[0, 0]
-        weight = motion_weight(spectral_volume_to_motion(volume[None], period, period=period))
-        entry = {"image": image, "volume": volume, "period": period, "basis": modal_basis(volume, period),
-                 "features": renderer.pyramid(image), "metric": renderer.metric(image, weight.to(image))}
+    entry = poke_state(renderer, image, volume, renderer.motion.period)
     with _volumes_lock:
         _volumes[key] = entry
         while len(_volumes) > KEEP_VOLUMES:
@@ -136,15 +145,19 @@ def prepare(served, p: Payload, catalogue) -> dict:
 
 
 def poke(served, p: Payload, catalogue):
+    from kinema.serve.poke import poke_fields
+
+    request = poke_fields(p, catalogue)
+    return stream_poke(served.load(), prepared(served, catalogue, request.picture), request)
+
+
+def stream_poke(renderer, ready: dict, request):
+    """(stream info, frames (h w 3) uint8 as simulated) of one drag-and-release on ``ready``."""
     import torch
 
     from kinema.data.io import to_uint8
     from kinema.methods.dynamics.modal import ModalSimulator, simulate
-    from kinema.serve.poke import poke_fields
 
-    request = poke_fields(p, catalogue)
-    renderer = served.load()
-    ready = prepared(served, catalogue, request.picture)
     image, period = ready["image"], ready["period"]
     h, w = image.shape[-2:]
     omega = 2 * math.pi / period

@@ -421,7 +421,7 @@ function openSocket() {
       } else if (message.type === "end") {
         p.ended = true;
       } else if (message.type === "ready") {
-        poke.ready = message.picture;
+        poke.ready = message.picture; studio.pokeReady = message.picture;
         $("#poke-stats").textContent = "ready: drag a part of the picture and let go";
       } else if (message.type === "error") {
         const error = $(".error", section);
