@@ -154,7 +154,7 @@ def test_sample_verb_writes_videos_strip_plot_and_loop_verdicts(stages, tmp_path
     folder = tmp_path / "run" / "model"
     stages["model"].save_pretrained(folder)
     sample = handler("sample", folder.parent)
-    written = sample(folder.parent, tmp_path / "out", SampleOptions(num=2, frames=60, identity="random"))
+    written = sample(folder.parent, tmp_path / "out", SampleOptions(num=2, frames=40, identity="random"))
     names = sorted(p.name for p in written)
     assert names == ["frames.png", "sample-00.gif", "sample-00.mp4", "sample-01.gif",
                      "sample-01.mp4", "sample.json", "trajectory.svg"]
