@@ -39,6 +39,9 @@ class TrainConfig:
     # weights past this many times their starting norm, or a loss this many spreads away from
     # its recent median, stop the run as diverged (kinema.train.divergence); None = off
     divergence_factor: float | None = 1000.0
+    # AdamW implementation (kinema.train.optim): "fused" (one kernel per parameter; foreach
+    # where the device has none), "foreach" (all tensors per op) or "plain" (a Python loop)
+    optimizer_impl: str = "fused"
 
 
 @dataclass

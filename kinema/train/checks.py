@@ -45,6 +45,8 @@ _RULES = {
     "max_nonfinite": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "divergence_factor": (lambda v: v is None or (_is_number(v) and v > 1),
                           "a number > 1 or null"),
+    "optimizer_impl": (lambda v: v in ("fused", "foreach", "plain"),
+                       "one of fused, foreach, plain"),
 }
 
 

@@ -3,7 +3,7 @@
 Per iteration, for each optimiser group in the order ``parameter_groups()`` gives them:
 zero every gradient, ``losses = method.training_step(batch, group)``, back-propagate
 ``losses["loss"]``, average gradients over ranks, clip the group's gradient norm, step its
-AdamW. Then every group's scheduler steps (linear warm-up, then
+AdamW (``train.optimizer_impl``: fused by default, ``kinema.train.optim``). Then every group's scheduler steps (linear warm-up, then
 ``lr_schedule``: constant, linear or exponential decay; ``kinema.config.lr_factor``) and the EMA updates.
 A group whose loss or gradient norm is not finite is not updated; such steps are counted and
 ``max_nonfinite`` of them in a row stop the run.
@@ -41,6 +41,7 @@ from kinema.train.divergence import DivergenceMonitor, weight_norm
 from kinema.train.ema import EMA
 from kinema.train.log import LossMeter, RunLog
 from kinema.train.method import TrainableMethod
+from kinema.train.optim import implementation_options
 from kinema.train.resume import recipe_differences, retune_optimizers, state_mismatch
 from kinema.train.rng import capture_rng, restore_rng, seed_everything
 from kinema.train.stop import GracefulStop
@@ -126,7 +127,9 @@ class Trainer:
 
     def _optimizer_options(self, group: str) -> dict:
         cfg = self.config
-        options = {"lr": cfg.lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay}
+        options = {"lr": cfg.lr, "betas": tuple(cfg.betas), "weight_decay": cfg.weight_decay,
+                   **implementation_options(getattr(cfg, "optimizer_impl", "fused"),
+                                            self.groups[group])}
         if hasattr(self.method, "optimizer_options"):
             options.update(self.method.optimizer_options(group))
         if "lr_scale" in options:   # a group's rate relative to train.lr (e.g. a GAN's D)
