@@ -24,7 +24,8 @@ demo: $(STAMP)
 # results), then the studio on runs/ at http://127.0.0.1:7860/. Stages already trained are kept.
 STUDIO_RUNS := cinn-autoencoder:tiny-clouds cinn-image-encoder:tiny-clouds cinn-flow:tiny-clouds \
 	cinn-flow:tiny-clouds-control gendef-image:tiny gendef-video:tiny latentgan-image:tiny \
-	latentgan-embed:tiny latentgan-temporal:tiny
+	latentgan-embed:tiny latentgan-temporal:tiny dynamics-vae:tiny dynamics-diffusion:tiny \
+	dynamics-attention:tiny dynamics-render:tiny
 
 studio-models: $(STAMP)
 	@for run in $(STUDIO_RUNS); do method=$${run%%:*}; preset=$${run#*:}; \

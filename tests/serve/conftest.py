@@ -88,6 +88,8 @@ def train_tiny_dynamics(root):
         earlier = {f: str(made[s]) for f, s in stage_fields(recipe.model).items()
                    if s in made and getattr(recipe.model, f)}
         recipe = dataclasses.replace(recipe, model=dataclasses.replace(recipe.model, **earlier))
+        recipe = dataclasses.replace(recipe, data=dataclasses.replace(    # caches: not in ./runs
+            recipe.data, options={**recipe.data.options, "cache_dir": str(root / ".cache" / stage)}))
         made[stage] = train_recipe(recipe, root / f"{stage}-tiny", tensorboard=False, progress=False)
     return made
 

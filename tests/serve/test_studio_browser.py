@@ -35,8 +35,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(models_dir):
+def serve(models_dir):
+    """A uvicorn server of the studio on a free loopback port, in a thread: (url, stop)."""
     import uvicorn
 
     from kinema.serve.app import create_app
@@ -53,9 +53,25 @@ def server(models_dir):
         if instance.started:
             break
         time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    instance.should_exit = True
-    thread.join(10)
+
+    def stop():
+        instance.should_exit = True
+        thread.join(10)
+    return f"http://127.0.0.1:{port}", stop
+
+
+@pytest.fixture(scope="module")
+def server(models_dir):
+    url, stop = serve(models_dir)
+    yield url
+    stop()
+
+
+@pytest.fixture(scope="module")
+def full_server(full_models_dir):
+    url, stop = serve(full_models_dir)
+    yield url
+    stop()
 
 
 @pytest.fixture(scope="module")
@@ -66,17 +82,31 @@ def browser():
         instance.close()
 
 
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1100, "height": 760})
+    page.errors = []
+    page.on("pageerror", lambda err: page.errors.append(str(err)))
+    page.goto(url + "/")
+    page.wait_for_function("window.studio && window.studio.ready", timeout=20_000)
+    return page
+
+
 @pytest.fixture(scope="module")
 def page(browser, server):
     """One page for the module's tests (each opens its tab): page loads cost seconds here."""
-    page = browser.new_page(viewport={"width": 1100, "height": 760})
-    errors = []
-    page.on("pageerror", lambda err: errors.append(str(err)))
-    page.goto(server + "/")
-    page.wait_for_function("window.studio && window.studio.ready", timeout=20_000)
+    page = open_page(browser, server)
     yield page
     page.close()
-    assert not errors, errors
+    assert not page.errors, page.errors
+
+
+@pytest.fixture(scope="module")
+def full_page(browser, full_server):
+    """The page of a studio serving every method (slow: trains GenDeF, latent GAN, dynamics)."""
+    page = open_page(browser, full_server)
+    yield page
+    page.close()
+    assert not page.errors, page.errors
 
 
 def shot(page, name: str) -> None:
@@ -171,7 +201,8 @@ def test_poke_drag_and_release_moves_the_picture_where_dragged(page):
 
 
 @pytest.mark.slow
-def test_edit_scribble_propagates_and_points_track(page):
+def test_edit_scribble_propagates_and_points_track(full_page):
+    page = full_page
     section = open_tab(page, "edit", "gendef-video-tiny")
     page.fill(f"{section} [name=frames]", "12")
     page.click(f"{section} .canonical")
@@ -201,7 +232,8 @@ def test_edit_scribble_propagates_and_points_track(page):
 
 
 @pytest.mark.slow
-def test_generate_plays_long_videos(page):
+def test_generate_plays_long_videos(full_page):
+    page = full_page
     section = open_tab(page, "generate", "latentgan-temporal-tiny")
     page.fill(f"{section} [name=frames]", "48")
     page.select_option(f"{section} [name=identity]", "random")
@@ -260,3 +292,36 @@ def test_uploads_in_the_page(page, tmp_path):
     text.write_text("not a picture at all")
     page.set_input_files("#upload", str(text))
     page.wait_for_function("document.querySelector('#upload-status').textContent.includes('not a picture')")
+
+
+@pytest.mark.slow
+def test_animate_with_dynamics_loops_and_shows_the_spectral_volume(full_page):
+    page = full_page
+    section = open_tab(page, "animate", "dynamics-render-tiny")
+    assert page.is_visible(f"{section} [name=loop]") and page.is_hidden(f"{section} [name=control]")
+    page.check(f"{section} [name=loop]")
+    page.fill(f"{section} [name=slowmo]", "2")
+    page.fill(f"{section} [name=num]", "1")
+    page.click(f"{section} .run")
+    page.wait_for_selector(f"{section} figure img.still", timeout=60_000)
+    assert "loop" in page.inner_text(f"{section} figcaption >> nth=0")
+    assert distinct_frames(page, f"{section} figure canvas.player >> nth=0") > 1
+    shot(page, "animate-dynamics")
+
+
+@pytest.mark.slow
+def test_poke_with_dynamics_streams_frames(full_page):
+    page = full_page
+    section = open_tab(page, "poke", "dynamics-render-tiny")
+    page.fill(f"{section} [name=frames]", "24")
+    page.wait_for_function("studio.pokeReady && document.querySelector('#poke-canvas').width === 16",
+                           timeout=60_000)
+    box = page.locator("#poke-canvas").bounding_box()
+    page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.4 * box["height"], steps=4)
+    page.mouse.up()
+    page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 24", timeout=30_000)
+    frames = page_frames(page)
+    assert frames.shape == (24, 16, 16, 4) and len({f.tobytes() for f in frames}) > 1
+    shot(page, "poke-dynamics")
