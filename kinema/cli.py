@@ -70,8 +70,15 @@ def build_app() -> typer.Typer:
     return app
 
 
+THREADS_VARIABLE = "KINEMA_THREADS"
+
+
 def _root(debug: bool = typer.Option(False, "--debug", help="show full tracebacks "
-                                                              "(or set KINEMA_DEBUG=1)")) -> None:
+                                                              "(or set KINEMA_DEBUG=1)"),
+          threads: int | None = typer.Option(
+              None, "--threads", envvar=THREADS_VARIABLE, show_envvar=True,
+              help="torch CPU threads for the command (default: torch's own choice; on a "
+                   "shared machine 1 can be faster than 2)")) -> None:
     """kinema: video synthesis by separating content from motion."""
     if debug:
         import os
@@ -79,6 +86,20 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show full traceback
         from kinema.errors import DEBUG_VARIABLE
 
         os.environ[DEBUG_VARIABLE] = "1"
+    if threads is not None:
+        set_threads(threads)
+
+
+def set_threads(threads: int) -> None:
+    """torch.set_num_threads(threads) for this process (and its intra-op pool), checked."""
+    if threads < 1:
+        raise KinemaError(f"--threads / {THREADS_VARIABLE} must be an integer >= 1, got {threads}")
+    import os
+
+    import torch
+
+    torch.set_num_threads(threads)
+    os.environ[THREADS_VARIABLE] = str(threads)   # processes it starts (torchrun, benchmarks) too
 
 
 def list_methods() -> None:
