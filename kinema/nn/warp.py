@@ -172,7 +172,12 @@ class _WeightedSplat(torch.autograd.Function):
         n, size = h * w, _padded((h, w))
         idx, bil, ax, ay = _splat_corners(flow)
         src = torch.cat([image.reshape(b, c, n) * e.reshape(b, 1, n), e.reshape(b, 1, n)], dim=1)
-        if c >= _SPARSE_CHANNELS:
+        if c >= _SPARSE_CHANNELS and not any(ctx.needs_input_grad[:3]):
+            # inference: one scatter per corner (no 4x temporary, no sparse matrix to build)
+            acc = image.new_zeros(b, c + 1, size)
+            for k in range(4):
+                acc.scatter_add_(2, idx[:, k:k + 1].expand(b, c + 1, n), src * bil[:, k:k + 1])
+        elif c >= _SPARSE_CHANNELS:
             pattern = _bilinear_matrix(idx, bil, size)
             # (c+1, b n) @ A^T: the scatter of every channel and corner in one product
             acc = rearrange(rearrange(src, "b c n -> c (b n)") @ pattern, "c (b n) -> b c n", b=b)

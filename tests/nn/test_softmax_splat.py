@@ -135,3 +135,13 @@ def test_mismatched_flow_is_refused():
         softmax_splat(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 8, 7))
     with pytest.raises(ValueError, match="metric must be"):
         softmax_splat(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8))
+
+
+def test_inference_path_equals_the_differentiable_one():
+    torch.manual_seed(5)
+    image, flow, metric = torch.randn(2, 20, 6, 7), torch.randn(2, 2, 6, 7) * 2, torch.randn(2, 1, 6, 7)
+    with torch.no_grad():
+        inference, covered = softmax_splat(image, flow, metric)
+    trained, trained_covered = softmax_splat(image.requires_grad_(), flow, metric)
+    assert torch.allclose(inference, trained, atol=1e-6)
+    assert torch.equal(covered, trained_covered)
