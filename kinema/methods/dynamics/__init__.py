@@ -44,5 +44,6 @@ register_method(MethodEntry(
     family="dynamics",
     commands="kinema.methods.dynamics.cli:register",
     apps={"animate": "kinema.methods.dynamics.cli:animate"},
+    benchmarks={"dynamics-speed": "kinema.methods.dynamics.bench:speed_benchmark"},
     presets=("tiny", "small", "paper"),
 ))
