@@ -37,6 +37,7 @@ from kinema.serve.requests import ApiError, Payload, read_body, read_json
 
 log = logging.getLogger("kinema.studio")
 STATIC = {"index.html": "text/html; charset=utf-8", "studio.js": "text/javascript; charset=utf-8",
+          "canvas.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 CLIP_PREVIEW = (64, 8)   # side, frames
 

@@ -154,13 +154,17 @@ class ModelStore:
         return model
 
     def tab_state(self, tab: Tab) -> dict:
+        """The tab's models; ``missing`` (no model: the tab cannot run) or ``also`` (some of its
+        methods have no model) say which commands train the missing ones."""
         models = [m.id for m in self.models.values() if tab.name in m.tabs()]
         out = {"name": tab.name, "title": tab.title, "summary": tab.summary, "models": models}
-        if not models:
-            out["missing"] = " ".join(
-                f"No trained model of {FAMILY_TITLES.get(f, f)} in {self.models_dir}: "
-                f"{train_commands(f)}, then restart `kinema studio --models runs`."
-                for f in tab.families)
+        served = {self.models[m].family for m in models}
+        absent = [f for f in tab.families if f not in served]
+        text = " ".join(f"No trained model of {FAMILY_TITLES.get(f, f)} in {self.models_dir}: "
+                        f"{train_commands(f)}, then restart `kinema studio --models runs`."
+                        for f in absent)
+        if absent:
+            out["missing" if not models else "also"] = text
         return out
 
     def state(self) -> dict:

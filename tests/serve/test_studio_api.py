@@ -75,6 +75,9 @@ def test_tabs_without_a_model_name_the_train_commands(client):
 
     tabs = {t["name"]: t for t in client.get("/api/state").json()["tabs"]}
     assert all("missing" not in tabs[name] for name in ("animate", "poke", "vary"))
+    # the cINN serves Animate; dynamics has no model here: named beside the working tab
+    assert "kinema train dynamics-vae --preset small" in tabs["animate"]["also"]
+    assert "also" not in tabs["vary"]
     assert "kinema train gendef-image --preset small" in tabs["edit"]["missing"]
     (empty := models_dir_empty(client)).mkdir(exist_ok=True)
     from kinema.serve.models import ModelStore
@@ -213,7 +216,7 @@ def test_bad_requests_and_paths_never_show_a_traceback(client):
 def test_page_and_assets_are_served_from_the_package_without_cdn(client):
     page = client.get("/")
     assert page.status_code == 200 and "<canvas id=\"poke-canvas\"" in page.text
-    for name, kind in (("studio.js", "javascript"), ("studio.css", "css")):
+    for name, kind in (("studio.js", "javascript"), ("canvas.js", "javascript"), ("studio.css", "css")):
         asset = client.get(f"/static/{name}")
         assert asset.status_code == 200 and kind in asset.headers["content-type"]
         assert "http://" not in asset.text and "https://" not in asset.text

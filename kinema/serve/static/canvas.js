@@ -1,0 +1,202 @@
+// kinema studio: the two interactive canvases — Poke (drag and release; frames streamed over a
+// websocket as the modal simulation makes them) and Edit (scribble on GenDeF's canonical image,
+// or click points to track). Loaded before studio.js, whose helpers ($, api, runJob, modelOf,
+// number, loadImage) these functions call once the page has started.
+"use strict";
+
+// ------------------------------------------------------------------ poke: drag and release
+
+const poke = { start: null, end: null, image: null, socket: null, released: 0 };
+
+async function drawPokePicture() {
+  const section = $("#tab-poke"), canvas = $("#poke-canvas");
+  const model = modelOf(section);
+  if (!model || !studio.picture) return;
+  const [h, w] = model.info && model.info.shape ? model.info.shape : [160, 256];
+  canvas.width = w; canvas.height = h;
+  const image = await loadImage(`/api/pictures/${studio.picture}`);
+  preparePoke(model.id, studio.picture);
+  const context = canvas.getContext("2d");
+  // the server fits the picture the same way: centre crop to the model's aspect, then resize
+  const scale = Math.max(w / image.width, h / image.height);
+  const sw = w / scale, sh = h / scale;
+  context.drawImage(image, (image.width - sw) / 2, (image.height - sh) / 2, sw, sh, 0, 0, w, h);
+  poke.image = context.getImageData(0, 0, w, h);
+}
+
+function preparePoke(model, picture) {
+  // the method computes what a poke of this picture needs (its spectral volume) before the release
+  if (poke.prepared === `${model}/${picture}` || !$("#tab-poke").classList.contains("active")) return;
+  poke.prepared = `${model}/${picture}`;
+  $("#poke-stats").textContent = "preparing the picture's motion…";
+  const socket = openSocket();
+  const send = () => socket.send(JSON.stringify({ type: "prepare", model, picture }));
+  if (socket.readyState === 1) send(); else socket.addEventListener("open", send, { once: true });
+}
+
+function canvasPoint(event) {
+  const canvas = $("#poke-canvas"), box = canvas.getBoundingClientRect();
+  return [(event.clientX - box.left) / box.width, (event.clientY - box.top) / box.height];
+}
+
+function drawArrow() {
+  const canvas = $("#poke-canvas"), context = canvas.getContext("2d");
+  if (poke.image) context.putImageData(poke.image, 0, 0);
+  if (!poke.start || !poke.end) return;
+  context.strokeStyle = "#ffd21f"; context.lineWidth = 2;
+  context.beginPath();
+  context.moveTo(poke.start[0] * canvas.width, poke.start[1] * canvas.height);
+  context.lineTo(poke.end[0] * canvas.width, poke.end[1] * canvas.height);
+  context.stroke();
+}
+
+// Frames are played at PLAY_FPS at most: a simulation faster than that is paced, a slower one
+// is drawn as each frame arrives.
+const PLAY_FPS = 30;
+
+function finishPoke() {
+  const p = studio.poke, t = p.drawn;
+  const fps = t.length > 1 ? (t.length - 1) / ((t[t.length - 1] - t[0]) / 1000) : 0;
+  const a = p.times;
+  const arrival = a.length > 1 ? (a.length - 1) / ((a[a.length - 1] - a[0]) / 1000) : 0;
+  p.stats = { frames: t.length, firstFrameMs: t[0] - poke.released, fps, arrivalFps: arrival };
+  $("#poke-stats").textContent = `${t.length} frames; first frame ${Math.round(t[0] - poke.released)} ms after the release; ` +
+    `played at ${fps.toFixed(1)} frames/s (simulated at ${arrival.toFixed(1)} frames/s)`;
+}
+
+function playPoke(time) {
+  const p = studio.poke, canvas = $("#poke-canvas");
+  if (p.next < p.frames.length && (!p.drawn.length || time - p.drawn[p.drawn.length - 1] >= 1000 / PLAY_FPS - 2)) {
+    const { width, height } = p.info;
+    canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(p.frames[p.next]), width, height), 0, 0);
+    p.next += 1;
+    p.drawn.push(performance.now());
+  }
+  if (p.ended && p.next >= p.frames.length) { finishPoke(); return; }
+  requestAnimationFrame(playPoke);
+}
+
+function openSocket() {
+  if (poke.socket && poke.socket.readyState <= 1) return poke.socket;
+  const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/api/poke`);
+  socket.binaryType = "arraybuffer";
+  const canvas = $("#poke-canvas"), section = $("#tab-poke");
+  socket.onmessage = (event) => {
+    const p = studio.poke;
+    if (typeof event.data === "string") {
+      const message = JSON.parse(event.data);
+      if (message.type === "start") {
+        canvas.width = message.width; canvas.height = message.height;
+        Object.assign(p, { info: message, frames: [], times: [], drawn: [], next: 0, ended: false, stats: null });
+        requestAnimationFrame(playPoke);
+      } else if (message.type === "end") {
+        p.ended = true;
+      } else if (message.type === "ready") {
+        poke.ready = message.picture; studio.pokeReady = message.picture;
+        $("#poke-stats").textContent = "ready: drag a part of the picture and let go";
+      } else if (message.type === "error") {
+        const error = $(".error", section);
+        error.textContent = message.error; error.hidden = false;
+        p.stats = { error: message.error };
+      }
+      return;
+    }
+    p.frames.push(event.data);
+    p.times.push(performance.now());
+  };
+  poke.socket = socket;
+  return socket;
+}
+
+function setUpPoke() {
+  const canvas = $("#poke-canvas"), section = $("#tab-poke");
+  $$("input[type=range]", section).forEach((input) => {
+    const out = input.nextElementSibling;
+    const show = () => (out.textContent = input.value);
+    input.addEventListener("input", show); show();
+  });
+  canvas.addEventListener("pointerdown", (event) => {
+    if (!poke.image) return;
+    canvas.setPointerCapture(event.pointerId);
+    poke.start = canvasPoint(event); poke.end = poke.start;
+    openSocket();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!poke.start) return;
+    poke.end = canvasPoint(event); drawArrow();
+  });
+  canvas.addEventListener("pointerup", (event) => {
+    if (!poke.start) return;
+    const start = poke.start, end = canvasPoint(event);
+    poke.start = null; poke.end = null;
+    const model = modelOf(section);
+    $(".error", section).hidden = true;
+    const message = { type: "poke", model: model.id, picture: studio.picture,
+                      point: start.map((v) => Math.min(1, Math.max(0, v))),
+                      drag: [end[0] - start[0], end[1] - start[1]],
+                      damping: number(section, "damping"), stiffness: number(section, "stiffness"),
+                      frames: number(section, "frames") };
+    studio.poke = { frames: [], stats: null, times: [], drawn: [], next: 0 };
+    poke.released = performance.now();
+    const socket = openSocket();
+    const send = () => socket.send(JSON.stringify(message));
+    if (socket.readyState === 1) send(); else socket.addEventListener("open", send, { once: true });
+  });
+}
+
+// ------------------------------------------------------------------ edit: scribble or track on x_c
+
+const edit = { strokes: [], points: [], canonical: null, drawing: null };
+
+function drawEdit() {
+  const canvas = $("#edit-canvas"), context = canvas.getContext("2d");
+  context.imageSmoothingEnabled = false;
+  if (edit.canonical) context.drawImage(edit.canonical, 0, 0, canvas.width, canvas.height);
+  for (const stroke of edit.strokes) {
+    context.strokeStyle = stroke.colour; context.fillStyle = stroke.colour;
+    context.lineWidth = stroke.width * canvas.width; context.lineCap = "round"; context.lineJoin = "round";
+    context.beginPath();
+    stroke.points.forEach(([x, y], i) => (i ? context.lineTo : context.moveTo).call(context, x * canvas.width, y * canvas.height));
+    if (stroke.points.length === 1) context.arc(stroke.points[0][0] * canvas.width, stroke.points[0][1] * canvas.height, context.lineWidth / 2, 0, 7);
+    stroke.points.length === 1 ? context.fill() : context.stroke();
+  }
+  context.fillStyle = "#ffd21f";
+  for (const [x, y] of edit.points) {
+    context.beginPath(); context.arc(x * canvas.width, y * canvas.height, 4, 0, 7); context.fill();
+  }
+}
+
+function setUpEdit() {
+  const section = $("#tab-edit"), canvas = $("#edit-canvas");
+  const where = (event) => {
+    const box = canvas.getBoundingClientRect();
+    return [Math.min(1, Math.max(0, (event.clientX - box.left) / box.width)),
+            Math.min(1, Math.max(0, (event.clientY - box.top) / box.height))];
+  };
+  $(".canonical", section).addEventListener("click", async () => {
+    const model = modelOf(section);
+    if (!model) return;
+    const out = await runJob(section, "edit", { model: model.id, action: "render",
+                                                seed: number(section, "seed"), frames: number(section, "frames") });
+    if (!out) return;
+    edit.canonical = await loadImage(`/api/jobs/${out.job}/media/${out.images[0].media}`);
+    edit.strokes = []; edit.points = [];
+    canvas.width = 256; canvas.height = Math.round(256 * edit.canonical.height / edit.canonical.width);
+    drawEdit();
+  });
+  $(".clear", section).addEventListener("click", () => { edit.strokes = []; edit.points = []; drawEdit(); });
+  canvas.addEventListener("pointerdown", (event) => {
+    if (!edit.canonical) return;
+    if ($("[name=tool]:checked", section).value === "track") {
+      edit.points.push(where(event)); drawEdit(); return;
+    }
+    canvas.setPointerCapture(event.pointerId);
+    edit.drawing = { colour: $("[name=colour]", section).value, width: 0.06, points: [where(event)] };
+    edit.strokes.push(edit.drawing); drawEdit();
+  });
+  canvas.addEventListener("pointermove", (event) => {
+    if (!edit.drawing) return;
+    edit.drawing.points.push(where(event)); drawEdit();
+  });
+  canvas.addEventListener("pointerup", () => (edit.drawing = null));
+}
