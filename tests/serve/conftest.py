@@ -2,6 +2,7 @@
 (``kinema.train.cli.train_recipe``, the code behind ``kinema train``) in a few seconds."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -47,19 +48,31 @@ def train_tiny_generators(root):
     return made
 
 
-@pytest.fixture(scope="session")
+@contextlib.contextmanager
 def standin_registered():
+    """The stand-in's registry entry, only while a studio discovers its models (then removed,
+    so no other test sees an extra method)."""
     from kinema.registry import METHODS, available_methods
     from tests.serve.standin import ENTRY
 
     available_methods()
     METHODS[ENTRY.name] = ENTRY
-    yield ENTRY
-    METHODS.pop(ENTRY.name, None)
+    try:
+        yield ENTRY
+    finally:
+        METHODS.pop(ENTRY.name, None)
+
+
+def studio_app(models_dir, **settings):
+    from kinema.serve.app import StudioSettings, create_app
+    from kinema.serve.models import ADAPTERS
+
+    with standin_registered():
+        return create_app(models_dir, StudioSettings(**settings), adapters={**ADAPTERS, **STANDIN})
 
 
 @pytest.fixture(scope="session")
-def models_dir(tmp_path_factory, standin_registered):
+def models_dir(tmp_path_factory):
     """runs/-like folder: the cINN's stages, the poke stand-in, a folder that is no model and a
     model of a class no method registers."""
     from tests.serve.standin import ModalStandIn, StandInConfig
@@ -115,16 +128,7 @@ def full_client(full_models_dir):
 def make_client(models_dir, **settings):
     from starlette.testclient import TestClient
 
-    from kinema.serve.app import StudioSettings, create_app
-
-    app = create_app(models_dir, StudioSettings(**settings), adapters={**_adapters(), **STANDIN})
-    return TestClient(app, raise_server_exceptions=False)
-
-
-def _adapters():
-    from kinema.serve.models import ADAPTERS
-
-    return ADAPTERS
+    return TestClient(studio_app(models_dir, **settings), raise_server_exceptions=False)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from kinema.pretrained import Pretrained
 from kinema.registry import MethodEntry
 
 TABS = ("poke",)
-# registered by the tests' fixture for as long as it runs (kinema.registry.METHODS)
+# registered only while a test's studio discovers its models (conftest.standin_registered)
 ENTRY = MethodEntry(name="poke-standin", model_class="tests.serve.standin:ModalStandIn",
                     recipe="tests.serve.standin:recipe", tasks=("ImageToVideo",),
                     summary="test stand-in for the poke stream", family="poke-standin")
@@ -46,9 +46,7 @@ def summarize(config: dict) -> dict:
 
 
 def load(folder):
-    from kinema.pretrained import load_pretrained
-
-    return load_pretrained(folder)
+    return ModalStandIn.from_pretrained(folder)      # its own class: no registry look-up
 
 
 def displacement(t: np.ndarray, stiffness: float, damping: float) -> np.ndarray:

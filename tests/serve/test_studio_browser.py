@@ -39,11 +39,9 @@ def serve(models_dir):
     """A uvicorn server of the studio on a free loopback port, in a thread: (url, stop)."""
     import uvicorn
 
-    from kinema.serve.app import create_app
-    from kinema.serve.models import ADAPTERS
-    from tests.serve.conftest import STANDIN
+    from tests.serve.conftest import studio_app
 
-    app = create_app(models_dir, adapters={**ADAPTERS, **STANDIN})
+    app = studio_app(models_dir)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="auto")
     instance = uvicorn.Server(config)

@@ -25,11 +25,8 @@ ROOT = Path(__file__).parents[2]
 LAUNCH = """
 import sys, uvicorn, torch
 torch.set_num_threads(1)
-from kinema.registry import METHODS, available_methods
 from kinema.serve.app import StudioSettings, create_app
 from kinema.serve.models import ADAPTERS
-from tests.serve.standin import ENTRY
-available_methods(); METHODS[ENTRY.name] = ENTRY
 app = create_app(sys.argv[1], StudioSettings(workers=1, max_waiting=4),
                  adapters={**ADAPTERS, "dynamics": "tests.serve.benchpoke"})
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
