@@ -104,7 +104,7 @@ def _train_summary(run: Path) -> str:
 
 def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num_videos: int | None = None,
                      preset: str | None = None, long_videos: int = 32, track_clips: int = 8,
-                     inversion_steps: int = 150, **_) -> tuple[Path, Path]:
+                     inversion_steps: int = 100, **_) -> tuple[Path, Path]:
     """One table (``benchmarks/gendef-DATA.md``) over the rows of ``ROWS`` (see the module docstring)."""
     from kinema.bench.harness import Protocol, evaluate, write_benchmark
     from kinema.data import load_dataset
