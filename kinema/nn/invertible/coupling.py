@@ -125,18 +125,42 @@ class AffineCoupling(InvertibleLayer):
             cond = cond[:, :, None, None].expand(-1, -1, kept.shape[2], kept.shape[3])
         return torch.cat([kept, cond.to(kept.dtype)], dim=1)
 
-    def forward(self, x, cond=None, reverse=False):
+    def _scale_shift(self, kept: torch.Tensor, cond: torch.Tensor | None
+                     ) -> tuple[torch.Tensor, torch.Tensor]:
+        raw = self.subnet(self._subnet_input(kept, cond))
+        raw_scale, shift = raw.chunk(2, dim=1)
+        return self.clamp * torch.tanh(raw_scale / self.clamp), shift   # bounded, s = exp(.) > 0
+
+    def _check(self, x: torch.Tensor) -> None:
         _check_input(x)
         if (x.ndim == 4) != self.spatial:
             raise ValueError(f"coupling built for {'(b c h w)' if self.spatial else '(b d)'} "
                              f"inputs, got {tuple(x.shape)}")
+
+    def forward(self, x, cond=None, reverse=False):
+        self._check(x)
         kept, changed = self._halves(x)
-        raw = self.subnet(self._subnet_input(kept, cond))
-        raw_scale, shift = raw.chunk(2, dim=1)
-        log_scale = self.clamp * torch.tanh(raw_scale / self.clamp)   # bounded, s = exp(.) > 0
+        log_scale, shift = self._scale_shift(kept, cond)
         logdet = log_scale.flatten(1).sum(dim=1)
         if reverse:
             changed = (changed - shift) * torch.exp(-log_scale)
             return self._join(kept, changed), -logdet
         changed = changed * torch.exp(log_scale) + shift
         return self._join(kept, changed), logdet
+
+    def recompute(self, y, cond=None):
+        """The memory-saving backward's step (``InvertibleLayer.recompute``) with ONE subnet
+        pass: the kept half is the same on both sides of the coupling, so the subnet run on it
+        with autograd gives both the inverse (x2 = (y2 - t) / s, computed without a graph) and
+        the re-run forward; the default (inverse, then forward) would run it twice."""
+        self._check(y)
+        kept_y, changed_y = self._halves(y)
+        kept = kept_y.detach().requires_grad_(True)
+        with torch.enable_grad():
+            log_scale, shift = self._scale_shift(kept, cond)
+        with torch.no_grad():
+            changed = ((changed_y - shift) * torch.exp(-log_scale)).requires_grad_(True)
+        with torch.enable_grad():
+            out = self._join(kept, changed * torch.exp(log_scale) + shift)
+            logdet = log_scale.flatten(1).sum(dim=1)
+        return [kept, changed], lambda parts: self._join(*parts), out, logdet

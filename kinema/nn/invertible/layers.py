@@ -46,6 +46,25 @@ class InvertibleLayer(nn.Module):
     def inverse(self, y: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
         return self(y, cond=cond, reverse=True)[0]
 
+    def recompute(self, y: torch.Tensor, cond: torch.Tensor | None = None):
+        """One step of the memory-saving backward (``sequence.py``): the input x of this layer
+        from its output y, and the layer re-run on it with autograd.
+
+        Returns ``(parts, join, out, logdet)``: ``parts`` are leaf tensors that require grad
+        and make up x (``join(parts)`` is x; ``join`` of their gradients is dL/dx), and
+        ``out, logdet = layer(x)`` carry the graph. This default inverts, then re-runs;
+        a layer can share work between the two (``AffineCoupling``)."""
+        with torch.no_grad():
+            x = self(y, cond=cond, reverse=True)[0]
+        x = x.detach().requires_grad_(True)
+        with torch.enable_grad():
+            out, logdet = self(x, cond=cond)
+        return [x], _only, out, logdet
+
+
+def _only(parts: list[torch.Tensor]) -> torch.Tensor:
+    return parts[0]
+
 
 class ActNorm(InvertibleLayer):
     """Per-channel affine y = (x + bias) * exp(log_scale) (Glow, Kingma & Dhariwal 2018).

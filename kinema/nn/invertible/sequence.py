@@ -7,7 +7,8 @@ is recomputed from its output by the layer's exact inverse, the layer is re-run 
 autograd on, and the incoming gradient is pushed through that one layer; its activations are
 freed before the next. Memory then stays constant in the number of layers (RevNets, Gomez et
 al. 2017; i-RevNet, Jacobsen et al. 2018; memcnn), at the price of one inverse and one extra
-forward per layer. The ILE paper names memory as its limit (Sec. 4); this is the remedy.
+forward per layer (for an affine coupling one subnet pass serves both: ``recompute``). The
+ILE paper names memory as its limit (Sec. 4); this is the remedy.
 Written by hand because FrEIA 0.2 has no reversible backward and memcnn is not a dependency;
 gradients equal ordinary backpropagation up to the round-off of the inverse
 (tests/nn/test_invertible.py checks this in float64).
@@ -79,27 +80,25 @@ class _MemorySavingChain(torch.autograd.Function):
         grad_cond = None
         current = y.detach()
         for layer in reversed(sequence.layers):
-            with torch.no_grad():
-                x_in = layer(current, cond=cond, reverse=True)[0]
-            x_in = x_in.detach().requires_grad_(True)
             layer_cond = cond.detach().requires_grad_(True) if cond_needs_grad else cond
             layer_params = [p for p in layer.parameters() if id(p) in index]
-            with torch.enable_grad():
-                out, logdet = layer(x_in, cond=layer_cond)
+            parts, join, out, logdet = layer.recompute(current, cond=layer_cond)
             outputs, out_grads = [out], [grad_y]
             if logdet.requires_grad:
                 outputs.append(logdet)
                 out_grads.append(grad_logdet)
-            inputs = [x_in, *layer_params] + ([layer_cond] if cond_needs_grad else [])
+            inputs = [*parts, *layer_params] + ([layer_cond] if cond_needs_grad else [])
             grads = torch.autograd.grad(outputs, inputs, out_grads, allow_unused=True)
-            grad_y = grads[0] if grads[0] is not None else torch.zeros_like(x_in)
-            for p, g in zip(layer_params, grads[1:1 + len(layer_params)]):
+            n = len(parts)
+            grad_y = join([g if g is not None else torch.zeros_like(p)
+                           for g, p in zip(grads[:n], parts)])
+            for p, g in zip(layer_params, grads[n:n + len(layer_params)]):
                 if g is not None:
                     i = index[id(p)]
                     param_grads[i] = g if param_grads[i] is None else param_grads[i] + g
             if cond_needs_grad and grads[-1] is not None:
                 grad_cond = grads[-1] if grad_cond is None else grad_cond + grads[-1]
-            current = x_in.detach()
-            del out, logdet, outputs, grads
+            current = join([p.detach() for p in parts])
+            del out, logdet, outputs, grads, parts
         grad_x = grad_y if ctx.needs_input_grad[0] else None
         return (grad_x, grad_cond, None, *param_grads)
