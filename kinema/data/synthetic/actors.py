@@ -189,7 +189,8 @@ class Actors(SyntheticVideos):
             pose = pose * facing                                  # mirror the figure to face -x
             speed = min(rng.uniform(0.3, 0.8) * size / 64, (size - 2 * margin) / max(self.num_frames - 1, 1))
             travel = speed * (self.num_frames - 1)
-            start = rng.uniform(margin, size - margin - travel)
+            # max(): when the speed is capped, travel fills the free width up to rounding
+            start = rng.uniform(margin, max(margin, size - margin - travel))
             root[:, 0] = start + speed * time if facing > 0 else size - start - speed * time
             root[:, 1] -= 0.02 * unit * np.abs(np.sin(phase))                     # step bob
         else:
