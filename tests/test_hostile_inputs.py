@@ -398,9 +398,41 @@ def test_train_never_calls_an_arbitrary_callable(target, tmp_path):
     assert_refused(["train", target, "--out", out], target.split(":")[0], out)
 
 
+CONFIG_FILES = {   # a --config recipe file -> (its name, its text, what the message must name)
+    "missing": ("nosuch.json", None, "no such file"),
+    "not json": ("recipe.json", "{method: ile,,", "not valid JSON"),
+    "not yaml": ("recipe.yaml", "method: [ile\n  preset: {", "not valid YAML"),
+    "binary": ("recipe.yaml", b"\xff\xfe\x00\x81", "not a text file"),
+    "a list": ("recipe.json", "[1, 2, 3]", "holds a list"),
+    "a number": ("recipe.yaml", "42", "holds a int"),
+    "unknown key": ("recipe.json", '{"method": "tests.train.toy:recipe", "optimizer": {}}', "optimizer"),
+    "unknown field": ("recipe.yaml", "method: tests.train.toy:recipe\ntrain: {stepz: 3}", "stepz"),
+    "no method": ("recipe.json", '{"preset": "tiny"}', "'method'"),
+    "unknown method": ("recipe.json", '{"method": "nosuch"}', "nosuch"),
+    "section not a mapping": ("recipe.json", '{"method": "tests.train.toy:recipe", "train": 3}', "'train'"),
+    "bad value": ("recipe.yaml", "method: tests.train.toy:recipe\ntrain: {lr: .nan}", "train.lr"),
+    "negative steps": ("recipe.json", '{"method": "tests.train.toy:recipe", "train": {"steps": -4}}',
+                       "train.steps"),
+    "method clash": ("recipe.json", '{"method": "ile"}', "the file trains"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CONFIG_FILES))
+def test_train_config_files(case, tmp_path):
+    name, text, named = CONFIG_FILES[case]
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    elif text is not None:
+        path.write_text(text)
+    out = tmp_path / "run"
+    method = ["tests.train.toy:recipe"] if case == "method clash" else []
+    assert_refused(["train", *method, "--config", path, "--out", out, "--no-tensorboard"], named, out)
+
+
 def test_the_corpus_is_large():
     cases = (len(MODEL_FOLDERS) * (len(ENTRY_MODEL) + 1) + (len(PICTURES) - 1) * len(PICTURE_ENTRIES) + 2
              + len(VIDEOS) * len(VIDEO_ENTRIES) + sum(len(v) for v in NUMBERS.values()) + len(EVAL_NUMBERS)
-             + len(OUTPUTS) * 2 + 6)
+             + len(OUTPUTS) * 2 + 6 + len(CONFIG_FILES))
     print(f"hostile corpus: {cases} (input, entry point) pairs")
     assert cases >= 200

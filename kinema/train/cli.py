@@ -6,7 +6,8 @@ METHOD is a registered name (``kinema methods``) or ``module:function`` returnin
 again continues from the newest checkpoint in ``--out`` (what may change between the two runs,
 e.g. a larger ``--steps`` or a new ``train.lr``, is said in ``kinema.train.resume``); under
 ``torchrun --nproc_per_node N -m kinema train ...`` the run is data-parallel. The library
-behind it is ``kinema.train.recipes``.
+behind it is ``kinema.train.recipes``. ``kinema recipe METHOD`` prints a recipe, and
+``kinema train --config FILE`` trains from an edited one (``kinema.train.recipe_files``).
 """
 from __future__ import annotations
 
@@ -17,11 +18,20 @@ import typer
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train")
+    register_recipe(app)
+
+    @app.command("train", epilog=TRAIN_EXAMPLES)
     def train(
-        method: str = typer.Argument(..., help="registered method name, or module:function "
-                                               "returning a Recipe"),
-        preset: str = typer.Option("tiny", help="recipe preset (tiny, small, paper, ...)"),
+        method: Optional[str] = typer.Argument(None, help="registered method name (kinema "
+                                               "methods), or module:function returning a "
+                                               "Recipe; may be left out with --config"),
+        preset: str = typer.Option("tiny", help="recipe preset (tiny: seconds, small: minutes "
+                                                "on a CPU, paper; kinema methods lists them)"),
+        config: Optional[Path] = typer.Option(None, "--config", help="a recipe file (JSON or "
+                                              "YAML, e.g. an edited recipe.json); --set and the "
+                                              "flags apply on top"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="print the recipe (YAML) and "
+                                                             "stop without training"),
         data: Optional[str] = typer.Option(None, help="dataset name (default: the recipe's)"),
         out: Optional[Path] = typer.Option(None, help="run folder (default runs/METHOD-PRESET)"),
         steps: Optional[int] = typer.Option(None, help="total optimisation steps"),
@@ -36,12 +46,66 @@ def register(app: typer.Typer) -> None:
         tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard"),
     ) -> None:
         """Train METHOD; checkpoints, metrics.jsonl, samples and the final model go to --out."""
+        from kinema.errors import KinemaError
         from kinema.train.recipes import build_recipe, train_recipe
 
-        recipe = build_recipe(method, preset, data=data, steps=steps, batch_size=batch_size,
-                              seed=seed, overrides=overrides)
+        if config is not None:
+            from kinema.train.recipe_files import load_recipe_file
+
+            recipe = load_recipe_file(config, overrides, method=method)
+            apply_flags(recipe, data=data, steps=steps, batch_size=batch_size, seed=seed)
+            method, preset = method or recipe.method, recipe.preset
+        elif method is None:
+            raise KinemaError("kinema train needs METHOD (kinema methods lists them) or "
+                              "--config FILE")
+        else:
+            recipe = build_recipe(method, preset, data=data, steps=steps,
+                                  batch_size=batch_size, seed=seed, overrides=overrides)
+        if dry_run:
+            from kinema.train.recipe_files import recipe_text
+
+            typer.echo(recipe_text(recipe, "yaml"), nl=False)
+            return
         out = out or Path("runs") / f"{method.replace(':', '-').replace('.', '-')}-{preset}"
         model_dir = train_recipe(recipe, out, resume=resume, device=device,
                                  tensorboard=tensorboard)
         if model_dir is not None:
             typer.echo(f"model saved to {model_dir}")
+
+
+TRAIN_EXAMPLES = ("Examples: kinema train ile --preset small --out runs/ile  |  "
+                  "kinema train ile --preset tiny --dry-run > recipe.yaml; edit it; "
+                  "kinema train --config recipe.yaml --set train.steps=50")
+RECIPE_EXAMPLES = ("Example: kinema recipe cinn-flow --preset small-clouds --set "
+                   "train.steps=500 --format json > recipe.json")
+
+
+def apply_flags(recipe, *, data=None, steps=None, batch_size=None, seed=None) -> None:
+    """The --data/--steps/--batch-size/--seed flags on a recipe (after --set)."""
+    from kinema.validate import check_config
+
+    for section, key, value in (("data", "name", data), ("train", "steps", steps),
+                                ("train", "batch_size", batch_size), ("train", "seed", seed)):
+        if value is not None:
+            setattr(getattr(recipe, section), key, value)
+    check_config(recipe.train, "train")
+
+
+def register_recipe(app: typer.Typer) -> None:
+    @app.command("recipe", epilog=RECIPE_EXAMPLES)
+    def recipe_command(
+        method: str = typer.Argument(..., help="registered method name (kinema methods)"),
+        preset: str = typer.Option("tiny", help="recipe preset (kinema methods lists them)"),
+        overrides: List[str] = typer.Option([], "--set", help="section.key=value, repeatable"),
+        fmt: str = typer.Option("yaml", "--format", help="yaml or json"),
+    ) -> None:
+        """Print METHOD's recipe at --preset (YAML or JSON); edit it and train it with
+        `kinema train --config FILE`."""
+        from kinema.train.recipe_files import recipe_text
+        from kinema.train.recipes import build_recipe
+
+        if fmt not in ("yaml", "json"):
+            from kinema.errors import KinemaError
+
+            raise KinemaError(f"--format must be yaml or json, got {fmt!r}")
+        typer.echo(recipe_text(build_recipe(method, preset, overrides=overrides), fmt), nl=False)
