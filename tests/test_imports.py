@@ -13,7 +13,8 @@ SHARED_LAYERS = ("nn", "data", "metrics", "train", "viz")
 # what a method folder may import (docs/adding-a-method.md)
 METHOD_MAY_IMPORT = ("kinema.nn", "kinema.data", "kinema.metrics", "kinema.train", "kinema.viz",
                      "kinema.pretrained", "kinema.config", "kinema.registry", "kinema.errors",
-                     "kinema.tasks", "kinema.stages", "kinema.apps", "kinema.bench.harness")
+                     "kinema.tasks", "kinema.stages", "kinema.apps", "kinema.bench.harness",
+                     "kinema.outputs", "kinema.validate")
 
 
 def module_files(root: Path) -> dict[str, Path]:
