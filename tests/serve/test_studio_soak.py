@@ -32,6 +32,7 @@ app = create_app(sys.argv[1], StudioSettings(workers=1, max_waiting=4),
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 RESULTS: dict = {}
+POKE_FRAMES = 60
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +106,7 @@ def test_poke_speed_in_the_browser(studio_process):
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.goto(studio_process["url"] + "/#poke")
         page.wait_for_function("window.studio && window.studio.ready")
-        page.fill("#tab-poke [name=frames]", "120")
+        page.fill("#tab-poke [name=frames]", str(POKE_FRAMES))
         page.wait_for_function("document.querySelector('#poke-canvas').width === 256 && studio.pokeReady",
                                timeout=60_000)
         box = page.locator("#poke-canvas").bounding_box()
@@ -115,7 +116,8 @@ def test_poke_speed_in_the_browser(studio_process):
             page.mouse.down()
             page.mouse.move(x + 30, y - 10, steps=4)
             page.mouse.up()
-            page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 120", timeout=30_000)
+            page.wait_for_function(f"studio.poke.stats && studio.poke.stats.frames === {POKE_FRAMES}",
+                                   timeout=120_000)
             stats.append(page.evaluate("studio.poke.stats"))
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "poke-256x160.png"), full_page=True)
@@ -123,8 +125,8 @@ def test_poke_speed_in_the_browser(studio_process):
     first = sorted(s["firstFrameMs"] for s in stats)
     fps = sorted(s["fps"] for s in stats)
     arrival = sorted(s["arrivalFps"] for s in stats)
-    assert all(s["frames"] == 120 for s in stats) and first[len(first) // 2] < 10_000, stats
-    RESULTS["poke"] = {"pokes": len(stats), "frames": 120, "size": "256x160",
+    assert all(s["frames"] == POKE_FRAMES for s in stats) and first[len(first) // 2] < 10_000, stats
+    RESULTS["poke"] = {"pokes": len(stats), "frames": POKE_FRAMES, "size": "256x160",
                        "widths": list(render_config("small").widths),
                        "first_frame_ms": first, "played_fps": fps, "simulated_fps": arrival}
 
