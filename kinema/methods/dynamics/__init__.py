@@ -44,6 +44,9 @@ register_method(MethodEntry(
     family="dynamics",
     commands="kinema.methods.dynamics.cli:register",
     apps={"animate": "kinema.methods.dynamics.cli:animate"},
-    benchmarks={"dynamics-speed": "kinema.methods.dynamics.bench:speed_benchmark"},
+    benchmarks={"dynamics-speed": "kinema.methods.dynamics.bench:speed_benchmark",
+                "dynamics-swaying": "kinema.methods.dynamics.bench_swaying:swaying_benchmark"},
+    demo="kinema.methods.dynamics.demo:demo_section",
+    demo_order=40,
     presets=("tiny", "small", "paper"),
 ))
