@@ -1,4 +1,6 @@
-"""`kinema eval RUN --data NAME --metrics a,b,c --out results.json` and `kinema bench NAME`."""
+"""`kinema eval RUN --data NAME --metrics a,b,c --out results.json` and `kinema bench NAME`.
+
+Eval reads its defaults from the model (``kinema.bench.model_defaults``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,12 +20,15 @@ def eval_command(
     metrics: str = typer.Option("psnr,ssim", "--metrics", help="comma-separated metric names "
                                                                "(kinema metrics list)"),
     out: Path = typer.Option(Path("results.json"), "--out"),
-    task: str = typer.Option("prediction", "--task",
-                             help="prediction | image-to-video | generation"),
+    task: str = typer.Option(None, "--task", help="prediction | image-to-video | generation "
+                             "(default: the task the model serves; baselines: prediction)"),
     split: str = typer.Option("test", "--split"),
     num_videos: int = typer.Option(256, "--num-videos"),
-    num_frames: int = typer.Option(16, "--num-frames", help="clip length, context included"),
-    context_frames: int = typer.Option(2, "--context-frames"),
+    num_frames: int = typer.Option(None, "--num-frames", help="clip length, context included "
+                                   "(default: the model's clip length, or its context + 10; "
+                                   "else 16)"),
+    context_frames: int = typer.Option(None, "--context-frames", help="observed frames "
+                                       "(default: the model's config, else 2)"),
     num_samples: int = typer.Option(1, "--num-samples", help="samples per input (best-of-N)"),
     batch_size: int = typer.Option(16, "--batch-size"),
     seed: int = typer.Option(0, "--seed"),
@@ -39,19 +44,42 @@ def eval_command(
         [], "--metric-option", help="key=value for the metrics that take it, e.g. window=30 "
                                     "stride=10 for the sliding-window distances"),
 ) -> None:
-    """Evaluate a model on a dataset with streaming metrics; write results.json."""
+    """Evaluate a model on a dataset with streaming metrics; write results.json.
+
+    Size, channels, clip length, context frames and task come from the model's config unless
+    given here (--option size=N, --num-frames, --context-frames, --task); results.json says
+    which values were used and where each came from ("settings")."""
     import json
 
     from kinema.bench.harness import Protocol, evaluate
+    from kinema.bench.model_defaults import eval_settings
     from kinema.data.cli import parse_options
 
-    protocol = Protocol(task=task, split=split, num_videos=num_videos, num_frames=num_frames,
-                        context_frames=context_frames, num_samples=num_samples,
-                        batch_size=batch_size, seed=seed, data_options=parse_options(option))
+    model = entry = model_record = None
+    if Path(run).is_dir():
+        from kinema.pretrained import load_pretrained, model_folder, read_model_class
+        from kinema.registry import entry_for_class
+
+        folder = model_folder(Path(run))
+        entry = entry_for_class(read_model_class(folder))
+        model = load_pretrained(folder).eval()
+        model_record = {"run": str(folder), "kind": "model folder"}
+    values, data_options, settings = eval_settings(
+        model, entry, data, {"task": task, "num_frames": num_frames,
+                             "context_frames": context_frames}, parse_options(option))
+    protocol = Protocol(split=split, num_videos=num_videos, num_samples=num_samples,
+                        batch_size=batch_size, seed=seed, data_options=data_options, **values)
     names = [m.strip() for m in metrics.split(",") if m.strip()]
     record = evaluate(run, data, names, protocol, weights=weights, extractor=extractor,
                       feature_options={"i3d_resize": i3d_resize, "i3d_layer": i3d_layer},
-                      metric_options=parse_options(metric_option))
+                      metric_options=parse_options(metric_option), model=model,
+                      model_record=model_record)
+    record["settings"] = {name: {"value": (data_options.get(name) if name in ("size", "channels")
+                                           else values[name]), "from": source}
+                          for name, source in settings.items()}
+    for name, item in record["settings"].items():
+        if item["from"] != "command line":
+            typer.echo(f"{name} = {item['value']} (from {item['from']})", err=True)
     trained_on = (record["feature_extractors"]["extractor_training"] or {}).get("dataset")
     if trained_on and trained_on != data:
         typer.echo(f"note: the domain extractor was trained on {trained_on}, not {data}: its "
