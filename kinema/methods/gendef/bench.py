@@ -127,6 +127,8 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
             found.append((label, run))
         except KinemaError:
             command = f"kinema train gendef-video --preset {stem}{suffix} --out {run}"
+            if suffix not in ("-no-pretrain", "-frames"):      # these start G_c from scratch
+                command = f"kinema train gendef-image --preset {stem} --out {runs / f'gendef-image-{stem}'} && {command}"
             missing.append({"label": label, "run": str(run), "missing": command})
     extractor = runs / "extractors" / data
     if found and not (extractor / "config.json").is_file():
@@ -178,6 +180,12 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
             f"| model | domain FVD{frames} ↓ | domain FVD128 ↓ | domain FID ↓ | track error ↓ | "
             "static points ↓ | points stay put | inversion PSNR ↑ | run |",
             "|---|---|---|---|---|---|---|---|---|", *lines]
+    from kinema.metrics.features.domain_train import RECIPES
+
+    if data not in RECIPES:
+        body += ["", f"Note: kinema.metrics has no domain-extractor recipe for `{data}` (its labels are "
+                 f"{', '.join(RECIPES)}); a trained row here needs one (`kinema metrics train-extractor "
+                 f"--data {data} --label ...` with a label its clips record) before its distances can be measured."]
     pictures = write_pictures(shown, Path(out_dir), f"gendef-{data}", frames)
     if pictures:
         body += ["", "Pictures:", ""] + [f"- {caption}: ![{caption}]({path.name})" for caption, path in pictures]

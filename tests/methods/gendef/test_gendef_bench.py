@@ -77,7 +77,8 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
     md, js = bench.clouds_benchmark(tmp_path / "out", runs=tmp_path / "runs", preset="tiny", num_videos=4,
                                     long_videos=2, track_clips=1, inversion_steps=1)
     text = md.read_text()
-    assert "not trained: `kinema train gendef-video --preset tiny-no-fc" in text
+    assert "&& kinema train gendef-video --preset tiny-no-fc --out" in text      # stage 1 first
+    assert "not trained: `kinema train gendef-video --preset tiny-frames --out" in text  # no stage 1
     record = json.loads(js.read_text())
     row = record["rows"][0]
     assert row["label"] == "GenDeF"
