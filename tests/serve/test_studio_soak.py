@@ -33,6 +33,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
 RESULTS: dict = {}
 POKE_FRAMES = 60
+RENDERERS = ("small", "tiny")
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +49,10 @@ def studio_process(models_dir, tmp_path_factory):
 
     runs = tmp_path_factory.mktemp("soak-runs")
     (runs / "cinn").symlink_to(models_dir / "cinn-flow-tiny-clouds")
-    config = dataclasses.replace(render_config("small"), attention_path="", diffusion_path="",
-                                 image_size=(160, 256))
-    ImageRenderer(config).save_pretrained(runs / "poke-256x160")
+    for preset in RENDERERS:       # the small preset's renderer and the tiny one's, at 256x160
+        config = dataclasses.replace(render_config(preset), attention_path="", diffusion_path="",
+                                     image_size=(160, 256))
+        ImageRenderer(config).save_pretrained(runs / f"poke-256x160-{preset}")
     tmp = tmp_path_factory.mktemp("server-tmp")
     port = free_port()
     env = dict(os.environ, TMPDIR=str(tmp), OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
@@ -100,35 +102,38 @@ def test_soak_animate(studio_process):
 def test_poke_speed_in_the_browser(studio_process):
     from kinema.methods.dynamics.config import render_config
 
-    stats = []
+    runs = {}
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = browser.new_page(viewport={"width": 1100, "height": 900})
         page.goto(studio_process["url"] + "/#poke")
         page.wait_for_function("window.studio && window.studio.ready")
         page.fill("#tab-poke [name=frames]", str(POKE_FRAMES))
-        page.wait_for_function("document.querySelector('#poke-canvas').width === 256 && studio.pokeReady",
-                               timeout=60_000)
-        box = page.locator("#poke-canvas").bounding_box()
-        for k in range(5):
-            x, y = box["x"] + (0.3 + 0.1 * k) * box["width"], box["y"] + 0.5 * box["height"]
-            page.mouse.move(x, y)
-            page.mouse.down()
-            page.mouse.move(x + 30, y - 10, steps=4)
-            page.mouse.up()
-            page.wait_for_function(f"studio.poke.stats && studio.poke.stats.frames === {POKE_FRAMES}",
-                                   timeout=120_000)
-            stats.append(page.evaluate("studio.poke.stats"))
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "poke-256x160.png"), full_page=True)
+        for preset in RENDERERS:
+            page.evaluate("studio.pokeReady = null")
+            page.select_option("#tab-poke .model", f"poke-256x160-{preset}")
+            page.wait_for_function("document.querySelector('#poke-canvas').width === 256 && studio.pokeReady",
+                                   timeout=60_000)
+            box = page.locator("#poke-canvas").bounding_box()
+            stats = []
+            for k in range(5):
+                x, y = box["x"] + (0.3 + 0.1 * k) * box["width"], box["y"] + 0.5 * box["height"]
+                page.mouse.move(x, y)
+                page.mouse.down()
+                page.mouse.move(x + 30, y - 10, steps=4)
+                page.mouse.up()
+                page.wait_for_function(f"studio.poke.stats && studio.poke.stats.frames === {POKE_FRAMES}",
+                                       timeout=120_000)
+                stats.append(page.evaluate("studio.poke.stats"))
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / f"poke-256x160-{preset}.png"), full_page=True)
+            assert all(s["frames"] == POKE_FRAMES for s in stats), stats
+            runs[preset] = {"widths": list(render_config(preset).widths),
+                            "first_frame_ms": sorted(s["firstFrameMs"] for s in stats),
+                            "played_fps": sorted(s["fps"] for s in stats),
+                            "simulated_fps": sorted(s["arrivalFps"] for s in stats)}
         browser.close()
-    first = sorted(s["firstFrameMs"] for s in stats)
-    fps = sorted(s["fps"] for s in stats)
-    arrival = sorted(s["arrivalFps"] for s in stats)
-    assert all(s["frames"] == POKE_FRAMES for s in stats) and first[len(first) // 2] < 10_000, stats
-    RESULTS["poke"] = {"pokes": len(stats), "frames": POKE_FRAMES, "size": "256x160",
-                       "widths": list(render_config("small").widths),
-                       "first_frame_ms": first, "played_fps": fps, "simulated_fps": arrival}
+    RESULTS["poke"] = {"pokes": 5, "frames": POKE_FRAMES, "size": "256x160", "renderers": runs}
 
 
 def test_write_benchmark():
@@ -156,16 +161,21 @@ def test_write_benchmark():
         "GID's poke path as the studio runs it (kinema/serve/adapters/dynamics.py: modal "
         "simulation, Eq. (6), and the image-based renderer, frame by frame, streamed over the "
         "websocket and drawn on a canvas paced at 30 fps) at 256x160 with the small preset's "
-        f"renderer widths {tuple(k['widths'])}. No dynamics model of that size is trained here "
+        f"renderer widths {tuple(k['renderers']['small']['widths'])} and, for comparison, the tiny "
+        f"preset's {tuple(k['renderers']['tiny']['widths'])}. No dynamics model of that size is trained here "
         "(the small preset is 64 px, the paper's 256x160 needs GPUs), so the renderer is "
         "untrained (its cost does not depend on its weights) and the spectral volume is a "
         "swaying clip's ground truth instead of a sampled one (tests/serve/benchpoke.py); the "
         "spectral volume, modal basis and picture features are prepared when the picture is "
         "shown, before the release. Goal of issue 14: first frame < 300 ms, >= 15 fps.", "",
-        "| measure | median | all pokes |", "|---|---|---|",
-        f"| release to first frame drawn | {median(k['first_frame_ms']):.0f} ms | {', '.join(f'{v:.0f}' for v in k['first_frame_ms'])} |",
-        f"| frames drawn per second (paced at 30) | {median(k['played_fps']):.1f} | {', '.join(f'{v:.1f}' for v in k['played_fps'])} |",
-        f"| frames simulated, rendered and sent per second | {median(k['simulated_fps']):.1f} | {', '.join(f'{v:.1f}' for v in k['simulated_fps'])} |",
+        "| renderer widths | measure | median | all pokes |", "|---|---|---|---|",
+        *[row for preset, r in k["renderers"].items() for row in (
+            f"| {tuple(r['widths'])} | release to first frame drawn | {median(r['first_frame_ms']):.0f} ms | "
+            f"{', '.join(f'{v:.0f}' for v in r['first_frame_ms'])} |",
+            f"| {tuple(r['widths'])} | frames drawn per second (paced at 30) | {median(r['played_fps']):.1f} | "
+            f"{', '.join(f'{v:.1f}' for v in r['played_fps'])} |",
+            f"| {tuple(r['widths'])} | frames simulated, rendered and sent per second | "
+            f"{median(r['simulated_fps']):.1f} | {', '.join(f'{v:.1f}' for v in r['simulated_fps'])} |")],
         "", "## How this was made", "",
         "Command: `KINEMA_STUDIO_BENCH=benchmarks/studio.md .venv/bin/python -m pytest -q -m slow "
         "tests/serve/test_studio_soak.py` (trains the tiny models first, ~10 s).", "",
