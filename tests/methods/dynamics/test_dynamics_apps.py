@@ -61,7 +61,7 @@ def test_animate_writes_video_gif_and_spectral_picture(sampler, picture, tmp_pat
     from kinema.data.io import read_video
 
     out = tmp_path / "clip.mp4"
-    assert _run("animate", picture, "--method", "dynamics", "--model", sampler, "--loop", "--slowmo", 2,
+    assert _run("animate", picture, "--method", "dynamics", "--model", sampler, "--slowmo", 2,
                 "--magnify", 1.5, "--seed", 3, "--out", out) == 0
     names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("clip"))
     assert names == ["clip-preview.gif", "clip-spectral-volume.png", "clip.mp4"]

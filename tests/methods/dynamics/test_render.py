@@ -98,11 +98,11 @@ def test_training_loss_is_l1_and_only_the_renderer_trains():
 def test_a_few_steps_lower_the_loss_by_filling_holes():
     # a smooth picture moved 3 px right: the first columns are holes the decoder learns to fill
     torch.manual_seed(1)
-    image = F.interpolate(torch.rand(8, 3, 4, 4) * 2 - 1, size=(16, 16), mode="bilinear", align_corners=False)
-    flow = torch.zeros(8, 2, 16, 16)
+    image = F.interpolate(torch.rand(4, 3, 4, 4) * 2 - 1, size=(16, 16), mode="bilinear", align_corners=False)
+    flow = torch.zeros(4, 2, 16, 16)
     flow[:, 0] = 3.0
     batch = {"image": image, "target": torch.roll(image, 3, dims=-1), "flow": flow,
-             "motion_weight": torch.ones(8, 1, 16, 16)}
+             "motion_weight": torch.ones(4, 1, 16, 16)}
     renderer = _renderer(widths=(8, 8))
     optimiser = torch.optim.Adam(renderer.parameter_groups()["model"], lr=3e-3)
     losses = []
