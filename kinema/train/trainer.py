@@ -282,8 +282,9 @@ class Trainer:
             bar.set_postfix(self._shown, refresh=False)
             if (cfg.log_every and self.step % cfg.log_every == 0) or self.step == cfg.steps:
                 self._write_log(meter, lrs)
-            if cfg.sample_every and self.step % cfg.sample_every == 0 and main:
-                self._write_samples(batch)
+            if cfg.sample_every and main and (self.step % cfg.sample_every == 0
+                                              or self.step == cfg.steps):
+                self._write_samples(batch)       # periodically and at the last step
             if self.nonfinite_run >= cfg.max_nonfinite:
                 bar.close()
                 raise KinemaError(self._nonfinite_message())
@@ -375,7 +376,7 @@ class Trainer:
     def _write_samples(self, batch: dict) -> None:
         if self.sample_fn is None:
             return
-        from kinema.data.io import write_video
+        from kinema.train.samples import write_samples
 
         rng, was_training = capture_rng(), self.method.training
         self.method.eval()
@@ -386,7 +387,7 @@ class Trainer:
         finally:
             self.method.train(was_training)
             restore_rng(rng)                    # sampling must not change the training stream
-        write_video(self.out_dir / "samples" / f"step-{self.step:06d}.mp4", video.float().cpu())
+        write_samples(self.out_dir, self.step, video, self.log.writer if self.log else None)
 
     def _checkpoint(self) -> None:
         self._check_weights()      # the same on every rank: parameters are kept in sync
@@ -430,6 +431,8 @@ class Trainer:
 
     def _summary(self) -> str:
         """What a person wants to know when the run ends, and where its outputs are."""
+        from kinema.train.samples import samples_written
+
         losses = " ".join(f"{g}={v}" for g, v in self._shown.items())
         parts = [f"finished at step {self.step} ({self.elapsed:.1f} s of training, "
                  f"{self.nonfinite_total} non-finite step(s) skipped)",
@@ -437,7 +440,7 @@ class Trainer:
                  f"metrics: {self.out_dir / 'metrics.jsonl'}"]
         if self.last_checkpoint is not None:
             parts.append(f"checkpoint: {self.last_checkpoint}")
-        if self.config.sample_every and self.sample_fn is not None:
+        if samples_written(self.out_dir):
             parts.append(f"samples: {self.out_dir / 'samples'}")
         return "; ".join(parts)
 

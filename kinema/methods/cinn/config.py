@@ -242,7 +242,7 @@ def _train(base: str, stage: str) -> TrainConfig:
     if base == "tiny":
         return TrainConfig(steps=5, batch_size=2, lr=lr, betas=betas,
                            weight_decay=1e-5 if stage == "autoencoder" else 0.0,
-                           log_every=1, checkpoint_every=5, grad_clip=None)
+                           log_every=1, checkpoint_every=5, grad_clip=None, sample_every=5)
     steps = {("small", "autoencoder"): 1200, ("small", "image"): 1000, ("small", "flow"): 2000,
              ("bench", "autoencoder"): 400, ("bench", "image"): 300, ("bench", "flow"): 800,
              ("paper", "autoencoder"): 100_000, ("paper", "image"): 20_000,
@@ -257,7 +257,9 @@ def _train(base: str, stage: str) -> TrainConfig:
                        grad_clip=10.0, lr_schedule=schedule,
                        lr_final_factor=0.0 if schedule == "linear" else 0.1,
                        log_every=20, checkpoint_every=max(steps // 5, 100),
-                       sample_every=steps // 4 if stage == "autoencoder" else None)
+                       # every stage writes samples (reconstructions of x0 for the image
+                       # encoder, sampled videos for the flow) 4 times and at the end
+                       sample_every=max(steps // 4, 1))
 
 
 def autoencoder_recipe(preset: str = "small") -> Recipe:
