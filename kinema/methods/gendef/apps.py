@@ -152,7 +152,7 @@ def render_from_w(model, w_c: torch.Tensor, w_d: torch.Tensor, motion_noise: tor
     return {"frames": model.warp(canonical, fields), "canonical": canonical, "fields": fields}
 
 
-def invert_video(model, video: torch.Tensor, steps: int = 200, lr: float = 0.03, seed: int = 0,
+def invert_video(model, video: torch.Tensor, steps: int = 200, lr: float = 0.1, seed: int = 0,
                  progress: bool = False) -> dict:
     """Fit GenDeF's latents to real clips (the inversion the paper's appendix D proposes for
     applying the model to real videos): w_c, w_d (started at the mappings' mean w) and the
