@@ -69,13 +69,14 @@ def trajectory_plot(model, ws: torch.Tensor, title: str = "") -> str:
 
 
 def loop_summary(model, ws: torch.Tensor) -> dict:
-    """The looping detector (kinema.methods.latentgan.looping) on one trajectory, with the
-    training embedding's spread as sigma; {} when the trajectory is too short to test."""
+    """The looping detector (kinema.methods.latentgan.looping) on one trajectory, with how far
+    a training video moves as sigma (``model.motion_spread``); {} when it is too short to test."""
     from dataclasses import asdict
 
     from kinema.methods.latentgan.looping import detect_loop
+    from kinema.methods.latentgan.model import motion_spread
 
-    sigma = float((2 * model.basis.variances.sum()).sqrt())
+    sigma = motion_spread(model)
     try:
         report = detect_loop(model.basis.coordinates(ws), sigma=sigma)
     except KinemaError:

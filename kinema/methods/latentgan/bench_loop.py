@@ -47,10 +47,10 @@ def study_folder(runs: Path, data: str, preset: str, gap: bool, seed: int) -> Pa
 def judge(model, samples: int, seed: int = 0) -> dict:
     """The looping detector on ``samples`` long trajectories of ``model``, and its angle phi."""
     from kinema.methods.latentgan.looping import detect_loop
-    from kinema.methods.latentgan.model import gradient_angles
+    from kinema.methods.latentgan.model import gradient_angles, motion_spread
 
     ws, _ = model.trajectory(samples, LONG, torch.Generator().manual_seed(seed))
-    sigma = float((2 * model.basis.variances.sum()).sqrt())
+    sigma = motion_spread(model)
     reports = [detect_loop(model.basis.coordinates(w), sigma=sigma) for w in ws]
     looping = sum(r.loops for r in reports)
     return {"looping_samples": looping, "still_samples": sum(r.still for r in reports),

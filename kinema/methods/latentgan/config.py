@@ -86,6 +86,9 @@ class TemporalConfig:
     seed: int = 0
     num_ws: int = 0              # from the image stage
     w_dim: int = 0
+    # from the embedding: RMS distance between two frames of one training video in the PCA
+    # coordinates (the looping detector's sigma); 0 in models saved before it was recorded
+    motion_spread: float = 0.0
 
 
 # --------------------------------------------------------------------------- presets

@@ -14,7 +14,8 @@ kinema makes that count reproducible with a recurrence test on the trajectory x_
 i.e. for most of the sequence after ``burn_in``, the motion of every L-step segment comes back
 (within epsilon of the spread) tau steps later. ``period`` is the lag of the highest coverage
 (the smallest such lag on ties). sigma is the root-mean-square distance between two frames of
-a reference (the training embedding: sigma^2 = 2 * sum of its PCA variances) or, if none is
+a reference (StyleVideoGAN uses two frames of one training video, averaged over the videos:
+how far the real motion goes, not how far apart the training videos are) or, if none is
 given, of the trajectory itself. A trajectory whose late part barely moves (RMS distance
 between its late frames below epsilon * sigma) is ``still``: it also repeats itself (at every
 lag), the degenerate loop, and is reported as looping.

@@ -73,6 +73,7 @@ class StyleVideoGAN(nn.Module, Pretrained):
             self.code_mean.copy_(codes.mean(0))
             self.code_std.copy_(codes.std(0).clamp_min(1e-6))
             self.generator.mapper.match_statistics(self.code_mean, self.code_std)
+            cfg.motion_spread = video_motion_spread(self.basis, embed.videos())
             record_sources(self, image_path=image, embed_path=embed)
         self.image.requires_grad_(False).eval()
 
@@ -190,6 +191,31 @@ class StyleVideoGAN(nn.Module, Pretrained):
     def sample_for_logging(self, batch: dict) -> torch.Tensor:
         """Two videos of twice the training window."""
         return self.generate(2, 2 * self.config.window)
+
+
+def video_motion_spread(basis: OffsetBasis, videos: list[torch.Tensor]) -> float:
+    """sqrt(mean over videos of the squared RMS distance between two of its frames), in the
+    PCA coordinates of ``basis``: how far a training video moves (not how far apart videos are)."""
+    from kinema.methods.latentgan.looping import rms_pairwise_distance
+
+    squares = [rms_pairwise_distance(basis.coordinates(v)) ** 2 for v in videos if len(v) > 1]
+    return float(sum(squares) / len(squares)) ** 0.5 if squares else 0.0
+
+
+def motion_spread(model: "StyleVideoGAN") -> float:
+    """The looping detector's sigma for ``model``: its recorded ``motion_spread``; for a model
+    saved before it was recorded, computed from its embedding folder (``built_from``) if that
+    is still there, else the whole embedding's spread sqrt(2 * sum of the PCA variances)."""
+    if model.config.motion_spread > 0:
+        return model.config.motion_spread
+    from pathlib import Path
+
+    folder = Path((getattr(model, "built_from", None) or {}).get("embed_path", {}).get("path", ""))
+    if (folder / "model.safetensors").is_file():
+        from kinema.methods.latentgan.embed import LatentEmbedding
+
+        return video_motion_spread(model.basis, LatentEmbedding.from_pretrained(folder).videos())
+    return float((2 * model.basis.variances.sum()).sqrt())
 
 
 def gradient_angles(model: StyleVideoGAN, num_videos: int = 64, num_frames: int | None = None,

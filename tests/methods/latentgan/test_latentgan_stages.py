@@ -93,6 +93,11 @@ def test_temporal_stage_is_built_from_the_stages(stages):
     assert torch.allclose(model.basis.variances[0], top, rtol=1e-4)
     assert not any(p.requires_grad for p in model.image.parameters())
     assert set(model.built_from) == {"image_path", "embed_path"}
+    # the looping detector's sigma: how far one training video moves, averaged over videos
+    per_video = [model.basis.coordinates(v) for v in embed.videos()]
+    squares = [(2 * c.double().var(0, unbiased=False).sum()) for c in per_video]
+    assert abs(model.config.motion_spread - float(torch.stack(squares).mean().sqrt())) < 1e-5
+    assert model.config.motion_spread < float((2 * model.basis.variances.sum()).sqrt())
 
 
 def test_temporal_stage_trains_with_falling_losses(stages):
