@@ -169,18 +169,25 @@ def register(app: typer.Typer) -> None:
         slowmo: Optional[float] = typer.Option(None, help="slow-motion factor"),
         magnify: Optional[float] = typer.Option(None, help="motion magnification factor"),
         fps: Optional[float] = typer.Option(None, help="frame rate of the written videos"),
+        size: Optional[int] = typer.Option(None, help="display size: upscale the videos and "
+                                           "pictures (nearest) until their short side is at "
+                                           "least SIZE px (a 32-px model's frames are tiny)"),
         out: Path = typer.Option(Path("animations"), help="output folder, or a file: .mp4, "
                                                            ".gif or .png (a frame strip)"),
     ) -> None:
-        """Animate IMAGE with a trained image-to-video model; writes videos into OUT."""
+        """Animate IMAGE with a trained image-to-video model; writes videos into OUT.
+
+        Example: kinema animate photo.png --model runs/cinn-flow-small --num 4 --size 256
+        --fps 12 --out animations/ (or --out clip.gif: one video as a gif)"""
         options = AnimateOptions(num=num, frames=frames, seed=seed, control=control,
                                  loop=True if loop else None, slowmo=slowmo, magnify=magnify,
                                  fps=fps)
         check_positive(options, ("num", "frames", "slowmo", "magnify", "fps"))
         check_at_least_zero(options, ("seed", "control"))
         check_at_most(options)
+        check_size(size)
         serve = handler("animate", model, method)
-        _report(write_staged(out, lambda staging: serve(image, model, staging, options)))
+        _report(write_staged(out, lambda staging: serve(image, model, staging, options), size))
 
     @app.command("sample")
     def sample_command(
@@ -193,16 +200,22 @@ def register(app: typer.Typer) -> None:
         identity: Optional[str] = typer.Option(None, help="'random' or an image whose content "
                                                           "the videos keep"),
         fps: Optional[float] = typer.Option(None, help="frame rate of the written videos"),
+        size: Optional[int] = typer.Option(None, help="display size: upscale the videos and "
+                                           "pictures (nearest) until their short side is at "
+                                           "least SIZE px"),
         out: Path = typer.Option(Path("samples"), help="output folder, or a file: .mp4, .gif "
                                                         "or .png (a frame strip)"),
     ) -> None:
-        """Generate videos from a trained generative model; writes them into OUT."""
+        """Generate videos from a trained generative model; writes them into OUT.
+
+        Example: kinema sample runs/gendef-video-small --num 8 --size 256 --out samples/"""
         options = SampleOptions(num=num, frames=frames, seed=seed, identity=identity, fps=fps)
         check_positive(options, ("num", "frames", "fps"))
         check_at_least_zero(options, ("seed",))
         check_at_most(options)
+        check_size(size)
         serve = handler("sample", run, method)
-        _report(write_staged(out, lambda staging: serve(run, staging, options)))
+        _report(write_staged(out, lambda staging: serve(run, staging, options), size))
 
 
 def check_positive(options: VerbOptions, names: tuple[str, ...]) -> None:
@@ -210,6 +223,16 @@ def check_positive(options: VerbOptions, names: tuple[str, ...]) -> None:
         value = getattr(options, name)
         if value is not None and not (math.isfinite(value) and value > 0):
             raise KinemaError(f"--{name} must be a finite number > 0, got {value}")
+
+
+MAX_DISPLAY_SIZE = 4096
+
+
+def check_size(size: int | None) -> None:
+    """``--size``: a display size in pixels, 1..MAX_DISPLAY_SIZE."""
+    if size is not None and not 0 < size <= MAX_DISPLAY_SIZE:
+        raise KinemaError(f"--size must be an integer in 1..{MAX_DISPLAY_SIZE} (pixels of the "
+                          f"short side), got {size}")
 
 
 def check_at_most(options: VerbOptions) -> None:

@@ -40,10 +40,12 @@ def check_target(out: Path) -> None:
                           f"{', '.join(FILE_SUFFIXES)}")
 
 
-def write_staged(out: Path, write: Callable[[Path], object]) -> list[Path]:
+def write_staged(out: Path, write: Callable[[Path], object], size: int | None = None) -> list[Path]:
     """Run ``write(staging_folder)``; on success place its files at ``out`` (see the module
     docstring) and return where they went; on failure nothing changes at ``out``. A parent
-    folder this call had to create is removed again on failure."""
+    folder this call had to create is removed again on failure. ``size`` (``--size``): videos
+    and pictures are upscaled for display (nearest, by an integer factor) until their short
+    side is at least ``size`` pixels (``upscale_outputs``)."""
     out = Path(out)
     check_target(out)
     missing = next((p for p in reversed(out.parents) if not p.exists()), None)
@@ -54,6 +56,8 @@ def write_staged(out: Path, write: Callable[[Path], object]) -> list[Path]:
         raise KinemaError(f"--out {out}: cannot write there ({err.strerror or err})") from None
     try:
         write(staging)
+        if size is not None:
+            upscale_outputs(staging, size)
         return place(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -101,6 +105,38 @@ def place(staging: Path, out: Path) -> list[Path]:
         os.replace(main, out)
         placed.insert(0, out)
     return placed
+
+
+def upscale_factor(height: int, width: int, size: int) -> int:
+    """The smallest integer factor that brings the short side to at least ``size``."""
+    return max(1, -(-int(size) // max(1, min(height, width))))
+
+
+def upscale_outputs(folder: Path, size: int) -> None:
+    """Re-write every video (.mp4, .gif) and picture (.png) in ``folder`` upscaled by
+    ``upscale_factor`` (nearest neighbour: pixels stay sharp squares, colours unchanged)."""
+    import numpy as np
+
+    from kinema.data.io import read_video, write_video
+
+    if not (isinstance(size, int) and size > 0):
+        raise KinemaError(f"--size must be an integer > 0, got {size!r}")
+    for f in sorted(folder.rglob("*")):
+        suffix = f.suffix.lower()
+        if suffix in VIDEO_SUFFIXES:
+            frames = read_video(f)
+            k = upscale_factor(frames.shape[1], frames.shape[2], size)
+            if k > 1:
+                fps = _fps_of(f)
+                write_video(f, frames.repeat(k, axis=1).repeat(k, axis=2), fps=fps)
+        elif suffix == ".png":
+            from PIL import Image
+
+            with Image.open(f) as image:
+                picture = np.asarray(image)
+            k = upscale_factor(picture.shape[0], picture.shape[1], size)
+            if k > 1:
+                Image.fromarray(picture.repeat(k, axis=0).repeat(k, axis=1)).save(f)
 
 
 def _convert(video: Path, dest: Path) -> None:

@@ -38,7 +38,9 @@ def write_filmstrip(path: Path, videos) -> Path:
 def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     """``kinema animate IMAGE --model RUN`` for a cINN (the handler of the shared verb, see
     ``kinema.apps``): NUM different videos (mp4) that start at IMAGE, and samples.png (a row
-    per video). Frames default to the model's clip length; longer videos are chained."""
+    per video, the input picture in its first column). Frames default to the model's clip length; longer videos are chained."""
+    import torch
+
     from kinema.data.io import write_video
     from kinema.methods.cinn.apps import animate as animate_videos, prepare_image
 
@@ -57,7 +59,9 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = [write_video(out / f"sample-{i:02d}.mp4", video, fps=options.fps)
                for i, video in enumerate(videos)]
-    return written + [write_filmstrip(out / "samples.png", videos)]
+    # samples.png: each row starts with the input picture, then the video's frames
+    beside = torch.cat([x0.expand(videos.shape[0], -1, -1, -1)[:, None].to(videos), videos], 1)
+    return written + [write_filmstrip(out / "samples.png", beside)]
 
 
 def register(app: typer.Typer) -> None:
