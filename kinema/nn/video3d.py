@@ -70,3 +70,16 @@ class ResNet3d(nn.Module):
             h = stage(h)
             features.append(h)
         return features
+
+
+def channels_last_3d(module: nn.Module) -> nn.Module:
+    """Store every 5-D parameter (the Conv3d weights, spectral norm's ``weight_orig`` too) in
+    the channels-last 3D layout, in place; returns ``module``. Convolutions then run on
+    (b t h w c) memory (oneDNN's preferred layout on CPU) and their outputs stay in it; the
+    values are the plain layout's (tests/nn/test_video3d_layout.py)."""
+    import torch
+
+    for p in module.parameters():
+        if p.ndim == 5:
+            p.data = p.data.contiguous(memory_format=torch.channels_last_3d)
+    return module

@@ -22,6 +22,7 @@ import torch
 
 HISTORY = 200        # recent finite losses kept per group
 WARM = 20            # losses needed before the loss test starts
+REFRESH = 10         # the median and spread are recomputed after this many new losses
 
 
 def weight_norm(params: list[torch.nn.Parameter]) -> float:
@@ -35,6 +36,10 @@ class DivergenceMonitor:
         self.factor = factor
         self.start_norm = start_norm
         self.losses: dict[str, deque] = {}
+        # per group: (median, spread, losses added since they were computed); two medians of
+        # 200 values every step cost more than a tiny model's step (issue 16), so they are
+        # refreshed every REFRESH losses: a jump is still caught at the step it happens
+        self._stats: dict[str, list] = {}
 
     def state_dict(self) -> dict:
         return {"start_norm": self.start_norm}
@@ -59,12 +64,17 @@ class DivergenceMonitor:
             return None
         history = self.losses.setdefault(group, deque(maxlen=HISTORY))
         if len(history) >= WARM:
-            median = statistics.median(history)
-            spread = statistics.median(abs(v - median) for v in history)
-            spread = max(spread, 1e-6 * abs(median), 1e-12)
+            stats = self._stats.get(group)
+            if stats is None or stats[2] >= REFRESH:
+                median = statistics.median(history)
+                spread = statistics.median(abs(v - median) for v in history)
+                stats = self._stats[group] = [median, max(spread, 1e-6 * abs(median), 1e-12), 0]
+            median, spread = stats[0], stats[1]
             if abs(value - median) > self.factor * spread:
                 return (f"the {group} loss jumped to {value:.4g}, {abs(value - median) / spread:.3g} "
                         f"times its recent spread ({spread:.3g}) from its recent median "
                         f"{median:.4g} (train.divergence_factor={self.factor:g})")
         history.append(value)
+        if group in self._stats:
+            self._stats[group][2] += 1
         return None

@@ -87,10 +87,12 @@ class Trainer:
         self.log: RunLog | None = None
         self.step = self.nonfinite_total = self.nonfinite_run = 0
         self.elapsed = 0.0
+        self.cpu_elapsed = 0.0   # this process's CPU time in the steps (not saved; bench speed)
         self.last_checkpoint: Path | None = None
         self.divergence = DivergenceMonitor(cfg.divergence_factor,
                                             weight_norm(self._trainable()))
         self._shown: dict[str, str] = {}     # each group's last loss, for the bar and summary
+        self._all_parameters = list(self.method.parameters())   # (again after _start's init)
         self._stop = GracefulStop(enabled=False)
 
     # ------------------------------------------------------------------------- public
@@ -154,6 +156,7 @@ class Trainer:
         if checkpoint is not None:
             self._load(checkpoint)
         self.dist.broadcast_module(self.method)
+        self._all_parameters = list(self.method.parameters())
         if self.config.ema_decay:
             self.ema = EMA(self.method, self.config.ema_decay)
             if checkpoint is not None and checkpoint.ema is not None:
@@ -262,7 +265,7 @@ class Trainer:
                    disable=not (main and self.progress), dynamic_ncols=True)
         self._interval = (time.perf_counter(), self.step)
         while self.step < cfg.steps:
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             batch = _to_device(next(batches), self.dist.device)
             self.dist.broadcast_module(self.method, buffers_only=True)
             stepped, nonfinite, self._shown = self._iteration(batch, meter)
@@ -278,6 +281,7 @@ class Trainer:
             self.nonfinite_total += int(nonfinite)
             self.nonfinite_run = self.nonfinite_run + 1 if nonfinite else 0
             self.elapsed += time.perf_counter() - started
+            self.cpu_elapsed += time.process_time() - cpu_started
             bar.update(1)
             bar.set_postfix(self._shown, refresh=False)
             if (cfg.log_every and self.step % cfg.log_every == 0) or self.step == cfg.steps:
@@ -303,7 +307,7 @@ class Trainer:
         stepped = nonfinite = False
         shown = {}
         for group, optimizer in self.optimizers.items():
-            self.method.zero_grad(set_to_none=True)
+            self._zero_grad()
             losses = self.method.training_step(batch, group)
             if not isinstance(losses, dict) or "loss" not in losses:
                 raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r}) "
@@ -312,7 +316,8 @@ class Trainer:
             if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
                 raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r})"
                                   "['loss'] must be a scalar tensor")
-            finite = self.dist.all_true(bool(torch.isfinite(loss.detach()).all()))
+            loss_value = float(loss.detach())    # one read of the loss for every use below
+            finite = self.dist.all_true(math.isfinite(loss_value))
             norm = math.nan
             if finite:
                 loss.backward()
@@ -327,13 +332,20 @@ class Trainer:
             for key, value in losses.items():
                 if isinstance(value, torch.Tensor) and value.numel() == 1:
                     meter.add(f"{group}/{key}", float(value.detach()))
-            reason = self.divergence.check_loss(group, float(loss.detach())) if finite else None
+            reason = self.divergence.check_loss(group, loss_value) if finite else None
             if not self.dist.all_true(reason is None):   # every rank stops together
                 self._diverged(reason or "the loss of another process exploded")
             meter.add(f"{group}/grad_norm", norm)
-            shown[group] = f"{float(loss.detach()):.4g}"
-        self.method.zero_grad(set_to_none=True)
+            shown[group] = f"{loss_value:.4g}"
+        self._zero_grad()
         return stepped, nonfinite, shown
+
+    def _zero_grad(self) -> None:
+        """``method.zero_grad(set_to_none=True)`` over the parameter list taken at the start:
+        Module.zero_grad walks every submodule each time, which cost more than the whole
+        update of a tiny model (issue 16)."""
+        for p in self._all_parameters:
+            p.grad = None
 
     def _diverged(self, reason: str | None) -> None:
         """Stop the run, saving nothing more, when ``reason`` says it diverged."""

@@ -72,3 +72,20 @@ def test_an_incomplete_checkpoint_is_one_clear_error(tmp_path):
                     recipe=good.recipe, keep=None)
     with pytest.raises(KinemaError, match="step-000003 is incomplete .*lacks optimizers"):
         toy.run(tmp_path, steps=4, checkpoint_every=2)
+
+
+def test_the_loss_statistics_are_refreshed_every_ten_losses_and_follow_a_drifting_loss():
+    from kinema.train.divergence import REFRESH
+
+    monitor = DivergenceMonitor(factor=100.0, start_norm=1.0)
+    for i in range(20):
+        monitor.check_loss("g", 1.0 + 0.01 * (i % 5))
+    assert monitor.check_loss("g", 1.02) is None           # statistics of the first 20 taken
+    assert monitor._stats["g"][:2] == [pytest.approx(1.02), pytest.approx(0.01)]
+    # a loss that falls steadily to 0.5 over 400 steps stays "normal": the median follows it
+    for step in range(400):
+        assert monitor.check_loss("g", 1.0 - 0.5 * step / 400 + 0.01 * (step % 5)) is None
+    median, spread, since = monitor._stats["g"]
+    assert since < REFRESH and median < 0.7           # the last 200 losses: 0.75 -> 0.5
+    # a jump between two refreshes is still caught at the step it happens
+    assert monitor.check_loss("g", median + 101 * spread) is not None

@@ -46,10 +46,12 @@ class InvertibleSequence(InvertibleLayer):
         return x, logdet
 
     def forward(self, x, cond=None, reverse=False):
+        if reverse or not self.memory_saving:    # (no walk over the parameters then)
+            return self.run(x, cond, reverse)
         needs_graph = torch.is_grad_enabled() and (
             x.requires_grad or (cond is not None and cond.requires_grad)
             or any(p.requires_grad for p in self.parameters()))
-        if reverse or not self.memory_saving or not needs_graph:
+        if not needs_graph:
             return self.run(x, cond, reverse)
         params = [p for p in self.parameters() if p.requires_grad]
         return _MemorySavingChain.apply(x, cond, self, *params)
