@@ -64,6 +64,26 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     return written + [write_filmstrip(out / "samples.png", beside)]
 
 
+MOTION_SIZE = 32     # frames eta is read from are at least this size
+
+
+def trained_data(model_dir: Path, bins: int) -> tuple[str | None, dict]:
+    """The dataset (name, options) the flow was trained on: the run folder's recipe.json;
+    without one, the data whose eta has ``bins`` bins (36: clouds' directions)."""
+    import json
+
+    from kinema.pretrained import model_folder
+
+    folder = model_folder(model_dir)
+    for recipe in (folder / "recipe.json", folder.parent / "recipe.json"):
+        try:
+            data = json.loads(recipe.read_text())["data"]
+            return str(data["name"]), dict(data.get("options") or {})
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return ("clouds" if bins == 36 else None), {}
+
+
 def register(app: typer.Typer) -> None:
     """The cINN's own command (``kinema animate`` is the shared verb of ``kinema.apps``)."""
     @app.command("transfer")
@@ -71,13 +91,21 @@ def register(app: typer.Typer) -> None:
         source_video: Path = typer.Argument(..., help="video whose motion is transferred"),
         image: Path = typer.Argument(..., help="new start frame"),
         model: Path = typer.Option(..., help="a trained cinn-flow model (or its run folder)"),
-        control: Optional[int] = typer.Option(None, help="eta of the source (models with control)"),
+        control: Optional[int] = typer.Option(None, help="eta of the source (models with "
+                                              "control; default: read from the source's motion "
+                                              "where the training data defines eta, else 0)"),
         out: Path = typer.Option(Path("transfer"), help="output folder, or a file (.mp4, .gif, "
                                                          ".png) for the transferred video"),
     ) -> None:
         """Motion transfer: animate IMAGE with the residual nu of SOURCE_VIDEO; writes
         transfer.mp4, source.mp4, side_by_side.mp4 (source | transfer) and transfer.png
-        (source frames above the transferred ones), all at once or not at all."""
+        (source frames above the transferred ones), all at once or not at all. A model with
+        a control eta reads the source's eta from its motion when --control is not given
+        (clouds: drift direction; bouncing-digits: the digit's final cell; else 0) and says
+        which it used.
+
+        Example: kinema transfer source.mp4 photo.png --model runs/cinn-flow-small-clouds-control
+        --out transfer/"""
         import torch
 
         from kinema.data.io import write_video
@@ -88,10 +116,24 @@ def register(app: typer.Typer) -> None:
         if control is not None and control < 0:
             raise KinemaError(f"--control must be >= 0, got {control}")
         net = _load(model)
-        if control is None and net.config.control_bins:
-            raise KinemaError(f"{model} takes a control eta: pass --control for the source video")
         cfg = net.video_config
         source = prepare_video(source_video, cfg.channels, cfg.image_size, cfg.num_frames)
+        if control is None and net.config.control_bins:
+            from kinema.methods.cinn.apps import infer_control
+
+            data, options = trained_data(model, net.config.control_bins)
+            # read at >= 32 px: optical flow needs frames of 12 px or more
+            seen = (source if cfg.image_size >= MOTION_SIZE else
+                    prepare_video(source_video, cfg.channels, MOTION_SIZE, cfg.num_frames))
+            options = {k: v for k, v in options.items() if k != "digit_size"} \
+                if seen is not source else options
+            control, how = infer_control(seen, data, net.config.control_bins, options)
+            typer.echo(f"eta = {control} ({how})", err=True)
+        elif control is not None and (not net.config.control_bins
+                                      or control >= net.config.control_bins):
+            raise KinemaError(f"--control must be in 0..{net.config.control_bins - 1}, got {control}"
+                              if net.config.control_bins else
+                              f"{model} was trained without a control eta: --control cannot be used")
         x0 = prepare_image(image, cfg.channels, cfg.image_size)
         video = transfer_motion(net, source, x0, None if control is None else [control])
 
