@@ -53,9 +53,10 @@ def build_app() -> typer.Typer:
 
     app = typer.Typer(help="kinema: video synthesis by separating content from motion.",
                       no_args_is_help=True, pretty_exceptions_enable=False,
-                      add_completion=False)
+                      add_completion=False,
+                      context_settings={"help_option_names": ["-h", "--help"]})
     app.callback()(_root)
-    app.command("methods")(list_methods)
+    app.command("methods", epilog=f"Example: {EXAMPLES['methods']}")(list_methods)
     owners = {name: "kinema.cli" for name in sum(_command_names(app), [])}
     for module in COMMAND_MODULES:
         _register(app, importlib.import_module(module).register, module, owners)
@@ -67,14 +68,59 @@ def build_app() -> typer.Typer:
             raise ImportError(f"the {owner} method entry names commands={target!r}, which "
                               f"cannot be imported ({err})") from err
         _register(app, register, target, owners)
+    add_examples(app)
     return app
+
+
+# One example per command, shown at the end of its --help (a command whose own help already
+# has an "Example" keeps it). Commands of method entries are listed too, by name.
+EXAMPLES = {
+    "methods": "kinema methods",
+    "recipe": "kinema recipe ile --preset small --format json > recipe.json",
+    "train": "kinema train ile --preset small --out runs/ile",
+    "eval": "kinema eval runs/ile/model --data bouncing-digits --metrics psnr,ssim --out results.json",
+    "bench": "kinema bench baselines",
+    "demo": "kinema demo --out runs/demo",
+    "animate": "kinema animate photo.png --model runs/cinn-flow-small --num 4 --size 256",
+    "sample": "kinema sample runs/gendef-video-small --num 8 --out samples/",
+    "studio": "kinema studio --models runs",
+    "transfer": "kinema transfer source.mp4 photo.png --model runs/cinn-flow-small --out transfer/",
+    "poke": "kinema poke photo.png --model runs/dynamics-render-small --at 40,30 --force 3,0",
+    "edit": "kinema edit runs/gendef-video-small --canonical-edit painted.png --out edit/",
+    "track": "kinema track runs/gendef-video-small --points '10,12;20,8' --out tracks/",
+    "data list": "kinema data list",
+    "data preview": "kinema data preview swaying --out swaying.mp4",
+    "metrics list": "kinema metrics list",
+    "metrics train-extractor": "kinema metrics train-extractor --data clouds --out runs/extractors/clouds",
+}
+
+
+def add_examples(app: typer.Typer, prefix: str = "") -> None:
+    """Put ``EXAMPLES[name]`` at the end of each command's help (its epilog)."""
+    for info in app.registered_commands:
+        name = prefix + (info.name or info.callback.__name__.replace("_", "-"))
+        own = (info.help or info.callback.__doc__ or "") + (info.epilog or "")
+        if name in EXAMPLES and "Example" not in own:
+            info.epilog = f"Example: {EXAMPLES[name]}"
+    for group in app.registered_groups:
+        add_examples(group.typer_instance, f"{prefix}{group.name or group.typer_instance.info.name} ")
 
 
 THREADS_VARIABLE = "KINEMA_THREADS"
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        import kinema
+
+        typer.echo(f"kinema {kinema.__version__}")
+        raise typer.Exit()
+
+
 def _root(debug: bool = typer.Option(False, "--debug", help="show full tracebacks "
                                                               "(or set KINEMA_DEBUG=1)"),
+          version: bool = typer.Option(False, "--version", is_eager=True,
+                                       callback=_show_version, help="print the version and exit"),
           threads: int | None = typer.Option(
               None, "--threads", envvar=THREADS_VARIABLE, show_envvar=True,
               help="torch CPU threads for the command (default: torch's own choice; on a "
