@@ -53,6 +53,7 @@ def stage_datasets(ctx: DemoContext) -> None:
                            **_preview_options(name, s, s.preview_frames))
         first = clips[0]                                   # (t c h w)
         row, column = most_moving_row(first), most_moving_column(first)
+        report.row()          # this dataset's four figures side by side, the next below
         report.video(video_grid(clips), caption=f"{name}: {len(clips)} clips of "
                      f"{clips.shape[1]} frames, {clips.shape[-2]}x{clips.shape[-1]} px")
         report.image(mark_column(mark_row(first[0], row), column),

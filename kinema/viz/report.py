@@ -40,7 +40,12 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; 
 h1 { border-bottom: 2px solid #444; } h2 { border-bottom: 1px solid #bbb; margin-top: 2em; }
 nav ul { columns: 2; } figure { display: inline-block; vertical-align: top; margin: 0 1em 1em 0; }
 figcaption { font-size: 0.9em; color: #444; max-width: 420px; }
-video, img { image-rendering: pixelated; border: 1px solid #ccc; }
+video, img { image-rendering: pixelated; border: 1px solid #ccc; display: block; }
+video { cursor: pointer; }
+/* a row holds one subject's figures (one dataset): the next row starts below the tallest of
+   them, so a tall Y-t slice never reaches into the next dataset's figures */
+.row { display: flex; flex-wrap: wrap; align-items: flex-start; clear: both; }
+.row > figure { flex: none; }
 table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-variant-numeric: tabular-nums; }
 th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; } td.num { text-align: right; }
 th { background: #eee; } caption { caption-side: top; text-align: left; font-weight: bold; }
@@ -153,21 +158,56 @@ def machine_info() -> str:
     ])
 
 
+ROW, END_ROW = "\0row", "\0end-row"     # markers in a section's block list
+
+
+def _rows(blocks: list[str]) -> str:
+    """A section's blocks as HTML, the figures after each ``Report.row()`` in one div.row."""
+    out, open_row = [], False
+    for block in blocks:
+        if block in (ROW, END_ROW):
+            if open_row:
+                out.append("</div>")
+            open_row = block == ROW
+            if open_row:
+                out.append('<div class="row">')
+        else:
+            out.append(block)
+    if open_row:
+        out.append("</div>")
+    return "".join(out)
+
+
 class Report:
-    """An HTML page made of sections, each a list of figures, tables and text blocks."""
+    """An HTML page made of sections, each a list of figures, tables and text blocks;
+    ``row()`` groups the figures that follow into one row."""
 
     def __init__(self, title: str):
         self.title = title
         self._sections: list[tuple[str, list[str]]] = []
+        self._in_row = False
 
     def section(self, name: str) -> "Report":
         """Start a new section; what is added next goes into it."""
         self._sections.append((name, []))
+        self._in_row = False
+        return self
+
+    def row(self) -> "Report":
+        """Start a row: the figures added next sit side by side (wrapping when the page is
+        narrow), and the next row or block starts below the tallest of them."""
+        if not self._sections:
+            self._sections.append(("", []))
+        self._sections[-1][1].append(ROW)
+        self._in_row = True
         return self
 
     def _add(self, block: str) -> "Report":
         if not self._sections:
             self._sections.append(("", []))
+        if getattr(self, "_in_row", False) and not block.startswith("<figure>"):
+            self._sections[-1][1].append(END_ROW)     # a table or text ends the row
+            self._in_row = False
         self._sections[-1][1].append(block)
         return self
 
@@ -192,7 +232,9 @@ class Report:
             if path.suffix.lower() == ".gif":
                 return self.image(path, caption)
             mime, payload = _read_media(path, VIDEO_MIME)
-        media = (f'<video autoplay loop muted playsinline controls '
+        # no browser controls: on a clip of 64 px they would cover it; a click pauses/plays
+        media = (f'<video autoplay loop muted playsinline title="click to pause or play" '
+                 f'onclick="this.paused ? this.play() : this.pause()" '
                  f'src="{_data_uri(mime, payload)}"></video>')
         return self._add(self._figure(media, caption))
 
@@ -262,7 +304,7 @@ class Report:
             if name:
                 toc.append(f'<li><a href="#{anchor}">{html.escape(name)}</a></li>')
             heading = f'<h2 id="{anchor}">{html.escape(name)}</h2>' if name else ""
-            parts.append(f'<section>{heading}{"".join(blocks)}</section>')
+            parts.append(f'<section>{heading}{_rows(blocks)}</section>')
         nav = f"<nav><ul>{''.join(toc)}</ul></nav>" if toc else ""
         return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                 f"<title>{title}</title><style>{STYLE}</style></head>"
