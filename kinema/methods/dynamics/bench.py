@@ -130,38 +130,34 @@ def end_to_end_loop(frames: int = 150, steps: int = LOOP_STEPS) -> dict:
     from kinema.methods.dynamics.motion import spectral_volume_to_motion
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
-    times = {}
-    start = time.perf_counter()
-    motion_model = untrained_motion_model(period=frames)
-    renderer = small_renderer()
-    times["build models"] = time.perf_counter() - start
+    times, cpu = {}, {}
+
+    def timed(name, work):
+        wall, used = time.perf_counter(), time.process_time()
+        result = work()
+        times[name], cpu[name] = time.perf_counter() - wall, time.process_time() - used
+        return result
+
+    motion_model, renderer = timed("build models", lambda: (untrained_motion_model(period=frames), small_renderer()))
     image = torch.rand(1, 3, *SIZE) * 2 - 1
-    start = time.perf_counter()
-    volume = predict_spectral_volume(motion_model, image, loop=True, sampler="dpm", steps=steps,
-                                     loop_frames=frames, progress=True)[0]
-    times[f"spectral volume ({steps} self-guided DPM-Solver++ steps)"] = time.perf_counter() - start
-    start = time.perf_counter()
-    motion = spectral_volume_to_motion(volume, frames, period=motion_model.period)
-    weight = period_weight(volume, motion_model.period)
-    times["motion texture (inverse FFT)"] = time.perf_counter() - start
-    start = time.perf_counter()
+    volume = timed(f"spectral volume ({steps} self-guided DPM-Solver++ steps)", lambda: predict_spectral_volume(
+        motion_model, image, loop=True, sampler="dpm", steps=steps, loop_frames=frames, progress=True)[0])
+    motion, weight = timed("motion texture (inverse FFT)", lambda: (
+        spectral_volume_to_motion(volume, frames, period=motion_model.period),
+        period_weight(volume, motion_model.period)))
     with torch.no_grad():
-        video = renderer.render(image, motion.float(), weight.float())
-    times["rendering"] = time.perf_counter() - start
-    start = time.perf_counter()
+        video = timed("rendering", lambda: renderer.render(image, motion.float(), weight.float()))
     with tempfile.TemporaryDirectory() as folder:
-        write_video(Path(folder) / "loop.mp4", video[0], fps=REAL_TIME_FPS)
-    times["mp4 encoding"] = time.perf_counter() - start
+        timed("mp4 encoding", lambda: write_video(Path(folder) / "loop.mp4", video[0], fps=REAL_TIME_FPS))
     total = sum(v for k, v in times.items() if k != "build models")
+    total_cpu = sum(v for k, v in cpu.items() if k != "build models")
     return {"frames": frames, "sampler_steps": steps, "threads": torch.get_num_threads(), "seconds": times,
-            "total_seconds": total}
+            "cpu_seconds": cpu, "total_seconds": total, "total_cpu_seconds": total_cpu}
 
 
 def _step_peak_mb(stage: str, queue) -> None:
     """In a fresh process: peak RSS (MB) of one training step of stage A or B above the RSS
     just before it, small preset at 64 px, batch 4, all K = 16 slices of every item."""
-    import resource
-
     torch.set_num_threads(1)
     model = untrained_motion_model(size=(64, 64), period=32)
     stage_a = model.base
@@ -182,11 +178,21 @@ def _step_peak_mb(stage: str, queue) -> None:
     import gc
 
     gc.collect()
-    with open("/proc/self/statm") as f:
-        before = int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+    # reset the peak-RSS counter (VmHWM) of this process, then read it after the step; getrusage's
+    # ru_maxrss would not do: it survives exec, so a spawned child reports its parent's peak
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    before = _status_mb("VmRSS")
     step()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put(peak - before)
+    queue.put(_status_mb("VmHWM") - before)
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise KeyError(field)
 
 
 def step_memory() -> dict:
@@ -231,10 +237,11 @@ def speed_benchmark(out_dir: Path = Path("benchmarks"), **options) -> tuple[Path
               "seconds are this process's own cost (frames / CPU seconds = the fps of a free core)."]
     lines += ["", f"## One 256x160 picture -> a {loop['frames']}-frame seamless loop "
               f"(small architecture, DPM-Solver++ {loop['sampler_steps']} steps with self-guidance, "
-              f"{loop['threads']} thread(s), wall seconds)", "", "| stage | seconds |", "|---|---:|"]
+              f"{loop['threads']} thread(s))", "", "| stage | wall seconds | CPU seconds |", "|---|---:|---:|"]
     for stage, seconds in loop["seconds"].items():
-        lines.append(f"| {stage} | {seconds:.2f} |")
-    lines += [f"| **total (without building the models)** | **{loop['total_seconds']:.2f}** |", "",
+        lines.append(f"| {stage} | {seconds:.2f} | {loop['cpu_seconds'][stage]:.2f} |")
+    lines += [f"| **total (without building the models)** | **{loop['total_seconds']:.2f}** | "
+              f"**{loop['total_cpu_seconds']:.2f}** |", "",
               "Goal: under 60 s on 2 cores.", "",
               "## Peak memory of one training step (small preset, 64 px, batch 4, K = 16, every slice)", "",
               "| stage | peak RSS above the step's start (MB) |", "|---|---:|",
