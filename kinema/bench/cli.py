@@ -55,7 +55,7 @@ def eval_command(
     from kinema.bench.model_defaults import eval_settings
     from kinema.data.cli import parse_options
 
-    model = entry = model_record = None
+    model = entry = model_record = frames = None
     if Path(run).is_dir():
         from kinema.pretrained import load_pretrained, model_folder, read_model_class
         from kinema.registry import entry_for_class
@@ -64,9 +64,12 @@ def eval_command(
         entry = entry_for_class(read_model_class(folder))
         model = load_pretrained(folder).eval()
         model_record = {"run": str(folder), "kind": "model folder"}
+        from kinema.bench.model_defaults import recipe_frames
+
+        frames = recipe_frames(folder)
     values, data_options, settings = eval_settings(
         model, entry, data, {"task": task, "num_frames": num_frames,
-                             "context_frames": context_frames}, parse_options(option))
+                             "context_frames": context_frames}, parse_options(option), frames)
     protocol = Protocol(split=split, num_videos=num_videos, num_samples=num_samples,
                         batch_size=batch_size, seed=seed, data_options=data_options, **values)
     names = [m.strip() for m in metrics.split(",") if m.strip()]

@@ -15,9 +15,12 @@ FALLBACK = {"task": "prediction", "num_frames": 16, "context_frames": 2}
 PREDICTED_FRAMES = 10     # frames after the context when only the context is known
 
 
-def eval_settings(model, entry, data: str, given: dict, data_options: dict) -> tuple[dict, dict, dict]:
+def eval_settings(model, entry, data: str, given: dict, data_options: dict,
+                  trained_frames: int | None = None) -> tuple[dict, dict, dict]:
     """(protocol values, data options, record). ``given``: task / num_frames /
-    context_frames as typed (None = not given); ``data_options``: the --option values."""
+    context_frames as typed (None = not given); ``data_options``: the --option values;
+    ``trained_frames``: the clip length of the run's training data (its recipe.json), used
+    when the model does not state one."""
     from kinema.pipelines.inputs import model_input
 
     record: dict = {}
@@ -42,11 +45,13 @@ def eval_settings(model, entry, data: str, given: dict, data_options: dict) -> t
     source = f"the model ({type(model).__name__})"
     context = spec.get("context_frames") if values["task"] == "prediction" else None
     choose("context_frames", context, source)
-    length = spec.get("num_frames")
+    length, how = spec.get("num_frames"), source
+    if length is None and trained_frames is not None and (
+            context is None or trained_frames > context):
+        length, how = trained_frames, "the run's recipe.json (its training clips)"
     if length is None and context is not None and given.get("context_frames") is None:
-        length = context + PREDICTED_FRAMES
-    choose("num_frames", length, source + ("" if spec.get("num_frames") else
-                                           f": its context + {PREDICTED_FRAMES}"))
+        length, how = context + PREDICTED_FRAMES, f"{source}: its context + {PREDICTED_FRAMES}"
+    choose("num_frames", length, how)
     options = dict(data_options)
     accepted = _dataset_parameters(data)
     size = spec.get("size")
@@ -74,3 +79,18 @@ def _dataset_parameters(name: str) -> set[str]:
         return set(inspect.signature(resolve(DATASETS[name].target)).parameters)
     except (TypeError, ValueError, ImportError, AttributeError):
         return set()
+
+
+def recipe_frames(folder) -> int | None:
+    """``data.options.num_frames`` of the recipe.json beside a model folder (its run's)."""
+    import json
+    from pathlib import Path
+
+    for recipe in (Path(folder) / "recipe.json", Path(folder).parent / "recipe.json"):
+        try:
+            frames = json.loads(recipe.read_text())["data"]["options"]["num_frames"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if isinstance(frames, int) and frames > 1:
+            return frames
+    return None

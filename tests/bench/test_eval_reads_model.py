@@ -19,6 +19,10 @@ def run_cli(args, monkeypatch, capsys):
     return info.value.code, captured.out, captured.err
 
 
+def settings_from(record, name):
+    return record["settings"][name]["from"]
+
+
 @pytest.fixture(scope="module")
 def ile_run(tmp_path_factory):
     """The tiny ILE preset at 16 px with 3 context frames (the data's default is 64 px and
@@ -37,10 +41,20 @@ def test_the_readme_eval_command_reads_the_model(ile_run, tmp_path, monkeypatch,
     code, text, err = run_cli(["eval", ile_run / "model", "--data", "bouncing-digits", "--metrics",
                                "psnr,ssim", "--num-videos", "3", "--out", out], monkeypatch, capsys)
     assert code == 0, err
+    assert json.loads(out.read_text())["protocol"]["num_frames"] == 4
+    # a model folder without its run's recipe.json: the context + 10 frames
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(ile_run / "model", bare)
+    code, text, err = run_cli(["eval", bare, "--data", "bouncing-digits", "--metrics",
+                               "psnr,ssim", "--num-videos", "3", "--out", out], monkeypatch, capsys)
+    assert code == 0, err
     record = json.loads(out.read_text())
     protocol = record["protocol"]
     assert protocol["context_frames"] == 3 and protocol["task"] == "prediction"
     assert protocol["num_frames"] == 3 + 10
+    assert settings_from(record, "num_frames") == "the model (ILE): its context + 10"
     assert protocol["data_options"] == {"size": 16, "channels": 1}
     settings = record["settings"]
     assert settings["context_frames"] == {"value": 3, "from": "the model (ILE)"}
