@@ -6,6 +6,8 @@ method's benchmarks live in its own folder and are named by its registry entry's
 - ``metrics-sanity``: on held-out real data, distance(real, real') < distance(real, real'
   shuffled in time) < distance(real, noise), for domain FVD / KVD and per-frame domain FID / KID.
 - ``eval-memory``: peak memory of ``kinema eval`` at 64 and at 1024 videos.
+- ``speed``: training steps against plain PyTorch, the trainer against a bare loop, ILE's
+  memory-saving backward (``kinema.bench.speed``).
 """
 from __future__ import annotations
 
@@ -135,7 +137,8 @@ def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, **_) -> t
 
 
 CORE_BENCHMARKS = {"metrics-sanity": metrics_sanity_benchmark,
-                   "eval-memory": eval_memory_benchmark}
+                   "eval-memory": eval_memory_benchmark,
+                   "speed": "kinema.bench.speed:speed_benchmark"}   # imported when run
 
 
 def benchmarks() -> dict[str, str | object]:

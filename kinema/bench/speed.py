@@ -1,0 +1,404 @@
+"""``kinema bench speed``: training-step speed against plain PyTorch (issue 16).
+
+One command, one run; the variants of each section take turns (their order rotates every
+repetition), so a change in the machine's load hits all of them alike; medians and the
+min-max spread over the repetitions. Each step is timed twice: wall time, and the CPU time of
+this process (user + system; with one torch thread, the work done, which other jobs on a
+shared machine do not stretch — on a loaded machine wall time can be several times it).
+
+(a) the cINN flow's train step at the paper's architecture (``flow_config("paper")``: 20
+    blocks, separate s/t MLPs of 3 hidden LeakyReLU layers of 512, d_z = 64, a 64-d
+    condition; 47.3 M parameters), batch 50: kinema against ``speed_reference`` — the official
+    code's shape: a module per layer, a Python loop over blocks, default Adam with amsgrad.
+(b) the video autoencoder's step (the discriminator's then the generator's update, adversarial
+    terms on) at the ``small`` preset, batch 4: kinema's modules with torch's default Adam
+    (per-tensor loop) and contiguous tensors, against kinema's fused AdamW, with and without
+    channels-last 3D weights (``kinema.nn.video3d.channels_last_3d``).
+(c) the Trainer against a bare loop (same model, data order, loss, clipping and fused AdamW)
+    for the tiny ILE, per step.
+(d) ILE's memory-saving against ordinary backpropagation (``kinema.methods.ile.bench_memory``:
+    alternating fresh processes, default allocator settings).
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from kinema.bench.harness import write_benchmark
+
+
+def _log(message: str) -> None:
+    print(f"[speed] {message}", file=sys.stderr, flush=True)
+
+
+def timed(step) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process) of one call of ``step``."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    step()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def interleave(variants: dict, repetitions: int, warmup: int = 1) -> dict[str, dict]:
+    """Run every variant's step ``warmup`` times, then ``repetitions`` rounds in which each
+    variant runs once (the order rotating). Returns {name: {"wall": [...], "cpu": [...]}}."""
+    names = list(variants)
+    for name in names:
+        for _ in range(warmup):
+            variants[name]()
+    times = {name: {"wall": [], "cpu": []} for name in names}
+    for r in range(repetitions):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            wall, cpu = timed(variants[name])
+            times[name]["wall"].append(wall)
+            times[name]["cpu"].append(cpu)
+    return times
+
+
+def summarise(times: dict[str, dict], reference: str) -> dict[str, dict]:
+    """Medians, spread and the ratio of medians to ``reference`` for wall and CPU time."""
+    out = {}
+    for name, t in times.items():
+        row = {}
+        for kind in ("wall", "cpu"):
+            values = t[kind]
+            row[kind] = {"median": statistics.median(values), "min": min(values),
+                         "max": max(values), "values": values,
+                         "ratio": statistics.median(values) / statistics.median(times[reference][kind])}
+        out[name] = row
+    return out
+
+
+def table(summary: dict[str, dict], unit: str = "ms", scale: float = 1e3) -> list[str]:
+    lines = [f"| variant | wall median ({unit}) | wall min-max | CPU median ({unit}) | CPU min-max "
+             "| wall ratio | CPU ratio |", "|---|---|---|---|---|---|---|"]
+    for name, row in summary.items():
+        w, c = row["wall"], row["cpu"]
+        lines.append(f"| {name} | {w['median'] * scale:.1f} | {w['min'] * scale:.1f}-{w['max'] * scale:.1f} "
+                     f"| {c['median'] * scale:.1f} | {c['min'] * scale:.1f}-{c['max'] * scale:.1f} "
+                     f"| {w['ratio']:.2f} | {c['ratio']:.2f} |")
+    return lines
+
+
+# --------------------------------------------------------------------------- (a) the flow
+
+def flow_variants(batch: int = 50, blocks: int | None = None, hidden: int | None = None,
+                  compile_flow: bool = False, seed: int = 0) -> tuple[dict, dict]:
+    """The step functions of section (a) and facts about them (parameters, compile time)."""
+    import torch
+
+    from kinema.bench.speed_reference import (ReferenceFlow, copy_from_kinema, reference_loss,
+                                              reference_optimizer)
+    from kinema.methods.cinn.config import flow_config, image_encoder_config
+    from kinema.methods.cinn.flow import ConditionalINN
+    from kinema.methods.cinn.losses import flow_nll
+    from kinema.methods.cinn.config import autoencoder_config
+    from kinema.train.optim import make_adamw
+
+    c = flow_config("paper")
+    blocks, hidden = blocks or c.blocks, hidden or c.hidden
+    dim, cond_dim = autoencoder_config("paper").z_dim, image_encoder_config("paper").code_dim
+    g = torch.Generator().manual_seed(seed)
+    z, cond = torch.randn(batch, dim, generator=g), torch.randn(batch, cond_dim, generator=g)
+
+    def kinema_flow() -> "ConditionalINN":
+        torch.manual_seed(seed)
+        flow = ConditionalINN(dim, cond_dim, blocks, hidden, c.clamp, c.leaky_slope, c.seed,
+                              subnet_layers=c.subnet_layers, activation=c.activation,
+                              separate_scale_shift=c.separate_scale_shift)
+        with torch.no_grad():
+            flow.to_residual(z, cond)                     # actnorm initialisation
+        return flow
+
+    def step_of(model, loss_fn, optimizer):
+        def step():
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model).backward()
+            optimizer.step()
+        step.model = model            # (for the test that the variants agree)
+        return step
+
+    ours_loss = lambda f: flow_nll(*f.to_residual(z, cond))   # noqa: E731  (Eq. (8))
+    options = dict(lr=1e-5, weight_decay=1e-5)                 # the paper preset's train config
+    fused, plain = kinema_flow(), kinema_flow()
+    reference = ReferenceFlow(dim, cond_dim, blocks, hidden, depth=c.subnet_layers - 1,
+                              alpha=c.leaky_slope)
+    copy_from_kinema(reference, fused)
+    variants = {
+        "reference (official shape, Adam amsgrad, per-tensor loop)": step_of(
+            reference, lambda f: reference_loss(f, z, cond), reference_optimizer(reference)),
+        "kinema, plain AdamW (train.optimizer_impl=plain)": step_of(
+            plain, ours_loss, make_adamw(plain.parameters(), "plain", **options)),
+        "kinema (default: fused AdamW)": step_of(
+            fused, ours_loss, make_adamw(fused.parameters(), "fused", **options)),
+    }
+    facts = {"parameters": sum(p.numel() for p in fused.parameters()),
+             "reference_parameters": sum(p.numel() for p in reference.parameters()),
+             "batch": batch, "blocks": blocks, "hidden": hidden, "dim": dim, "cond_dim": cond_dim}
+    if compile_flow:
+        compiled = kinema_flow()
+        run = torch.compile(lambda: flow_nll(*compiled.to_residual(z, cond)))
+        optimizer = make_adamw(compiled.parameters(), "fused", **options)
+        facts["compile_s"] = timed(step_of(compiled, lambda _: run(), optimizer))
+        variants["kinema, fused AdamW + torch.compile"] = step_of(compiled, lambda _: run(), optimizer)
+    return variants, facts
+
+
+# --------------------------------------------------------------------------- (b) autoencoder
+
+def autoencoder_variants(preset: str = "small", batch: int = 4, seed: int = 0) -> tuple[dict, dict]:
+    import torch
+
+    from kinema.methods.cinn.autoencoder import VideoAutoencoder
+    from kinema.methods.cinn.config import autoencoder_config
+    from kinema.nn.video3d import channels_last_3d
+    from kinema.train.optim import make_adamw
+
+    config = autoencoder_config(preset)
+    g = torch.Generator().manual_seed(seed)
+    video = torch.rand(batch, config.num_frames, config.channels, config.image_size,
+                       config.image_size, generator=g) * 2 - 1
+    betas = (0.5, 0.9)                                   # appendix B.2
+
+    def model():
+        torch.manual_seed(seed)
+        m = VideoAutoencoder(config)
+        m.generator_steps.fill_(config.gan_start)        # adversarial terms on
+        return m
+
+    def step_of(m, make_optimizer):
+        groups = m.parameter_groups()
+        optimizers = {name: make_optimizer(params) for name, params in groups.items()}
+
+        def step():
+            for name, optimizer in optimizers.items():   # the trainer's order: D, then G
+                m.zero_grad(set_to_none=True)
+                torch.manual_seed(seed)                  # the same posterior noise everywhere
+                m.training_step({"video": video}, name)["loss"].backward()
+                optimizer.step()
+        step.model = m
+        return step
+
+    plain, fused, last = model(), model(), channels_last_3d(model())
+    adam = lambda p: torch.optim.Adam(p, lr=2e-4, betas=betas, weight_decay=1e-5)  # noqa: E731
+    adamw = lambda p: make_adamw(p, "fused", lr=2e-4, betas=betas, weight_decay=1e-5)  # noqa: E731
+    variants = {"plain (Adam, per-tensor loop; contiguous)": step_of(plain, adam),
+                "kinema (default: fused AdamW)": step_of(fused, adamw),
+                "kinema, fused AdamW + channels-last 3D": step_of(last, adamw)}
+    return variants, {"preset": preset, "batch": batch,
+                      "parameters": sum(p.numel() for p in plain.parameters())}
+
+
+# --------------------------------------------------------------------------- (c) trainer
+
+def trainer_runs(steps: int = 200, method: str = "ile", preset: str = "tiny",
+                 bare_first: bool = False) -> dict:
+    """One Trainer run and one bare loop of ``steps`` steps each of ``method``'s ``preset``
+    recipe (same initial weights, data order, loss, clipping and optimiser): the wall and CPU
+    seconds of each step ({"trainer": {"wall": [...], "cpu": [...]}, "bare loop": ...}; the
+    run's final log and checkpoint come after the last measured step, as in the bare loop
+    nothing does), and whether both ended with the same weights (they must)."""
+    import dataclasses
+    import tempfile
+
+    import torch
+
+    from kinema.data import load_dataset
+    from kinema.registry import method_entry, resolve
+    from kinema.train.data import ResumableBatches
+    from kinema.train.optim import make_adamw
+    from kinema.train.trainer import Trainer
+
+    entry = method_entry(method)
+    recipe = resolve(entry.recipe)(preset)
+    train = dataclasses.replace(recipe.train, steps=steps, checkpoint_every=0, log_every=0,
+                                sample_every=None)
+    data = load_dataset(recipe.data.name, recipe.data.split, **recipe.data.options)
+
+    def fresh():
+        """The model, its training_step wrapped to note the clocks at every call: the time
+        between two calls is one whole step of the loop around it (data, step, scheduler,
+        bar, checks), the same measure for both loops; medians over steps resist spikes."""
+        torch.manual_seed(train.seed)
+        model = resolve(entry.model_class)(recipe.model)
+        step, marks = model.training_step, []
+
+        def training_step(batch, group):
+            marks.append((time.perf_counter(), time.process_time()))
+            return step(batch, group)
+
+        model.training_step, model.step_marks = training_step, marks
+        return model
+
+    def per_step(model) -> dict:
+        marks = model.step_marks[min(5, steps // 4):]      # past the first steps' warm-up
+        return {kind: [b[i] - a[i] for a, b in zip(marks, marks[1:])]
+                for i, kind in enumerate(("wall", "cpu"))}
+
+    def trainer_run():
+        model = fresh()
+        with tempfile.TemporaryDirectory() as tmp:
+            trainer = Trainer(model, data, train, Path(tmp) / "run", recipe, device="cpu",
+                              tensorboard=False, progress=True, quiet=True)
+            trainer.fit()
+        return model, per_step(model)
+
+    def bare_run():
+        bare_model = fresh()
+        batches = ResumableBatches(data, train.batch_size, train.seed)
+        if hasattr(bare_model, "on_train_start"):
+            bare_model.on_train_start(batches.first_global_batch())
+        params = [p for p in bare_model.parameters() if p.requires_grad]
+        optimizer = make_adamw(params, train.optimizer_impl, lr=train.lr,
+                               betas=tuple(train.betas), weight_decay=train.weight_decay)
+        torch.manual_seed(train.seed)
+        loader = iter(batches)
+        for _ in range(steps):
+            batch = next(loader)
+            optimizer.zero_grad(set_to_none=True)
+            bare_model.training_step(batch, "model")["loss"].backward()
+            if train.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
+            optimizer.step()
+        return bare_model, per_step(bare_model)
+
+    runs = {}
+    for name in (("bare loop", "trainer") if bare_first else ("trainer", "bare loop")):
+        runs[name] = (bare_run if name == "bare loop" else trainer_run)()
+    (model, run), (bare_model, bare) = runs["trainer"], runs["bare loop"]
+    same = all(torch.allclose(a, b, atol=1e-5)
+               for a, b in zip(model.state_dict().values(), bare_model.state_dict().values()))
+    for m in (model, bare_model):
+        del m.training_step, m.step_marks
+    return {"trainer": run, "bare loop": bare, "same_weights": same}
+
+
+# --------------------------------------------------------------------------- the benchmark
+
+def _load() -> list[float]:
+    return [round(v, 2) for v in os.getloadavg()]
+
+
+def _goal(name: str, value: float, limit: float) -> str:
+    verdict = "met" if value <= limit else f"missed by {value / limit:.2f}x"
+    return f"{name} {value:.2f}x (goal <= {limit:g}x: {verdict})"
+
+
+ILE_OPTIONS = ("--image-size=32", "--hidden=128", "--state-dim=64", "--batch=4", "--frames=10",
+               "--steps=3")
+
+
+def speed_benchmark(out_dir: Path, repetitions: int = 5, flow_batch: int = 50,
+                    flow_blocks: int | None = None, flow_hidden: int | None = None,
+                    autoencoder_preset: str = "small", trainer_steps: int = 40,
+                    trainer_rounds: int = 10,
+                    ile_options: tuple = ILE_OPTIONS, **_) -> tuple[Path, Path]:
+    """`kinema bench speed`: sections (a)-(d) of the module docstring in one run (the size
+    arguments exist for the test that runs it small)."""
+    import torch
+
+    from kinema.methods.ile import bench_memory
+
+    threads = int(os.environ.get("KINEMA_THREADS", "1"))   # `kinema --threads N` sets it
+    torch.set_num_threads(threads)
+    started = time.perf_counter()
+    record: dict = {"threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+                    "load_at_start": _load(), "repetitions": repetitions}
+    body = [f"One run of `kinema bench speed`, {torch.get_num_threads()} torch thread(s) on "
+            f"{os.cpu_count()} CPUs. **The machine is shared with other agents' jobs**: the "
+            f"load average (1, 5, 15 min) was {record['load_at_start']} at the start. Variants "
+            "take turns (the order rotating each repetition), so ratios are measured in one "
+            "interleaved run; wall ratios are stretched by the other jobs, CPU-time ratios "
+            "(user + system of this process) are the work done.", ""]
+
+    _log("(a) cINN flow at the paper architecture, batch 50")
+    variants, facts = flow_variants(batch=flow_batch, blocks=flow_blocks, hidden=flow_hidden)
+    flow = summarise(interleave(variants, repetitions), next(iter(variants)))
+    record["flow"] = {"facts": facts, "times": flow, "load": _load()}
+    fast = flow["kinema (default: fused AdamW)"]
+    body += ["## (a) cINN flow train step, paper architecture", "",
+             f"{facts['blocks']} blocks, separate s/t MLPs (3 hidden LeakyReLU layers of "
+             f"{facts['hidden']}), d_z = {facts['dim']}, condition {facts['cond_dim']}, "
+             f"{facts['parameters']:,} parameters (reference: {facts['reference_parameters']:,}),"
+             f" batch {facts['batch']}; a step = forward, Eq. (8), backward, optimiser step. "
+             f"{repetitions} repetitions after one warm-up; load after: {record['flow']['load']}.",
+             "", *table(flow), "",
+             "- " + _goal("kinema / reference, CPU time:", fast["cpu"]["ratio"], 0.5) + "; "
+             + _goal("wall:", fast["wall"]["ratio"], 0.5), ""]
+
+    _log("(b) video autoencoder, small preset")
+    variants, facts = autoencoder_variants(autoencoder_preset, batch=4)
+    ae_reps = max(2, repetitions - 2)
+    ae = summarise(interleave(variants, ae_reps), next(iter(variants)))
+    record["autoencoder"] = {"facts": facts, "times": ae, "load": _load()}
+    ae_fast = ae["kinema (default: fused AdamW)"]
+    ae_last = ae["kinema, fused AdamW + channels-last 3D"]
+    body += [f"## (b) video autoencoder step, {autoencoder_preset} preset", "",
+             f"`{autoencoder_preset}` preset, batch {facts['batch']}, {facts['parameters']:,} parameters; a step "
+             "= the discriminators' update then the generator's (adversarial terms on), as the "
+             f"Trainer runs them. {ae_reps} repetitions after one warm-up; load after: "
+             f"{record['autoencoder']['load']}.", "", *table(ae), "",
+             "- " + _goal("kinema (fused AdamW) / plain, CPU time:", ae_fast["cpu"]["ratio"], 0.5)
+             + "; " + _goal("wall:", ae_fast["wall"]["ratio"], 0.5),
+             f"- channels-last 3D vs contiguous (both fused): CPU "
+             f"{ae_last['cpu']['median'] / ae_fast['cpu']['median']:.2f}x, wall "
+             f"{ae_last['wall']['median'] / ae_fast['wall']['median']:.2f}x.", ""]
+
+    _log("(c) Trainer vs a bare loop, tiny ILE")
+    rounds = [trainer_runs(steps=trainer_steps, bare_first=bool(r % 2))
+              for r in range(trainer_rounds)]
+    per = {name: {kind: [t for r in rounds for t in r[name][kind]] for kind in ("wall", "cpu")}
+           for name in ("bare loop", "trainer")}
+    trainer = summarise(per, "bare loop")
+    # the machine's speed drifts between runs: the goal is judged on each round's ratio of
+    # medians (a trainer run and a bare run back to back), then their median
+    round_ratios = {kind: [statistics.median(r["trainer"][kind]) / statistics.median(r["bare loop"][kind])
+                           for r in rounds] for kind in ("wall", "cpu")}
+    ratio = {kind: statistics.median(v) for kind, v in round_ratios.items()}
+    record["trainer"] = {"times": trainer, "round_ratios": round_ratios, "ratio": ratio,
+                         "same_weights": [r["same_weights"] for r in rounds],
+                         "steps": trainer_steps, "rounds": trainer_rounds, "load": _load()}
+    body += ["## (c) Trainer vs a bare loop, tiny ILE", "",
+             f"`kinema train ile --preset tiny`'s recipe, {trainer_steps} steps per run, "
+             f"{trainer_rounds} rounds of a Trainer run and a bare loop back to back (order "
+             "alternating); a step's time is the time between two calls of the model's "
+             "training_step (everything the loop does per step: data, zero grad, backward, "
+             "clipping, AdamW, and in the Trainer its checks, scheduler and bar). Table: "
+             "medians and min-max over all steps of all rounds after each run's first 5. The "
+             "bare loop: the same data order, loss, clipping and fused AdamW. Both end with the "
+             f"same weights in every round: {all(record['trainer']['same_weights'])}. Load "
+             f"after: {record['trainer']['load']}.", "", *table(trainer), "",
+             "- per-round ratios, CPU: " + ", ".join(f"{v:.2f}" for v in round_ratios["cpu"])
+             + "; wall: " + ", ".join(f"{v:.2f}" for v in round_ratios["wall"]),
+             "- " + _goal("trainer / bare loop (median of the rounds' ratios), CPU time:",
+                          ratio["cpu"], 1.05) + "; " + _goal("wall:", ratio["wall"], 1.05), ""]
+
+    _log("(d) ILE memory-saving vs ordinary backpropagation")
+    passthrough = [*ile_options, f"--threads={threads}"]
+    ile, rel = bench_memory.measure(passthrough, threads, rounds=2, progress=_log)
+    o, m = ile["ordinary"], ile["memory-saving"]
+    record["ile_memory"] = {"options": passthrough, "results": ile, "relative_grad_difference": rel,
+                            "load": _load()}
+    body += ["## (d) ILE memory-saving vs ordinary backpropagation", "",
+             f"`python -m kinema.methods.ile.bench_memory {' '.join(passthrough)} --rounds=2`'s "
+             f"measurement: 40 couplings, {o['parameters']:,} parameters, fresh process per "
+             "measurement, modes alternating, default allocator settings for both; medians over "
+             f"rounds. Load after: {record['ile_memory']['load']}.", "",
+             "| mode | peak memory above pre-step (MB) | median step, wall (s) | median step, CPU (s) |",
+             "|---|---|---|---|",
+             *[f"| {r['mode']} | {r['peak_above_baseline_mb']:.0f} | {r['median_step_s']:.2f} | "
+               f"{r['median_step_cpu_s']:.2f} |" for r in (o, m)], "",
+             f"- memory: {m['peak_above_baseline_mb'] / max(o['peak_above_baseline_mb'], 1e-9):.2f}x "
+             "the ordinary pass's",
+             "- " + _goal("time, CPU:", m["median_step_cpu_s"] / o["median_step_cpu_s"], 1.5) + "; "
+             + _goal("wall:", m["median_step_s"] / o["median_step_s"], 1.5),
+             f"- gradients of the two modes at the last step: max relative difference {rel:.1e}", ""]
+
+    record["seconds"] = round(time.perf_counter() - started, 1)
+    record["load_at_end"] = _load()
+    body += [f"Whole benchmark: {record['seconds']:.0f} s of wall time; load at the end "
+             f"{record['load_at_end']}."]
+    return write_benchmark(out_dir, "speed", "Training speed against plain PyTorch", body, record)
