@@ -41,6 +41,8 @@ def build_recipe(method: str, preset: str, *, data: str | None = None, steps: in
         raise KinemaError(f"{method}: preset {preset!r}: {err}") from err
     if not isinstance(recipe, Recipe):
         raise KinemaError(f"{method} returned {type(recipe).__name__}, not a kinema.config.Recipe")
+    if ":" not in method:
+        default_samples(recipe)        # before --set: train.sample_every=null still means none
     try:
         apply_overrides(recipe, list(overrides))
     except ValueError as err:
@@ -53,6 +55,23 @@ def build_recipe(method: str, preset: str, *, data: str | None = None, steps: in
 
     check_config(recipe.model, "model")
     return recipe
+
+
+SAMPLES_PER_RUN = 4
+
+
+def default_samples(recipe) -> None:
+    """A registered stage whose model draws samples (``sample_for_logging``) and whose preset
+    leaves ``train.sample_every`` unset writes them ``SAMPLES_PER_RUN`` times per run of the
+    preset's steps and at the last step (``--set train.sample_every=null`` turns them off)."""
+    if recipe.train.sample_every is not None:
+        return
+    try:
+        cls = model_class_of(recipe)
+    except KinemaError:
+        return
+    if hasattr(cls, "sample_for_logging") and recipe.train.steps:
+        recipe.train.sample_every = max(recipe.train.steps // SAMPLES_PER_RUN, 1)
 
 
 def check_recipe_function(target: str, make) -> None:

@@ -31,7 +31,8 @@ def ile_run(tmp_path_factory):
 
     out = tmp_path_factory.mktemp("ile") / "ile"
     recipe = build_recipe("ile", "tiny", overrides=["model.context_frames=3", "model.image_size=16",
-                                                    "data.options.size=16", "train.steps=3"])
+                                                    "data.options.size=16", "train.steps=3",
+                                                    "train.sample_every=0"])
     train_recipe(recipe, out, tensorboard=False, progress=False)
     return out
 

@@ -70,3 +70,21 @@ def test_the_toy_with_sample_every_writes_at_the_end_too(tmp_path, monkeypatch, 
     names = sorted(p.name for p in (out / "samples").glob("*.mp4"))
     assert names == ["step-000002.mp4", "step-000004.mp4", "step-000005.mp4"]
     assert [s for s, _, _ in tensorboard_images(out / "tensorboard")["samples"]] == [2, 4, 5]
+
+
+def test_registered_stages_that_draw_samples_default_to_four_per_run(monkeypatch, capsys):
+    import yaml
+
+    from kinema.methods.baselines.config import mathieu_recipe
+
+    preset = mathieu_recipe("small").train
+    assert preset.sample_every is None                 # the preset leaves it unset
+    code, text, _ = run_cli(["recipe", "baselines.mathieu", "--preset", "small"], monkeypatch, capsys)
+    assert code == 0 and yaml.safe_load(text)["train"]["sample_every"] == preset.steps // 4
+    code, text, _ = run_cli(["train", "baselines.mathieu", "--preset", "small", "--set",
+                             "train.sample_every=null", "--dry-run"], monkeypatch, capsys)
+    assert code == 0 and yaml.safe_load(text)["train"]["sample_every"] is None
+    # a stage that draws none keeps none
+    code, text, _ = run_cli(["recipe", "baselines.dynamic-texture", "--preset", "small"],
+                            monkeypatch, capsys)
+    assert code == 0 and yaml.safe_load(text)["train"]["sample_every"] is None
