@@ -42,6 +42,11 @@ class TrainConfig:
     # AdamW implementation (kinema.train.optim): "fused" (one kernel per parameter; foreach
     # where the device has none), "foreach" (all tensors per op) or "plain" (a Python loop)
     optimizer_impl: str = "fused"
+    # channels-last 3D layout for the 5-D (Conv3d) weights (kinema.nn.video3d.channels_last_3d)
+    channels_last_3d: bool = False
+    # torch.compile the method's training_step (first step compiles: minutes on a CPU;
+    # benchmarks/speed.md and issue 16 say what it gave)
+    compile: bool = False
 
 
 @dataclass

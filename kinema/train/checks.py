@@ -47,6 +47,8 @@ _RULES = {
                           "a number > 1 or null"),
     "optimizer_impl": (lambda v: v in ("fused", "foreach", "plain"),
                        "one of fused, foreach, plain"),
+    "channels_last_3d": (lambda v: isinstance(v, bool), "true or false"),
+    "compile": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 

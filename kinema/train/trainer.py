@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from kinema.config import lr_factor
 from kinema.data.io import set_default_mode
 from kinema.errors import KinemaError
+from kinema.nn.video3d import channels_last_3d
 from kinema.train.checks import check_batch_fits, check_train_config, make_run_folder
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
@@ -70,6 +71,11 @@ class Trainer:
         if self.dist.is_main:
             make_run_folder(out_dir)
         self.method = method.to(self.dist.device)
+        if getattr(train_config, "channels_last_3d", False):
+            channels_last_3d(self.method)
+        self._training_step = self.method.training_step
+        if getattr(train_config, "compile", False):
+            self._training_step = torch.compile(self.method.training_step)
         self.config = cfg = train_config
         self.out_dir = Path(out_dir)
         self.ckpt_root = self.out_dir / "checkpoints"
@@ -308,7 +314,7 @@ class Trainer:
         shown = {}
         for group, optimizer in self.optimizers.items():
             self._zero_grad()
-            losses = self.method.training_step(batch, group)
+            losses = self._training_step(batch, group)
             if not isinstance(losses, dict) or "loss" not in losses:
                 raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r}) "
                                   "must return a dict with a scalar 'loss'")
