@@ -74,3 +74,25 @@ def test_no_figure_overlaps_and_each_dataset_row_starts_below_the_last(page_file
     for above, below in zip(row_boxes, row_boxes[1:]):
         assert below["y"] >= above["y"] + above["h"] - 0.5
     assert videos and not any(videos)            # no browser controls over the clips
+
+
+@pytest.mark.slow
+def test_the_whole_quick_demo_page_has_no_overlapping_blocks(tmp_path):
+    from kinema.demo import run_demo
+
+    page_path = run_demo(tmp_path / "demo", quick=True)       # out/index.html
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(Path(page_path).as_uri())
+            page.wait_for_load_state("load")
+            blocks = boxes(page, "figure, table, pre, p")
+            controls = page.eval_on_selector_all("video", "els => els.map(e => e.controls)")
+        finally:
+            browser.close()
+    assert len(blocks) > 40
+    for i, a in enumerate(blocks):
+        for b in blocks[i + 1:]:
+            assert not overlap(a, b), (a, b)
+    assert controls and not any(controls)
