@@ -156,3 +156,19 @@ def test_generation_pipeline_of_a_baseline_and_task_choice(tmp_path):
 def test_the_package_docstring_examples_run():
     result = doctest.testmod(pipelines, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 5 and result.failed == 0
+
+
+def test_first_frame_is_the_input_for_a_baseline_image_to_video_model(tmp_path):
+    from kinema.data.pictures import frames_to_model
+    from kinema.methods.baselines.config import RepeatLastConfig
+    from kinema.methods.baselines.repeat_last import RepeatLastFrame
+
+    folder = RepeatLastFrame(RepeatLastConfig(channels=3, height=12, width=20)).save_pretrained(
+        tmp_path / "run" / "model")
+    pipe = pipelines.load(tmp_path / "run", task="ImageToVideo")
+    picture = _picture(30, 30, seed=2)
+    video = pipe(picture, num_frames=3, num_samples=1)
+    expected = frames_to_model([picture], 3, (12, 20))[0]
+    torch.testing.assert_close(video.frames_float[0, 0], expected, rtol=0, atol=0)
+    assert video.info["crop"] == (6, 0, 18, 30)          # 12:20 of a 30x30 picture: 18 rows
+    assert folder.name == "model"
