@@ -50,3 +50,27 @@ def test_coupling_recompute_runs_the_subnet_once():
     calls.clear()
     layer.recompute(y, cond=torch.randn(3, 2, dtype=torch.float64))
     assert len(calls) == 1
+
+
+def test_the_allocator_is_tuned_once_and_never_against_the_users_settings(monkeypatch):
+    import ctypes
+
+    from kinema.nn.invertible import sequence
+
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append((param, value))
+            return 1
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: FakeLibc())
+    monkeypatch.setattr("platform.libc_ver", lambda: ("glibc", "2.36"))
+    monkeypatch.setitem(sequence._ALLOCATOR, "tuned", False)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "131072")
+    assert sequence.keep_freed_memory() is False and calls == []       # the user's choice
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_")
+    monkeypatch.setitem(sequence._ALLOCATOR, "tuned", False)
+    assert sequence.keep_freed_memory() is True
+    assert calls == [(-3, 32 * 2**20), (-1, 2**30)]    # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+    assert sequence.keep_freed_memory() is False and len(calls) == 2    # once per process

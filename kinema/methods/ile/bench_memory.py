@@ -6,7 +6,8 @@ Each measurement runs in its own fresh subprocess (peak RSS is a per-process hig
 mark), the modes alternating (ordinary, memory-saving, ordinary, ... for ``--rounds``) in one
 invocation, with the same seed, model and batch: 4 blocks x 10 couplings = 40 coupling steps
 (the paper's depth). Both modes run under the same, default allocator settings (no malloc
-tuning through the environment). After one warm-up step (library start-up, gradient buffers
+tuning through the environment; the memory-saving backward itself keeps freed heap for reuse,
+``kinema.nn.invertible.sequence.keep_freed_memory``, as it does for every user). After one warm-up step (library start-up, gradient buffers
 and Adam state then exist in both modes) freed heap pages are returned once (malloc_trim) and
 the peak-RSS counter is reset (Linux ``/proc/self/clear_refs``). Reported: peak RSS during the
 measured steps above the RSS just before them (what the forward/backward pass needs on top of
