@@ -35,6 +35,36 @@ ROWS = (("GenDeF", ""), ("w/o f_c (Table 2)", "-no-fc"), ("w/o L_reg (Table 2)",
         ("baseline: StyleGAN-V-like, frames directly", "-frames"))
 
 
+class RealClips:
+    """Reference row: training clips (another split than the test clips they are compared with)."""
+    frames_mode = True
+
+    def __init__(self, data: str, size: int):
+        self.data, self.size, self.offset = data, size, 0
+
+    def generate(self, num_videos: int, num_frames: int, generator=None) -> torch.Tensor:
+        from kinema.data import load_dataset
+
+        clips = load_dataset(self.data, "train", num_frames=num_frames, size=self.size,
+                             num_videos=self.offset + num_videos)
+        out = torch.stack([clips[self.offset + i]["video"] for i in range(num_videos)])
+        self.offset += num_videos
+        return out
+
+
+class StillCanonical:
+    """Reference row: stage 1's images, repeated in time (GenDeF at the start of fine-tuning,
+    when every field is zero)."""
+    frames_mode = True
+
+    def __init__(self, image_stage):
+        self.image_stage = image_stage
+
+    def generate(self, num_videos: int, num_frames: int, generator=None) -> torch.Tensor:
+        images = self.image_stage.sample_images(num_videos, generator)
+        return images[:, None].expand(-1, num_frames, -1, -1, -1).contiguous()
+
+
 def ground_truth_points(item: dict, data: str, generator: torch.Generator, count: int = 8) -> dict:
     """{"points" (p 2) at frame 0, "tracks" (t p 2), "moving" (p) bool} from one dataset item."""
     if data == "actors":
@@ -130,6 +160,14 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
             if suffix not in ("-no-pretrain", "-frames"):      # these start G_c from scratch
                 command = f"kinema train gendef-image --preset {stem} --out {runs / f'gendef-image-{stem}'} && {command}"
             missing.append({"label": label, "run": str(run), "missing": command})
+    references = [("reference: real training clips", None, lambda: RealClips(data, size))]
+    image_run = runs / f"gendef-image-{stem}"
+    try:
+        model_folder(image_run)
+        references.append(("reference: stage-1 images, still (zero fields)", image_run,
+                           lambda: StillCanonical(load_pretrained(model_folder(image_run)).eval())))
+    except KinemaError:
+        pass
     extractor = runs / "extractors" / data
     if found and not (extractor / "config.json").is_file():
         from kinema.metrics.features.domain_train import recipe_for, train_extractor
@@ -139,31 +177,35 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
     record: dict = {"preset": preset, "data": data, "rows": []}
     lines, shown = [], {}
     fmt = lambda v, p=3: "—" if v is None else f"{v:.{p}g}"  # noqa: E731
-    for label, run in found:
+    rows = [(label, run, None) for label, run in found] + (references if found else [])
+    for label, run, make in rows:
         start = time.time()
-        model = load_pretrained(model_folder(run)).eval()
+        model = make() if make is not None else load_pretrained(model_folder(run)).eval()
         r = {}
         for length, count, metrics in ((frames, num_videos, ["domain-fvd", "domain-fid"]),
                                        (128, long_videos, ["domain-fvd"])):
             protocol = Protocol(task="generation", num_videos=count, num_frames=length, batch_size=16,
                                 data_options={"size": size})
-            result = evaluate(str(run), data, metrics, protocol, model=model, extractor=str(extractor),
-                              progress=False, model_record={"run": str(run)})["results"]
+            result = evaluate(str(run or "real clips"), data, metrics, protocol, model=model,
+                              extractor=str(extractor), progress=False, model_record={"run": str(run)})["results"]
             r[f"domain_fvd_{length}"] = result["domain_fvd"]
             if "domain_fid" in result:
                 r["domain_fid"] = result["domain_fid"]
         tracked = {} if model.frames_mode else tracking_error(model, data, test, track_clips, inversion_steps)
         examples = tracked.pop("examples", None)
         r.update(tracked, seconds=round(time.time() - start, 1))
-        record["rows"].append({"label": label, "run": str(run), "trained": _train_summary(run), "results": r})
-        shown[label] = (model, examples)
+        trained = _train_summary(run) if run is not None else "—"
+        record["rows"].append({"label": label, "run": str(run), "trained": trained, "results": r})
+        if hasattr(model, "render"):
+            shown[label] = (model, examples)
         lines.append(f"| {label} | {fmt(r['domain_fvd_' + str(frames)])} | {fmt(r['domain_fvd_128'])} | "
                      f"{fmt(r['domain_fid'])} | {fmt(r.get('track_error_px'))} | "
                      f"{fmt(r.get('static_point_error_px'))} | {fmt(r.get('trivial_tracker_error_px'))} | "
-                     f"{fmt(r.get('inversion_psnr'))} | `{run}` ({_train_summary(run)}) |")
+                     f"{fmt(r.get('inversion_psnr'))} | " + (f"`{run}` ({trained}) |" if run else "train split |"))
     for row in missing:
         lines.append(f"| {row['label']} | not trained: `{row['missing']}` |" + " |" * 7)
     order = [label for label, _ in ROWS]
+    order += [label for label, _, _ in references]
     record["rows"] = sorted(record["rows"] + missing, key=lambda row: order.index(row["label"]))
     moving = "cloud points (opacity > 0.5, staying in the sky)" if data == "clouds" else "the 11 keypoints"
     body = [f"**Preset `{preset}`** ({size}x{size} px; training clips of {frames} frames; 3 sparse frames "

@@ -81,7 +81,7 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
     assert "not trained: `kinema train gendef-video --preset tiny-frames --out" in text  # no stage 1
     record = json.loads(js.read_text())
     row = record["rows"][0]
-    assert row["label"] == "GenDeF"
+    assert row["label"] == "GenDeF" and record["rows"][-1]["label"] == "reference: real training clips"
     for key in ("domain_fvd_4", "domain_fvd_128", "domain_fid", "inversion_psnr"):
         assert math.isfinite(row["results"][key]), key
     for picture in ("samples", "motions", "tracks"):
