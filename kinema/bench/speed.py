@@ -194,13 +194,17 @@ def autoencoder_variants(preset: str = "small", batch: int = 4, seed: int = 0) -
 
 # --------------------------------------------------------------------------- (c) trainer
 
-def trainer_runs(steps: int = 200, method: str = "ile", preset: str = "tiny",
-                 bare_first: bool = False) -> dict:
-    """One Trainer run and one bare loop of ``steps`` steps each of ``method``'s ``preset``
-    recipe (same initial weights, data order, loss, clipping and optimiser): the wall and CPU
-    seconds of each step ({"trainer": {"wall": [...], "cpu": [...]}, "bare loop": ...}; the
-    run's final log and checkpoint come after the last measured step, as in the bare loop
-    nothing does), and whether both ended with the same weights (they must)."""
+def trainer_runs(steps: int = 100, method: str = "ile", preset: str = "tiny") -> dict:
+    """A Trainer run of ``method``'s ``preset`` recipe and a bare loop over the same model,
+    data order, loss, clipping and optimiser, in lockstep: every time the Trainer calls
+    training_step, one step of the bare loop runs first (each with its own random stream), so
+    both are timed at the same moments of a machine whose speed drifts. Returns the wall and
+    CPU seconds of each step ({"trainer": {"wall": [...], "cpu": [...]}, "bare loop": ...})
+    past the first steps, and whether both ended with the same weights (they must).
+
+    A Trainer step is the time between two of its training_step calls (data, zero grad,
+    backward, clipping, AdamW, checks, scheduler, bar) minus the nested bare step; a bare
+    step is timed from fetching its batch to its optimiser step."""
     import dataclasses
     import tempfile
 
@@ -218,62 +222,67 @@ def trainer_runs(steps: int = 200, method: str = "ile", preset: str = "tiny",
                                 sample_every=None)
     data = load_dataset(recipe.data.name, recipe.data.split, **recipe.data.options)
 
-    def fresh():
-        """The model, its training_step wrapped to note the clocks at every call: the time
-        between two calls is one whole step of the loop around it (data, step, scheduler,
-        bar, checks), the same measure for both loops; medians over steps resist spikes."""
+    def build():
         torch.manual_seed(train.seed)
-        model = resolve(entry.model_class)(recipe.model)
-        step, marks = model.training_step, []
+        return resolve(entry.model_class)(recipe.model)
 
-        def training_step(batch, group):
-            marks.append((time.perf_counter(), time.process_time()))
-            return step(batch, group)
+    def clocks() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
 
-        model.training_step, model.step_marks = training_step, marks
-        return model
+    model, bare_model = build(), build()
+    bare_times: list[tuple[float, float]] = []
 
-    def per_step(model) -> dict:
-        marks = model.step_marks[min(5, steps // 4):]      # past the first steps' warm-up
-        return {kind: [b[i] - a[i] for a, b in zip(marks, marks[1:])]
-                for i, kind in enumerate(("wall", "cpu"))}
-
-    def trainer_run():
-        model = fresh()
-        with tempfile.TemporaryDirectory() as tmp:
-            trainer = Trainer(model, data, train, Path(tmp) / "run", recipe, device="cpu",
-                              tensorboard=False, progress=True, quiet=True)
-            trainer.fit()
-        return model, per_step(model)
-
-    def bare_run():
-        bare_model = fresh()
+    def bare_loop():
         batches = ResumableBatches(data, train.batch_size, train.seed)
         if hasattr(bare_model, "on_train_start"):
             bare_model.on_train_start(batches.first_global_batch())
         params = [p for p in bare_model.parameters() if p.requires_grad]
         optimizer = make_adamw(params, train.optimizer_impl, lr=train.lr,
                                betas=tuple(train.betas), weight_decay=train.weight_decay)
-        torch.manual_seed(train.seed)
         loader = iter(batches)
-        for _ in range(steps):
+        while True:
+            start = clocks()
             batch = next(loader)
             optimizer.zero_grad(set_to_none=True)
             bare_model.training_step(batch, "model")["loss"].backward()
             if train.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, train.grad_clip)
             optimizer.step()
-        return bare_model, per_step(bare_model)
+            end = clocks()
+            bare_times.append((end[0] - start[0], end[1] - start[1]))
+            yield
 
-    runs = {}
-    for name in (("bare loop", "trainer") if bare_first else ("trainer", "bare loop")):
-        runs[name] = (bare_run if name == "bare loop" else trainer_run)()
-    (model, run), (bare_model, bare) = runs["trainer"], runs["bare loop"]
+    saved = torch.get_rng_state()
+    torch.manual_seed(train.seed)                  # the stream the Trainer's seeding gives
+    bare_rng = [torch.get_rng_state()]
+    torch.set_rng_state(saved)
+    bare, marks, nested = bare_loop(), [], []
+    step = model.training_step
+
+    def training_step(batch, group):
+        marks.append(clocks())
+        start, own = clocks(), torch.get_rng_state()
+        torch.set_rng_state(bare_rng[0])
+        next(bare)
+        bare_rng[0] = torch.get_rng_state()
+        torch.set_rng_state(own)
+        end = clocks()
+        nested.append((end[0] - start[0], end[1] - start[1]))
+        return step(batch, group)
+
+    model.training_step = training_step
+    with tempfile.TemporaryDirectory() as tmp:
+        Trainer(model, data, train, Path(tmp) / "run", recipe, device="cpu", tensorboard=False,
+                progress=True, quiet=True).fit()
+    del model.training_step
+    skip = min(5, steps // 4)                      # past the first steps' warm-up
+    trainer = [(b[0] - a[0] - n[0], b[1] - a[1] - n[1])
+               for a, b, n in zip(marks, marks[1:], nested)][skip:]
     same = all(torch.allclose(a, b, atol=1e-5)
                for a, b in zip(model.state_dict().values(), bare_model.state_dict().values()))
-    for m in (model, bare_model):
-        del m.training_step, m.step_marks
-    return {"trainer": run, "bare loop": bare, "same_weights": same}
+    as_dict = lambda rows: {"wall": [r[0] for r in rows], "cpu": [r[1] for r in rows]}  # noqa: E731
+    return {"trainer": as_dict(trainer), "bare loop": as_dict(bare_times[skip:len(trainer) + skip]),
+            "same_weights": same}
 
 
 # --------------------------------------------------------------------------- the benchmark
@@ -293,8 +302,8 @@ ILE_OPTIONS = ("--image-size=32", "--hidden=128", "--state-dim=64", "--batch=4",
 
 def speed_benchmark(out_dir: Path, repetitions: int = 5, flow_batch: int = 50,
                     flow_blocks: int | None = None, flow_hidden: int | None = None,
-                    autoencoder_preset: str = "small", trainer_steps: int = 40,
-                    trainer_rounds: int = 10,
+                    autoencoder_preset: str = "small", trainer_steps: int = 100,
+                    trainer_rounds: int = 3,
                     ile_options: tuple = ILE_OPTIONS, **_) -> tuple[Path, Path]:
     """`kinema bench speed`: sections (a)-(d) of the module docstring in one run (the size
     arguments exist for the test that runs it small)."""
@@ -348,13 +357,11 @@ def speed_benchmark(out_dir: Path, repetitions: int = 5, flow_batch: int = 50,
              f"{ae_last['wall']['median'] / ae_fast['wall']['median']:.2f}x.", ""]
 
     _log("(c) Trainer vs a bare loop, tiny ILE")
-    rounds = [trainer_runs(steps=trainer_steps, bare_first=bool(r % 2))
-              for r in range(trainer_rounds)]
+    rounds = [trainer_runs(steps=trainer_steps) for _ in range(trainer_rounds)]
     per = {name: {kind: [t for r in rounds for t in r[name][kind]] for kind in ("wall", "cpu")}
            for name in ("bare loop", "trainer")}
     trainer = summarise(per, "bare loop")
-    # the machine's speed drifts between runs: the goal is judged on each round's ratio of
-    # medians (a trainer run and a bare run back to back), then their median
+    # the goal is judged on each run's ratio of medians, then their median
     round_ratios = {kind: [statistics.median(r["trainer"][kind]) / statistics.median(r["bare loop"][kind])
                            for r in rounds] for kind in ("wall", "cpu")}
     ratio = {kind: statistics.median(v) for kind, v in round_ratios.items()}
@@ -363,17 +370,18 @@ def speed_benchmark(out_dir: Path, repetitions: int = 5, flow_batch: int = 50,
                          "steps": trainer_steps, "rounds": trainer_rounds, "load": _load()}
     body += ["## (c) Trainer vs a bare loop, tiny ILE", "",
              f"`kinema train ile --preset tiny`'s recipe, {trainer_steps} steps per run, "
-             f"{trainer_rounds} rounds of a Trainer run and a bare loop back to back (order "
-             "alternating); a step's time is the time between two calls of the model's "
-             "training_step (everything the loop does per step: data, zero grad, backward, "
-             "clipping, AdamW, and in the Trainer its checks, scheduler and bar). Table: "
-             "medians and min-max over all steps of all rounds after each run's first 5. The "
-             "bare loop: the same data order, loss, clipping and fused AdamW. Both end with the "
-             f"same weights in every round: {all(record['trainer']['same_weights'])}. Load "
-             f"after: {record['trainer']['load']}.", "", *table(trainer), "",
-             "- per-round ratios, CPU: " + ", ".join(f"{v:.2f}" for v in round_ratios["cpu"])
+             f"{trainer_rounds} runs. The Trainer and a bare loop (the same model, data order, "
+             "loss, clipping and fused AdamW) run in lockstep: one bare step inside each of the "
+             "Trainer's steps, timed apart, each with its own random stream "
+             "(`kinema.bench.speed.trainer_runs`). A Trainer step: everything its loop does "
+             "between two training_step calls (data, zero grad, backward, clipping, AdamW, its "
+             "checks, scheduler and progress bar). Table: medians and min-max over all steps "
+             "after each run's first 5. Both end with the same weights in every run: "
+             f"{all(record['trainer']['same_weights'])}. Load after: {record['trainer']['load']}.",
+             "", *table(trainer), "",
+             "- per-run ratios, CPU: " + ", ".join(f"{v:.2f}" for v in round_ratios["cpu"])
              + "; wall: " + ", ".join(f"{v:.2f}" for v in round_ratios["wall"]),
-             "- " + _goal("trainer / bare loop (median of the rounds' ratios), CPU time:",
+             "- " + _goal("trainer / bare loop (median of the runs' ratios), CPU time:",
                           ratio["cpu"], 1.05) + "; " + _goal("wall:", ratio["wall"], 1.05), ""]
 
     _log("(d) ILE memory-saving vs ordinary backpropagation")

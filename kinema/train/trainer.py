@@ -73,9 +73,8 @@ class Trainer:
         self.method = method.to(self.dist.device)
         if getattr(train_config, "channels_last_3d", False):
             channels_last_3d(self.method)
-        self._training_step = self.method.training_step
-        if getattr(train_config, "compile", False):
-            self._training_step = torch.compile(self.method.training_step)
+        self._compiled_step = torch.compile(self.method.training_step) \
+            if getattr(train_config, "compile", False) else None
         self.config = cfg = train_config
         self.out_dir = Path(out_dir)
         self.ckpt_root = self.out_dir / "checkpoints"
@@ -268,7 +267,7 @@ class Trainer:
         meter = LossMeter()
         batches = iter(self.batches)
         bar = tqdm(total=cfg.steps, initial=min(self.step, cfg.steps), desc="train",
-                   disable=not (main and self.progress), dynamic_ncols=True)
+                   disable=not (main and self.progress), dynamic_ncols=True, mininterval=0.5)
         self._interval = (time.perf_counter(), self.step)
         while self.step < cfg.steps:
             started, cpu_started = time.perf_counter(), time.process_time()
@@ -276,11 +275,15 @@ class Trainer:
             self.dist.broadcast_module(self.method, buffers_only=True)
             stepped, nonfinite, self._shown = self._iteration(batch, meter)
             lrs = {g: opt.param_groups[0]["lr"] for g, opt in self.optimizers.items()}
-            with warnings.catch_warnings():
-                # a skipped first update would make torch warn that the schedule runs ahead
-                warnings.filterwarnings("ignore", "Detected call of", UserWarning)
+            if stepped:
                 for scheduler in self.schedulers.values():
                     scheduler.step()
+            else:   # (catch_warnings resets every warning filter cache: not on every step)
+                with warnings.catch_warnings():
+                    # a skipped first update would make torch warn that the schedule runs ahead
+                    warnings.filterwarnings("ignore", "Detected call of", UserWarning)
+                    for scheduler in self.schedulers.values():
+                        scheduler.step()
             if stepped and self.ema is not None:
                 self.ema.update(self.method)
             self.step += 1
@@ -314,7 +317,7 @@ class Trainer:
         shown = {}
         for group, optimizer in self.optimizers.items():
             self._zero_grad()
-            losses = self._training_step(batch, group)
+            losses = (self._compiled_step or self.method.training_step)(batch, group)
             if not isinstance(losses, dict) or "loss" not in losses:
                 raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r}) "
                                   "must return a dict with a scalar 'loss'")
