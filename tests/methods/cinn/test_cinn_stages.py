@@ -277,9 +277,14 @@ def test_cli_animate_and_transfer(stages, tmp_path):
         "sample-00.mp4", "sample-01.mp4", "samples.png"]
     from PIL import Image
     strip = np.asarray(Image.open(tmp_path / "anim" / "samples.png"))
-    # 2 rows x 6 frames of 8 px with 2-px gaps, upscaled by an integer factor for viewing
+    # 2 rows x (the input picture + 6 frames) of 8 px with 2-px gaps, upscaled by an integer
+    # factor for viewing
     k = strip.shape[0] // (2 * 8 + 2)
-    assert k >= 8 and strip.shape == (k * (2 * 8 + 2), k * (6 * 8 + 5 * 2), 3)
+    assert k >= 8 and strip.shape == (k * (2 * 8 + 2), k * (7 * 8 + 6 * 2), 3)
+    from kinema.methods.cinn.apps import prepare_image
+    x0 = ((prepare_image(tmp_path / "x0.png", 3, 8)[0].permute(1, 2, 0).numpy() + 1) * 127.5)
+    first = strip[:k * 8:k, :k * 8:k].astype(float)          # row 0, column 0, one pixel per cell
+    assert np.abs(first - x0).max() <= 1.0                     # each row starts with the input
     assert (strip[k * 8:k * 10] == 255).all()                      # the white gap between rows
     assert (strip[:k * 8] != 255).any() and (strip[k * 10:] != 255).any()
     write_video(tmp_path / "source.mp4", stages["batch"]["video"][1])
