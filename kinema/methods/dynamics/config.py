@@ -215,6 +215,9 @@ def _train(base: str, stage: str) -> TrainConfig:
     # ~6; an idle machine is ~2x faster), from a fresh interpreter with random data of the shapes:
     # VAE 1.2-1.4 s per step (batch 8 x 2 slices of 64x64), stage A 1.1 s (batch 16 x 2 slices,
     # 16x16 latents), stage B 3.5 s (batch 4 x all 16 slices): ~25 + 35 + 35 min when loaded.
+    # Real runs on swaying (`kinema train dynamics-STAGE --preset small --steps N`, 1 thread, load
+    # 4-7, 2026-12-02): VAE 1.47 s/step, stage A 0.70 s/step, stage B 1.80 s/step, i.e. ~29 + 23 +
+    # 18 min at these step counts.
     steps = {("small", "vae"): 1200, ("small", "diffusion"): 2000, ("small", "attention"): 600,
              ("paper", "vae"): 200_000, ("paper", "diffusion"): 500_000, ("paper", "attention"): 200_000}[(base, stage)]
     batch = {"small": {"vae": 8, "diffusion": 16, "attention": 4}[stage], "paper": 64}[base]
