@@ -16,10 +16,12 @@ import typer
 from kinema.errors import KinemaError
 
 
-def write_outputs(folder: Path, name: str, videos, volume, fps: float) -> list[Path]:
+def write_outputs(folder: Path, name: str, videos, volume, fps: float, picture=None) -> list[Path]:
     """videos (n t 3 h w), volume (k 4 h w) -> ``name.mp4`` (or ``name-00.mp4``, ... for several
     videos; they sort before the gif, so the first is the main video of a file ``--out``),
-    ``preview.gif`` of the first and ``spectral-volume.png`` in ``folder``."""
+    ``preview.gif`` of the first and ``spectral-volume.png`` in ``folder``; with ``picture``
+    (1 3 h w), also ``samples.png``: a row per video, the input picture first, then up to 12
+    frames spread over the video."""
     from kinema.data.io import write_video
     from kinema.methods.dynamics.apps import spectral_volume_picture
     from kinema.viz.report import encode_png
@@ -31,7 +33,19 @@ def write_outputs(folder: Path, name: str, videos, volume, fps: float) -> list[P
     written.append(write_video(folder / "preview.gif", videos[0], fps=fps))
     spectral = folder / "spectral-volume.png"
     spectral.write_bytes(encode_png(spectral_volume_picture(volume), min_size=128))
-    return written + [spectral]
+    written.append(spectral)
+    if picture is not None:
+        import torch
+
+        from kinema.viz.grid import filmstrip
+
+        shown = torch.linspace(0, videos.shape[1] - 1, min(12, videos.shape[1])).round().long()
+        rows = torch.cat([picture.to(videos).expand(len(videos), -1, -1, -1)[:, None],
+                          videos[:, shown]], dim=1)
+        strip = folder / "samples.png"
+        strip.write_bytes(encode_png(filmstrip(rows), min_size=256))
+        written.append(strip)
+    return written
 
 
 def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
@@ -47,7 +61,7 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     videos, volumes = animate_picture(renderer, picture, num_frames=options.frames, num_samples=options.num,
                                       seed=options.seed, loop=bool(options.loop), slowmo=options.slowmo,
                                       magnify=options.magnify)
-    return write_outputs(out, "animation", videos, volumes[0], options.fps)
+    return write_outputs(out, "animation", videos, volumes[0], options.fps, picture=picture)
 
 
 def parse_pair(text: str, name: str) -> tuple[float, float]:

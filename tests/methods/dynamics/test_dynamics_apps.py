@@ -64,11 +64,18 @@ def test_animate_writes_video_gif_and_spectral_picture(sampler, picture, tmp_pat
     assert _run("animate", picture, "--method", "dynamics", "--model", sampler, "--slowmo", 2,
                 "--magnify", 1.5, "--seed", 3, "--out", out) == 0
     names = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("clip"))
-    assert names == ["clip-preview.gif", "clip-spectral-volume.png", "clip.mp4"]
+    assert names == ["clip-preview.gif", "clip-samples.png", "clip-spectral-volume.png", "clip.mp4"]
     period = 8                                                   # the tiny preset's clips
     assert len(read_video(out)) == 2 * period                  # slow motion: twice the frames
     spectral = np.asarray(Image.open(tmp_path / "clip-spectral-volume.png"))
     assert spectral.shape[1] > spectral.shape[0]               # a row of 4 frequencies
+    # samples.png: the input picture (as the model sees it) first, then 12 frames, 2-px gaps
+    from kinema.data.pictures import picture_to_model
+    seen = ((picture_to_model(picture, 3, (16, 16))[0].permute(1, 2, 0).numpy() + 1) * 127.5)
+    strip = np.asarray(Image.open(tmp_path / "clip-samples.png").convert("RGB")).astype(float)
+    k = strip.shape[0] // 16
+    assert strip.shape[1] == k * (13 * 16 + 12 * 2)
+    assert np.abs(strip[:16 * k:k, :16 * k:k] - seen).max() <= 1.0
 
 
 @pytest.mark.slow
