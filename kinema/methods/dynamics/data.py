@@ -99,11 +99,9 @@ def source_pair(item: dict, num_frequencies: int, flow_method: str, ground_truth
 
 def build_cache(dataset: SpectralVolumes, progress: bool = True) -> None:
     """Compute every (I0, S) pair of the source split and write the cache file atomically."""
-    from safetensors.torch import save_file
     from tqdm.auto import tqdm
 
     from kinema.data import load_dataset
-    from kinema.data.io import set_default_mode
 
     options = dict(dataset.source_options)
     ground_truth = dataset.source == "swaying"
@@ -132,6 +130,16 @@ def build_cache(dataset: SpectralVolumes, progress: bool = True) -> None:
     normalizer = SpectralNormalizer(dataset.num_frequencies, dataset.percentile).fit(volumes)
     tensors = {"image": images, "spectral_volume": volumes, "frequency_scale": normalizer.scale.clone(),
                "num_frames": torch.tensor(first[2])}
+    write_cache(dataset, tensors)
+
+
+def write_cache(dataset, tensors: dict) -> None:
+    """Save a cache's ``tensors`` to ``dataset.path`` atomically (temporary name, then
+    rename), with its source, split and options as metadata."""
+    from safetensors.torch import save_file
+
+    from kinema.data.io import set_default_mode
+
     dataset.path.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp = tempfile.mkstemp(prefix=f".{dataset.path.name}.", dir=dataset.path.parent)
     os.close(handle)

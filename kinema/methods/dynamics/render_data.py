@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -91,11 +89,10 @@ def _to_uint8(frame: torch.Tensor) -> torch.Tensor:
 
 def build_pairs(dataset: RenderPairs, progress: bool = True) -> None:
     """Draw ``pairs_per_clip`` (I0, I_t, F_t, W) pairs from every clip of the source; write the cache."""
-    from safetensors.torch import save_file
     from tqdm.auto import tqdm
 
     from kinema.data import load_dataset
-    from kinema.data.io import set_default_mode
+    from kinema.methods.dynamics.data import write_cache
 
     source = load_dataset(dataset.source, dataset.split, **dataset.source_options)
     if len(source) == 0:
@@ -121,14 +118,4 @@ def build_pairs(dataset: RenderPairs, progress: bool = True) -> None:
         tensors = {name: torch.stack(values) for name, values in columns.items()}
     except RuntimeError:
         raise KinemaError(f"{dataset.source}: clips differ in size; give source_options a size so all match") from None
-    dataset.path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{dataset.path.name}.", dir=dataset.path.parent)
-    os.close(handle)
-    try:
-        save_file(tensors, tmp, metadata={"source": dataset.source, "split": dataset.split,
-                                          "options": json.dumps(dataset.source_options)})
-        set_default_mode(tmp)
-        os.replace(tmp, dataset.path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_cache(dataset, tensors)
