@@ -36,7 +36,7 @@ studio: studio-models
 	$(BIN)/kinema studio --models runs
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --durations=15
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --durations=15
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow --durations=15

@@ -162,13 +162,15 @@ def test_motion_codes_are_continuous_in_t_and_defined_between_frames():
 
 
 def test_motion_codes_do_not_depend_on_other_times_or_on_longer_noise():
-    motion = _motion()
-    noise = motion.sample_noise(1)
-    t = torch.arange(0, 20, dtype=torch.float32)[None]
+    # float64: in float32 the convolutions' round-off (up to ~1e-5, depending on the thread
+    # count) would hide below any tolerance that a real dependence (order 1) could not pass
+    motion = _motion().double()
+    noise = motion.sample_noise(1).double()
+    t = torch.arange(0, 20, dtype=torch.float64)[None]
     together = motion(t, noise)
     alone = torch.cat([motion(t[:, i:i + 1], noise) for i in range(20)], dim=1)
-    assert torch.allclose(together, alone, atol=1e-6)
-    longer = torch.cat([noise, torch.randn(1, 7, 6)], dim=1)          # more anchors for longer videos
-    assert torch.allclose(motion(t, longer), together, atol=1e-6)
+    assert torch.allclose(together, alone, atol=1e-10)
+    longer = torch.cat([noise, torch.randn(1, 7, 6, dtype=torch.float64)], dim=1)   # more anchors
+    assert torch.allclose(motion(t, longer), together, atol=1e-10)
     with pytest.raises(ValueError, match="does not cover"):
         motion(torch.tensor([[200.0]]), noise)
