@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kinema.data.limits import check_zip_members, image_size_from_header
 from kinema.errors import KinemaError, VideoReadError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".gif")
@@ -25,14 +26,6 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
 # Frames smaller than this on either side carry no usable motion (and cannot be encoded as
 # yuv420p); they are rejected with a clear message instead of being silently upscaled.
 MIN_FRAME_SIDE = 4
-# Pictures are sized from their header before any pixel is decoded, so a small file that
-# declares a huge image (a decompression bomb) is refused instead of exhausting memory.
-# KINEMA_MAX_PIXELS raises the limit (docs/errors.md).
-MAX_PIXELS = int(os.environ.get("KINEMA_MAX_PIXELS", 1 << 26))       # 67 megapixels
-# A zip member is read whole into memory; its declared size is checked first.
-MAX_ZIP_MEMBER_BYTES = int(os.environ.get("KINEMA_MAX_ZIP_MEMBER_BYTES", 1 << 30))
-
-
 def natural_key(name: str) -> list:
     """Sort key that orders ``frame2`` before ``frame10`` (digit runs compare as numbers)."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -132,21 +125,6 @@ def open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
             yield archive
 
 
-def check_zip_members(path: Path, archive: zipfile.ZipFile) -> None:
-    """Members are only ever read, never extracted; still, a name that would point outside
-    the archive (absolute, a drive, a ``..`` part) is refused, and so is a member whose
-    declared size exceeds ``MAX_ZIP_MEMBER_BYTES`` (a zip bomb), before anything is read."""
-    for info in archive.infolist():
-        name = info.filename
-        parts = name.replace("\\", "/").split("/")
-        if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name) or ".." in parts:
-            raise VideoReadError(f"{path}: unsafe member name {name!r} (absolute or with '..'); "
-                                 f"kinema reads only archives whose members stay inside them")
-        if info.file_size > MAX_ZIP_MEMBER_BYTES:
-            raise VideoReadError(f"{path}:{name}: declares {info.file_size} bytes, more than the "
-                                 f"limit of {MAX_ZIP_MEMBER_BYTES} (KINEMA_MAX_ZIP_MEMBER_BYTES)")
-
-
 def _read_zip_member(path: Path, archive: zipfile.ZipFile, member: str) -> bytes:
     try:
         return archive.read(member)
@@ -163,24 +141,6 @@ def open_binary(path: str | Path):
     if not stat.S_ISREG(mode):
         raise VideoReadError(f"{path}: not a regular file (a FIFO, device or socket is never read)")
     return open(path, "rb")
-
-
-def image_size_from_header(label: str, data: bytes) -> tuple[int, int]:
-    """(width, height) an encoded picture declares, read from its header alone (Pillow parses
-    headers lazily), refused above ``MAX_PIXELS`` before any decoding."""
-    from PIL import Image, UnidentifiedImageError
-
-    Image.MAX_IMAGE_PIXELS = None      # kinema's own limit below, with its own message
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
-        raise VideoReadError(f"{label}: not a readable image (corrupt, or not a "
-                             f"png/jpg/bmp: {_reason(err)})") from None
-    if width * height > MAX_PIXELS:
-        raise VideoReadError(f"{label}: declares {width}x{height} pixels, more than the limit of "
-                             f"{MAX_PIXELS} (KINEMA_MAX_PIXELS); refused before decoding")
-    return width, height
 
 
 def read_image(path: str | Path) -> np.ndarray:

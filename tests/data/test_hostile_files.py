@@ -69,7 +69,8 @@ def test_a_zip_member_declaring_too_many_bytes_is_refused_before_reading(tmp_pat
     ok, png = cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))
     with zipfile.ZipFile(tmp_path / "v.zip", "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("v/0.png", png.tobytes() + b"\0" * 100_000)
-    monkeypatch.setattr(vio, "MAX_ZIP_MEMBER_BYTES", 50_000)
+    from kinema.data import limits
+    monkeypatch.setattr(limits, "MAX_ZIP_MEMBER_BYTES", 50_000)
     read = []
     monkeypatch.setattr(vio, "_read_zip_member", lambda *a: read.append(a))
     with pytest.raises(VideoReadError, match=r"v/0.png: declares \d+ bytes, more than the limit of 50000"):
