@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from kinema.data.io import write_atomic
 from kinema.errors import KinemaError
 from kinema.pretrained import model_folder  # noqa: F401  (public here too)
 
@@ -272,24 +273,9 @@ def write_benchmark(out_dir: str | Path, name: str, title: str, body_lines: list
              f"({m['threads']} threads), Python {m['python']}. Shared machine: timings are "
              f"indicative only.", ""]
     md, js = out_dir / f"{name}.md", out_dir / f"{name}.json"
-    _write_atomic(js, json.dumps(dict(record, command=command, machine=m), indent=2))
-    _write_atomic(md, "\n".join(lines))
+    write_atomic(js, json.dumps(dict(record, command=command, machine=m), indent=2))
+    write_atomic(md, "\n".join(lines))
     return md, js
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
-
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as f:
-            f.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def machine() -> dict:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kinema.data.limits import check_zip_members, image_size_from_header
+from kinema.data.limits import check_zip_members, image_size_from_header, reason
 from kinema.errors import KinemaError, VideoReadError
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".gif")
@@ -60,7 +60,7 @@ def iter_frames(path: str | Path) -> Iterator[np.ndarray]:
             names = sorted((p.name for p in path.iterdir() if p.is_file() and is_image_file(p)),
                            key=natural_key)
         except OSError as err:
-            raise VideoReadError(f"{path}: cannot list folder ({_reason(err)})") from None
+            raise VideoReadError(f"{path}: cannot list folder ({reason(err)})") from None
         if not names:
             raise VideoReadError(f"{path}: folder holds no frames ({', '.join(IMAGE_SUFFIXES)})")
         yield from _iter_image_frames([(str(path / n), lambda n=n: _read_bytes(path / n))
@@ -114,12 +114,12 @@ def open_zip(path: Path) -> Iterator[zipfile.ZipFile]:
     try:
         handle = open_binary(path)
     except OSError as err:
-        raise VideoReadError(f"{path}: cannot read ({_reason(err)})") from None
+        raise VideoReadError(f"{path}: cannot read ({reason(err)})") from None
     with handle:
         try:
             archive = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError, EOFError) as err:
-            raise VideoReadError(f"{path}: not a readable zip ({_reason(err)})") from None
+            raise VideoReadError(f"{path}: not a readable zip ({reason(err)})") from None
         with archive:
             check_zip_members(path, archive)
             yield archive
@@ -129,7 +129,7 @@ def _read_zip_member(path: Path, archive: zipfile.ZipFile, member: str) -> bytes
     try:
         return archive.read(member)
     except (zipfile.BadZipFile, OSError, EOFError, KeyError) as err:
-        raise VideoReadError(f"{path}:{member}: cannot read from zip ({_reason(err)})") from None
+        raise VideoReadError(f"{path}:{member}: cannot read from zip ({reason(err)})") from None
 
 
 def open_binary(path: str | Path):
@@ -159,11 +159,7 @@ def _read_bytes(path: Path) -> bytes:
         with open_binary(path) as handle:
             return handle.read()
     except OSError as err:
-        raise VideoReadError(f"{path}: cannot read ({_reason(err)})") from None
-
-
-def _reason(err: BaseException) -> str:
-    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+        raise VideoReadError(f"{path}: cannot read ({reason(err)})") from None
 
 
 def _iter_image_frames(sources: list) -> Iterator[np.ndarray]:
@@ -240,7 +236,7 @@ def _iter_gif(label: str, read) -> Iterator[np.ndarray]:
                 count += 1
                 yield _to_rgb8(np.asarray(frame.convert("RGBA")), label, bgr=False)
     except (UnidentifiedImageError, OSError, SyntaxError, EOFError) as err:
-        raise VideoReadError(f"{label}: not a readable gif ({_reason(err)})") from None
+        raise VideoReadError(f"{label}: not a readable gif ({reason(err)})") from None
     if count == 0:
         raise VideoReadError(f"{label}: gif holds no frames")
 
@@ -254,13 +250,13 @@ def _av_video_stream(label: str, open_source):
     try:
         source = open_source()
     except OSError as err:
-        raise VideoReadError(f"{label}: cannot read ({_reason(err)})") from None
+        raise VideoReadError(f"{label}: cannot read ({reason(err)})") from None
     with source:
         try:
             container = av.open(source, mode="r")
         except (av.FFmpegError, OSError, ValueError) as err:
             kind = "empty file" if _is_empty(source) else \
-                f"not a readable video: corrupt, truncated or not a video ({_reason(err)})"
+                f"not a readable video: corrupt, truncated or not a video ({reason(err)})"
             raise VideoReadError(f"{label}: {kind}") from None
         with container:
             if not container.streams.video:
@@ -281,7 +277,7 @@ def _iter_av(label: str, open_source) -> Iterator[np.ndarray]:
                 yield _to_rgb8(frame.to_ndarray(format="rgb24"), label, bgr=False)
         except (av.FFmpegError, OSError, ValueError) as err:
             raise VideoReadError(f"{label}: corrupt or truncated after {count} frames "
-                                 f"({_reason(err)})") from None
+                                 f"({reason(err)})") from None
     if count == 0:
         raise VideoReadError(f"{label}: no decodable frames (corrupt or truncated file)")
     if promised and count < promised:
@@ -299,7 +295,7 @@ def count_frames(label: str, open_source, gif: bool = False) -> int:
             with open_source() as source, Image.open(source) as image:
                 return int(getattr(image, "n_frames", 1))
         except (UnidentifiedImageError, OSError, SyntaxError, EOFError) as err:
-            raise VideoReadError(f"{label}: not a readable gif ({_reason(err)})") from None
+            raise VideoReadError(f"{label}: not a readable gif ({reason(err)})") from None
     import av
 
     with _av_video_stream(label, open_source) as (container, stream):
@@ -307,7 +303,7 @@ def count_frames(label: str, open_source, gif: bool = False) -> int:
             return stream.frames or sum(1 for p in container.demux(stream) if p.size)
         except (av.FFmpegError, OSError, ValueError) as err:
             raise VideoReadError(f"{label}: not a readable video: corrupt, truncated or not a "
-                                 f"video ({_reason(err)})") from None
+                                 f"video ({reason(err)})") from None
 
 
 def _is_empty(source) -> bool:
@@ -382,7 +378,7 @@ def write_video(path: str | Path, video, fps: float = 8.0, crf: int = 18) -> Pat
                                        dir=path.parent)
         os.close(handle)
     except OSError as err:
-        raise KinemaError(f"{path}: cannot write ({_reason(err)})") from None
+        raise KinemaError(f"{path}: cannot write ({reason(err)})") from None
     try:
         if suffix == ".mp4":
             _write_mp4(tmp, frames, fps, crf)
@@ -393,7 +389,24 @@ def write_video(path: str | Path, video, fps: float = 8.0, crf: int = 18) -> Pat
     except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(err, OSError):        # disk full, target is a folder, ...
-            raise KinemaError(f"{path}: cannot write ({_reason(err)})") from None
+            raise KinemaError(f"{path}: cannot write ({reason(err)})") from None
+        raise
+    return path
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> Path:
+    """Write ``data`` (bytes, or text as UTF-8) to ``path`` complete or not at all: under a
+    temporary name in the same folder, given the default file mode, then renamed into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+        set_default_mode(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
         raise
     return path
 

@@ -46,12 +46,13 @@ def image_size_from_header(label: str, data: bytes) -> tuple[int, int]:
             width, height = image.size
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as err:
         raise VideoReadError(f"{label}: not a readable image (corrupt, or not a "
-                             f"png/jpg/bmp: {_reason(err)})") from None
+                             f"png/jpg/bmp: {reason(err)})") from None
     if width * height > MAX_PIXELS:
         raise VideoReadError(f"{label}: declares {width}x{height} pixels, more than the limit of "
                              f"{MAX_PIXELS} (KINEMA_MAX_PIXELS); refused before decoding")
     return width, height
 
 
-def _reason(err: BaseException) -> str:
+def reason(err: BaseException) -> str:
+    """The short cause of an OS or library error, for a one-line message."""
     return getattr(err, "strerror", None) or str(err) or type(err).__name__

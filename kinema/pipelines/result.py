@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from kinema.data.io import write_atomic
+
 
 @dataclass
 class VideoResult:
@@ -55,7 +57,7 @@ class VideoResult:
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".png":
-            return [_write_atomic(path, encode_png(self.grid()))]
+            return [write_atomic(path, encode_png(self.grid()))]
         if suffix not in (".mp4", ".gif"):
             raise KinemaError(f"{path}: save as .mp4, .gif or .png")
         fps = fps or self.fps
@@ -63,23 +65,3 @@ class VideoResult:
             return [write_video(path, self.frames_float[0], fps=fps)]
         return [write_video(path.with_name(f"{path.stem}-{i:02d}{suffix}"), video, fps=fps)
                 for i, video in enumerate(self.frames_float)]
-
-
-def _write_atomic(path: Path, data: bytes) -> Path:
-    """Write ``data`` under a temporary name beside ``path``, then rename it into place."""
-    import os
-    import tempfile
-
-    from kinema.data.io import set_default_mode
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        set_default_mode(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

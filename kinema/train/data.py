@@ -116,3 +116,14 @@ def _unwrapped_errors(loader: DataLoader) -> Iterator[dict]:
     # torch has no public call for this; without the private one, collection still does it.
     getattr(iterator, "_shutdown_workers", lambda: None)()
     raise error
+
+
+def to_device(batch, device: torch.device):
+    """A collated batch (tensors in dicts, lists, tuples) on ``device``."""
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(to_device(v, device) for v in batch)
+    return batch

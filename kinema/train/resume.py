@@ -11,8 +11,17 @@ An unchanged recipe changes nothing, so a resumed run stays equal to an uninterr
 from __future__ import annotations
 
 import json
+import warnings
 
 import torch
+
+from kinema.errors import KinemaError
+
+# what a checkpoint's state must hold for a run to resume from it
+STATE_KEYS = ("step", "optimizers", "schedulers", "rng", "data", "nonfinite_total",
+              "nonfinite_run", "elapsed")
+# train settings a resumed run applies itself (retune_optimizers, the loop's step count)
+APPLIED = ("train.steps", "train.lr", "train.betas", "train.weight_decay")
 
 
 def _flat(value, prefix: str) -> dict[str, str]:
@@ -70,3 +79,42 @@ def retune_optimizers(optimizers: dict, schedulers: dict, wanted: dict[str, dict
                     param_group[key] = value
         scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
     return changes
+
+
+def load_weights(ckpt, method, groups: list[str], recipe) -> tuple[dict, dict] | None:
+    """Put the weights of checkpoint ``ckpt`` into ``method`` once it is known to resume this
+    run: a complete state, weights that fit, the same optimiser ``groups``. Each failure is one
+    ``KinemaError``. Returns the (saved, current) recipes to compare, or None without both."""
+    state = ckpt.state
+    missing = [k for k in STATE_KEYS if k not in state]
+    if missing:
+        raise KinemaError(f"{ckpt.path} is incomplete (its state lacks {', '.join(missing)}): "
+                          "it was not written by this kinema's trainer or is damaged; start "
+                          "over with --no-resume or use another --out")
+    recipes = (ckpt.recipe, recipe.to_dict()) if recipe is not None and ckpt.recipe is not None else None
+    try:
+        method.load_state_dict(ckpt.model)
+    except RuntimeError as err:
+        changed = recipe_differences(*recipes, ("method", "preset", "model")) if recipes else []
+        why = (f"the recipe changed ({', '.join(changed)})" if changed
+               else state_mismatch(ckpt.model, method.state_dict()))
+        raise KinemaError(f"{ckpt.path} does not fit this model: {why}. Start over with "
+                          "--no-resume or use another --out") from err
+    if set(state["optimizers"]) != set(groups):
+        raise KinemaError(f"{ckpt.path}: optimiser groups {sorted(state['optimizers'])} "
+                          f"differ from the method's {sorted(groups)}")
+    return recipes
+
+
+def changed_settings(path, recipes: tuple[dict, dict] | None, warn: bool) -> list[str]:
+    """Warn (when ``warn``) of model and data fields that changed since checkpoint ``path`` but
+    still fit; return the changed train settings the run does not apply by itself."""
+    from kinema.train.checkpoint import CheckpointWarning
+
+    if recipes is None:
+        return []
+    changed = recipe_differences(*recipes, ("method", "model", "data"))
+    if warn and changed:
+        warnings.warn(f"resuming {path} with a recipe that differs from the one it was "
+                      f"trained with: {', '.join(changed)}", CheckpointWarning, stacklevel=3)
+    return [d for d in recipe_differences(*recipes, ("train",)) if d.split(":")[0] not in APPLIED]

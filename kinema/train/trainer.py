@@ -20,7 +20,6 @@ import json
 import math
 import os
 import sys
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -30,20 +29,20 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kinema.config import lr_factor
-from kinema.data.io import set_default_mode
+from kinema.data.io import write_atomic
 from kinema.errors import KinemaError
 from kinema.nn.video3d import channels_last_3d
 from kinema.train.checks import check_batch_fits, check_train_config, make_run_folder
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
-from kinema.train.data import DataPosition, ResumableBatches
+from kinema.train.data import DataPosition, ResumableBatches, to_device
 from kinema.train.distributed import init_distributed
 from kinema.train.divergence import DivergenceMonitor, weight_norm
 from kinema.train.ema import EMA
 from kinema.train.log import LossMeter, RunLog
 from kinema.train.method import TrainableMethod
 from kinema.train.optim import implementation_options
-from kinema.train.resume import recipe_differences, retune_optimizers, state_mismatch
+from kinema.train.resume import changed_settings, load_weights, retune_optimizers
 from kinema.train.rng import capture_rng, restore_rng, seed_everything
 from kinema.train.stop import GracefulStop
 
@@ -157,7 +156,7 @@ class Trainer:
             # Every rank sees the same whole first global batch, so data-dependent
             # initialisation agrees with a one-process run; a checkpoint then overwrites it.
             first = first if first is not None else self.batches.first_global_batch()
-            self.method.on_train_start(_to_device(first, self.dist.device))
+            self.method.on_train_start(to_device(first, self.dist.device))
         if checkpoint is not None:
             self._load(checkpoint)
         self.dist.broadcast_module(self.method)
@@ -207,27 +206,7 @@ class Trainer:
 
     def _load(self, ckpt: Checkpoint) -> None:
         state = ckpt.state
-        needed = ("step", "optimizers", "schedulers", "rng", "data", "nonfinite_total",
-                  "nonfinite_run", "elapsed")
-        missing = [k for k in needed if k not in state]
-        if missing:
-            raise KinemaError(f"{ckpt.path} is incomplete (its state lacks {', '.join(missing)}): "
-                              "it was not written by this kinema's trainer or is damaged; start "
-                              "over with --no-resume or use another --out")
-        recipes = (ckpt.recipe, self.recipe.to_dict()) \
-            if self.recipe is not None and ckpt.recipe is not None else None
-        try:
-            self.method.load_state_dict(ckpt.model)
-        except RuntimeError as err:
-            changed = recipe_differences(*recipes, ("method", "preset", "model")) \
-                if recipes else []
-            why = (f"the recipe changed ({', '.join(changed)})" if changed
-                   else state_mismatch(ckpt.model, self.method.state_dict()))
-            raise KinemaError(f"{ckpt.path} does not fit this model: {why}. Start over with "
-                              "--no-resume or use another --out") from err
-        if set(state["optimizers"]) != set(self.optimizers):
-            raise KinemaError(f"{ckpt.path}: optimiser groups {sorted(state['optimizers'])} "
-                              f"differ from the method's {sorted(self.optimizers)}")
+        recipes = load_weights(ckpt, self.method, list(self.optimizers), self.recipe)
         for g, opt in self.optimizers.items():
             opt.load_state_dict(state["optimizers"][g])
             self.schedulers[g].load_state_dict(state["schedulers"][g])
@@ -246,13 +225,7 @@ class Trainer:
             warnings.warn(f"{ckpt.path} was written by {len(rng)} processes; rank "
                           f"{self.dist.rank} starts a fresh random stream", CheckpointWarning,
                           stacklevel=2)
-        changed = recipe_differences(*recipes, ("method", "model", "data")) if recipes else []
-        if self.dist.is_main and changed:
-            warnings.warn(f"resuming {ckpt.path} with a recipe that differs from the one it was "
-                          f"trained with: {', '.join(changed)}", CheckpointWarning, stacklevel=2)
-        applied = ("train.steps", "train.lr", "train.betas", "train.weight_decay")
-        other = [d for d in (recipe_differences(*recipes, ("train",)) if recipes else [])
-                 if d.split(":")[0] not in applied]
+        other = changed_settings(ckpt.path, recipes, warn=self.dist.is_main)
         self.last_checkpoint = ckpt.path
         if self.dist.is_main:
             self._say(f"resuming from {ckpt.path} (step {self.step})"
@@ -271,7 +244,7 @@ class Trainer:
         self._interval = (time.perf_counter(), self.step)
         while self.step < cfg.steps:
             started, cpu_started = time.perf_counter(), time.process_time()
-            batch = _to_device(next(batches), self.dist.device)
+            batch = to_device(next(batches), self.dist.device)
             self.dist.broadcast_module(self.method, buffers_only=True)
             stepped, nonfinite, self._shown = self._iteration(batch, meter)
             lrs = {g: opt.param_groups[0]["lr"] for g, opt in self.optimizers.items()}
@@ -441,7 +414,7 @@ class Trainer:
                     if previous is not None:
                         self.method.load_state_dict(previous, strict=False)
             if self.recipe is not None:
-                _write_text_atomic(self.out_dir / "recipe.json",
+                write_atomic(self.out_dir / "recipe.json",
                                    json.dumps(self.recipe.to_dict(), indent=2))
             self._say(self._summary())
         self.dist.barrier()
@@ -468,22 +441,3 @@ class Trainer:
 
 def _say(message: str) -> None:
     tqdm.write(message, file=sys.stderr)
-
-
-def _to_device(batch, device: torch.device):
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, dict):
-        return {k: _to_device(v, device) for k, v in batch.items()}
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(_to_device(v, device) for v in batch)
-    return batch
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "w") as f:
-        f.write(text)
-    set_default_mode(tmp)
-    os.replace(tmp, path)

@@ -208,14 +208,44 @@ def test_bad_pokes_are_error_messages(client):
         assert ws.receive_json()["status"] == 400
 
 
-def test_a_second_simultaneous_stream_gets_503(client):
+def test_a_second_simultaneous_stream_gets_503(client, monkeypatch):
+    import threading
+    import time
+
+    from tests.serve import standin
+
+    # the first stream holds its slot until the test lets it go: without the gate a fast
+    # stand-in could finish all its frames before the second request arrives (a race)
+    gate, original = threading.Event(), standin.poke
+
+    def gated_poke(served, payload, catalogue):
+        info, frames = original(served, payload, catalogue)
+
+        def held():
+            for i, frame in enumerate(frames):
+                if i == 1:
+                    gate.wait(10)
+                yield frame
+        return info, held()
+
+    monkeypatch.setattr(standin, "poke", gated_poke)
     with client.websocket_connect("/api/poke") as first, client.websocket_connect("/api/poke") as second:
         first.send_json(poke_message(frames=300))
         assert first.receive_json()["type"] == "start"
         second.send_json(poke_message(frames=3))
         reply = second.receive_json()
         assert reply["type"] == "error" and reply["status"] == 503, reply
-    with client.websocket_connect("/api/poke") as again:      # the slot comes back
+        gate.set()
+    deadline = time.monotonic() + 10
+    while True:                                                # the slot comes back
+        with client.websocket_connect("/api/poke") as again:
+            again.send_json(poke_message(frames=2))
+            start = again.receive_json()
+            if start["type"] == "start":
+                break
+            assert start.get("status") == 503 and time.monotonic() < deadline, start
+        time.sleep(0.05)
+    with client.websocket_connect("/api/poke") as again:      # and a whole stream runs in it
         again.send_json(poke_message(frames=2))
         assert receive_poke(again)[1].shape[0] == 2
 

@@ -11,12 +11,11 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
+from kinema.data.io import write_atomic
 from kinema.errors import KinemaError
 
 SHOWN_COMPONENTS = 3
@@ -92,14 +91,6 @@ def strip_frames(video: torch.Tensor, columns: int = STRIP_COLUMNS) -> torch.Ten
     return video[::step][:columns]
 
 
-def _write_atomic(path: Path, data: bytes) -> Path:
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(handle, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
-    return path
-
-
 def sample(model: Path, out: Path, options) -> list[Path]:
     """``kinema sample RUN`` for StyleVideoGAN (see the module docstring)."""
     from kinema.data.io import write_video
@@ -117,10 +108,10 @@ def sample(model: Path, out: Path, options) -> list[Path]:
     for index, video in enumerate(videos):
         written.append(write_video(out / f"sample-{index:02d}.mp4", video, fps=options.fps))
         written.append(write_video(out / f"sample-{index:02d}.gif", video, fps=options.fps))
-    written.append(_write_atomic(out / "frames.png", strip))
-    written.append(_write_atomic(out / "trajectory.svg", plot.encode()))
+    written.append(write_atomic(out / "frames.png", strip))
+    written.append(write_atomic(out / "trajectory.svg", plot.encode()))
     record = {"model": str(model), "num": options.num, "frames": options.frames,
               "seed": options.seed, "identity": options.identity or "training actor",
               "looping": loops}
-    written.append(_write_atomic(out / "sample.json", json.dumps(record, indent=2).encode()))
+    written.append(write_atomic(out / "sample.json", json.dumps(record, indent=2).encode()))
     return written

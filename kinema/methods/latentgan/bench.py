@@ -198,7 +198,8 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
 def write_pictures(models: dict, out_dir: Path, name: str, frames: int = LONG) -> list[tuple[str, Path]]:
     """A frame strip of a long sample (training actor, then a random actor by the offset
     trick) and the trajectory plot, per model."""
-    from kinema.methods.latentgan.apps import _write_atomic, strip_frames, trajectory_plot
+    from kinema.data.io import write_atomic
+    from kinema.methods.latentgan.apps import strip_frames, trajectory_plot
     from kinema.viz.grid import filmstrip
     from kinema.viz.report import encode_png
 
@@ -211,12 +212,12 @@ def write_pictures(models: dict, out_dir: Path, name: str, frames: int = LONG) -
         moved = model.transfer(ws, model.random_identity(1, g))
         videos = model.render(torch.cat([ws, moved]))
         strip = filmstrip(torch.stack([strip_frames(v) for v in videos]))
-        path = _write_atomic(out_dir / f"{name}-{tag}-strip.png", encode_png(strip, min_size=256))
+        path = write_atomic(out_dir / f"{name}-{tag}-strip.png", encode_png(strip, min_size=256))
         written.append((f"{label}: every {frames // 10}th frame of a {frames}-frame sample "
                         f"(top: training actor, bottom: a random actor)", path))
         svg = trajectory_plot(model, ws[0], title=label)
         written.append((f"{label}: first PCA coordinates of that trajectory",
-                        _write_atomic(out_dir / f"{name}-{tag}-trajectory.svg", svg.encode())))
+                        write_atomic(out_dir / f"{name}-{tag}-trajectory.svg", svg.encode())))
     return written
 
 
