@@ -283,3 +283,20 @@ def machine() -> dict:
 
     return {"platform": platform.platform(), "python": sys.version.split()[0],
             "torch": torch.__version__, "cpus": os.cpu_count(), "threads": torch.get_num_threads()}
+
+
+def train_summary(run: Path) -> str:
+    """'N steps at batch B, M min' from a finished run's recipe.json and metrics.jsonl, or
+    'not trained' when either is missing or unreadable (for benchmark tables)."""
+    import json
+
+    run = Path(run)
+    try:
+        recipe = json.loads((run / "recipe.json").read_text())
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+        last = json.loads(lines[-1]) if lines else {}
+    except (OSError, ValueError):
+        return "not trained"
+    train = recipe.get("train", {})
+    minutes = f", {last['time'] / 60:.0f} min" if "time" in last else ""
+    return f"{train.get('steps')} steps at batch {train.get('batch_size')}{minutes}"

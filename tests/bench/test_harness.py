@@ -218,3 +218,15 @@ def test_eval_notes_an_extractor_trained_on_other_data(tmp_path):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "trained on clouds, not bouncing-digits" in result.output
+
+
+def test_train_summary_reads_the_run(tmp_path):
+    import json
+
+    from kinema.bench.harness import train_summary
+
+    assert train_summary(tmp_path / "none") == "not trained"
+    (tmp_path / "recipe.json").write_text(json.dumps({"train": {"steps": 300, "batch_size": 8}}))
+    (tmp_path / "metrics.jsonl").write_text(json.dumps({"step": 1, "time": 10.0}) + "\n"
+                                            + json.dumps({"step": 300, "time": 1500.0}) + "\n")
+    assert train_summary(tmp_path) == "300 steps at batch 8, 25 min"

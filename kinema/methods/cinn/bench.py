@@ -10,13 +10,13 @@ one (``runs/extractors/DATA``), trained by this benchmark if absent.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
 
 import torch
 
+from kinema.bench.harness import train_summary
 from kinema.errors import KinemaError
 from kinema.data.synthetic.clouds import NUM_DIRECTIONS   # the clouds' eta bins
 
@@ -149,7 +149,7 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
     ``small``) comparing the runs of ``kinema train cinn-* --preset PRESET[...]`` under ``runs``."""
     from kinema.bench.harness import Protocol, evaluate, load_model, write_benchmark
     from kinema.data import load_dataset
-    from kinema.methods.cinn.config import SIZES, flow_recipe, parse_preset
+    from kinema.methods.cinn.config import SIZES, parse_preset
     from kinema.metrics.features.domain_train import recipe_for, train_extractor
 
     runs = Path(runs or "runs")
@@ -205,8 +205,8 @@ def cinn_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
                      f"{fmt(r.get('transfer_agreement'))} | `{source}` |")
     control_name = ("control accuracy (final cell of digit 0 = eta; 16 cells)" if data == "bouncing-digits"
                     else "direction within ±1 of 36 bins (DIS flow on the sky)")
-    ae = _train_summary(runs / f"cinn-autoencoder-{preset}{DATASETS[data]}")
-    fl = _train_summary(runs / f"cinn-flow-{preset}{DATASETS[data]}")
+    ae = train_summary(runs / f"cinn-autoencoder-{preset}{DATASETS[data]}")
+    fl = train_summary(runs / f"cinn-flow-{preset}{DATASETS[data]}")
     body = [f"**Preset `{preset}`** ({size}x{size} px, {frames} frames; autoencoder {ae}; flow {fl}; "
             f"recipe: `kinema.methods.cinn.config`), trained once each on a 2-core CPU, far smaller "
             f"and shorter than the paper's 64 px models: numbers compare rows with each other, not "
@@ -272,19 +272,6 @@ def write_pictures(models: dict, data: str, test, out_dir: Path, name: str) -> l
         save("transfer", "motion transfer: the source clip, then its residual on two other start frames",
              torch.cat([video[:1], moved]))
     return out
-
-
-def _train_summary(run: Path) -> str:
-    """'N steps, batch B, M min' from a finished run's recipe.json and metrics.jsonl."""
-    try:
-        recipe = json.loads((run / "recipe.json").read_text())
-        lines = (run / "metrics.jsonl").read_text().splitlines()
-        last = json.loads(lines[-1]) if lines else {}
-    except (OSError, ValueError):
-        return "not trained"
-    train = recipe.get("train", {})
-    minutes = f", {last['time'] / 60:.0f} min" if "time" in last else ""
-    return f"{train.get('steps')} steps at batch {train.get('batch_size')}{minutes}"
 
 
 def digits_benchmark(out_dir: Path, **options):

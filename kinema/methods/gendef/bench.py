@@ -20,12 +20,12 @@ it. Columns, for every trained row:
 """
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import torch
 
+from kinema.bench.harness import train_summary
 from kinema.errors import KinemaError
 
 ROWS = (("GenDeF", ""), ("w/o f_c (Table 2)", "-no-fc"), ("w/o L_reg (Table 2)", "-no-reg"),
@@ -120,18 +120,6 @@ def tracking_error(model, data: str, dataset, num_clips: int, steps: int, seed: 
             "tracked_points": len(errors["moving"]) + len(errors["static_points"]), "examples": examples}
 
 
-def _train_summary(run: Path) -> str:
-    try:
-        recipe = json.loads((run / "recipe.json").read_text())
-        lines = (run / "metrics.jsonl").read_text().splitlines()
-        last = json.loads(lines[-1]) if lines else {}
-    except (OSError, ValueError):
-        return "not trained"
-    train = recipe.get("train", {})
-    minutes = f", {last['time'] / 60:.0f} min" if "time" in last else ""
-    return f"{train.get('steps')} steps at batch {train.get('batch_size')}{minutes}"
-
-
 def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num_videos: int | None = None,
                      preset: str | None = None, long_videos: int = 32, track_clips: int = 8,
                      inversion_steps: int = 100, **_) -> tuple[Path, Path]:
@@ -194,7 +182,7 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
         tracked = {} if model.frames_mode else tracking_error(model, data, test, track_clips, inversion_steps)
         examples = tracked.pop("examples", None)
         r.update(tracked, seconds=round(time.time() - start, 1))
-        trained = _train_summary(run) if run is not None else "—"
+        trained = train_summary(run) if run is not None else "—"
         record["rows"].append({"label": label, "run": str(run), "trained": trained, "results": r})
         if hasattr(model, "render"):
             shown[label] = (model, examples)
