@@ -76,6 +76,14 @@ def sample_latents(model, image: torch.Tensor, num_samples: int = 1, seed: int =
     steps = DEFAULT_STEPS[kind] if steps is None else int(steps)
     if steps < 1:
         raise KinemaError(f"steps must be at least 1; got {steps}")
+    scheduler = model.scheduler(kind)
+    # at most T - 1 steps for T training timesteps: DDIM's timesteps are i * (T // steps) + 1
+    # (diffusers' "leading" spacing, offset 1), so steps = T would ask for timestep T, past the
+    # schedule; DPM-Solver++ with steps = T returns NaN (tests/methods/dynamics/test_sampling.py)
+    most = scheduler.config.num_train_timesteps - 1
+    if steps > most:
+        raise KinemaError(f"{kind} sampling takes at most {most} steps with this model "
+                          f"({scheduler.config.num_train_timesteps} training timesteps); got {steps}")
     if num_samples < 1:
         raise KinemaError(f"num_samples must be at least 1; got {num_samples}")
     recurrence = (2 if loop and kind == "ddim" else 1) if recurrence is None else int(recurrence)
@@ -88,7 +96,6 @@ def sample_latents(model, image: torch.Tensor, num_samples: int = 1, seed: int =
     condition = repeat(model.condition(pictures), "b c h w -> (b n) c h w", n=num_samples)
     loop_frames = model.period if loop_frames is None else int(loop_frames)
 
-    scheduler = model.scheduler(kind)
     scheduler.set_timesteps(steps, device=device)      # schedulers are stateful: once per loop
     generators = _generators(seed, b * num_samples, device)
     latents = _normal(model.latent_shape(), generators, device, dtype) * scheduler.init_noise_sigma

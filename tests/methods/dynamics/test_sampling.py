@@ -67,6 +67,24 @@ def test_samplers_follow_an_oracle_denoiser_to_its_clean_latents():
     assert torch.allclose(ddim[0, 0], final.sqrt() * clean + (1 - final).sqrt() * eps0, atol=1e-4)
 
 
+def test_step_counts_up_to_the_trained_schedule():
+    """At most T - 1 steps: DDIM's timesteps are i * (T // steps) + 1 (T steps would index past
+    the schedule) and DPM-Solver++ at T steps returns NaN; T - 1 steps still reach x0."""
+    clean = torch.randn(4, 4, 2, 2, generator=torch.Generator().manual_seed(1))
+    oracle = Oracle(clean)
+    longest = sample_latents(oracle, picture()[None], 1, seed=3, sampler="ddim", steps=99, progress=False)
+    final = oracle.alphas[0]
+    noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(3))
+    eps0 = (noise - oracle.alphas[99].sqrt() * clean) / (1 - oracle.alphas[99]).sqrt()
+    assert torch.allclose(longest[0, 0], final.sqrt() * clean + (1 - final).sqrt() * eps0, atol=1e-4)
+    with pytest.raises(KinemaError, match="at most 99 steps"):
+        sample_latents(oracle, picture()[None], 1, sampler="ddim", steps=100, progress=False)
+    dpm = sample_latents(oracle, picture()[None], 1, seed=3, sampler="dpm", steps=99, progress=False)
+    assert torch.allclose(dpm[0, 0], clean, atol=1e-4)
+    with pytest.raises(KinemaError, match="at most 99 steps"):
+        sample_latents(oracle, picture()[None], 1, sampler="dpm", steps=100, progress=False)
+
+
 def test_classifier_free_guidance_formula():
     class Linear:
         def denoise(self, z, timesteps, condition):          # eps = z + mean of the condition
