@@ -28,7 +28,7 @@ def train_extractor_command(
     data: str = typer.Option(..., "--data", help="dataset name, e.g. clouds"),
     out: Path = typer.Option(..., "--out", help="folder to save the extractor in"),
     label: str = typer.Option("", "--label",
-                              help="comma-separated labels (eta, digit, motion, band); "
+                              help="comma-separated labels (eta, digit, motion, band, amplitude, frequency, identity); "
                                    "default: the dataset's recipe"),
     steps: int = typer.Option(0, "--steps", help="training steps (default: the recipe's)"),
     train_videos: int = typer.Option(0, "--train-videos", help="training clips (default: recipe)"),

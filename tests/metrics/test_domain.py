@@ -66,6 +66,31 @@ def test_band_label_bins_the_strongest_modes_frequency():
     assert LABELS["band"](item, Sway()) == 0
 
 
+def test_amplitude_label_bins_the_mean_displacement_by_picture_size():
+    # a constant (3, 4) * m / 5 px displacement moves every pixel m px: m / 32 against 0.005, 0.010
+    def item(m):
+        trajectories = torch.zeros(8, 2, 32, 32)
+        trajectories[1:, 0], trajectories[1:, 1] = 0.6 * m * 8 / 7, 0.8 * m * 8 / 7   # frame 0 still
+        return {"trajectories": trajectories}
+    assert [LABELS["amplitude"](item(m)) for m in (0.0, 0.1, 0.2, 0.3, 0.5)] == [0, 0, 1, 1, 2]
+
+
+def test_frequency_label_is_the_energy_weighted_mean_frequency():
+    t = torch.arange(200, dtype=torch.float64)
+
+    def item(*modes):     # (amplitude, bin j: j / 200 cycles per frame), in x at every pixel
+        x = torch.zeros_like(t) + sum(a * torch.cos(2 * torch.pi * j * t / 200) for a, j in modes)
+        trajectories = torch.zeros(200, 2, 4, 4, dtype=torch.float64)
+        trajectories[:, 0] = x[:, None, None]
+        return {"trajectories": trajectories}
+    # 0.085, 0.095, 0.105 cycles per frame against the edges 0.09, 0.10
+    assert [LABELS["frequency"](item((1.0, j))) for j in (17, 19, 21)] == [0, 1, 2]
+    assert LABELS["frequency"](item((1.0, 16), (1.0, 26))) == 2     # mean 0.105
+    # energy (not amplitude) weights: (4 * 0.08 + 1 * 0.125) / 5 = 0.089 -> 0; by amplitude 0.095 -> 1
+    assert LABELS["frequency"](item((2.0, 16), (1.0, 25))) == 0
+    assert LABELS["frequency"](item()) == 0                         # no motion
+
+
 def test_train_extractor_without_a_recipe_or_labels_is_one_clear_error(tmp_path):
     from typer.testing import CliRunner
 

@@ -12,8 +12,10 @@ whose spectral volumes are known exactly, from trained runs (``--runs``, default
   evaluations (2 per step: CFG) within 5 % of DDIM-250's error; the poke's energy behaviour
   on a predicted modal basis (undamped drift over 1000 steps, damped decay).
 
-Not measured here: domain FID/KID/FVD and the sliding-window FID, which need a swaying domain
-extractor that learns its labels (the existing one does not), and rendered-video metrics.
+With the trained renderer (``dynamics-render-BASE``, and ``-baseline-splat`` for Table 2's
+"baseline splat"): rendered-video domain FID/KID, FVD on 16 frames and on the period, and the
+sliding-window FID over time (Fig. 6), with a sample grid, X-t slices and the FID curves
+(``bench_videos``).
 """
 from __future__ import annotations
 
@@ -34,21 +36,27 @@ def _runs(root: Path, base: str) -> dict[str, Path]:
     return found
 
 
-def motion_errors(model, pictures, volumes, trajectories, seed: int = 0, sampler: str = "dpm",
-                  steps: int | None = None, loop: bool = False) -> dict:
-    """Spectral and trajectory errors of one sample per picture (batches of 8)."""
-    from kinema.methods.dynamics.motion import spectral_volume_to_motion
+def predicted_volumes(model, pictures, seed: int = 0, sampler: str = "dpm", steps: int | None = None,
+                      loop: bool = False) -> torch.Tensor:
+    """One sampled spectral volume per picture (n k 4 h w), in batches of 8 (batch i: seed + i)."""
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
-    spectral, epe = [], []
-    for start in range(0, len(pictures), 8):
-        predicted = predict_spectral_volume(model, pictures[start:start + 8], seed=seed + start, sampler=sampler,
-                                            steps=steps, loop=loop, progress=False)[:, 0]
-        truth = volumes[start:start + 8]
-        spectral.append((predicted - truth).abs().mean(dim=(1, 2, 3, 4)))
-        motion = spectral_volume_to_motion(predicted, model.period, period=model.period)
-        epe.append(torch.linalg.vector_norm(motion - trajectories[start:start + 8], dim=2).mean(dim=(1, 2, 3)))
-    return {"spectral_error": float(torch.cat(spectral).mean()), "trajectory_epe": float(torch.cat(epe).mean())}
+    return torch.cat([predict_spectral_volume(model, pictures[start:start + 8], seed=seed + start, sampler=sampler,
+                                              steps=steps, loop=loop, progress=False)[:, 0]
+                      for start in range(0, len(pictures), 8)])
+
+
+def motion_errors(model, pictures, volumes, trajectories, seed: int = 0, sampler: str = "dpm",
+                  steps: int | None = None, loop: bool = False, predicted: torch.Tensor | None = None) -> dict:
+    """Spectral and trajectory errors of one sample per picture (``predicted``, sampled if not given)."""
+    from kinema.methods.dynamics.motion import spectral_volume_to_motion
+
+    if predicted is None:
+        predicted = predicted_volumes(model, pictures, seed, sampler, steps, loop)
+    spectral = (predicted - volumes).abs().mean(dim=(1, 2, 3, 4))
+    motion = spectral_volume_to_motion(predicted, model.period, period=model.period)
+    epe = torch.linalg.vector_norm(motion - trajectories, dim=2).mean(dim=(1, 2, 3))
+    return {"spectral_error": float(spectral.mean()), "trajectory_epe": float(epe.mean())}
 
 
 def loop_frames(period: int) -> int:
@@ -108,6 +116,83 @@ def poke_energy(model, picture) -> dict:
     return result
 
 
+def rendered_study(runs: Path, base: str, main: str, sampled: dict, pictures, real, period: int,
+                   out_dir: Path) -> tuple[dict, list[str]]:
+    """Rendered-video metrics (``bench_videos``) of every sampled motion model, the baseline-splat
+    renderer, repeat-I0 and real training clips, with the pictures; (record, markdown lines)."""
+    import json
+
+    from kinema.data import load_dataset
+    from kinema.metrics.features.domain import load_domain_extractor
+    from kinema.metrics.features.domain_train import train_extractor
+    from kinema.methods.dynamics.bench_videos import extractor_note, rendered_videos, video_metrics
+    from kinema.pretrained import load_pretrained
+
+    renderer_run = runs / f"dynamics-render-{base}"
+    if not (renderer_run / "model" / "config.json").is_file():
+        return {}, [f"## Rendered videos: not measured (no renderer {renderer_run}: "
+                    f"`kinema train dynamics-render --preset {base}`)"]
+    extractor_dir = runs / "extractors" / "swaying"
+    if not (extractor_dir / "config.json").is_file():
+        train_extractor("swaying", extractor_dir, progress=False)
+    training = json.loads((extractor_dir / "training.json").read_text())
+    note, learned = extractor_note(training)
+    extractor = load_domain_extractor(extractor_dir)
+    renderer = load_pretrained(renderer_run / "model").eval()
+    videos = {f"{label} (renderer: {renderer_run.name})": rendered_videos(renderer, pictures, volumes, period)
+              for label, volumes in sampled.items()}
+    splat_run = runs / f"dynamics-render-{base}-baseline-splat"
+    if (splat_run / "model" / "config.json").is_file() and main in sampled:
+        splat = load_pretrained(splat_run / "model").eval()
+        videos[f"baseline splat ({splat_run.name}, motion of {main})"] = \
+            rendered_videos(splat, pictures, sampled[main], period)
+    videos["repeat I0 (no motion)"] = pictures[:, None].expand(-1, period, -1, -1, -1)
+    h = pictures.shape[-1]
+    train = load_dataset("swaying", "train", num_videos=len(real), size=h, num_frames=period)
+    videos["reference: real training clips"] = torch.stack([train[i]["video"] for i in range(len(real))])
+    scores = {label: video_metrics(v.clamp(-1, 1), real, extractor) for label, v in videos.items()}
+    first = next(iter(scores.values()))
+    lines = [f"## Rendered videos: domain metrics ({len(real)} videos of {period} frames against as many "
+             f"test clips)", "",
+             f"Features of the swaying domain extractor `{extractor_dir}` (labels: motion amplitude and "
+             f"frequency of the clip, 3 classes each; {note})."
+             + ("" if learned else " **It does not beat the most frequent class on every label: the "
+                                   "distances below do not measure motion and are not evidence.**"), "",
+             f"| model | domain FID ↓ | domain KID ↓ | domain FVD16 ↓ | domain FVD{period} ↓ | "
+             f"sliding FID, first / last window ↓ |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {label} | {r['fid']:.4g} | {r['kid']:.3g} | {r['fvd16']:.4g} | {r['fvd']:.4g} | "
+              f"{r['fid_per_window'][0]:.4g} / {r['fid_per_window'][-1]:.4g} |" for label, r in scores.items()]
+    pictures_lines = write_pictures(videos, real, scores, first, out_dir)
+    return {"extractor": str(extractor_dir), "extractor_training": training, "extractor_learned": learned,
+            "scores": scores}, lines + ["", *pictures_lines]
+
+
+def write_pictures(videos: dict, real, scores: dict, first: dict, out_dir: Path) -> list[str]:
+    """The sample grid (the real clip, then each row's video of the first test picture, every
+    other frame), X-t slices of the same and the sliding-window FID curves; markdown lines."""
+    from kinema.viz.grid import filmstrip, image_grid
+    from kinema.viz.plots import line_plot_svg
+    from kinema.viz.report import encode_png
+    from kinema.viz.slices import most_moving_row, xt_slice
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    labels = ["real test clip", *videos]
+    clips = torch.stack([real[0], *(v[0] for v in videos.values())]).clamp(-1, 1)
+    grid, slices, curves = (out_dir / f"dynamics-swaying-{n}" for n in ("samples.png", "xt.png", "fid-window.svg"))
+    grid.write_bytes(encode_png(filmstrip(clips[:, ::2]), min_size=256))
+    row = most_moving_row(real[0])          # the real clip's most moving row, in every video
+    slices.write_bytes(encode_png(image_grid(torch.stack([xt_slice(c, row) for c in clips]), nrow=len(clips)),
+                                  min_size=256))
+    x = [s + first["window"] / 2 for s in first["window_starts"]]
+    curves.write_text(line_plot_svg({label: r["fid_per_window"] for label, r in scores.items()}, x=x,
+                                    x_label="frame (window centre)", y_label="domain FID",
+                                    title=f"sliding-window FID ({first['window']}-frame windows)"))
+    order = "; ".join(f"{i + 1}: {label}" for i, label in enumerate(labels))
+    return [f"- sample grid of the first test picture (rows {order}; every other frame): ![samples]({grid.name})",
+            f"- X-t slices (row {row}, time downwards; same order, left to right): ![X-t slices]({slices.name})",
+            f"- sliding-window FID over time (the paper's Fig. 6): ![sliding-window FID]({curves.name})"]
+
+
 @torch.no_grad()
 def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs"), preset: str = "small",
                       num_videos: int = 32, num_seeds: int = 16, **options) -> tuple[Path, Path]:
@@ -133,14 +218,20 @@ def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("run
     rows = [{"model": "repeat I0 (no motion)", "run": "-",
              "spectral_error": float(torch.stack([i["spectral_volume"] for i in items]).abs().mean()),
              "trajectory_epe": float(torch.linalg.vector_norm(trajectories, dim=2).mean())}]
+    sampled = {}   # row label -> its predicted spectral volumes, rendered below
     for name, run in found.items():
         model = load_pretrained(run / "model").eval()
         k = model.num_frequencies
         volumes = torch.stack([i["spectral_volume"][:k] for i in items])
         if model.period != period:
             continue
-        rows.append({"model": name.removeprefix("dynamics-"), "run": str(run),
-                     **motion_errors(model, pictures, volumes, trajectories)})
+        label = name.removeprefix("dynamics-")
+        sampled[label] = predicted_volumes(model, pictures)
+        rows.append({"model": label, "run": str(run),
+                     **motion_errors(model, pictures, volumes, trajectories, predicted=sampled[label])})
+    real = torch.stack([i["video"] for i in items])
+    rendered, rendered_lines = rendered_study(Path(runs), base, main.removeprefix("dynamics-"), sampled,
+                                              pictures, real, period, Path(out_dir))
     k = first.num_frequencies
     volumes = torch.stack([i["spectral_volume"][:k] for i in items])
     seams = seam_study(first, pictures, num_seeds)
@@ -164,8 +255,8 @@ def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("run
               "|---:|---:|---:|---:|"]
     lines += [f"| {k.split()[-1]} | {v['max_energy_change']:.3g} | {v['max_modified_energy_change']:.3g} | "
               f"{v['final_energy_ratio']:.3g} |" for k, v in energy.items()]
-    lines += ["", "Not measured: domain FID/KID/FVD and sliding-window FID (no swaying domain extractor that "
-              "learns its labels yet), rendered-video metrics.", "", f"Wall time {time.perf_counter() - started:.0f} s."]
-    record = {"rows": rows, "seams": seams, "sampler_cost": cost, "poke_energy": energy, "num_videos": num_videos}
+    lines += ["", *rendered_lines, "", f"Wall time {time.perf_counter() - started:.0f} s."]
+    record = {"rows": rows, "rendered": rendered, "seams": seams, "sampler_cost": cost, "poke_energy": energy,
+              "num_videos": num_videos}
     return write_benchmark(out_dir, "dynamics-swaying", "Generative Image Dynamics on swaying: motion claims",
                            lines, record)

@@ -1,6 +1,7 @@
 """The dynamics benchmarks' inputs: the swaying benchmark needs the trained full model and says
 how to make it; the loop study uses a length that is not a whole period."""
 import pytest
+import torch
 
 from kinema.errors import KinemaError
 from kinema.methods.dynamics.bench import smooth_motion
@@ -22,3 +23,80 @@ def test_benchmark_motion_is_smooth_and_oscillating():
     assert motion.shape == (1, 30, 2, 16, 24)
     assert motion[0, 0, 0].abs().max() == 0                   # dx: sin(0) at t = 0
     assert motion[0, 15, 0].abs().max() < 1e-4                # half a period later: back through zero
+
+
+class MeanFeatures:
+    """A stand-in extractor with features one can compute by hand: a frame's per-channel means and
+    squared means; a clip's mean frame features and its mean absolute frame difference."""
+
+    def frame_features(self, frames):
+        return torch.cat([frames.mean(dim=(2, 3)), frames.pow(2).mean(dim=(2, 3))], dim=1)
+
+    def clip_features(self, video):
+        frames = torch.stack([self.frame_features(f) for f in video.unbind(1)], dim=1)   # (b t 6)
+        return torch.cat([frames.mean(1), (video[:, 1:] - video[:, :-1]).abs().mean(dim=(1, 2, 3, 4))[:, None]], 1)
+
+
+def test_video_metrics_are_the_frechet_distances_of_their_features():
+    from kinema.metrics.frechet import frechet_distance
+    from kinema.methods.dynamics.bench_videos import sliding_window, video_metrics
+
+    g = torch.Generator().manual_seed(0)
+    fake = torch.rand(12, 32, 3, 8, 8, generator=g) * 2 - 1
+    real = torch.rand(12, 32, 3, 8, 8, generator=g) * 1.6 - 0.9
+    f = MeanFeatures()
+    out = video_metrics(fake, real, f)
+    frames = lambda v: f.frame_features(v.flatten(0, 1))    # noqa: E731
+    assert out["fid"] == pytest.approx(frechet_distance(frames(fake), frames(real)), rel=1e-6)
+    assert out["fvd"] == pytest.approx(frechet_distance(f.clip_features(fake), f.clip_features(real)), rel=1e-6)
+    assert out["fvd16"] == pytest.approx(frechet_distance(f.clip_features(fake[:, :16]),
+                                                          f.clip_features(real[:, :16])), rel=1e-6)
+    window, stride = sliding_window(32)
+    assert (window, stride) == (8, 4) and out["window_starts"] == list(range(0, 25, 4))
+    last = out["window_starts"][-1]
+    assert out["fid_per_window"][-1] == pytest.approx(
+        frechet_distance(frames(fake[:, last:last + 8]), frames(real[:, last:last + 8])), rel=1e-6)
+    assert out["fid"] > 0.01 and video_metrics(real, real, f)["fid"] == pytest.approx(0, abs=1e-6)
+    with pytest.raises(KinemaError, match="differ"):
+        video_metrics(fake[:6], real, f)
+
+
+def test_extractor_note_flags_an_extractor_at_the_majority_rate():
+    from kinema.methods.dynamics.bench_videos import extractor_note
+
+    learned = {"labels": ["amplitude", "frequency"], "test_accuracy": [0.8, 0.6], "majority_class_rate": [0.4, 0.5]}
+    assert extractor_note(learned) == ("held-out accuracy: amplitude 0.80 (most frequent class 0.40), "
+                                       "frequency 0.60 (most frequent class 0.50)", True)
+    stuck = dict(learned, test_accuracy=[0.8, 0.52])
+    assert extractor_note(stuck)[1] is False
+
+
+@pytest.mark.slow
+def test_swaying_benchmark_on_tiny_runs(tiny_runs, tmp_path):
+    import json
+
+    from kinema.metrics.features.domain_train import ExtractorRecipe, train_extractor
+    from kinema.methods.dynamics.config import render_recipe
+    from kinema.train.recipes import train_recipe
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "dynamics-attention-tiny").symlink_to(tiny_runs["attention"])
+    recipe = render_recipe("tiny")
+    recipe.model.attention_path = str(tiny_runs["attention"])
+    recipe.data.options["cache_dir"] = str(tiny_runs["cache"])
+    train_recipe(recipe, runs / "dynamics-render-tiny", tensorboard=False, progress=False)
+    train_extractor("swaying", runs / "extractors" / "swaying", progress=False,
+                    recipe=ExtractorRecipe(labels=("amplitude", "frequency"), size=16, num_frames=8,
+                                           train_videos=16, test_videos=8, steps=3, batch_size=4))
+    md, js = swaying_benchmark(tmp_path / "out", runs=runs, preset="tiny", num_videos=8, num_seeds=2)
+    record = json.loads(js.read_text())
+    labels = list(record["rendered"]["scores"])
+    assert labels == ["attention-tiny (renderer: dynamics-render-tiny)", "repeat I0 (no motion)",
+                      "reference: real training clips"]
+    for scores in record["rendered"]["scores"].values():
+        assert scores["frames"] == 8 and len(scores["fid_per_window"]) == len(scores["window_starts"]) == 7
+    text = md.read_text()
+    assert "held-out accuracy: amplitude" in text and "![samples](dynamics-swaying-samples.png)" in text
+    for name in ("samples.png", "xt.png", "fid-window.svg"):
+        assert (tmp_path / "out" / f"dynamics-swaying-{name}").stat().st_size > 100
