@@ -4,7 +4,7 @@ The cINN paper's DTFVD (Sec. 4.2, appendix C.3) replaces FVD's Kinetics I3D by a
 to classify dynamic textures, so that the distance sees the dynamics that matter for the
 data. kinema does the same at CPU scale and with no download: a (2+1)-D network is trained
 on the labels the synthetic suite records (cloud drift direction η, digit identity and motion
-direction, oscillation frequency band), and its features define "domain" FVD/FID/KID and
+direction, oscillation amplitude and frequency), and its features define "domain" FVD/FID/KID and
 diversity.
 
 Architecture (input resized to ``size``², grey/colour matched to ``channels``), two branches:
