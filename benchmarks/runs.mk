@@ -1,0 +1,80 @@
+# The trained runs each benchmark table compares, as make targets, so that independent runs
+# train side by side on every core (one torch thread each) and a stopped session resumes
+# where it was (a run whose model/ exists is not trained again):
+#
+#   make -f benchmarks/runs.mk -j2 cinn-bouncing-digits     # trains what is missing, then benches
+#   make -f benchmarks/runs.mk -n dynamics-swaying          # prints the commands, trains nothing
+#
+# Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying gendef-clouds
+# gendef-actors (each writes benchmarks/NAME.md); all. Logs go to runs/logs/. CPU minutes per
+# run on this 2-core machine are in each benchmark's notes (benchmarks/*.md).
+
+KINEMA ?= .venv/bin/kinema
+RUN := OMP_NUM_THREADS=1 $(KINEMA) --threads 1
+METHODS := cinn-autoencoder cinn-image-encoder cinn-flow dynamics-vae dynamics-diffusion \
+	dynamics-attention dynamics-render gendef-image gendef-video
+
+.PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying gendef-clouds gendef-actors
+all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying gendef-clouds gendef-actors
+
+model = runs/$(1)/model/config.json
+method_of = $(firstword $(foreach m,$(METHODS),$(if $(filter $(m)-%,$(1)),$(m))))
+
+# runs/METHOD-PRESET: `kinema train METHOD --preset PRESET`, into its default folder
+runs/%/model/config.json:
+	@mkdir -p runs/logs
+	$(RUN) train $(call method_of,$*) --preset $(patsubst $(call method_of,$*)-%,%,$*) \
+		--out runs/$* --no-tensorboard > runs/logs/$*.log 2>&1
+
+# ---------------------------------------------------------------- cINN (Tables 2 and 4)
+# flow STEM[-no-x0|-no-adain|-control] reads the autoencoder of its decoder ablation and the
+# image encoder of its data
+define CINN
+$(call model,cinn-flow-$(1)): $(call model,cinn-autoencoder-$(1)) $(call model,cinn-image-encoder-$(1))
+$(call model,cinn-flow-$(1)-control): $(call model,cinn-autoencoder-$(1)) $(call model,cinn-image-encoder-$(1))
+$(call model,cinn-flow-$(1)-no-x0): $(call model,cinn-autoencoder-$(1)-no-x0) $(call model,cinn-image-encoder-$(1))
+$(call model,cinn-flow-$(1)-no-adain): $(call model,cinn-autoencoder-$(1)-no-adain) $(call model,cinn-image-encoder-$(1))
+endef
+$(eval $(call CINN,small))
+$(eval $(call CINN,small-clouds))
+cinn_flows = $(foreach v,"" -control -no-x0 -no-adain,$(call model,cinn-flow-$(1)$(subst ",,$(v))))
+
+cinn-bouncing-digits: $(call cinn_flows,small)
+	$(RUN) bench cinn-bouncing-digits --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+cinn-clouds: $(call cinn_flows,small-clouds)
+	$(RUN) bench cinn-clouds --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+
+# ---------------------------------------------------------------- ILE (Fig. 4)
+# the benchmark trains ILE and the Mathieu et al. baseline itself, one after the other
+ile-bouncing-digits:
+	@mkdir -p runs/logs
+	$(RUN) bench ile-bouncing-digits --runs runs/ile-bench --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+
+# ---------------------------------------------------------------- Generative Image Dynamics (Table 2)
+# data stems: the full model (small, K = 16), K = 4 / 8 / 24, no adaptive normalisation
+DYNAMICS_STEMS := small small-k4 small-k8 small-k24 small-no-adaptive-norm
+$(foreach s,$(DYNAMICS_STEMS),$(eval $(call model,dynamics-diffusion-$(s)): $(call model,dynamics-vae-$(s))))
+$(foreach s,$(DYNAMICS_STEMS),$(eval $(call model,dynamics-attention-$(s)): $(call model,dynamics-diffusion-$(s))))
+$(call model,dynamics-diffusion-small-volume): $(call model,dynamics-vae-small)
+$(call model,dynamics-render-small) $(call model,dynamics-render-small-baseline-splat): $(call model,dynamics-attention-small)
+
+# "Independent pred." is stage A of the full model (dynamics-diffusion-small); the bench
+# finds every dynamics-attention-small* and dynamics-diffusion-small* run
+dynamics-swaying: $(foreach s,$(DYNAMICS_STEMS),$(call model,dynamics-attention-$(s))) \
+		$(call model,dynamics-diffusion-small-volume) $(call model,dynamics-render-small) \
+		$(call model,dynamics-render-small-baseline-splat)
+	$(RUN) bench dynamics-swaying --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+
+# ---------------------------------------------------------------- GenDeF (Tables 2-4, A1)
+GENDEF_PRETRAINED := "" -no-fc -no-reg -no-multiplier -freeze-canonical -early-fc
+define GENDEF
+$(foreach v,$(GENDEF_PRETRAINED),$(eval $(call model,gendef-video-$(1)$(subst ",,$(v))): $(call model,gendef-image-$(1))))
+gendef_$(1) := $(foreach v,$(GENDEF_PRETRAINED) -no-pretrain -frames,$(call model,gendef-video-$(1)$(subst ",,$(v))))
+endef
+$(eval $(call GENDEF,small))
+$(eval $(call GENDEF,small-actors))
+
+gendef-clouds: $(gendef_small)
+	$(RUN) bench gendef-clouds --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+gendef-actors: $(gendef_small-actors)
+	$(RUN) bench gendef-actors --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1

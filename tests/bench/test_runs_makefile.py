@@ -1,0 +1,52 @@
+"""benchmarks/runs.mk trains every run a benchmark compares: each `kinema train METHOD --preset
+P` it issues is a registered method and preset, trained into the folder its later stages read
+(their ``stage_path`` fields), and after the runs those fields name."""
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from kinema.stages import stage_fields
+from kinema.train.recipes import build_recipe
+
+ROOT = Path(__file__).parents[2]
+TRAIN = re.compile(r" train (\S+) --preset (\S+) \\?\s*--out (\S+)")
+BENCHES = ("cinn-bouncing-digits", "cinn-clouds", "ile-bouncing-digits", "dynamics-swaying",
+           "gendef-clouds", "gendef-actors")
+
+
+def planned(target: str, cwd: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """(method, preset, out) of each training `make -n TARGET` prints, in order; its bench lines."""
+    text = subprocess.run(["make", "-s", "-f", str(ROOT / "benchmarks" / "runs.mk"), "-n", target],
+                          cwd=cwd, capture_output=True, text=True, check=True).stdout
+    return TRAIN.findall(text.replace("\\\n", " ")), [l for l in text.splitlines() if " bench " in l]
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+@pytest.mark.parametrize("target", BENCHES)
+def test_every_stage_is_trained_before_the_stages_that_read_it(target, tmp_path):
+    runs, benches = planned(target, tmp_path)
+    assert len(benches) == 1 and f"bench {target} " in benches[0]
+    done: set[str] = set()
+    for method, preset, out in runs:
+        assert out == f"runs/{method}-{preset}"
+        recipe = build_recipe(method, preset)          # a registered method and a valid preset
+        for field in stage_fields(recipe.model):
+            path = getattr(recipe.model, field)
+            if path:
+                assert str(Path(path)).removesuffix("/model") in done, (method, preset, field, path)
+        done.add(out)
+    if target.startswith(("cinn", "gendef")):
+        assert len(runs) == {"cinn": 8, "gendef": 9}[target.split("-")[0]]
+
+
+def test_dynamics_plan_holds_every_table_2_row(tmp_path):
+    runs, _ = planned("dynamics-swaying", tmp_path)
+    presets = {(m, p) for m, p, _ in runs}
+    for k in ("small-k4", "small-k8", "small-k24", "small-no-adaptive-norm", "small"):
+        assert ("dynamics-attention", k) in presets
+    assert {("dynamics-diffusion", "small-volume"), ("dynamics-render", "small-baseline-splat")} <= presets
