@@ -31,10 +31,14 @@ IMAGE_SIZE = 32          # not given in the paper; the small presets' size
 CONTEXT_FRAMES = 5       # not given in the paper; ILEConfig.context_frames
 PREDICTED_FRAMES = 5     # Fig. 4: o1 .. o5
 SCORED_FRAMES = (1, 5)   # Fig. 4: scores on o1 and o5
-ROWS = {"ile": "Invertible Linear Embedding (ILE)", "mathieu": "Mathieu et al. (adversarial)",
+ROWS = {"ile": "Invertible Linear Embedding (ILE)",
+        "ile-no-scale": "ILE without the Sec. 2.6 scale layer", "mathieu": "Mathieu et al. (adversarial)",
         "repeat-last": "repeat last input", "dynamic-texture": "dynamic texture (Doretto et al.)",
         "blank": "blank frames (all background) [control]"}
-TRAINED = {"ile": "ile", "mathieu": "baselines.mathieu"}       # --runs DIR/<key> -> method
+TRAINED = {"ile": "ile", "ile-no-scale": "ile", "mathieu": "baselines.mathieu"}   # --runs DIR/<key> -> method
+# the variant whose held-out likelihood is a true one (issue 10, item 8a): the same recipe
+# without the scale layer
+KEY_OVERRIDES = {"ile-no-scale": ("model.scale_layer=false",)}
 # Fig. 4 of the paper: (PSNR, SSIM) at the first and fifth predicted frame
 PAPER_FIG4 = {"Invertible Linear Embedding": {1: (23.5, 0.92), 5: (17.4, 0.69)},
               "Adversarial Training (Mathieu et al.)": {1: (20.6, 0.95), 5: (12.1, 0.83)},
@@ -143,8 +147,9 @@ def ensure_trained(runs: Path, key: str, train_overrides: tuple[str, ...],
     if folder.exists():
         return folder
     recipe = resolve(method_entry(TRAINED[key]).recipe)("small")
-    if train_overrides:
-        apply_overrides(recipe, list(train_overrides))
+    overrides = [*KEY_OVERRIDES.get(key, ()), *train_overrides]
+    if overrides:
+        apply_overrides(recipe, overrides)
     train_recipe(recipe, folder, tensorboard=False, progress=progress)
     return folder
 
@@ -190,6 +195,20 @@ def ile_objective(model, clips: torch.Tensor, batch_size: int = 20, seed: int = 
             predictive.append(out["predictive_objective_bits_per_dim"].item() * len(video))
     return {"objective_bits_per_dim": sum(bits) / len(clips),
             "predictive_objective_bits_per_dim": sum(predictive) / len(clips)}
+
+
+def held_out_likelihood(model, clips: torch.Tensor, batch_size: int = 20, seed: int = 0) -> dict:
+    """The no-scale-layer ILE's true held-out likelihood of o1..o5 given the observed frames, in
+    bits/dim (``ILE.conditional_likelihood``: the predicted frames dequantised with uniform noise
+    from a fixed seed, so an upper bound on the 8-bit frames' bits/dim)."""
+    bits = []
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        for s in range(0, len(clips), batch_size):
+            video = clips[s:s + batch_size]
+            out = model.conditional_likelihood(video, context_frames=CONTEXT_FRAMES)
+            bits.append(out["conditional_bits_per_dim"].item() * len(video))
+    return {"conditional_bits_per_dim": sum(bits) / len(clips)}
 
 
 def summarise(scores: dict) -> dict:
@@ -255,6 +274,9 @@ def ile_bouncing_digits_benchmark(out_dir: Path, runs: str | Path | None = None,
         folder = ensure_trained(runs, key, tuple(train_overrides), progress)
         models[key], found = load_trained(folder, method)
         trained[key] = training_record(found)
+    if models["ile-no-scale"].config.scale_layer:
+        raise KinemaError(f"{runs / 'ile-no-scale'}: this model has the Sec. 2.6 scale layer; the row "
+                          f"needs one trained with --set model.scale_layer=false")
     if models["ile"].config.image_size != IMAGE_SIZE:
         raise KinemaError(f"{runs / 'ile'}: the ILE model works on {models['ile'].config.image_size} "
                           f"px frames; this benchmark is at {IMAGE_SIZE} px")
@@ -268,13 +290,16 @@ def ile_bouncing_digits_benchmark(out_dir: Path, runs: str | Path | None = None,
     test = load_dataset(DATA, "test", num_frames=num_frames, num_videos=num_videos,
                         **protocol.data_options)
     clips = torch.stack([test[i]["video"] for i in range(len(test))])          # (n t c h w)
-    predictors = {"ile": models["ile"], "mathieu": models["mathieu"], "repeat-last": RepeatLast(),
+    predictors = {"ile": models["ile"], "ile-no-scale": models["ile-no-scale"], "mathieu": models["mathieu"],
+                  "repeat-last": RepeatLast(),
                   "dynamic-texture": texture, "blank": BlankFrames()}
     scores = score_rows(predictors, clips, progress=progress)
     means = summarise(scores)
     diffs = {f"ile - {b} @{f}": paired(scores, "ile", b, f)
              for b in ("repeat-last", "blank") for f in SCORED_FRAMES}
     objective = ile_objective(models["ile"], clips)
+    objective["no_scale_layer"] = {**ile_objective(models["ile-no-scale"], clips),
+                                   **held_out_likelihood(models["ile-no-scale"], clips)}
     decided = verdict(means, diffs)
     settings = {"data": DATA, "split": "test", "num_videos": len(clips), "size": IMAGE_SIZE,
                 "num_digits": 1, "speed_px_per_frame": [test.min_speed, test.max_speed]
@@ -342,6 +367,13 @@ def markdown_body(settings: dict, means: dict, diffs: dict, objective: dict, dec
              "frames it scores, so they cannot be compared with a density model's bits/dim "
              "(the 8 bits/dim of uniform noise is no bound for them either). The paper calls "
              "the objective a likelihood and reports no numbers.", "",
+             f"Without the scale layer (`--set model.scale_layer=false`, the row above) the model is a "
+             f"normalised density: its held-out likelihood of o1..o5 given the observed frames "
+             f"(`ILE.conditional_likelihood`, the predicted frames dequantised with uniform noise "
+             f"from a fixed seed: an upper bound on the 8-bit frames' bits/dim) is "
+             f"**{objective['no_scale_layer']['conditional_bits_per_dim']:.3f} bits/dim**; its "
+             f"training objective on all frames is "
+             f"{objective['no_scale_layer']['objective_bits_per_dim']:.3f} bits/dim.", "",
              "## Training of the compared models", "",
              "| model | weights evaluated | steps | batch | training s | wall s |", "|---|---|---|---|---|---|"]
     for key in TRAINED:

@@ -40,9 +40,30 @@ def test_every_row_is_reported_with_finite_numbers(written):
         assert f"| {label} |" in md
     assert record["settings"]["num_videos"] == 4
     objective = record["ile_objective"]
-    assert all(math.isfinite(v) and v > 0 for v in objective.values())
+    plain = {k: v for k, v in objective.items() if k != "no_scale_layer"}
+    assert all(math.isfinite(v) and v > 0 for v in [*plain.values(), *objective["no_scale_layer"].values()])
     assert f"**{objective['objective_bits_per_dim']:.3f} bits/dim** (Eq. (2) with the Sec. 2.6" in md
     assert "These are not likelihoods" in md
+
+
+def test_no_scale_layer_row_reports_its_held_out_likelihood(written):
+    """The variant is trained by the benchmark without the scale layer, and its number is the
+    conditional likelihood of the 5 predicted frames given the 5 observed ones."""
+    from kinema.data import load_dataset
+
+    root, md, record = written
+    model, found = bench.load_trained(root / "runs" / "ile-no-scale", "ile")
+    assert model.config.scale_layer is False and record["training"]["ile-no-scale"]["steps"] == 2
+    test = load_dataset("bouncing-digits", "test", num_frames=10, num_videos=4, size=32, num_digits=1)
+    clips = torch.stack([test[i]["video"] for i in range(4)])
+    expected = bench.held_out_likelihood(model, clips)["conditional_bits_per_dim"]
+    value = record["ile_objective"]["no_scale_layer"]["conditional_bits_per_dim"]
+    assert value == pytest.approx(expected, rel=1e-6)
+    with torch.no_grad():   # 5 of 10 frames are the context
+        torch.manual_seed(0)
+        four = model.conditional_likelihood(clips, context_frames=4)["conditional_bits_per_dim"].item()
+    assert value != pytest.approx(four, rel=1e-4)
+    assert f"**{value:.3f} bits/dim**; its training objective" in md
 
 
 def test_verdict_sentence_follows_the_json_numbers(written):
