@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from kinema.methods.dynamics.render import bfloat16_is_fast
 from tests.serve.conftest import run_job
 from tests.serve.test_studio_api import as_uint8, frames_of
 
@@ -191,5 +192,7 @@ def test_poke_streams_the_modal_simulation(client, runs):
         volume = predict_spectral_volume(renderer.motion, image, seed=0, sampler="dpm", progress=False)[0, 0]
     omega = 2 * math.pi / renderer.motion.period
     expected = torch.stack(list(poke_frames(renderer, image, volume, renderer.motion.period, (0.5 * 15, 0.25 * 15),
-                                            (0.2 * 16 * omega, -0.1 * 16 * omega), 8, stiffness=2.0, damping=0.1)))
+                                            (0.2 * 16 * omega, -0.1 * 16 * omega), 8, stiffness=2.0, damping=0.1,
+                                            bfloat16=start["precision"] == "bfloat16 decoder")))
+    assert start["precision"] == ("bfloat16 decoder" if bfloat16_is_fast() else "float32")
     np.testing.assert_array_equal(frames[..., :3], as_uint8(expected))

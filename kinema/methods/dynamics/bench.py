@@ -77,8 +77,9 @@ def small_renderer(size=SIZE):
 
 
 @torch.no_grad()
-def render_fps(threads: int, frames: int = 64, chunk: int = 16) -> dict:
-    """Frames per second of the IBR step (pyramid once, then splat + decode per frame) at 256x160."""
+def render_fps(threads: int, frames: int = 64, chunk: int = 16, bfloat16: bool = False) -> dict:
+    """Frames per second of the IBR step (pyramid once, then splat + decode per frame) at 256x160;
+    ``bfloat16``: the decoder in bfloat16 (``ImageRenderer.render_frames``)."""
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -86,14 +87,14 @@ def render_fps(threads: int, frames: int = 64, chunk: int = 16) -> dict:
         image = torch.rand(1, 3, *SIZE) * 2 - 1
         motion = smooth_motion(frames)
         renderer = renderer.to(memory_format=torch.channels_last)    # ~15 % faster convolutions here
-        renderer.render(image, motion[:, :chunk], chunk=chunk)       # warm-up
+        renderer.render(image, motion[:, :chunk], chunk=chunk, bfloat16=bfloat16)       # warm-up
         start, cpu = time.perf_counter(), time.process_time()
-        renderer.render(image, motion, chunk=chunk)
+        renderer.render(image, motion, chunk=chunk, bfloat16=bfloat16)
         seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu
     finally:
         torch.set_num_threads(previous)
     fps = frames / seconds
-    return {"threads": threads, "frames": frames, "seconds": seconds, "fps": fps,
+    return {"threads": threads, "bfloat16": bfloat16, "frames": frames, "seconds": seconds, "fps": fps,
             "cpu_seconds": cpu_seconds, "real_time_ratio": fps / REAL_TIME_FPS, "widths": list(renderer.config.widths)}
 
 
@@ -214,7 +215,11 @@ def speed_benchmark(out_dir: Path = Path("benchmarks"), **options) -> tuple[Path
     from kinema.bench.harness import write_benchmark
 
     splats = [splat_timings(c) for c in (64, 3)]
-    renders = [render_fps(t) for t in (1, 2)]
+    from kinema.methods.dynamics.render import bfloat16_is_fast
+
+    # float32 and, where the CPU has bf16 instructions, the bf16 decoder, alternating
+    precisions = (False, True) if bfloat16_is_fast() else (False,)
+    renders = [render_fps(t, bfloat16=b) for t in (1, 2) for b in precisions]
     loop = end_to_end_loop()
     memory = step_memory()
     lines = ["Generative Image Dynamics on this CPU: rendering, softmax splatting, a seamless loop end to end, "
@@ -228,13 +233,16 @@ def speed_benchmark(out_dir: Path = Path("benchmarks"), **options) -> tuple[Path
     lines += ["", "Goal: ratio <= 0.6 (the known C++ CPU extension runs at ~1.6x the plain scatter_add_ at C = 64).",
               "", "## Rendering at 256x160 (the small preset's renderer, widths "
               f"{renders[0]['widths']}; pyramid once, splat + decode per frame)", "",
-              "| threads | frames | wall seconds | fps (wall) | x real time (25 fps) | CPU seconds (all threads) |",
-              "|---:|---:|---:|---:|---:|---:|"]
+              "| threads | decoder | frames | wall seconds | fps (wall) | x real time (25 fps) | CPU seconds (all threads) |",
+              "|---:|---|---:|---:|---:|---:|---:|"]
     for r in renders:
-        lines.append(f"| {r['threads']} | {r['frames']} | {r['seconds']:.2f} | {r['fps']:.1f} | "
-                     f"{r['real_time_ratio']:.2f} | {r['cpu_seconds']:.2f} |")
+        lines.append(f"| {r['threads']} | {'bfloat16' if r['bfloat16'] else 'float32'} | {r['frames']} | "
+                     f"{r['seconds']:.2f} | {r['fps']:.1f} | {r['real_time_ratio']:.2f} | {r['cpu_seconds']:.2f} |")
     lines += ["", "Wall time on a shared machine counts the other processes' load; with one thread the CPU "
-              "seconds are this process's own cost (frames / CPU seconds = the fps of a free core)."]
+              "seconds are this process's own cost (frames / CPU seconds = the fps of a free core). The "
+              "bfloat16 decoder (the studio's poke; splatting stays float32) keeps frames within a fraction "
+              "of an 8-bit level of float32 (tests/methods/dynamics/test_render.py)."
+              + ("" if len(precisions) > 1 else " This CPU has no bf16 instructions: float32 only.")]
     lines += ["", f"## One 256x160 picture -> a {loop['frames']}-frame seamless loop "
               f"(small architecture, DPM-Solver++ {loop['sampler_steps']} steps with self-guidance, "
               f"{loop['threads']} thread(s))", "", "| stage | wall seconds | CPU seconds |", "|---|---:|---:|"]

@@ -160,11 +160,12 @@ def simulate(simulator: ModalSimulator, num_frames: int):
 @torch.no_grad()
 def poke_frames(renderer, image: torch.Tensor, volume: torch.Tensor, period: int, at: tuple[float, float],
                 force: tuple[float, float], num_frames: int, stiffness: float = 1.0, damping: float = 0.03,
-                bins: tuple[int, ...] | None = None, num_modes: int = 4):
+                bins: tuple[int, ...] | None = None, num_modes: int = 4, bfloat16: bool = False):
     """Render a poke as it is simulated: yields frames (3 h w) in [-1, 1] one at a time (a
     browser can stream them). image (1 3 h w); volume (k 4 h w) the picture's spectral volume;
     ``renderer`` an ``ImageRenderer``. The splatting weight is the mean motion magnitude of the
-    volume's own motion over one period (what moves in the picture)."""
+    volume's own motion over one period (what moves in the picture). ``bfloat16``: the
+    renderer's decoder in bfloat16 (``ImageRenderer.render_frames``)."""
     from kinema.methods.dynamics.motion import spectral_volume_to_motion
     from kinema.methods.dynamics.render_data import motion_weight
 
@@ -175,5 +176,5 @@ def poke_frames(renderer, image: torch.Tensor, volume: torch.Tensor, period: int
     features = renderer.pyramid(image)
     metric = renderer.metric(image, weight.to(image))
     for displacement in simulate(simulator, num_frames):
-        frame = renderer.render_frames(features, displacement[None].to(image), metric)
+        frame = renderer.render_frames(features, displacement[None].to(image), metric, bfloat16=bfloat16)
         yield frame[0].clamp(-1, 1)

@@ -143,9 +143,16 @@ class ImageRenderer(nn.Module, Pretrained):
             return self.metric_net(image)
         return self.weight_scale * weight
 
-    def render_frames(self, features: list[torch.Tensor], flow: torch.Tensor, metric: torch.Tensor) -> torch.Tensor:
+    def render_frames(self, features: list[torch.Tensor], flow: torch.Tensor, metric: torch.Tensor,
+                      bfloat16: bool = False) -> torch.Tensor:
         """One frame per flow: features of I0 (each (b c h w), repeated to the flows' batch),
-        flow (b 2 H W), metric (b 1 H W) -> (b 3 H W)."""
+        flow (b 2 H W), metric (b 1 H W) -> (b 3 H W).
+
+        ``bfloat16``: run the synthesis decoder's convolutions in bfloat16 (autocast) for
+        interactive playback; the splatting and the splatted picture the decoder corrects stay
+        float32, so frames differ from float32 by a fraction of an 8-bit level
+        (tests/methods/dynamics/test_render.py; faster only where the CPU has bf16 instructions:
+        ``bfloat16_is_fast``)."""
         warped, masks = [], []
         for j, feature in enumerate(features):
             f, z = flow, metric
@@ -154,17 +161,20 @@ class ImageRenderer(nn.Module, Pretrained):
             splat, covered = softmax_splat(feature, f, z)
             warped.append(splat)
             masks.append(covered.to(splat.dtype))
-        return self.decoder(warped, masks)
+        if not bfloat16:
+            return self.decoder(warped, masks)
+        with torch.autocast(device_type=flow.device.type, dtype=torch.bfloat16):
+            return self.decoder(warped, masks).float()
 
     def render(self, image: torch.Tensor, motion: torch.Tensor, weight: torch.Tensor | None = None,
-               chunk: int = 16) -> torch.Tensor:
+               chunk: int = 16, bfloat16: bool = False) -> torch.Tensor:
         """Frames (b t 3 H W) in [-1, 1] of I0 (b 3 H W) moved by the motion texture ``motion``
         (b t 2 H W), ``chunk`` frames at a time; ``weight`` W (b 1 H W) defaults to the motion's
-        mean magnitude over its frames (Sec. 5)."""
-        return torch.cat(list(self.iter_render(image, motion, weight, chunk)), dim=1)
+        mean magnitude over its frames (Sec. 5); ``bfloat16``: see ``render_frames``."""
+        return torch.cat(list(self.iter_render(image, motion, weight, chunk, bfloat16)), dim=1)
 
     def iter_render(self, image: torch.Tensor, motion: torch.Tensor, weight: torch.Tensor | None = None,
-                    chunk: int = 16):
+                    chunk: int = 16, bfloat16: bool = False):
         """``render`` as a generator of (b n 3 H W) pieces (the features of I0 are computed once)."""
         self.check_picture(image)
         if motion.ndim != 5 or motion.shape[0] != image.shape[0] or motion.shape[2] != 2 \
@@ -179,7 +189,7 @@ class ImageRenderer(nn.Module, Pretrained):
             n = min(chunk, t - start)
             frames = self.render_frames([repeat(f, "b c h w -> (b n) c h w", n=n) for f in features],
                                         rearrange(motion[:, start:start + n], "b n c h w -> (b n) c h w"),
-                                        repeat(metric, "b c h w -> (b n) c h w", n=n))
+                                        repeat(metric, "b c h w -> (b n) c h w", n=n), bfloat16)
             yield rearrange(frames.clamp(-1, 1), "(b n) c h w -> b n c h w", b=b)
 
     @torch.no_grad()
@@ -252,6 +262,18 @@ class ImageRenderer(nn.Module, Pretrained):
     def sample_for_logging(self, batch: dict) -> torch.Tensor:
         """(b 3 3 H W): I0, the rendered I_t, the real I_t as a 3-frame video."""
         return torch.stack([batch["image"], self.predict_pair(batch).clamp(-1, 1), batch["target"]], dim=1)
+
+
+def bfloat16_is_fast(device: torch.device | str = "cpu") -> bool:
+    """Whether bfloat16 convolutions have hardware support here (CPU: oneDNN's bf16 path, i.e.
+    AVX512-BF16 or AMX; CUDA: the device supports bf16); elsewhere autocast would be slower."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def _motion_model(renderer: nn.Module, config: RenderConfig):

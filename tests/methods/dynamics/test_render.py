@@ -39,6 +39,29 @@ def test_untrained_renderer_is_softmax_splatting_of_the_picture():
         assert torch.allclose(frames[:, t], expected.clamp(-1, 1), atol=1e-5)
 
 
+def test_bfloat16_decoding_stays_within_a_fraction_of_an_8_bit_level():
+    """The interactive path (bf16 convolutions, float32 splatting) against float32, on a renderer
+    whose decoder corrects the splatted picture (its two heads at PyTorch's default init, not
+    zero, and scaled up: a trained renderer's corrections are of this size)."""
+    renderer = _renderer(widths=(16, 32, 64)).eval()
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for head in (renderer.decoder.fill, renderer.decoder.refine):
+            head.reset_parameters()
+            head.weight.mul_(12.0)
+    image = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1
+    motion = torch.randn(2, 3, 2, 16, 16, generator=g) * 1.5
+    with torch.no_grad():
+        plain = renderer.render(image, motion)
+        fast = renderer.render(image, motion, bfloat16=True)
+        splatted = torch.stack([softmax_splat(image, motion[:, t], motion_weight(motion))[0] for t in range(3)], 1)
+    assert fast.dtype == torch.float32
+    assert (plain - splatted.clamp(-1, 1)).abs().mean() > 0.1       # the decoder does change the frames
+    difference = (fast - plain).abs()
+    assert 0 < difference.max() < 1 / 127.5                          # bf16 was used; < one level of 2/255
+    assert difference.mean() < 0.1 / 127.5
+
+
 def test_every_scale_gets_the_flow_resized_and_scaled(monkeypatch):
     calls = []
 
