@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow install clean studio studio-models
+.PHONY: demo test test-slow test-studio install clean studio studio-models
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,11 @@ studio: studio-models
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --durations=15
+
+# the studio's long browser tests (every tab end to end in chromium, the soak, the poke's speed;
+# about 5 min): CI runs them after `make test`
+test-studio: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow tests/serve --durations=10
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow --durations=15
