@@ -59,9 +59,14 @@ def splat_timings(channels: int, repeats: int = 15) -> dict:
     fast_out, ref_out = softmax_splat(image, flow, metric)[0], softmax_splat_reference(image, flow, metric)[0]
     agreement = float((fast_out - ref_out).abs().max().detach())
     fast, ref = [], []
-    for _ in range(repeats):
-        ref.append(_timed(step(softmax_splat_reference)))
-        fast.append(_timed(step(softmax_splat)))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)     # thread_time counts this thread only: time both on one thread
+    try:
+        for _ in range(repeats):
+            ref.append(_timed(step(softmax_splat_reference)))
+            fast.append(_timed(step(softmax_splat)))
+    finally:
+        torch.set_num_threads(previous)
     fast_ms, ref_ms = 1e3 * statistics.median(fast), 1e3 * statistics.median(ref)
     return {"channels": channels, "fast_ms": fast_ms, "scatter_add_ms": ref_ms, "ratio": fast_ms / ref_ms,
             "max_abs_difference": agreement, "repeats": repeats}
