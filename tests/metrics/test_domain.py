@@ -89,6 +89,9 @@ def test_frequency_label_is_the_energy_weighted_mean_frequency():
     # energy (not amplitude) weights: (4 * 0.08 + 1 * 0.125) / 5 = 0.089 -> 0; by amplitude 0.095 -> 1
     assert LABELS["frequency"](item((2.0, 16), (1.0, 25))) == 0
     assert LABELS["frequency"](item()) == 0                         # no motion
+    shifted = item((1.0, 21))
+    shifted["trajectories"][:, 0] += 5.0        # a constant offset is the DC bin, left out
+    assert LABELS["frequency"](shifted) == 2
 
 
 def test_train_extractor_without_a_recipe_or_labels_is_one_clear_error(tmp_path):

@@ -71,28 +71,23 @@ def real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs")
                    sources: tuple[str, ...] = SOURCES, max_clips: int = 16, **options) -> tuple[Path, Path]:
     """See the module docstring (``--num-videos``: clips per video, default 16)."""
     from kinema.bench.harness import write_benchmark
-    from kinema.methods.dynamics.bench_swaying import _runs
-    from kinema.methods.dynamics.config import parse_preset
+    from kinema.methods.dynamics.bench_swaying import trained_models
     from kinema.pretrained import load_pretrained
 
     max_clips = int(options.get("num_videos") or max_clips)
-    base = parse_preset(preset or "small")["base"]
-    found = _runs(Path(runs or "runs"), base)
-    main = f"dynamics-attention-{base}"
-    if main not in found:
-        raise KinemaError(f"dynamics-real needs the trained full model {Path(runs or 'runs') / main}: train "
-                          f"dynamics-vae, dynamics-diffusion and dynamics-attention with --preset {base}")
+    runs = Path(runs or "runs")
     started = time.perf_counter()
-    first = load_pretrained(found[main] / "model").eval()
+    found, main, first = trained_models(runs, preset or "small", "dynamics-real")
+    base = main.removeprefix("dynamics-attention-")
     (h, w), period = first.image_size, first.period
     if h != w:
         raise KinemaError(f"dynamics-real resizes clips to square frames; the model is {h}x{w}")
-    models = {main.removeprefix("dynamics-"): first}
-    for name, run in found.items():
-        model = load_pretrained(run / "model").eval() if name != main else first
+    models = {}   # the full model first, then the ablations of the same clip length and size
+    for name, run in sorted(found.items(), key=lambda item: item[0] != main):
+        model = first if name == main else load_pretrained(run / "model").eval()
         if model.period == period and model.image_size == first.image_size:
             models[name.removeprefix("dynamics-")] = model
-    renderer_run = Path(runs or "runs") / f"dynamics-render-{base}"
+    renderer_run = runs / f"dynamics-render-{base}"
     renderer = load_pretrained(renderer_run / "model").eval() \
         if (renderer_run / "model" / "config.json").is_file() else None
     record = {"period": period, "size": h, "sources": {}}

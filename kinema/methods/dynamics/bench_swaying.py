@@ -36,6 +36,21 @@ def _runs(root: Path, base: str) -> dict[str, Path]:
     return found
 
 
+def trained_models(runs: Path, preset: str, benchmark: str) -> tuple[dict[str, Path], str, object]:
+    """(every motion-model run of the preset's base, the full model's run name, the full model
+    loaded); one error naming the stages to train when the full model is missing."""
+    from kinema.methods.dynamics.config import parse_preset
+    from kinema.pretrained import load_pretrained
+
+    base = parse_preset(preset)["base"]
+    found = _runs(Path(runs), base)
+    main = f"dynamics-attention-{base}"
+    if main not in found:
+        raise KinemaError(f"{benchmark} needs the trained full model {Path(runs) / main}: train "
+                          f"dynamics-vae, dynamics-diffusion and dynamics-attention with --preset {base}")
+    return found, main, load_pretrained(found[main] / "model").eval()
+
+
 def predicted_volumes(model, pictures, seed: int = 0, sampler: str = "dpm", steps: int | None = None,
                       loop: bool = False) -> torch.Tensor:
     """One sampled spectral volume per picture (n k 4 h w), in batches of 8 (batch i: seed + i)."""
@@ -199,17 +214,11 @@ def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("run
     """See the module docstring."""
     from kinema.bench.harness import write_benchmark
     from kinema.data import load_dataset
-    from kinema.methods.dynamics.config import parse_preset
     from kinema.pretrained import load_pretrained
 
-    base = parse_preset(preset)["base"]
-    found = _runs(Path(runs), base)
-    main = f"dynamics-attention-{base}"
-    if main not in found:
-        raise KinemaError(f"dynamics-swaying needs the trained full model {Path(runs) / main}: train "
-                          f"dynamics-vae, dynamics-diffusion and dynamics-attention with --preset {base}")
     started = time.perf_counter()
-    first = load_pretrained(found[main] / "model").eval()
+    found, main, first = trained_models(runs, preset, "dynamics-swaying")
+    base = main.removeprefix("dynamics-attention-")
     (h, _), period = first.image_size, first.period
     test = load_dataset("swaying", "test", num_videos=num_videos, size=h, num_frames=period)
     items = [test[i] for i in range(num_videos)]
@@ -220,7 +229,7 @@ def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("run
              "trajectory_epe": float(torch.linalg.vector_norm(trajectories, dim=2).mean())}]
     sampled = {}   # row label -> its predicted spectral volumes, rendered below
     for name, run in found.items():
-        model = load_pretrained(run / "model").eval()
+        model = first if name == main else load_pretrained(run / "model").eval()
         k = model.num_frequencies
         volumes = torch.stack([i["spectral_volume"][:k] for i in items])
         if model.period != period:

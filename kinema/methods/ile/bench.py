@@ -181,35 +181,35 @@ def score_rows(predictors: dict, clips: torch.Tensor, batch_size: int = 20,
     return {name: {k: torch.cat(v) for k, v in scores.items() if v} for name, scores in out.items()}
 
 
+def _clip_means(measure, clips: torch.Tensor, keys: tuple[str, ...], batch_size: int, seed: int) -> dict:
+    """Means over held-out clips of scalar outputs ``keys`` of ``measure(video)``, in batches,
+    with the dequantisation noise drawn from a fixed seed (the caller's RNG is left alone)."""
+    sums = dict.fromkeys(keys, 0.0)
+    with torch.random.fork_rng(), torch.no_grad():
+        torch.manual_seed(seed)
+        for s in range(0, len(clips), batch_size):
+            video = clips[s:s + batch_size]
+            out = measure(video)
+            for key in keys:
+                sums[key] += out[key].item() * len(video)
+    return {key: total / len(clips) for key, total in sums.items()}
+
+
 def ile_objective(model, clips: torch.Tensor, batch_size: int = 20, seed: int = 0) -> dict:
     """ILE's training objective on held-out clips: Eq. (2) + the Sec. 2.6 scale layer in
     bits/dim on all frames (x0* fitted on them) and on o1..o5 with x0* from the observed frames
     only; uniform dequantisation noise from a fixed seed. Not a likelihood (the scale layer is
     not invertible; see kinema.methods.ile.losses)."""
-    bits, predictive = [], []
-    with torch.random.fork_rng(), torch.no_grad():
-        torch.manual_seed(seed)
-        for s in range(0, len(clips), batch_size):
-            video = clips[s:s + batch_size]
-            out = model.objective(video, dequantize=True, context_frames=CONTEXT_FRAMES)
-            bits.append(out["objective_bits_per_dim"].item() * len(video))
-            predictive.append(out["predictive_objective_bits_per_dim"].item() * len(video))
-    return {"objective_bits_per_dim": sum(bits) / len(clips),
-            "predictive_objective_bits_per_dim": sum(predictive) / len(clips)}
+    return _clip_means(lambda v: model.objective(v, dequantize=True, context_frames=CONTEXT_FRAMES), clips,
+                       ("objective_bits_per_dim", "predictive_objective_bits_per_dim"), batch_size, seed)
 
 
 def held_out_likelihood(model, clips: torch.Tensor, batch_size: int = 20, seed: int = 0) -> dict:
     """The no-scale-layer ILE's true held-out likelihood of o1..o5 given the observed frames, in
     bits/dim (``ILE.conditional_likelihood``: the predicted frames dequantised with uniform noise
     from a fixed seed, so an upper bound on the 8-bit frames' bits/dim)."""
-    bits = []
-    with torch.random.fork_rng(), torch.no_grad():
-        torch.manual_seed(seed)
-        for s in range(0, len(clips), batch_size):
-            video = clips[s:s + batch_size]
-            out = model.conditional_likelihood(video, context_frames=CONTEXT_FRAMES)
-            bits.append(out["conditional_bits_per_dim"].item() * len(video))
-    return {"conditional_bits_per_dim": sum(bits) / len(clips)}
+    return _clip_means(lambda v: model.conditional_likelihood(v, context_frames=CONTEXT_FRAMES), clips,
+                       ("conditional_bits_per_dim",), batch_size, seed)
 
 
 def summarise(scores: dict) -> dict:
