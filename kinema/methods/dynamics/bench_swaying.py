@@ -236,7 +236,8 @@ def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("run
     for name, run in found.items():
         model = first if name == main else load_pretrained(run / "model").eval()
         if model.period not in clips:
-            longer = load_dataset("swaying", "test", num_videos=num_videos, size=h, num_frames=model.period)
+            longer = load_dataset("swaying", "test", num_videos=num_videos, size=h, num_frames=model.period,
+                                  num_frequencies=model.num_frequencies)
             clips[model.period] = [longer[i] for i in range(num_videos)]
         own = clips[model.period]
         k = model.num_frequencies
