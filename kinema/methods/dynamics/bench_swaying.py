@@ -36,6 +36,18 @@ def _runs(root: Path, base: str) -> dict[str, Path]:
     return found
 
 
+# both motion tables: what their spectral-error column can and cannot compare
+SPECTRAL_ERROR_NOTE = ("The spectral-volume error is the mean over a model's own K bins (the lowest bins move the "
+                       "most, so fewer bins mean a larger mean): compare it between rows of one K; the trajectory "
+                       "error compares every row (the K = 24 rows on their own, longer clips).")
+
+
+def row_label(run_name: str, model, period: int) -> str:
+    """A motion model's row: its run without ``dynamics-``, and its clip length when that is not
+    the table's ``period`` (K = 24 needs 2(K-1) frames at least: 48, not 32)."""
+    return run_name.removeprefix("dynamics-") + ("" if model.period == period else f" ({model.period}-frame clips)")
+
+
 def trained_models(runs: Path, preset: str, benchmark: str) -> tuple[dict[str, Path], str, object]:
     """(every motion-model run of the preset's base, the full model's run name, the full model
     loaded); one error naming the stages to train when the full model is missing."""
@@ -132,10 +144,10 @@ def poke_energy(model, picture) -> dict:
 
 
 def rendered_study(runs: Path, base: str, main: str, sampled: dict, pictures, real, period: int,
-                   out_dir: Path, periods: dict | None = None) -> tuple[dict, list[str]]:
+                   out_dir: Path, periods: dict) -> tuple[dict, list[str]]:
     """Rendered-video metrics (``bench_videos``) of every sampled motion model, the baseline-splat
     renderer, repeat-I0 and real training clips, with the pictures; (record, markdown lines).
-    A model of a longer period (``periods``: K = 24) is rendered over its own period and scored
+    A model of a longer period (``periods``: row label -> its period; K = 24) is rendered over its own period and scored
     on its first ``period`` frames, the length of the real clips."""
     import json
 
@@ -156,9 +168,8 @@ def rendered_study(runs: Path, base: str, main: str, sampled: dict, pictures, re
     note, learned = extractor_note(training)
     extractor = load_domain_extractor(extractor_dir)
     renderer = load_pretrained(renderer_run / "model").eval()
-    periods = periods or {}
     videos = {f"{label} (renderer: {renderer_run.name})":
-              rendered_videos(renderer, pictures, volumes, periods.get(label, period))[:, :period]
+              rendered_videos(renderer, pictures, volumes, periods[label])[:, :period]
               for label, volumes in sampled.items()}
     splat_run = runs / f"dynamics-render-{base}-baseline-splat"
     if (splat_run / "model" / "config.json").is_file() and main in sampled:
@@ -242,7 +253,7 @@ def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("run
         own = clips[model.period]
         k = model.num_frequencies
         volumes = torch.stack([i["spectral_volume"][:k] for i in own])
-        label = name.removeprefix("dynamics-") + ("" if model.period == period else f" ({model.period}-frame clips)")
+        label = row_label(name, model, period)
         sampled[label], periods[label] = predicted_volumes(model, pictures), model.period
         rows.append({"model": label, "run": str(run), **motion_errors(
             model, pictures, volumes, torch.stack([i["trajectories"] for i in own]), predicted=sampled[label])})
@@ -255,7 +266,7 @@ def swaying_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("run
     cost = sampler_cost(first, pictures[:8], volumes[:8], trajectories[:8])
     energy = poke_energy(first, pictures[:1])
     lines = [f"Held-out `swaying` pictures ({num_videos}, {h} px, {period}-frame clips; exact ground truth), "
-             f"one DPM-Solver++ sample (20 steps, CFG w = 1.75) per picture. The spectral-volume error is the mean over a model's own K bins (the lowest bins move the most, so fewer bins mean a larger mean): compare it between rows of one K; the trajectory error compares every row (the K = 24 rows on their own, longer clips).", "",
+             f"one DPM-Solver++ sample (20 steps, CFG w = 1.75) per picture. {SPECTRAL_ERROR_NOTE}", "",
              "| model | spectral-volume error (px) | trajectory EPE (px) |", "|---|---:|---:|"]
     lines += [f"| {r['model']} | {r['spectral_error']:.3f} | {r['trajectory_epe']:.3f} |" for r in rows]
     lines += ["", f"## Seamless loops of {seams['frames']} frames ({num_seeds} seeds, one picture): seam error of "

