@@ -113,8 +113,8 @@ class Jobs:
             job.state, job.status = "error", 500
             job.error = "internal error while running the job (the server log has the details)"
         finally:
-            job.finished = time.monotonic()
-            with self._lock:
+            with self._lock:   # finished and forgotten in one step: see ``wait``
+                job.finished = time.monotonic()
                 self._active -= 1
                 self._forget_old()
 
@@ -147,7 +147,8 @@ class Jobs:
         job = self.get(key)
         while job.finished is None and time.monotonic() < end:
             time.sleep(0.01)
-        return job
+        with self._lock:   # a finished job's bookkeeping (older jobs forgotten) is complete
+            return job
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

@@ -134,6 +134,25 @@ def test_finished_jobs_are_forgotten_beyond_keep():
     jobs.shutdown()
 
 
+def test_wait_returns_after_the_finished_jobs_bookkeeping():
+    """``wait`` must not return while older jobs are still being forgotten (this test was flaky
+    when a job was marked finished before its bookkeeping ran): slow the bookkeeping down."""
+    import time
+
+    from kinema.serve.jobs import Jobs, Result
+
+    class SlowBookkeeping(Jobs):
+        def _forget_old(self):
+            time.sleep(0.05)
+            super()._forget_old()
+
+    jobs = SlowBookkeeping(workers=1, max_waiting=10, keep=1)
+    made = [jobs.submit("animate", lambda progress: Result({}, [b"x"])) for _ in range(3)]
+    jobs.wait(made[-1].id)
+    assert [j.id for j in made if j.id in jobs._jobs] == [made[2].id]
+    jobs.shutdown()
+
+
 def test_a_bug_in_a_job_is_a_500_message_without_traceback(small_client):
     jobs = small_client.app.state.jobs
     job = jobs.submit("animate", lambda progress: 1 / 0)
