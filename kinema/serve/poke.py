@@ -106,17 +106,20 @@ def poke_endpoint(store, catalogue, settings):
             stop = threading.Event()
 
             def produce() -> None:   # a worker thread: simulate, hand each frame to the loop
+                last = _END
                 try:
                     for frame in frames:
                         if stop.is_set():
                             return
                         asyncio.run_coroutine_threadsafe(queue.put(_rgba(frame)), loop).result()
-                    asyncio.run_coroutine_threadsafe(queue.put(_END), loop).result()
                 except BaseException as err:   # handed to the loop, which answers or logs it
-                    if not stop.is_set():
-                        asyncio.run_coroutine_threadsafe(queue.put(err), loop).result()
+                    last = err
                 finally:
+                    # the slot is free before the end is sent: a client that has read "end"
+                    # can start the next simulation at once
                     slots.release()
+                if not stop.is_set():
+                    asyncio.run_coroutine_threadsafe(queue.put(last), loop).result()
 
             begin = time.perf_counter()
             await websocket.send_json({"type": "start", **info})
