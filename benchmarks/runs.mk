@@ -5,7 +5,7 @@
 #   make -f benchmarks/runs.mk -j2 cinn-bouncing-digits     # trains what is missing, then benches
 #   make -f benchmarks/runs.mk -n dynamics-swaying          # prints the commands, trains nothing
 #
-# Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real
+# Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops
 # gendef-clouds gendef-actors gendef-bikes (each writes benchmarks/NAME.md); all. Logs go to runs/logs/. CPU minutes per
 # run on this 2-core machine are in each benchmark's notes (benchmarks/*.md).
 
@@ -14,9 +14,9 @@ RUN := OMP_NUM_THREADS=1 $(KINEMA) --threads 1
 METHODS := cinn-autoencoder cinn-image-encoder cinn-flow dynamics-vae dynamics-diffusion \
 	dynamics-attention dynamics-render gendef-image gendef-video
 
-.PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real \
-	gendef-clouds gendef-actors gendef-bikes
-all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real gendef-clouds \
+.PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops \
+	gendef-clouds gendef-actors gendef-bikes dynamics-loops
+all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops gendef-clouds \
 	gendef-actors gendef-bikes
 
 model = runs/$(1)/model/config.json
@@ -70,6 +70,10 @@ dynamics-swaying: $(foreach s,$(DYNAMICS_STEMS),$(call model,dynamics-attention-
 dynamics-real: $(foreach s,$(DYNAMICS_STEMS),$(call model,dynamics-attention-$(s))) \
 		$(call model,dynamics-diffusion-small-volume) $(call model,dynamics-render-small)
 	$(RUN) bench dynamics-real --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+
+# seamless loops: the seam study alone, on the full model
+dynamics-loops: $(call model,dynamics-attention-small)
+	$(RUN) bench dynamics-loops --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 
 # ---------------------------------------------------------------- GenDeF (Tables 2-4, A1)
 GENDEF_PRETRAINED := "" -no-fc -no-reg -no-multiplier -freeze-canonical -early-fc

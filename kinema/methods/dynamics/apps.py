@@ -11,7 +11,9 @@ renderer with its embedded motion model: the whole image-to-video sampler):
 - ``load_sampler`` / ``prepare_picture``: a model folder and a user's picture, checked.
 
 The fast sampler (DPM-Solver++, 20 steps) is the default here, because these run on a CPU; the
-paper samples with DDIM in 250 steps (``sampler="ddim"``).
+paper samples with DDIM in 250 steps (``sampler="ddim"``). Loops default to DDIM with 50 steps
+and 2 self-recurrences (``sampling.LOOP_SAMPLER``, ``LOOP_STEPS``): with the fast sampler,
+self-guidance overshoots and raises the seam error of a trained model.
 """
 from __future__ import annotations
 
@@ -52,13 +54,19 @@ def prepare_picture(path: str | Path, renderer) -> torch.Tensor:
 
 @torch.no_grad()
 def animate(renderer, image: torch.Tensor, num_frames: int | None = None, num_samples: int = 1, seed: int = 0,
-            loop: bool = False, slowmo: float = 1.0, magnify: float = 1.0, sampler: str = "dpm",
+            loop: bool = False, slowmo: float = 1.0, magnify: float = 1.0, sampler: str | None = None,
             steps: int | None = None, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """image (1 3 H W) -> (videos (n t 3 H W) in [-1, 1], spectral volumes (n k 4 H W) in px).
 
-    ``num_frames`` defaults to one period of the motion model at ``slowmo`` (period * slowmo)."""
+    ``num_frames`` defaults to one period of the motion model at ``slowmo`` (period * slowmo).
+    ``sampler`` defaults to DPM-Solver++, and for a loop to DDIM (``LOOP_STEPS`` steps unless
+    ``steps`` is given) with 2 self-recurrences."""
     from kinema.methods.dynamics.motion import spectral_volume_to_motion
-    from kinema.methods.dynamics.sampling import predict_spectral_volume
+    from kinema.methods.dynamics.sampling import LOOP_SAMPLER, LOOP_STEPS, predict_spectral_volume
+
+    if sampler is None:
+        sampler = LOOP_SAMPLER if loop else "dpm"
+        steps = LOOP_STEPS if loop and steps is None else steps
 
     motion_model = renderer.motion
     period = motion_model.period

@@ -27,6 +27,12 @@ from kinema.methods.dynamics.motion import seam_error
 
 SAMPLERS = {"ddim": "ddim", "dpm": "dpm", "dpm-solver++": "dpm", "dpmsolver++": "dpm"}
 DEFAULT_STEPS = {"ddim": 250, "dpm": 20}   # Sec. 7: DDIM with 250 steps; DPM-Solver++: a fast solver
+# Loops (Sec. 7: DDIM, 500 steps, 2 self-recurrence iterations). u * grad L_g acts as a gradient
+# step on the seam whose size grows with the sampler's stride: on the trained small model,
+# DPM-Solver++ at 20 steps overshoots (guided seams are worse than unguided ones) and DDIM at 20
+# steps helps only some seeds, while DDIM at 50 steps with 2 recurrences lowers the seam
+# several-fold (benchmarks/dynamics-loops.md). The applications sample loops so by default.
+LOOP_SAMPLER, LOOP_STEPS = "ddim", 50
 
 
 def _pictures(image: torch.Tensor) -> torch.Tensor:

@@ -76,7 +76,8 @@ def request(tab: str, p: Payload, served, catalogue):
         progress(0.05, "loading the dynamics model")
         renderer = served.load()
         image = _picture(renderer, catalogue, picture_id)
-        progress(0.15, f"sampling {num} spectral volume(s) (DPM-Solver++) and rendering")
+        progress(0.15, f"sampling {num} spectral volume(s) ("
+                       f"{'DDIM with self-guidance' if loop else 'DPM-Solver++'}) and rendering")
         videos, volumes = animate(renderer, image, num_frames=frames, num_samples=num, seed=seed, loop=loop,
                                   slowmo=slowmo, magnify=magnify, progress=False)
         progress(0.9, "encoding")

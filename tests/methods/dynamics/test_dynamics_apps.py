@@ -156,3 +156,23 @@ def test_spectral_volume_picture_shows_amplitude_and_flow_colours():
     assert block[2, 3] == 255 and block.sum() == 255
     assert (picture[:5, 16:22] == 255).all()                     # bin 2: uniform, at its maximum
     assert np.array_equal(picture[7:, 8:14], flow_to_color(volume[1, :2].numpy(), max_magnitude=2.0))
+
+
+def test_a_loop_is_sampled_by_ddim_with_self_recurrence_by_default(sampler):
+    """With DPM-Solver++'s large steps self-guidance overshoots on a trained model
+    (benchmarks/dynamics-loops.md): a loop without a sampler given is DDIM, LOOP_STEPS steps,
+    2 self-recurrences; a plain animation stays on the fast sampler."""
+    from kinema.methods.dynamics.apps import animate, load_sampler
+    from kinema.methods.dynamics.sampling import LOOP_STEPS, predict_spectral_volume
+
+    renderer = load_sampler(sampler)
+    image = torch.rand(1, 3, 16, 16) * 2 - 1
+    _, looped = animate(renderer, image, num_frames=6, seed=2, loop=True, progress=False)
+    paper = predict_spectral_volume(renderer.motion, image, seed=2, sampler="ddim", steps=LOOP_STEPS, loop=True,
+                                    loop_frames=6, recurrence=2, progress=False)[0]
+    fast = predict_spectral_volume(renderer.motion, image, seed=2, sampler="dpm", loop=True, loop_frames=6,
+                                   progress=False)[0]
+    assert torch.allclose(looped, paper, atol=1e-5) and not torch.allclose(looped, fast, atol=1e-3)
+    _, plain = animate(renderer, image, seed=2, progress=False)
+    assert torch.allclose(plain, predict_spectral_volume(renderer.motion, image, seed=2, sampler="dpm",
+                                                         progress=False)[0], atol=1e-5)

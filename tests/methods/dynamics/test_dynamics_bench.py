@@ -152,3 +152,35 @@ def test_a_model_of_another_period_is_labelled_with_its_clips():
     assert row_label("dynamics-attention-small", SimpleNamespace(period=32), 32) == "attention-small"
     assert row_label("dynamics-attention-small-k24", SimpleNamespace(period=48), 32) == \
         "attention-small-k24 (48-frame clips)"
+
+
+def test_seam_study_scores_each_seed_as_its_own_call(tiny_runs):
+    """The study samples all seeds in one call; seed i's seam must be that of a call with seed i,
+    unguided and guided, and guided sampling must use the row's sampler and steps."""
+    from kinema.methods.dynamics.bench_swaying import seam_study
+    from kinema.methods.dynamics.motion import seam_error
+    from kinema.methods.dynamics.sampling import predict_spectral_volume
+    from kinema.pretrained import load_pretrained
+
+    model = load_pretrained(tiny_runs["attention"] / "model").eval()
+    picture = torch.rand(1, 3, *model.image_size) * 2 - 1
+    seams = seam_study(model, picture, 2, samplings=(("fast", "dpm", 3), ("paper", "ddim", 4)))
+    frames = loop_frames(model.period)
+    assert seams["frames"] == frames and [r["sampling"] for r in seams["rows"]] == ["fast", "paper"]
+    for row in seams["rows"]:
+        for loop in (False, True):
+            alone = [float(seam_error(predict_spectral_volume(
+                model, picture, seed=seed, sampler=row["sampler"], steps=row["steps"], loop=loop,
+                loop_frames=frames, progress=False)[0], frames, model.period)[0]) for seed in (0, 1)]
+            got = row["guided" if loop else "unguided"]
+            assert got["per_seed"] == pytest.approx(alone, rel=1e-4, abs=1e-6)
+            assert got["mean"] == pytest.approx(sum(alone) / 2, rel=1e-4)
+    assert seams["rows"][0]["guided"]["per_seed"] != pytest.approx(seams["rows"][1]["guided"]["per_seed"])
+
+
+def test_loops_benchmark_names_the_missing_training(tmp_path):
+    from kinema.methods.dynamics.bench_swaying import loops_benchmark
+
+    with pytest.raises(KinemaError, match="dynamics-attention-small.*--preset small"):
+        loops_benchmark(tmp_path / "out", runs=tmp_path / "runs", preset="small")
+    assert not (tmp_path / "out").exists()
