@@ -11,5 +11,6 @@ def test_quick_demo_section_shows_animation_loop_and_poke(tmp_path):
     html = report.to_html()
     assert "Generative Image Dynamics" in html and "trained 2 steps each here" in html
     assert html.count("<video") == 3
-    assert "seamless loop of 6 frames (motion self-guidance): seam error" in html and "a poke at the centre" in html
+    assert ("seamless loop of 6 frames (motion self-guidance, DDIM with 2 steps and 2 self-recurrences): seam error"
+            in html) and "a poke at the centre" in html
     assert "its spectral volume" in html
