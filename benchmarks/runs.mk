@@ -15,7 +15,7 @@ METHODS := cinn-autoencoder cinn-image-encoder cinn-flow dynamics-vae dynamics-d
 	dynamics-attention dynamics-render gendef-image gendef-video
 
 .PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops \
-	gendef-clouds gendef-actors gendef-bikes dynamics-loops
+	gendef-clouds gendef-actors gendef-bikes
 all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops gendef-clouds \
 	gendef-actors gendef-bikes
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from kinema.errors import KinemaError
-from kinema.methods.dynamics.sampling import LOOP_STEPS
+from kinema.methods.dynamics.sampling import DEFAULT_STEPS, LOOP_SAMPLER, LOOP_STEPS
 
 
 def _runs(root: Path, base: str) -> dict[str, Path]:
@@ -92,8 +92,9 @@ def loop_frames(period: int) -> int:
     return max(2, round(0.75 * period))
 
 
-SEAM_SAMPLINGS = (("DPM-Solver++, 20 steps", "dpm", 20),
-                  ("DDIM, 50 steps, 2 self-recurrences when guided (the loop default)", "ddim", LOOP_STEPS))
+SEAM_SAMPLINGS = ((f"DPM-Solver++, {DEFAULT_STEPS['dpm']} steps", "dpm", DEFAULT_STEPS["dpm"]),
+                  (f"DDIM, {LOOP_STEPS} steps, 2 self-recurrences when guided (the loop default)", LOOP_SAMPLER,
+                   LOOP_STEPS))
 
 
 def seam_study(model, pictures, num_seeds: int, samplings=SEAM_SAMPLINGS) -> dict:
