@@ -11,6 +11,16 @@ import torch
 from kinema.data.io import write_atomic
 
 
+# a saved .png grid: each frame's short side at least this many pixels (nearest upscaling by
+# an integer factor), the whole picture at most SAVED_GRID_MAX_SIDE on its long side
+SAVED_GRID_CELL = 96
+SAVED_GRID_MAX_SIDE = 8192
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b) if a > 0 else 0
+
+
 @dataclass
 class VideoResult:
     """``frames_float``: (n t c h w) float in [-1, 1]. ``inputs``: the model input the videos
@@ -31,10 +41,13 @@ class VideoResult:
     def __len__(self) -> int:
         return self.frames_float.shape[0]
 
-    def grid(self, upscale_to: int = 0) -> np.ndarray:
+    def grid(self, upscale_to: int = 0, cell_size: int = 0,
+             max_side: int = SAVED_GRID_MAX_SIDE) -> np.ndarray:
         """One picture (H W 3) uint8: a row per video, a column per frame, the input
-        (picture or last context frame) in the first column, 2-px white gaps between cells; upscaled by an
-        integer factor (nearest) until the short side reaches ``upscale_to``."""
+        (picture or last context frame) in the first column, 2-px white gaps between cells;
+        upscaled by an integer factor (nearest) until the picture's short side reaches
+        ``upscale_to`` and each cell's short side reaches ``cell_size``, but never past
+        ``max_side`` pixels on the long side (so a long video stays a picture one can open)."""
         from kinema.viz.grid import filmstrip
 
         videos = self.frames_float.float().cpu()
@@ -44,12 +57,16 @@ class VideoResult:
         image = filmstrip(videos)
         picture = ((image.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
         picture = picture.expand(3, -1, -1).permute(1, 2, 0).numpy()
-        factor = max(1, -(-upscale_to // min(picture.shape[:2]))) if upscale_to else 1
+        factor = max(1, _ceil_div(upscale_to, min(picture.shape[:2])),
+                     _ceil_div(cell_size, min(videos.shape[-2:])))
+        factor = max(1, min(factor, max_side // max(picture.shape[:2])))
         return np.ascontiguousarray(picture.repeat(factor, 0).repeat(factor, 1))
 
     def save(self, path: str | Path, fps: float | None = None) -> list[Path]:
         """Write the videos: ``x.mp4`` / ``x.gif`` (one video: that file; several: x-00.mp4,
-        x-01.mp4, ...), or ``x.png`` (the ``grid()`` picture). Returns the files written."""
+        x-01.mp4, ...), or ``x.png`` (the ``grid()`` picture, each frame upscaled to at least
+        ``SAVED_GRID_CELL`` px so that a 16-px model's strip is a picture a person can see).
+        Returns the files written."""
         from kinema.data.io import write_video
         from kinema.errors import KinemaError
         from kinema.viz.report import encode_png
@@ -57,7 +74,7 @@ class VideoResult:
         path = Path(path)
         suffix = path.suffix.lower()
         if suffix == ".png":
-            return [write_atomic(path, encode_png(self.grid()))]
+            return [write_atomic(path, encode_png(self.grid(cell_size=SAVED_GRID_CELL)))]
         if suffix not in (".mp4", ".gif"):
             raise KinemaError(f"{path}: save as .mp4, .gif or .png")
         fps = fps or self.fps

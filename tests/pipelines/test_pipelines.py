@@ -97,7 +97,20 @@ def test_save_and_grid(cinn_run, tmp_path):
     assert (grid[:h, w:w + 2] == 255).all()
     np.testing.assert_array_equal(grid[h + 2:, 2 * (w + 2):3 * (w + 2) - 2], video.frames[1, 1])
     (png,) = video.save(tmp_path / "grid.png")
-    assert png.stat().st_size > 0
+    from PIL import Image
+
+    saved = np.asarray(Image.open(png).convert("RGB"))
+    # each cell upscaled by the integer factor that brings a frame's short side to >= 96 px
+    factor = -(-96 // min(h, w))
+    assert saved.shape == (grid.shape[0] * factor, grid.shape[1] * factor, 3)
+    np.testing.assert_array_equal(saved[::factor, ::factor], grid)
+
+
+def test_grid_upscale_is_capped_on_the_long_side():
+    frames = torch.zeros(1, 200, 3, 8, 8)
+    picture = pipelines.VideoResult(frames).grid(cell_size=96, max_side=4096)
+    # 200 cells of 8 px with 2-px gaps: 1998 px wide; factor 2 is the largest under 4096
+    assert picture.shape == (16, 3996, 3)
 
 
 def test_wrong_control_and_counts_are_one_error(cinn_run):
