@@ -46,10 +46,29 @@ def _register(app: typer.Typer, register, owner: str, owners: dict[str, str]) ->
         owners[name] = owner
 
 
+def _flags_show_no_type() -> None:
+    """typer 0.29's help prints ``<bool>`` beside every flag (``--help`` included), which reads
+    as if ``--loop true`` were wanted; a flag takes no value, so its type column stays empty.
+    Applied to typer's option class once, when the app is built."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "kinema_flags_untyped", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag else shown(self, ctx)
+
+    display_type_rich.kinema_flags_untyped = True
+    TyperOption.display_type_rich = display_type_rich
+
+
 def build_app() -> typer.Typer:
     """The `kinema` app: the core commands, then every method entry's ``commands`` (each
     distinct register function once)."""
     from kinema.registry import entries, resolve
+
+    _flags_show_no_type()
 
     app = typer.Typer(help="kinema: video synthesis by separating content from motion.",
                       no_args_is_help=True, pretty_exceptions_enable=False,

@@ -74,3 +74,13 @@ def test_the_package_docstring_names_only_what_exists():
     families = {e.family for e in entries()} | {e.name.split(".")[0] for e in entries()}
     for pattern in re.findall(r"``([a-z]+)[-.]\*``", kinema.__doc__):
         assert pattern in families, pattern
+
+
+def test_flags_show_no_value_type_and_options_keep_theirs():
+    from kinema.cli import app
+
+    text = CliRunner().invoke(app, ["animate", "--help"], terminal_width=120).output
+    loop = next(line for line in text.splitlines() if "--loop" in line)
+    slowmo = next(line for line in text.splitlines() if "--slowmo" in line)
+    assert "<bool>" not in loop and "seamless loop" in loop
+    assert "<float>" in slowmo
