@@ -108,6 +108,7 @@ EXAMPLES = {
     "edit": "kinema edit runs/gendef-video-small --canonical-edit painted.png --out edit/",
     "track": "kinema track runs/gendef-video-small --points '10,12;20,8' --out tracks/",
     "data list": "kinema data list",
+    "data info": "kinema data info folder:",
     "data preview": "kinema data preview swaying --out swaying.mp4",
     "metrics list": "kinema metrics list",
     "metrics train-extractor": "kinema metrics train-extractor --data clouds --out runs/extractors/clouds",
