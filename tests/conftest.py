@@ -42,3 +42,18 @@ def make_video():
 @pytest.fixture
 def make_frame_folder():
     return write_frame_folder
+
+
+@pytest.fixture(autouse=True, scope="session")
+def frame_cache_in_tmp(tmp_path_factory):
+    """The real-video sources' on-disk frame cache (kinema.data.frame_cache) goes to a
+    temporary folder, not the user's ~/.cache (subprocesses inherit the variable)."""
+    import os
+
+    before = os.environ.get("KINEMA_FRAME_CACHE")
+    os.environ["KINEMA_FRAME_CACHE"] = str(tmp_path_factory.mktemp("frame-cache"))
+    yield
+    if before is None:
+        os.environ.pop("KINEMA_FRAME_CACHE", None)
+    else:
+        os.environ["KINEMA_FRAME_CACHE"] = before

