@@ -47,6 +47,13 @@ class TrainConfig:
     # torch.compile the method's training_step (first step compiles: minutes on a CPU;
     # benchmarks/speed.md and issue 16 say what it gave)
     compile: bool = False
+    # "fp32", "bf16" (autocast, no loss scaling) or "fp16" (autocast + a loss scaler per
+    # optimiser group); delicate parts stay float32 (kinema.train.precision, kinema.nn.precision)
+    precision: str = "fp32"
+    tf32: bool = False                # CUDA: TensorFloat-32 matmuls and convolutions; CPU: no effect
+    accumulate: int = 1               # micro-batches per optimiser step (kinema.train.step)
+    # recompute the big U-Nets' and generators' activations in the backward pass (memory for time)
+    activation_checkpointing: bool = False
 
 
 @dataclass
@@ -83,14 +90,16 @@ class Recipe:
 
 def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
     """Apply ``section.key=value`` strings (``train.lr=1e-3``, ``model.hidden=64``,
-    ``data.options.num_frames=8``); values parse as YAML scalars."""
-    import yaml
+    ``data.options.num_frames=8``); values parse as YAML scalars, within the bounds of
+    ``kinema.safe_parse`` (no tags, aliases or deep nesting past a size)."""
+    from kinema.safe_parse import load_yaml
+    from kinema.validate import short_repr
 
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"override {item!r} must look like section.key=value")
+            raise ValueError(f"override {short_repr(item)} must look like section.key=value")
         dotted, raw = item.split("=", 1)
-        value = yaml.safe_load(raw)
+        value = load_yaml(raw, f"--set {short_repr(dotted, 40)}")
         if isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
             try:
                 value = float(value)
@@ -119,7 +128,9 @@ def apply_overrides(recipe: Recipe, overrides: list[str]) -> Recipe:
 
 
 def _missing(dotted: str):
-    raise ValueError(f"override {dotted!r}: no such config field")
+    from kinema.validate import short_repr
+
+    raise ValueError(f"override {short_repr(dotted)}: no such config field")
 
 
 def lr_factor(step: int, config: TrainConfig) -> float:

@@ -150,17 +150,19 @@ def read_meta(folder: Path) -> dict:
     from kinema.errors import KinemaError
 
     file = Path(folder) / "config.json"
+    from kinema.safe_parse import load_json
+    from kinema.validate import short_repr
+
     try:
-        meta = json.loads(file.read_text())
+        text = file.read_text()
     except UnicodeDecodeError:
         raise KinemaError(f"{file} is not a text file (a kinema config.json is JSON)") from None
-    except json.JSONDecodeError as err:
-        raise KinemaError(f"{file} is not valid JSON ({err.msg} at line {err.lineno})") from None
+    meta = load_json(text, str(file))
     if not isinstance(meta, dict):
         raise KinemaError(f"{file} must hold a JSON object with 'class' and 'config', "
                           f"not a {type(meta).__name__}")
     if not isinstance(meta.get("class"), str) or ":" not in meta["class"]:
-        raise KinemaError(f"{file}: 'class' must name the model as 'module:Class', got {meta.get('class')!r}")
+        raise KinemaError(f"{file}: 'class' must name the model as 'module:Class', got {short_repr(meta.get('class'))}")
     if not isinstance(meta.get("config"), dict):
         raise KinemaError(f"{file}: 'config' must be a JSON object of the model's fields")
     return meta
@@ -240,7 +242,8 @@ def load_pretrained(path: str | os.PathLike, map_location: str = "cpu"):
     except (ImportError, AttributeError):
         raise KinemaError(f"{folder / 'config.json'} names the class {target!r}, which does not "
                           f"exist in this kinema") from None
-    if not (isinstance(cls, type) and issubclass(cls, Pretrained)):
+    if not (isinstance(cls, type) and issubclass(cls, Pretrained) and cls is not Pretrained
+            and isinstance(getattr(cls, "config_class", None), type)):
         raise KinemaError(f"{folder / 'config.json'} names {target!r}, which is not a kinema model")
     return cls.from_pretrained(folder, map_location=map_location)
 

@@ -76,15 +76,17 @@ def info(name: str = typer.Argument(..., help="dataset name, e.g. swaying, folde
 
 
 def parse_options(items: list[str]) -> dict:
-    """``key=value`` strings -> dict; values parse as YAML scalars (``3``, ``0.5``, ``[1, 2]``)."""
-    import yaml
+    """``key=value`` strings -> dict; values parse as YAML scalars (``3``, ``0.5``, ``[1, 2]``),
+    within the bounds of ``kinema.safe_parse``."""
+    from kinema.safe_parse import load_yaml
+    from kinema.validate import short_repr
 
     options = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise KinemaError(f"--option {item!r} must look like key=value")
-        options[key.strip()] = yaml.safe_load(raw)
+            raise KinemaError(f"--option {short_repr(item)} must look like key=value")
+        options[key.strip()] = load_yaml(raw, f"--option {short_repr(key.strip(), 40)}")
     return options
 
 

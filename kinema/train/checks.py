@@ -49,19 +49,40 @@ _RULES = {
                        "one of fused, foreach, plain"),
     "channels_last_3d": (lambda v: isinstance(v, bool), "true or false"),
     "compile": (lambda v: isinstance(v, bool), "true or false"),
+    "precision": (lambda v: v in ("fp32", "bf16", "fp16"), "one of fp32, bf16, fp16"),
+    "tf32": (lambda v: isinstance(v, bool), "true or false"),
+    "accumulate": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    "activation_checkpointing": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 
 def check_train_config(config) -> None:
     """Raise one ``KinemaError`` listing every field of ``config`` with an unusable value."""
-    problems = [f"train.{name} must be {what}, got {getattr(config, name)!r}"
+    from kinema.validate import short_repr
+
+    problems = [f"train.{name} must be {what}, got {short_repr(getattr(config, name))}"
                 for name, (test, what) in _RULES.items()
                 if hasattr(config, name) and not test(getattr(config, name))]
     if getattr(config, "lr_schedule", None) == "exponential" and getattr(config, "lr_final_factor", 1) == 0:
         problems.append("train.lr_final_factor must be > 0 for the exponential lr_schedule "
                         "(an exponential never reaches 0)")
+    accumulate, batch = getattr(config, "accumulate", 1), getattr(config, "batch_size", 1)
+    if _is_int(accumulate) and _is_int(batch) and accumulate >= 1 and batch % accumulate:
+        problems.append(f"train.batch_size={batch} must be a multiple of train.accumulate="
+                        f"{accumulate} (each optimiser step's batch is cut into equal micro-batches)")
     if problems:
         raise KinemaError("; ".join(problems))
+
+
+def check_recipe(recipe) -> None:
+    """Everything a recipe's values can be checked for without building anything (what
+    ``kinema recipe`` and ``kinema train --dry-run`` print is checked as a training run is)."""
+    from kinema.validate import check_config
+
+    check_config(recipe.model, "model")
+    check_config(recipe.train, "train")
+    check_train_config(recipe.train)
+    check_config(recipe.data, "data")
 
 
 def make_run_folder(path: str | Path) -> Path:

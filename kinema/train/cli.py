@@ -48,6 +48,11 @@ def register(app: typer.Typer) -> None:
         """Train METHOD; checkpoints, metrics.jsonl, samples and the final model go to --out."""
         from kinema.errors import KinemaError
         from kinema.train.recipes import build_recipe, train_recipe
+        from kinema.validate import check_number, check_seed
+
+        check_number("--steps (train.steps)", steps, 0, None, integer=True)
+        check_number("--batch-size (train.batch_size)", batch_size, 1, None, integer=True)
+        check_seed("--seed (train.seed)", seed)
 
         if config is not None:
             from kinema.train.recipe_files import load_recipe_file
@@ -62,7 +67,10 @@ def register(app: typer.Typer) -> None:
             recipe = build_recipe(method, preset, data=data, steps=steps,
                                   batch_size=batch_size, seed=seed, overrides=overrides)
         if dry_run:
+            from kinema.train.checks import check_recipe
             from kinema.train.recipe_files import recipe_text
+
+            check_recipe(recipe)
 
             typer.echo(recipe_text(recipe, "yaml"), nl=False)
             return
@@ -108,4 +116,8 @@ def register_recipe(app: typer.Typer) -> None:
             from kinema.errors import KinemaError
 
             raise KinemaError(f"--format must be yaml or json, got {fmt!r}")
-        typer.echo(recipe_text(build_recipe(method, preset, overrides=overrides), fmt), nl=False)
+        from kinema.train.checks import check_recipe
+
+        recipe = build_recipe(method, preset, overrides=overrides)
+        check_recipe(recipe)
+        typer.echo(recipe_text(recipe, fmt), nl=False)

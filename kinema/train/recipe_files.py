@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from kinema.errors import KinemaError
+from kinema.validate import short_repr
 
 SECTIONS = ("model", "train", "data")
 FORMATS = ("yaml", "json")
@@ -39,8 +40,10 @@ def _plain(value):
 
 
 def read_recipe_file(path: Path) -> dict:
-    """The mapping in a JSON or YAML file; one KinemaError naming the file otherwise."""
-    import yaml
+    """The mapping in a JSON or YAML file; one KinemaError naming the file otherwise (also
+    for a document past the bounds of ``kinema.safe_parse``: alias bombs, deep nesting, tags,
+    duplicate keys, huge integers)."""
+    from kinema.safe_parse import load_json, load_yaml
 
     path = Path(path)
     if not path.is_file():
@@ -50,14 +53,8 @@ def read_recipe_file(path: Path) -> dict:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise KinemaError(f"--config {path}: not a text file (expected a JSON or YAML recipe)") from None
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        mark = getattr(err, "problem_mark", None)
-        where = (f"line {err.lineno}" if isinstance(err, json.JSONDecodeError)
-                 else f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "")
-        raise KinemaError(f"--config {path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}"
-                          f"{f' ({where})' if where else ''}") from None
+    label = f"--config {path}"
+    data = load_json(text, label) if path.suffix.lower() == ".json" else load_yaml(text, label)
     if not isinstance(data, dict):
         raise KinemaError(f"--config {path}: a recipe is a mapping with method, preset, model, "
                           f"train and data; the file holds a {type(data).__name__}")
@@ -74,18 +71,18 @@ def load_recipe_file(path: Path, overrides=(), method: str | None = None):
     data = read_recipe_file(path)
     unknown = sorted(set(data) - {"method", "preset", *SECTIONS})
     if unknown:
-        raise KinemaError(f"--config {path}: unknown recipe key(s) {unknown}; a recipe has "
+        raise KinemaError(f"--config {path}: unknown recipe key(s) {short_repr(unknown)}; a recipe has "
                           f"method, preset, {', '.join(SECTIONS)}")
     named = data.get("method")
     if not isinstance(named, str) or not named:
         raise KinemaError(f"--config {path}: 'method' must name the method (a registered name "
-                          f"such as ile, or module:Class), got {named!r}")
+                          f"such as ile, or module:Class), got {short_repr(named)}")
     if method is not None and method != named:
-        raise KinemaError(f"kinema train {method} --config {path}: the file trains {named!r}; "
+        raise KinemaError(f"kinema train {method} --config {path}: the file trains {short_repr(named)}; "
                           f"leave METHOD out or make them the same")
     preset = data.get("preset", "tiny")
     if not isinstance(preset, str):
-        raise KinemaError(f"--config {path}: 'preset' must be a string, got {preset!r}")
+        raise KinemaError(f"--config {path}: 'preset' must be a string, got {short_repr(preset)}")
     recipe = _base(named, preset, path)
     for section in SECTIONS:
         given = data.get(section)
@@ -100,7 +97,7 @@ def load_recipe_file(path: Path, overrides=(), method: str | None = None):
             merged = {**config_to_dict(current), **given}
             setattr(recipe, section, config_from_dict(cls, merged))
         except (TypeError, ValueError) as err:
-            raise KinemaError(f"--config {path}: {section}: {err}") from None
+            raise KinemaError(f"--config {path}: {section}: {str(err)[:200]}") from None
     try:
         apply_overrides(recipe, list(overrides))
     except ValueError as err:
