@@ -30,10 +30,16 @@ class TrainConfig:
     grad_clip: float | None = 1.0     # max global grad norm per optimiser group; None = off
     ema_decay: float | None = None    # None = no EMA copy
     seed: int = 0
-    num_workers: int = 0
+    # DataLoader workers per rank: an integer, or "auto" (none on a CPU run, min(8, cores per
+    # rank - 1) on CUDA; kinema.train.data.loader_workers); each prefetches prefetch_factor batches
+    num_workers: int | str = "auto"
+    prefetch_factor: int = 2
     log_every: int = 10
     sample_every: int | None = None   # periodic samples written under run/samples/
     checkpoint_every: int = 100
+    # also checkpoint when this many minutes passed since the last one (rank 0's clock decides
+    # for every rank); None = steps only
+    checkpoint_minutes: float | None = None
     keep_checkpoints: int = 3
     max_nonfinite: int = 20           # this many non-finite losses in a row stop the run
     # weights past this many times their starting norm, or a loss this many spreads away from

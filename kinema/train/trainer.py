@@ -1,9 +1,11 @@
 """One training loop for every method (the contract is in ``kinema.train.method``).
 
 Per iteration, for each optimiser group in the order ``parameter_groups()`` gives them:
-zero every gradient, ``losses = method.training_step(batch, group)``, back-propagate
-``losses["loss"]``, average gradients over ranks, clip the group's gradient norm, step its
-AdamW (``train.optimizer_impl``: fused by default, ``kinema.train.optim``). Then every group's scheduler steps (linear warm-up, then
+zero every gradient, ``losses = method.training_step(batch, group)`` (per micro-batch of
+``train.accumulate``, under ``train.precision``'s autocast), back-propagate ``losses["loss"]``,
+average gradients over ranks, clip the group's gradient norm, step its AdamW
+(``train.optimizer_impl``: fused by default, ``kinema.train.optim``); that inner step is
+``kinema.train.step``. Then every group's scheduler steps (linear warm-up, then
 ``lr_schedule``: constant, linear or exponential decay; ``kinema.config.lr_factor``) and the EMA updates.
 A group whose loss or gradient norm is not finite is not updated; such steps are counted and
 ``max_nonfinite`` of them in a row stop the run.
@@ -17,7 +19,6 @@ Randomness inside ``training_step`` comes from the global generators, seeded per
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -31,6 +32,7 @@ from tqdm.auto import tqdm
 from kinema.config import lr_factor
 from kinema.data.io import write_atomic
 from kinema.errors import KinemaError
+from kinema.nn.checkpointing import set_activation_checkpointing
 from kinema.nn.video3d import channels_last_3d
 from kinema.train.checks import check_batch_fits, check_train_config, make_run_folder
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
@@ -42,8 +44,10 @@ from kinema.train.ema import EMA
 from kinema.train.log import LossMeter, RunLog
 from kinema.train.method import TrainableMethod
 from kinema.train.optim import implementation_options
+from kinema.train.precision import MixedPrecision, set_tf32
 from kinema.train.resume import changed_settings, load_weights, retune_optimizers
 from kinema.train.rng import capture_rng, restore_rng, seed_everything
+from kinema.train.step import GroupUpdates
 from kinema.train.stop import GracefulStop
 
 
@@ -72,6 +76,11 @@ class Trainer:
         self.method = method.to(self.dist.device)
         if getattr(train_config, "channels_last_3d", False):
             channels_last_3d(self.method)
+        if getattr(train_config, "activation_checkpointing", False) \
+                and not set_activation_checkpointing(self.method, True):
+            raise KinemaError(f"train.activation_checkpointing: {type(method).__name__} has no "
+                              "block that checkpoints its activations (the U-Nets, generators "
+                              "and Conv3d stacks do); set it to false")
         self._compiled_step = torch.compile(self.method.training_step) \
             if getattr(train_config, "compile", False) else None
         self.config = cfg = train_config
@@ -85,6 +94,10 @@ class Trainer:
                            for g, params in self.groups.items()}
         self.schedulers = {g: torch.optim.lr_scheduler.LambdaLR(opt, lambda e: lr_factor(e, cfg))
                            for g, opt in self.optimizers.items()}
+        self.precision = MixedPrecision(getattr(cfg, "precision", "fp32"), self.dist.device,
+                                        self.groups)
+        set_tf32(getattr(cfg, "tf32", False), self.dist.device)
+        self.updates = GroupUpdates(self)
         self.batches = ResumableBatches(dataset, cfg.batch_size, cfg.seed, self.dist.rank,
                                         self.dist.world_size, cfg.num_workers)
         self.ema: EMA | None = None
@@ -162,7 +175,8 @@ class Trainer:
         self.dist.broadcast_module(self.method)
         self._all_parameters = list(self.method.parameters())
         if self.config.ema_decay:
-            self.ema = EMA(self.method, self.config.ema_decay)
+            self.ema = EMA(self.method, self.config.ema_decay,
+                           getattr(self.method, "ema_prefixes", None))
             if checkpoint is not None and checkpoint.ema is not None:
                 self.ema.load_state_dict({k: v.to(self.dist.device)
                                           for k, v in checkpoint.ema.items()})
@@ -217,6 +231,7 @@ class Trainer:
         self.nonfinite_run = int(state["nonfinite_run"])
         self.elapsed = float(state["elapsed"])
         self.divergence.load_state_dict(state.get("divergence", {}))
+        self.precision.load_state_dict(state.get("precision", {}))
         self.batches.position = DataPosition(**state["data"])
         rng = state["rng"]
         if self.dist.rank < len(rng):
@@ -246,7 +261,7 @@ class Trainer:
             started, cpu_started = time.perf_counter(), time.process_time()
             batch = to_device(next(batches), self.dist.device)
             self.dist.broadcast_module(self.method, buffers_only=True)
-            stepped, nonfinite, self._shown = self._iteration(batch, meter)
+            stepped, nonfinite, self._shown = self.updates.run(batch, meter)
             lrs = {g: opt.param_groups[0]["lr"] for g, opt in self.optimizers.items()}
             if stepped:
                 for scheduler in self.schedulers.values():
@@ -283,44 +298,6 @@ class Trainer:
                                   f"{self.last_checkpoint} holds it: run the same command again "
                                   "to continue")
         bar.close()
-
-    def _iteration(self, batch: dict, meter: LossMeter) -> tuple[bool, bool, dict]:
-        clip = self.config.grad_clip or math.inf
-        stepped = nonfinite = False
-        shown = {}
-        for group, optimizer in self.optimizers.items():
-            self._zero_grad()
-            losses = (self._compiled_step or self.method.training_step)(batch, group)
-            if not isinstance(losses, dict) or "loss" not in losses:
-                raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r}) "
-                                  "must return a dict with a scalar 'loss'")
-            loss = losses["loss"]
-            if not isinstance(loss, torch.Tensor) or loss.numel() != 1:
-                raise KinemaError(f"{type(self.method).__name__}.training_step(batch, {group!r})"
-                                  "['loss'] must be a scalar tensor")
-            loss_value = float(loss.detach())    # one read of the loss for every use below
-            finite = self.dist.all_true(math.isfinite(loss_value))
-            norm = math.nan
-            if finite:
-                loss.backward()
-                params = self.groups[group]
-                self.dist.average_gradients(params)
-                norm = float(torch.nn.utils.clip_grad_norm_(params, clip))
-                finite = math.isfinite(norm)   # the same on every rank: gradients are averaged
-                if finite:
-                    optimizer.step()
-                    stepped = True
-            nonfinite |= not finite
-            for key, value in losses.items():
-                if isinstance(value, torch.Tensor) and value.numel() == 1:
-                    meter.add(f"{group}/{key}", float(value.detach()))
-            reason = self.divergence.check_loss(group, loss_value) if finite else None
-            if not self.dist.all_true(reason is None):   # every rank stops together
-                self._diverged(reason or "the loss of another process exploded")
-            meter.add(f"{group}/grad_norm", norm)
-            shown[group] = f"{loss_value:.4g}"
-        self._zero_grad()
-        return stepped, nonfinite, shown
 
     def _zero_grad(self) -> None:
         """``method.zero_grad(set_to_none=True)`` over the parameter list taken at the start:
@@ -365,7 +342,9 @@ class Trainer:
         rate = (self.step - step_then) / max(now - then, 1e-9)
         self.log.write({"step": self.step, "time": round(self.elapsed, 4), "wall": time.time(),
                         "losses": means, "lr": lrs, "nonfinite": self.nonfinite_total,
-                        "steps_per_second": round(rate, 3)})
+                        "steps_per_second": round(rate, 3),
+                        **({"overflow_skipped": self.precision.skipped}
+                           if self.precision.scalers else {})})
 
     def _write_samples(self, batch: dict) -> None:
         if self.sample_fn is None:
@@ -374,11 +353,15 @@ class Trainer:
 
         rng, was_training = capture_rng(), self.method.training
         self.method.eval()
+        # samples come from the averaged weights when EMA is on (StyleGAN's snapshots are G_ema's)
+        previous = self.ema.swap_into(self.method) if self.ema is not None else None
         try:
             seed_everything(self.config.seed)   # the same noise every time: comparable samples
             with torch.no_grad():
                 video = self.sample_fn(batch)   # (b t c h w) in [-1, 1]
         finally:
+            if previous is not None:
+                self.method.load_state_dict(previous, strict=False)
             self.method.train(was_training)
             restore_rng(rng)                    # sampling must not change the training stream
         write_samples(self.out_dir, self.step, video, self.log.writer if self.log else None)
@@ -394,7 +377,8 @@ class Trainer:
                      "nonfinite_total": self.nonfinite_total,
                      "nonfinite_run": self.nonfinite_run, "elapsed": self.elapsed,
                      "world_size": self.dist.world_size,
-                     "divergence": self.divergence.state_dict()}
+                     "divergence": self.divergence.state_dict(),
+                     "precision": self.precision.state_dict()}
             self.last_checkpoint = save_checkpoint(
                 self.ckpt_root, self.step, model=self.method.state_dict(),
                 ema=self.ema.state_dict() if self.ema is not None else None, state=state,
