@@ -165,3 +165,10 @@ def _fps_of(video: Path) -> float:
     with av.open(str(video)) as container:
         rate = container.streams.video[0].average_rate
     return float(rate) if rate else 8.0
+
+
+def numbered(stem: str, index: int, count: int, suffix: str = ".mp4") -> str:
+    """One naming scheme for every verb's per-video files (and ``VideoResult.save``): one video
+    is ``stem.mp4``; several are ``stem-00.mp4``, ``stem-01.mp4``, ... (zero-padded, so they
+    sort in order)."""
+    return f"{stem}{suffix}" if count == 1 else f"{stem}-{index:02d}{suffix}"

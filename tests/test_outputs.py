@@ -78,3 +78,11 @@ def test_a_failure_leaves_nothing_behind(tmp_path):
     with pytest.raises(KinemaError):
         write_staged(tmp_path / "kept", fail)
     assert [p.name for p in (tmp_path / "kept").iterdir()] == ["old.txt"]
+
+
+def test_one_naming_scheme_for_per_video_files():
+    from kinema.outputs import numbered
+
+    assert numbered("animation", 0, 1) == "animation.mp4"
+    assert [numbered("sample", i, 3, ".gif") for i in range(3)] == \
+        ["sample-00.gif", "sample-01.gif", "sample-02.gif"]

@@ -48,7 +48,7 @@ def test_gif_file_with_fps_and_display_size(cinn, tmp_path, monkeypatch, capsys)
                                   "--frames", "4", "--fps", "12.5", "--size", "50", "--out", out],
                                  monkeypatch, capsys)
     assert code == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip-sample-01.mp4", "clip-samples.png",
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip-animation-01.mp4", "clip-samples.png",
                                                            "clip.gif"]
     frames = read_video(out)
     side = 8                                   # the tiny model's frames

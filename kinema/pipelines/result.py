@@ -69,6 +69,7 @@ class VideoResult:
         Returns the files written."""
         from kinema.data.io import write_video
         from kinema.errors import KinemaError
+        from kinema.outputs import numbered
         from kinema.viz.report import encode_png
 
         path = Path(path)
@@ -78,7 +79,5 @@ class VideoResult:
         if suffix not in (".mp4", ".gif"):
             raise KinemaError(f"{path}: save as .mp4, .gif or .png")
         fps = fps or self.fps
-        if len(self) == 1:
-            return [write_video(path, self.frames_float[0], fps=fps)]
-        return [write_video(path.with_name(f"{path.stem}-{i:02d}{suffix}"), video, fps=fps)
+        return [write_video(path.with_name(numbered(path.stem, i, len(self), suffix)), video, fps=fps)
                 for i, video in enumerate(self.frames_float)]

@@ -8,10 +8,11 @@ from typing import Optional
 
 import typer
 
+from kinema.devices import device_option, resolve_device
 from kinema.errors import KinemaError
 
 
-def _load(model_dir: Path):
+def _load(model_dir: Path, device: str = "cpu"):
     """The cINN flow (the image-to-video sampler) in a model or run folder; a folder that
     holds another model is named with what it holds."""
     from kinema.methods.cinn.model import CINN
@@ -22,7 +23,7 @@ def _load(model_dir: Path):
     if not isinstance(model, CINN):
         raise KinemaError(f"{folder} holds a {read_model_class(folder)} model, not a cINN flow "
                           f"(the cinn-flow stage, `kinema train cinn-flow`)")
-    return model.eval()
+    return model.eval().to(device)
 
 
 def write_filmstrip(path: Path, videos) -> Path:
@@ -43,10 +44,11 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
 
     from kinema.data.io import write_video
     from kinema.methods.cinn.apps import animate as animate_videos, prepare_image
+    from kinema.outputs import numbered
 
     options.refuse(unsupported=("loop", "slowmo", "magnify"), method="cinn")
     options = options.with_defaults(num=4, seed=0, fps=8.0)
-    net = _load(model)
+    net = _load(model, options.device or "cpu")
     control = options.control
     if control is not None and not net.config.control_bins:
         raise KinemaError(f"{model} was trained without a control eta: --control cannot be used")
@@ -54,10 +56,11 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
         raise KinemaError(f"{model} takes a control eta: pass --control 0..{net.config.control_bins - 1}")
     cfg = net.video_config
     x0 = prepare_image(image, cfg.channels, cfg.image_size)
-    videos = animate_videos(net, x0, options.frames or cfg.num_frames, options.num,
-                            control=None if control is None else [control], seed=options.seed)[0]
+    videos = animate_videos(net, x0.to(options.device or "cpu"), options.frames or cfg.num_frames,
+                            options.num, control=None if control is None else [control],
+                            seed=options.seed)[0].cpu()
     out.mkdir(parents=True, exist_ok=True)
-    written = [write_video(out / f"sample-{i:02d}.mp4", video, fps=options.fps)
+    written = [write_video(out / numbered("animation", i, len(videos)), video, fps=options.fps)
                for i, video in enumerate(videos)]
     # samples.png: each row starts with the input picture, then the video's frames
     beside = torch.cat([x0.expand(videos.shape[0], -1, -1, -1)[:, None].to(videos), videos], 1)
@@ -96,6 +99,7 @@ def register(app: typer.Typer) -> None:
                                               "where the training data defines eta, else 0)"),
         out: Path = typer.Option(Path("transfer"), help="output folder, or a file (.mp4, .gif, "
                                                          ".png) for the transferred video"),
+        device: Optional[str] = device_option(),
     ) -> None:
         """Motion transfer: animate IMAGE with the residual nu of SOURCE_VIDEO; writes
         transfer.mp4, source.mp4, side_by_side.mp4 (source | transfer) and transfer.png
@@ -115,7 +119,8 @@ def register(app: typer.Typer) -> None:
         check_target(out)
         if control is not None and control < 0:
             raise KinemaError(f"--control must be >= 0, got {control}")
-        net = _load(model)
+        where = resolve_device(device)
+        net = _load(model, where)
         cfg = net.video_config
         source = prepare_video(source_video, cfg.channels, cfg.image_size, cfg.num_frames)
         if control is None and net.config.control_bins:
@@ -135,7 +140,8 @@ def register(app: typer.Typer) -> None:
                               if net.config.control_bins else
                               f"{model} was trained without a control eta: --control cannot be used")
         x0 = prepare_image(image, cfg.channels, cfg.image_size)
-        video = transfer_motion(net, source, x0, None if control is None else [control])
+        video = transfer_motion(net, source.to(where), x0.to(where),
+                                None if control is None else [control]).cpu()
 
         def write(folder: Path) -> None:
             write_video(folder / "transfer.mp4", video[0])

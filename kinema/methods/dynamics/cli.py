@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+from kinema.devices import device_option, resolve_device
 from kinema.errors import KinemaError
 
 
@@ -24,11 +25,12 @@ def write_outputs(folder: Path, name: str, videos, volume, fps: float, picture=N
     frames spread over the video."""
     from kinema.data.io import write_video
     from kinema.methods.dynamics.apps import spectral_volume_picture
+    from kinema.outputs import numbered
     from kinema.viz.report import encode_png
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    names = [f"{name}.mp4"] if len(videos) == 1 else [f"{name}-{i:02d}.mp4" for i in range(len(videos))]
+    names = [numbered(name, i, len(videos)) for i in range(len(videos))]
     written = [write_video(folder / n, video, fps=fps) for n, video in zip(names, videos)]
     written.append(write_video(folder / "preview.gif", videos[0], fps=fps))
     spectral = folder / "spectral-volume.png"
@@ -56,12 +58,15 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
 
     options.refuse(unsupported=("control",), method="dynamics")
     options = options.with_defaults(num=1, seed=0, slowmo=1.0, magnify=1.0, fps=25.0)
-    renderer = load_sampler(model)
+    device = options.device or "cpu"
+    renderer = load_sampler(model).to(device)
     picture = prepare_picture(image, renderer)
-    videos, volumes = animate_picture(renderer, picture, num_frames=options.frames, num_samples=options.num,
-                                      seed=options.seed, loop=bool(options.loop), slowmo=options.slowmo,
+    videos, volumes = animate_picture(renderer, picture.to(device), num_frames=options.frames,
+                                      num_samples=options.num, seed=options.seed,
+                                      loop=bool(options.loop), slowmo=options.slowmo,
                                       magnify=options.magnify)
-    return write_outputs(out, "animation", videos, volumes[0], options.fps, picture=picture)
+    return write_outputs(out, "animation", videos.cpu(), volumes[0].cpu(), options.fps,
+                         picture=picture)
 
 
 def parse_pair(text: str, name: str) -> tuple[float, float]:
@@ -77,7 +82,7 @@ def parse_pair(text: str, name: str) -> tuple[float, float]:
 
 def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tuple[float, float],
          damping: float = 0.03, stiffness: float = 1.0, frames: int | None = None, seed: int = 0,
-         fps: float = 25.0, modes: int = 4) -> list[Path]:
+         fps: float = 25.0, modes: int = 4, device: str = "cpu") -> list[Path]:
     """Interactive dynamics (Eq. (6)): the picture's spectral volume as a modal basis, poked at
     ``at`` (x, y pixels of the picture as the model sees it) with an impulse ``force`` (dx, dy
     px/frame), simulated and rendered frame by frame."""
@@ -89,19 +94,19 @@ def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tu
 
     if frames is not None and frames < 1:
         raise KinemaError(f"--frames must be positive, got {frames}")
-    renderer = load_sampler(model)
+    renderer = load_sampler(model).to(device)
     h, w = renderer.motion.image_size
     if not (0 <= at[0] <= w - 1 and 0 <= at[1] <= h - 1):
         raise KinemaError(f"--at {at[0]:g},{at[1]:g} is outside the picture: x must be in 0..{w - 1} and "
                           f"y in 0..{h - 1} (pixels of the {w}x{h} picture the model sees)")
-    picture = prepare_picture(image, renderer)
+    picture = prepare_picture(image, renderer).to(device)
     period = renderer.motion.period
     with torch.no_grad():
         volume = predict_spectral_volume(renderer.motion, picture, seed=seed, sampler="dpm")[0, 0]
     stream = poke_frames(renderer, picture, volume, period, at, force, frames or 2 * period,
                          stiffness=stiffness, damping=damping, num_modes=modes)
-    video = torch.stack(list(stream))
-    return write_outputs(out, "poke", video[None], volume, fps)
+    video = torch.stack([frame.cpu() for frame in stream])
+    return write_outputs(out, "poke", video[None], volume.cpu(), fps)
 
 
 def poke_to(out: Path, image: Path, model: Path, at, force, **options) -> list[Path]:
@@ -126,9 +131,11 @@ def register(app: typer.Typer) -> None:
         seed: int = typer.Option(0, help="seed of the spectral volume"),
         fps: float = typer.Option(25.0, help="frame rate of the written videos"),
         out: Path = typer.Option(Path("poke"), help="output folder, or a file: .mp4, .gif or .png"),
+        device: Optional[str] = device_option(),
     ) -> None:
         """Poke IMAGE and watch it respond: modal dynamics from its predicted spectral volume."""
         written = poke_to(out, image, model, parse_pair(at, "at"), parse_pair(force, "force"), damping=damping,
-                          stiffness=stiffness, frames=frames, seed=seed, fps=fps, modes=modes)
+                          stiffness=stiffness, frames=frames, seed=seed, fps=fps, modes=modes,
+                          device=str(resolve_device(device)))
         for path in written:
             typer.echo(path)

@@ -20,13 +20,16 @@ from typing import Optional
 
 import typer
 
+from kinema.devices import device_option, resolve_device
 from kinema.errors import KinemaError
+from kinema.outputs import numbered
 
 DEFAULT_FRAMES = 128
 
 
-def load_video_model(run: Path):
-    """The trained ``gendef-video`` model in RUN (a model folder or its run folder), in eval mode."""
+def load_video_model(run: Path, device: str = "cpu"):
+    """The trained ``gendef-video`` model in RUN (a model folder or its run folder), in eval mode,
+    on ``device``."""
     from kinema.pretrained import load_pretrained, model_folder, read_model_class
 
     folder = model_folder(Path(run))
@@ -34,7 +37,7 @@ def load_video_model(run: Path):
     if target != "kinema.methods.gendef.model:GenDeF":
         raise KinemaError(f"{folder} holds a {target} model, not a trained gendef-video model "
                           f"(`kinema train gendef-video --preset small`)")
-    return load_pretrained(folder).eval()
+    return load_pretrained(folder).eval().to(device)
 
 
 @contextlib.contextmanager
@@ -90,18 +93,19 @@ def sample(model: Path, out: Path, options) -> list[Path]:
         raise KinemaError("gendef draws its canonical images from G_c: --identity must be 'random' "
                           "(edit a sampled canonical image with `kinema edit` instead)")
     options = options.with_defaults(num=8, frames=DEFAULT_FRAMES, seed=0, fps=8.0)
-    net = load_video_model(model)
+    net = load_video_model(model, options.device or "cpu")
     with staged_output(out) as (tmp, written):
         videos = []
         for i in range(options.num):
             result = render_seed(net, options.seed + i, options.frames)
             video = result["frames"][0]
             videos.append(video)
-            written.append(write_video(tmp / f"sample-{i:02d}.mp4", video, fps=options.fps))
-            written.append(write_video(tmp / f"sample-{i:02d}.gif", video, fps=options.fps))
+            n = options.num
+            written.append(write_video(tmp / numbered("sample", i, n), video, fps=options.fps))
+            written.append(write_video(tmp / numbered("sample", i, n, ".gif"), video, fps=options.fps))
             if not net.frames_mode:
-                written.append(write_png(tmp / f"canonical-{i:02d}.png", result["canonical"][0]))
-                written.append(write_png(tmp / f"fields-{i:02d}.png", field_strip(net, result["fields"][0]),
+                written.append(write_png(tmp / numbered("canonical", i, n, ".png"), result["canonical"][0]))
+                written.append(write_png(tmp / numbered("fields", i, n, ".png"), field_strip(net, result["fields"][0]),
                                          min_size=128))
         import torch
 
@@ -111,7 +115,7 @@ def sample(model: Path, out: Path, options) -> list[Path]:
 
 
 def edit(run: Path, seed: int, canonical_edit: Path, out: Path, frames: int = DEFAULT_FRAMES,
-         fps: float = 8.0) -> list[Path]:
+         fps: float = 8.0, device: str = "cpu") -> list[Path]:
     """The video of SEED with its canonical image replaced by CANONICAL_EDIT (any picture,
     centre-cropped and resized to the model's resolution): edited.mp4, original.mp4,
     side_by_side.mp4 (original | edited) and edit.png (canonical, edited canonical, frames)."""
@@ -123,11 +127,11 @@ def edit(run: Path, seed: int, canonical_edit: Path, out: Path, frames: int = DE
 
     from .apps import propagate, render_seed
 
-    net = load_video_model(run)
+    net = load_video_model(run, device)
     if net.frames_mode:
         raise KinemaError(f"{run} is the frames baseline (no canonical image to edit)")
     cfg = net.image_config
-    edited = picture_to_model(canonical_edit, cfg.channels, cfg.image_size)          # (1 c h w)
+    edited = picture_to_model(canonical_edit, cfg.channels, cfg.image_size).to(device)  # (1 c h w)
     result = render_seed(net, seed, frames)
     video = propagate(net, edited, result["fields"])[0]
     original = result["frames"][0]
@@ -142,7 +146,8 @@ def edit(run: Path, seed: int, canonical_edit: Path, out: Path, frames: int = DE
     return written
 
 
-def track(run: Path, seed: int, points: str, out: Path, frames: int = DEFAULT_FRAMES, fps: float = 8.0) -> list[Path]:
+def track(run: Path, seed: int, points: str, out: Path, frames: int = DEFAULT_FRAMES, fps: float = 8.0,
+          device: str = "cpu") -> list[Path]:
     """Points "x,y;x,y" on the canonical image of SEED, tracked through its video: tracks.mp4
     (the video with the tracks drawn), tracks.json (per frame, per point, x and y in pixels)
     and tracks.png (the canonical image with the points, and frames)."""
@@ -150,12 +155,12 @@ def track(run: Path, seed: int, points: str, out: Path, frames: int = DEFAULT_FR
 
     from .apps import draw_tracks, parse_points, render_seed, track_points
 
-    net = load_video_model(run)
+    net = load_video_model(run, device)
     if net.frames_mode:
         raise KinemaError(f"{run} is the frames baseline (no deformation field to track through)")
     size = net.image_config.image_size
     chosen = parse_points(points, size, size)
-    result = render_seed(net, seed, frames)
+    result = {k: getattr(v, "cpu", lambda: v)() for k, v in render_seed(net, seed, frames).items()}
     tracks = track_points(net.to_pixels(result["fields"][0]), chosen)                # (n p 2)
     drawn = draw_tracks(result["frames"][0], tracks)
     record = {"seed": seed, "frames": frames, "image_size": size, "points": chosen.tolist(),
@@ -187,10 +192,11 @@ def register(app: typer.Typer) -> None:
         frames: int = typer.Option(DEFAULT_FRAMES, help="frames of the video"),
         fps: float = typer.Option(8.0, help="frame rate of the written videos"),
         out: Path = typer.Option(Path("edit"), help="output folder"),
+        device: Optional[str] = device_option(),
     ) -> None:
         """Propagate an edit of a GenDeF video's canonical image to the whole video."""
         _positive(frames=frames, fps=fps)
-        for path in edit(run, seed, canonical_edit, out, frames, fps):
+        for path in edit(run, seed, canonical_edit, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
 
     @app.command("track")
@@ -201,10 +207,11 @@ def register(app: typer.Typer) -> None:
         frames: int = typer.Option(DEFAULT_FRAMES, help="frames of the video"),
         fps: float = typer.Option(8.0, help="frame rate of the written video"),
         out: Path = typer.Option(Path("tracks"), help="output folder"),
+        device: Optional[str] = device_option(),
     ) -> None:
         """Track points chosen on a GenDeF video's canonical image through its deformation fields."""
         _positive(frames=frames, fps=fps)
-        for path in track(run, seed, points, out, frames, fps):
+        for path in track(run, seed, points, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
 
 

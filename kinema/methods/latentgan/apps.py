@@ -95,19 +95,22 @@ def sample(model: Path, out: Path, options) -> list[Path]:
     """``kinema sample RUN`` for StyleVideoGAN (see the module docstring)."""
     from kinema.data.io import write_video
     from kinema.viz.grid import filmstrip
+    from kinema.outputs import numbered
     from kinema.viz.report import encode_png
 
     options = options.with_defaults(num=1, frames=250, seed=0, fps=10.0)
-    net = load_model(model)
+    net = load_model(model).to(options.device or "cpu")
     videos, ws = sample_videos(net, options.num, options.frames, options.seed, options.identity)
+    videos = videos.cpu()
     plot = trajectory_plot(net, ws[0], title=f"latent trajectory, seed {options.seed}")
     strip = encode_png(filmstrip(torch.stack([strip_frames(v) for v in videos])), min_size=256)
     loops = [loop_summary(net, w) for w in ws]
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for index, video in enumerate(videos):
-        written.append(write_video(out / f"sample-{index:02d}.mp4", video, fps=options.fps))
-        written.append(write_video(out / f"sample-{index:02d}.gif", video, fps=options.fps))
+        written.append(write_video(out / numbered("sample", index, len(videos)), video, fps=options.fps))
+        written.append(write_video(out / numbered("sample", index, len(videos), ".gif"), video,
+                                   fps=options.fps))
     written.append(write_atomic(out / "frames.png", strip))
     written.append(write_atomic(out / "trajectory.svg", plot.encode()))
     record = {"model": str(model), "num": options.num, "frames": options.frames,

@@ -274,7 +274,7 @@ def test_cli_animate_and_transfer(stages, tmp_path, monkeypatch):
                                  "--num", "2", "--frames", "6", "--out", str(tmp_path / "anim")])
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "anim").iterdir()) == [
-        "sample-00.mp4", "sample-01.mp4", "samples.png"]
+        "animation-00.mp4", "animation-01.mp4", "samples.png"]
     from PIL import Image
     strip = np.asarray(Image.open(tmp_path / "anim" / "samples.png"))
     # 2 rows x (the input picture + 6 frames) of 8 px with 2-px gaps, upscaled by an integer
