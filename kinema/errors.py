@@ -57,7 +57,8 @@ def run_user_command(command, *args, **kwargs):
     import sys
 
     try:
-        return command(*args, **kwargs)
+        with terminated_as_exit():
+            return command(*args, **kwargs)
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as error:
@@ -77,6 +78,37 @@ def run_user_command(command, *args, **kwargs):
               f"kinema, the full traceback is in {report} (set {DEBUG_VARIABLE}=1 to see it here)",
               file=sys.stderr)
         raise SystemExit(1) from None
+
+
+TERMINATED_EXIT = 128 + 15     # the shell's code for a process ended by SIGTERM
+
+
+class terminated_as_exit:
+    """While a command runs, SIGTERM (a timeout, ``kill``, a scheduler) raises
+    ``SystemExit(143)`` instead of ending the process at once, so every ``finally`` runs: a
+    staging folder or a run folder that failed before its first checkpoint is removed as on
+    any error. Only in the main thread (where Python delivers signals); the previous handler
+    is restored afterwards."""
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, self._exit)
+        return self
+
+    @staticmethod
+    def _exit(signum, frame):
+        raise SystemExit(TERMINATED_EXIT)
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
 
 
 def _click_message(error: BaseException) -> tuple[int, str | None] | None:
