@@ -97,10 +97,11 @@ class MappingNetwork(nn.Module):
         for layer in self.layers:
             x = layer(x)
         if self.training and self.w_avg_beta is not None:
-            with torch.no_grad():
-                self.w_avg.copy_(x.detach().mean(dim=0).lerp(self.w_avg, self.w_avg_beta))
+            with torch.no_grad():   # (x is bfloat16 under autocast; the running mean is not)
+                mean = x.detach().to(self.w_avg.dtype).mean(dim=0)
+                self.w_avg.copy_(mean.lerp(self.w_avg, self.w_avg_beta))
         if truncation_psi != 1.0:
-            x = self.w_avg.lerp(x, truncation_psi)
+            x = self.w_avg.lerp(x.to(self.w_avg.dtype), truncation_psi)
         return x
 
 

@@ -25,6 +25,7 @@ from einops import rearrange
 from torch import nn
 
 from kinema.nn.modulated import EqualizedLinear, leaky_relu_gained
+from kinema.nn.precision import fp32_island
 
 
 class EqualizedConv1d(nn.Module):
@@ -112,15 +113,19 @@ class MotionCodes(nn.Module):
         if float(t.min()) < 0:
             raise ValueError("motion-code times must be >= 0")
         u = self.anchors(noise)                                             # (b k hidden)
-        t = t.to(u.dtype)
-        left = torch.floor(t / self.distance).long()                          # (b n)
-        u_left = torch.gather(u, 1, left.unsqueeze(-1).expand(-1, -1, u.shape[-1]))
-        u_right = torch.gather(u, 1, (left + 1).unsqueeze(-1).expand(-1, -1, u.shape[-1]))
-        t_left = left.to(t.dtype) * self.distance
-        a = ((t - t_left) / self.distance).unsqueeze(-1)                      # (b n 1) in [0, 1)
-        periods = self.periods(u_left).tanh() + 1.0
-        phases = self.phases(u_left)
-        raw = self._raw(t, periods, phases)
-        remove = torch.lerp(self._raw(t_left, periods, phases), self._raw(t_left + self.distance, periods, phases), a)
-        add = torch.lerp(self.aligners(u_left), self.aligners(u_right), a)
-        return raw - remove + add
+        # fp32 island: the angles are frequencies times frame times of up to max_frames, and
+        # bfloat16 holds integers exactly only up to 256 (t = 1000 would move by 4 frames)
+        with fp32_island("motion-code sinusoids", u, t) as (u, t):
+            t = t.to(u.dtype)                                                 # (float64 tests)
+            left = torch.floor(t / self.distance).long()                      # (b n)
+            u_left = torch.gather(u, 1, left.unsqueeze(-1).expand(-1, -1, u.shape[-1]))
+            u_right = torch.gather(u, 1, (left + 1).unsqueeze(-1).expand(-1, -1, u.shape[-1]))
+            t_left = left.to(t.dtype) * self.distance
+            a = ((t - t_left) / self.distance).unsqueeze(-1)                  # (b n 1) in [0, 1)
+            periods = self.periods(u_left).tanh() + 1.0
+            phases = self.phases(u_left)
+            raw = self._raw(t, periods, phases)
+            remove = torch.lerp(self._raw(t_left, periods, phases),
+                                self._raw(t_left + self.distance, periods, phases), a)
+            add = torch.lerp(self.aligners(u_left), self.aligners(u_right), a)
+            return raw - remove + add

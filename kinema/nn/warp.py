@@ -18,6 +18,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from kinema.nn.precision import fp32_island
+
 
 def _grid_parts(height: int, width: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The identity grid (h w 2) in normalised coordinates and the pixel -> normalised scale (2,)."""
@@ -54,6 +56,43 @@ def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
                          "need (b 2 h w) with the image's b, h, w")
     grid = flow_to_grid(flow.to(image.dtype))
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def backward_warp_exact(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """``backward_warp`` computed in pixel coordinates, in float32 (an fp32 island).
+
+    grid_sample takes positions normalised to [-1, 1]; converting p -> 2 p / (w - 1) - 1 and
+    back costs about 1e-6 px in float32, which bilinear sampling turns into colour errors of
+    that size where the flow is 0. Here a position is ``p + flow(p)``, an integer plus the flow,
+    so a zero (or integer) flow samples pixels with weights exactly 1 and 0 and returns them
+    bit for bit; elsewhere it equals ``backward_warp`` to float rounding (tested), gradients
+    included. image: (b c h w); flow: (b 2 h w) in pixels (x, y). Returns (b c h w).
+    """
+    if image.ndim != 4 or flow.shape[0] != image.shape[0] or flow.shape[1] != 2 \
+            or flow.shape[-2:] != image.shape[-2:]:
+        raise ValueError(f"need image (b c h w) and flow (b 2 h w) of the same b, h, w; got "
+                         f"{tuple(image.shape)} and {tuple(flow.shape)}")
+    # fp32 island: sampling positions of up to the image size need float32's 24 bits (bfloat16
+    # would put a pixel of a 256-px image 1 px off)
+    with fp32_island("backward warp positions", image, flow) as (image, flow):
+        flow = flow.to(image.dtype)
+        b, c, h, w = image.shape
+        xs = torch.arange(w, device=flow.device, dtype=flow.dtype)
+        ys = torch.arange(h, device=flow.device, dtype=flow.dtype)[:, None]
+        x = (flow[:, 0] + xs).clamp(0, w - 1)               # (b h w); border padding
+        y = (flow[:, 1] + ys).clamp(0, h - 1)
+        x0, y0 = x.detach().floor(), y.detach().floor()
+        ax, ay = (x - x0).unsqueeze(1), (y - y0).unsqueeze(1)   # (b 1 h w) in [0, 1)
+        x0, y0 = x0.long(), y0.long()
+        x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+        flat = image.reshape(b, c, h * w)
+
+        def at(yi, xi):
+            index = (yi * w + xi).reshape(b, 1, h * w).expand(b, c, h * w)
+            return torch.gather(flat, 2, index).reshape(b, c, h, w)
+        top = at(y0, x0) * (1 - ax) + at(y0, x1) * ax
+        bottom = at(y1, x0) * (1 - ax) + at(y1, x1) * ax
+        return top * (1 - ay) + bottom * ay
 
 
 def backward_warp_video(image: torch.Tensor, flows: torch.Tensor) -> torch.Tensor:

@@ -6,7 +6,8 @@ x_c = G_c(z_c) (Eq. (1)) warped by generated deformation fields Delta m_t = G_d(
   single frames with the non-saturating loss and R1.
 - ``GenDeF`` is stage 2 (``gendef-video``): G_c (from stage 1), G_d and StyleGAN-V's video
   discriminator, trained on 3 sparse frames per video with Eq. (6): the adversarial loss of
-  Eq. (5) plus lambda_reg L_reg (Eq. (4), ``losses.temporal_smoothness``). It serves
+  Eq. (5) plus lambda_reg L_reg (Eq. (4), ``losses.field_smoothness``: flows in pixels of the
+  paper's 256-px image at any resolution). It serves
   ``kinema.tasks.Generation``.
 """
 from __future__ import annotations
@@ -19,14 +20,14 @@ from torch import nn
 from kinema.nn.gan import frozen, nonsaturating_discriminator_loss, nonsaturating_generator_loss, r1_penalty
 from kinema.nn.modulated import StyleGenerator
 from kinema.nn.motion_codes import MotionCodes
-from kinema.nn.warp import backward_warp
+from kinema.nn.warp import backward_warp_exact
 from kinema.pretrained import Pretrained, config_from_dict
 from kinema.stages import open_stage, record_sources
 
 from .config import CanonicalConfig, GenDeFConfig
 from .deformation import DeformationGenerator
 from .discriminator import StyleDiscriminator
-from .losses import temporal_smoothness
+from .losses import field_smoothness
 
 
 def build_canonical_generator(config: CanonicalConfig) -> StyleGenerator:
@@ -44,6 +45,7 @@ class CanonicalGAN(nn.Module, Pretrained):
     """Stage 1: G_c and an image discriminator D on single frames (Sec. 4.1)."""
 
     config_class = CanonicalConfig
+    ema_prefixes = ("generator",)   # with train.ema_decay: G_ema, saved and sampled (StyleGAN)
 
     def __init__(self, config: CanonicalConfig):
         super().__init__()
@@ -105,6 +107,7 @@ class GenDeF(nn.Module, Pretrained):
     """
 
     config_class = GenDeFConfig
+    ema_prefixes = ("canonical", "deformation")   # G_ema = (G_c, G_d); D is never averaged
 
     def __init__(self, config: GenDeFConfig):
         super().__init__()
@@ -167,11 +170,10 @@ class GenDeF(nn.Module, Pretrained):
     def warp(self, canonical: torch.Tensor, fields: torch.Tensor) -> torch.Tensor:
         """Eq. (3): frames (b n c h w) = canonical (b c h w) sampled at m + Delta m_t, fields (b n 2 h w)."""
         b, n = fields.shape[:2]
-        images = canonical.repeat_interleave(n, dim=0).double()
-        # in float64: sampling positions are then integers to ~1e-16 px where a field is 0, so a
-        # zero field returns the canonical image bit for bit once cast back (float32 positions
-        # are off by ~1e-6 px, which bilinear sampling turns into ~1e-6 colour errors)
-        frames = backward_warp(images, self.to_pixels(fields).flatten(0, 1).double()).to(canonical.dtype)
+        images = canonical.repeat_interleave(n, dim=0)
+        # sampled in pixel coordinates, in float32 (an fp32 island): a zero field returns the
+        # canonical image bit for bit (normalised grid_sample positions are off by ~1e-6 px)
+        frames = backward_warp_exact(images, self.to_pixels(fields).flatten(0, 1))
         return frames.unflatten(0, (b, n))
 
     def synthesize(self, latents: Latents, times: torch.Tensor, noise_mode: str = "random") -> dict:
@@ -233,7 +235,7 @@ class GenDeF(nn.Module, Pretrained):
         triple = t + torch.tensor([-1.0, 0.0, 1.0], device=self.device)
         fields = self.deformation(latents.z_d, latents.motion_noise, triple, out["feature"])
         middle = self.warp(out["canonical"], fields[:, 1:2])[:, 0]
-        return temporal_smoothness(fields, middle, self.config.reg_edge_sharpness)
+        return field_smoothness(fields, middle, self.config.reg_edge_sharpness)
 
     def training_step(self, batch: dict, group: str) -> dict[str, torch.Tensor]:
         video = batch["video"]                                               # (b t c h w)

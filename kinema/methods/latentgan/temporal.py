@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+from kinema.nn.precision import fp32_island
 
 
 def _mlp(widths: list[int], slope: float = 0.2) -> nn.Sequential:
@@ -53,16 +54,19 @@ class Hallucinator(nn.Module):
     @torch.no_grad()
     def batch_statistics(self, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The (mean, biased var) the batch norm normalises the batch ``i`` with."""
-        h = self.body(i)
-        return h.mean(0), h.var(0, unbiased=False)
+        with fp32_island("latentgan hallucinator batch norm", self.body(i)) as h:
+            return h.mean(0), h.var(0, unbiased=False)
 
     def forward(self, i: torch.Tensor, statistics: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
-        h = self.body(i)
-        if statistics is None:
-            h = self.norm(h)
-        else:
-            mean, var = statistics
-            h = F.batch_norm(h, mean, var, self.norm.weight, self.norm.bias, False, 0.0, self.norm.eps)
+        # fp32 island: the batch norm's mean and variance are reductions over the batch, and
+        # its float32 parameters and running statistics need a float32 input under autocast
+        with fp32_island("latentgan hallucinator batch norm", self.body(i)) as h:
+            if statistics is None:
+                h = self.norm(h)
+            else:
+                mean, var = statistics
+                h = F.batch_norm(h, mean, var, self.norm.weight, self.norm.bias, False, 0.0,
+                                 self.norm.eps)
         return rearrange(h, "b (n d) -> b n d", n=self.cells)
 
 
