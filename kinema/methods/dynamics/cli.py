@@ -60,6 +60,7 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     options = options.with_defaults(num=1, seed=0, slowmo=1.0, magnify=1.0, fps=25.0)
     device = options.device or "cpu"
     renderer = load_sampler(model).to(device)
+    check_animation_work(renderer, options)
     picture = prepare_picture(image, renderer)
     videos, volumes = animate_picture(renderer, picture.to(device), num_frames=options.frames,
                                       num_samples=options.num, seed=options.seed,
@@ -69,15 +70,63 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
                          picture=picture)
 
 
+def check_animation_work(renderer, options) -> int:
+    """The frames ``animate`` makes (``--frames``, else one period x ``--slowmo``) within
+    KINEMA_MAX_FRAMES, and their pixels x frames x videos within KINEMA_MAX_WORK, before any
+    sampling; returns the frame count."""
+    from kinema.validate import check_frame_count, check_work
+
+    period = renderer.motion.period
+    frames = options.frames if options.frames is not None else int(round(period * options.slowmo))
+    check_frame_count("--frames" if options.frames is not None else
+                      f"--slowmo {options.slowmo:g} (x the {period}-frame period)", frames)
+    h, w = renderer.motion.image_size
+    check_work("kinema animate", h, w, frames, options.num)
+    return frames
+
+
+# What ``kinema poke`` takes: far beyond any use, bounded so the simulation stays a bounded
+# amount of work (its substeps grow as sqrt(stiffness): at most 100 keeps them under ~63 per
+# frame, modal.MAX_SUBSTEPS) and its numbers finite.
+MAX_FORCE = 1000.0               # px/frame, each component
+DAMPING_RANGE = (0.0, 10.0)      # the damping ratio zeta (1: critical)
+MAX_STIFFNESS = 100.0
+MAX_MODES = 64
+
+
+def check_poke_options(force, damping, stiffness, frames, modes, seed, fps) -> None:
+    """Every number of ``kinema poke`` (one KinemaError naming the option) before any model is
+    read; ``--at`` is checked against the model's picture size once it is known."""
+    from kinema.apps import FPS_RANGE
+    from kinema.validate import check_frame_count, check_number, check_seed
+
+    for component in force:
+        check_number("--force", component, -MAX_FORCE, MAX_FORCE, unit=" px/frame")
+    check_number("--damping", damping, *DAMPING_RANGE)
+    check_number("--stiffness", stiffness, 0.0, MAX_STIFFNESS, above=True)
+    check_frame_count("--frames", frames)
+    check_number("--modes", modes, 1, MAX_MODES, integer=True)
+    check_seed("--seed", seed)
+    check_number("--fps", fps, *FPS_RANGE)
+
+
 def parse_pair(text: str, name: str) -> tuple[float, float]:
-    """'3,4' -> (3.0, 4.0); anything else is a KinemaError naming the option."""
+    """'3,4' -> (3.0, 4.0), both finite; anything else is a KinemaError naming the option."""
+    import math
+
+    from kinema.validate import short_repr
+
     parts = text.split(",")
     try:
         if len(parts) != 2:
             raise ValueError
-        return float(parts[0]), float(parts[1])
+        pair = float(parts[0]), float(parts[1])
+        if not all(map(math.isfinite, pair)):
+            raise ValueError
+        return pair
     except ValueError:
-        raise KinemaError(f"--{name} must be two numbers 'A,B' (e.g. --{name} 12,30); got {text!r}") from None
+        raise KinemaError(f"--{name} must be two finite numbers 'A,B' (e.g. --{name} 12,30); "
+                          f"got {short_repr(text)}") from None
 
 
 def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tuple[float, float],
@@ -92,10 +141,12 @@ def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tu
     from kinema.methods.dynamics.modal import poke_frames
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
-    if frames is not None and frames < 1:
-        raise KinemaError(f"--frames must be positive, got {frames}")
+    from kinema.validate import check_work
+
+    check_poke_options(force, damping, stiffness, frames, modes, seed, fps)
     renderer = load_sampler(model).to(device)
     h, w = renderer.motion.image_size
+    check_work("kinema poke", h, w, frames or 2 * renderer.motion.period)
     if not (0 <= at[0] <= w - 1 and 0 <= at[1] <= h - 1):
         raise KinemaError(f"--at {at[0]:g},{at[1]:g} is outside the picture: x must be in 0..{w - 1} and "
                           f"y in 0..{h - 1} (pixels of the {w}x{h} picture the model sees)")

@@ -29,6 +29,7 @@ names the substeps that are stable. Without damping this scheme conserves the mo
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -94,20 +95,28 @@ def check_step(omega: torch.Tensor, dt: float, stiffness: float, damping: float)
                           f"least {needed} substeps per frame (h sqrt(k) omega < 2)")
 
 
+# Substeps per video frame at most: each is a pass over the modes, and their count grows as
+# sqrt(stiffness) (a stiffness of 1e12 would ask for millions per frame)
+MAX_SUBSTEPS = 1000
+
+
 class ModalSimulator:
     """Modal coordinates q (m) complex and their velocities, advanced frame by frame."""
 
     def __init__(self, basis: ModalBasis, stiffness: float = 1.0, damping: float = 0.03,
                  substeps: int | None = None):
-        if stiffness <= 0:
-            raise KinemaError(f"stiffness must be positive; got {stiffness}")
-        if damping < 0:
-            raise KinemaError(f"damping must be >= 0; got {damping}")
+        # NaN passes a plain `< 0` test and makes eigvals of a NaN matrix (which crashes MKL)
+        if not (isinstance(stiffness, numbers.Real) and math.isfinite(stiffness) and stiffness > 0):
+            raise KinemaError(f"stiffness must be a finite number > 0; got {stiffness}")
+        if not (isinstance(damping, numbers.Real) and math.isfinite(damping) and damping >= 0):
+            raise KinemaError(f"damping must be a finite number >= 0; got {damping}")
         self.basis, self.stiffness, self.damping = basis, float(stiffness), float(damping)
         fastest = math.sqrt(self.stiffness) * float(basis.omega.max())
         self.substeps = max(1, math.ceil(fastest / 0.5)) if substeps is None else int(substeps)  # h w <= 0.5
-        if self.substeps < 1:
-            raise KinemaError(f"substeps must be at least 1; got {substeps}")
+        if not 1 <= self.substeps <= MAX_SUBSTEPS:
+            raise KinemaError(f"substeps must be in 1..{MAX_SUBSTEPS}; got {self.substeps} (the "
+                              f"stiffness {stiffness:g} makes the fastest mode sqrt(k) omega = "
+                              f"{fastest:.3g} rad/frame: lower the stiffness)")
         self.dt = 1.0 / self.substeps
         check_step(basis.omega, self.dt, self.stiffness, self.damping)
         m = basis.omega.shape[0]
@@ -117,6 +126,9 @@ class ModalSimulator:
     def poke(self, x: float, y: float, force: tuple[float, float]) -> None:
         """An impulse: velocity ``force`` (dx, dy) px/frame at pixel (x, y), projected on the modes."""
         h, w = self.basis.size
+        if len(force) != 2 or not all(isinstance(f, numbers.Real) and math.isfinite(f) for f in force):
+            raise KinemaError(f"the poke's force must be two finite numbers (dx, dy) px/frame; "
+                              f"got {str(force)[:60]}")
         if not (0 <= x <= w - 1 and 0 <= y <= h - 1) or not all(map(math.isfinite, (x, y))):
             raise KinemaError(f"the poke at ({x:g}, {y:g}) is outside the picture: x must be in 0..{w - 1} "
                               f"and y in 0..{h - 1} (pixels of the {w}x{h} picture the model sees)")
