@@ -70,21 +70,48 @@ def spectral_volume_to_motion(volume: torch.Tensor, num_frames: int, period: int
     return magnify * motion_at(volume, times, period)
 
 
+def seam_terms(frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Position and velocity jumps (... 2 h w) each across the wrap of a loop, from the six
+    frames around it: ``frames`` (... 6 2 h w) = F_{N-3}, F_{N-2}, F_{N-1}, F_0, F_1, F_2 of a
+    video F_0 .. F_{N-1} played in a loop (the viewer sees F_0 right after F_{N-1}).
+
+    With the steps v_e = F_{N-1} - F_{N-2} (entering the wrap), w = F_0 - F_{N-1} (the wrap the
+    viewer sees) and v_s = F_1 - F_0 (leaving it), and the accelerations on either side
+    a_e = F_{N-1} - 2 F_{N-2} + F_{N-3}, a_s = F_2 - 2 F_1 + F_0:
+
+        position: w - (v_e + v_s) / 2          (the wrap's step against its neighbours')
+        velocity: (v_s - v_e) - (a_e + a_s)    (the velocity change over the wrap against the
+                                                 accelerations on either side)
+
+    Both are exactly zero for any motion that is quadratic in time across the wrap (still,
+    uniform, uniformly accelerated) and of third order in omega for a smooth oscillation
+    (omega in radians per frame); a jump at the wrap shows in full in the position term, a
+    kink in the velocity term."""
+    f3, f2, f1, g0, g1, g2 = frames.unbind(dim=-4)                  # (... 2 h w) each
+    v_end, wrap, v_start = f1 - f2, g0 - f1, g1 - g0
+    a_end, a_start = f1 - 2.0 * f2 + f3, g2 - 2.0 * g1 + g0
+    return wrap - 0.5 * (v_end + v_start), (v_start - v_end) - (a_end + a_start)
+
+
 def seam_error(volume: torch.Tensor, num_frames: int, period: int | None = None,
                slowmo: float = 1.0) -> torch.Tensor:
     """Loop loss of Eq. (5) per sample (b,), in pixels, for a video of ``num_frames`` frames
-    ``F_0 .. F_{N-1}`` played in a loop (frame 0 follows frame N-1):
+    ``F_0 .. F_{N-1}`` (frame i at time i / slowmo) played in a loop:
 
-        L = mean_p ||F_N - F_0||_1 + mean_p ||(F_{N+1} - F_N) - (F_1 - F_0)||_1
+        L = mean_p ||position_p||_1 + mean_p ||velocity_p||_1        (``seam_terms``)
 
-    i.e. the position and the velocity one frame past the end (what the loop replaces by the
-    first frame) against those of the first frame: the paper's ``||F_T - F_1|| + ||grad F_T -
-    grad F_1||`` with its first frame F_1 written F_0 here. Zero when the motion repeats every
-    ``num_frames`` frames. ``||.||_1`` sums |dx| + |dy|; the mean is over pixels.
+    the paper's "each pixel's position and velocity at the start and end frames" (Sec. 6,
+    ||F_T - F_1||_1 + ||grad F_T - grad F_1||_1) measured across the wrap the viewer sees, from
+    the shown frames only. It is not zero at a whole period: every K-bin Fourier series repeats
+    exactly after ``period`` frames, so a loss that compares the series with its own
+    continuation is identically zero there (no guidance at the default loop length), while the
+    series can still jump at the wrap (with K close to period / 2 it reproduces the clip's own
+    jump between its last and first frames). ``||.||_1`` sums |dx| + |dy|; means over pixels.
     """
+    if num_frames < 1:
+        raise KinemaError(f"num_frames must be at least 1; got {num_frames}")
     period = num_frames if period is None else int(period)
-    times = torch.tensor([0.0, 1.0, num_frames, num_frames + 1.0], dtype=torch.float64) / slowmo
-    f0, f1, fn, fn1 = motion_at(volume, times, period).unbind(dim=-4)    # (... 2 h w) each
-    position = (fn - f0).abs().sum(dim=-3)                                # (... h w)
-    velocity = ((fn1 - fn) - (f1 - f0)).abs().sum(dim=-3)
-    return (position + velocity).flatten(-2).mean(dim=-1)
+    n = float(num_frames)
+    times = torch.tensor([n - 3, n - 2, n - 1, 0.0, 1.0, 2.0], dtype=torch.float64) / slowmo
+    position, velocity = seam_terms(motion_at(volume, times, period))
+    return (position.abs().sum(dim=-3) + velocity.abs().sum(dim=-3)).flatten(-2).mean(dim=-1)

@@ -9,7 +9,7 @@ with w the guidance weight (paper: 1.75; w = 0 is the conditional model alone) a
 ``loop`` is set, u the self-guidance weight (paper: 200) and L_g^n the loop loss
 (``motion.seam_error``) of the displacements predicted at step n: the clean latents
 z0_hat = (z_n - sqrt(1 - a_n) eps) / sqrt(a_n) decoded to a spectral volume and evaluated
-at the first frame and one past the last. The gradient flows through the denoiser, the VAE
+at the three frames either side of the loop's wrap (position and velocity across it). The gradient flows through the denoiser, the VAE
 decoder and the inverse FFT (universal guidance, the paper's ref. [3]). Self-recurrence (ref.
 [3]; the paper uses 2 iterations with DDIM): after a step, the sample is noised back to
 level n and the step repeated.

@@ -1,4 +1,4 @@
-"""GID motion data: spectral volume <-> motion texture, the seam error of Eq. (5), the cached
+"""GID motion data: spectral volume <-> motion texture (the seam: test_loop_seam.py), the cached
 (I0, S) pairs with their Eq. (4) statistics, and the image-size ablation's scale."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from kinema.data.spectral import inverse_spectral_volume, spectral_volume
 from kinema.errors import KinemaError
 from kinema.methods.dynamics import data as motion_data
 from kinema.methods.dynamics.data import ImageSizeScaler, SpectralVolumes
-from kinema.methods.dynamics.motion import motion_at, seam_error, spectral_volume_to_motion
+from kinema.methods.dynamics.motion import motion_at, spectral_volume_to_motion
 
 
 def random_volume(k: int, period: int, h: int = 3, w: int = 2, seed: int = 0) -> torch.Tensor:
@@ -46,23 +46,6 @@ def test_motion_between_frames_slow_motion_and_magnify():
     assert torch.allclose(got[:, 1], expected_y.double(), atol=1e-12)
     slow = spectral_volume_to_motion(volume, 5, period=period, slowmo=2.0, magnify=3.0)[:, 0, 0, 0]
     assert torch.allclose(slow, 3.0 * amplitude * torch.cos(2 * math.pi * 2 * (torch.arange(5, dtype=torch.float64) / 2.0) / period))
-
-
-def test_seam_error_by_hand():
-    period, frames, a = 10, 7, 2.0
-    volume = torch.zeros(2, 2, 4, 1, 1, dtype=torch.float64)
-    volume[0, 1, 0] = a * period / 2          # sample 0: dx = a cos(2 pi t / 10) at every pixel
-    f = lambda t: a * math.cos(2 * math.pi * t / period)
-    expected = abs(f(frames) - f(0)) + abs((f(frames + 1) - f(frames)) - (f(1) - f(0)))
-    errors = seam_error(volume, frames, period)
-    assert errors.shape == (2,)
-    assert errors[0].item() == pytest.approx(expected, rel=1e-9)
-    assert errors[1].item() == 0.0            # no motion, no seam
-    assert seam_error(volume, period, period)[0].item() == pytest.approx(0.0, abs=1e-9)   # one full period
-    assert seam_error(volume, 2 * period, period, slowmo=2.0)[0].item() == pytest.approx(0.0, abs=1e-9)
-    g = lambda i: f(i / 2.0)                  # slow motion: frame i shows time i / 2
-    slow = abs(g(frames) - g(0)) + abs((g(frames + 1) - g(frames)) - (g(1) - g(0)))
-    assert seam_error(volume, frames, period, slowmo=2.0)[0].item() == pytest.approx(slow, rel=1e-9)
 
 
 def test_swaying_cache_holds_ground_truth_and_eq4_statistics(tmp_path, monkeypatch):
