@@ -8,9 +8,25 @@ same global batch as one process would. An incomplete tail of an epoch is droppe
 
 The position (epoch, samples of this epoch already consumed) is updated before a batch is
 handed out, so a checkpoint written after the step that used it resumes with the next batch.
+
+One DataLoader serves the whole run: its batch sampler walks the same endless schedule of index
+lists from the start position, epoch after epoch, so its workers (``num_workers``) stay up and
+prefetch ``prefetch_factor`` batches each across epoch boundaries, and batches arrive in
+schedule order whatever the number of workers. The position is advanced on the consuming side,
+in step with the batches handed out, never by the sampler that runs ahead. Memory is pinned
+when the device is CUDA, so the copy to the GPU can overlap the step. Each worker seeds
+python's, numpy's and torch's global generators from (seed, rank, worker id, start position);
+kinema's datasets draw each item from its own seeded generator, so an item, and therefore a
+resumed run, does not depend on the number of workers.
+
+``num_workers: auto`` (``loader_workers``): none on a CPU run, whose step already uses every
+core for its own threads, and ``min(8, cores per rank - 1)`` on CUDA, leaving a core to the
+process that drives the GPU.
 """
 from __future__ import annotations
 
+import os
+import random
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -41,12 +57,41 @@ class DataPosition:
         return asdict(self)
 
 
+def loader_workers(setting: int | str, device: torch.device) -> int:
+    """The DataLoader workers of one rank for ``train.num_workers`` (an integer, or "auto")."""
+    if setting != "auto":
+        return int(setting)
+    if device.type != "cuda":
+        return 0
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    per_rank = (cores or 1) // max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+    return max(0, min(8, per_rank - 1))
+
+
+@dataclass(frozen=True)
+class WorkerSeeds:
+    """``worker_init_fn``: the global generators of worker ``w`` seeded from (seed, rank, w,
+    start position) alone (picklable, so it also reaches spawned workers)."""
+    seed: int
+    rank: int
+    epoch: int
+    sample: int
+
+    def __call__(self, worker_id: int) -> None:
+        entropy = [self.seed, self.rank, worker_id, self.epoch, self.sample]
+        python, numpy, torch_seed = np.random.SeedSequence(entropy).generate_state(3, np.uint64)
+        random.seed(int(python))
+        np.random.seed(int(numpy) % 2**32)
+        torch.manual_seed(int(torch_seed) % 2**63)
+
+
 class ResumableBatches:
     """Infinite iterator over this rank's share of seeded global batches."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, rank: int = 0,
                  world_size: int = 1, num_workers: int = 0,
-                 position: DataPosition | None = None):
+                 position: DataPosition | None = None, *, pin_memory: bool = False,
+                 prefetch_factor: int = 2, progress: bool = True):
         self.dataset = dataset
         self.size = len(dataset)  # type: ignore[arg-type]
         if batch_size < 1:
@@ -60,7 +105,10 @@ class ResumableBatches:
         self.batch_size = batch_size
         self.per_rank = batch_size // world_size
         self.seed, self.rank, self.num_workers = seed, rank, num_workers
+        self.pin_memory, self.prefetch_factor = pin_memory, prefetch_factor
         self.position = position or DataPosition()
+        if hasattr(dataset, "fill_frame_cache"):   # decode real videos before workers start
+            dataset.fill_frame_cache(progress=progress and rank == 0)
 
     def epoch_order(self, epoch: int) -> list[int]:
         return np.random.default_rng([self.seed, epoch]).permutation(self.size).tolist()
@@ -75,26 +123,47 @@ class ResumableBatches:
         return [order[i:i + self.batch_size][lo:hi]
                 for i in range(start, self.size - self.batch_size + 1, self.batch_size)]
 
-    def __iter__(self) -> Iterator[dict]:
+    def schedule(self, position: DataPosition) -> Iterator[tuple[list[int], DataPosition]]:
+        """This rank's batches from ``position`` on, for ever, each with the position after it
+        (a position in the dropped tail of an epoch moves on to the next epoch)."""
+        epoch, start = position.epoch, position.sample
         while True:
-            epoch, start = self.position.epoch, self.position.sample
-            batches = self._rank_batches(epoch, start)
-            if not batches:           # the position sits in a dropped tail
-                self.position = DataPosition(epoch + 1, 0)
-                continue
-            # The loader's own generator (not the global RNG) seeds its workers, so creating a
-            # loader mid-epoch on resume leaves the global random stream untouched.
-            generator = torch.Generator().manual_seed(
-                int(np.random.default_rng([self.seed, epoch, start]).integers(2**62)))
-            loader = DataLoader(self.dataset, batch_sampler=batches, num_workers=self.num_workers,
-                                generator=generator, collate_fn=collate)
-            for i, batch in enumerate(_unwrapped_errors(loader)):
+            for i, indices in enumerate(self._rank_batches(epoch, start)):
                 sample = start + (i + 1) * self.batch_size
-                if sample + self.batch_size > self.size:
-                    self.position = DataPosition(epoch + 1, 0)
-                else:
-                    self.position = DataPosition(epoch, sample)
-                yield batch
+                yield indices, (DataPosition(epoch + 1, 0) if sample + self.batch_size > self.size
+                                else DataPosition(epoch, sample))
+            epoch, start = epoch + 1, 0
+
+    def loader(self, position: DataPosition) -> DataLoader:
+        """The run's one DataLoader, its batch sampler walking ``schedule(position)``."""
+        workers = self.num_workers
+        # The loader draws its workers' base seed from this generator (not the global RNG),
+        # so creating it on resume leaves the global random stream untouched.
+        generator = torch.Generator().manual_seed(int(np.random.default_rng(
+            [self.seed, self.rank, position.epoch, position.sample]).integers(2**62)))
+        return DataLoader(
+            self.dataset, batch_sampler=_IndexLists(self, position), num_workers=workers,
+            collate_fn=collate, generator=generator, pin_memory=self.pin_memory,
+            worker_init_fn=WorkerSeeds(self.seed, self.rank, position.epoch, position.sample)
+            if workers else None,
+            persistent_workers=workers > 0, prefetch_factor=self.prefetch_factor if workers else None)
+
+    def __iter__(self) -> Iterator[dict]:
+        start = self.position
+        for (_, after), batch in zip(self.schedule(start),
+                                     _unwrapped_errors(self.loader(start))):
+            self.position = after
+            yield batch
+
+
+class _IndexLists:
+    """A batch sampler: the index lists of ``batches.schedule(position)``."""
+
+    def __init__(self, batches: ResumableBatches, position: DataPosition):
+        self.batches, self.position = batches, position
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (indices for indices, _ in self.batches.schedule(self.position))
 
 
 def _unwrapped_errors(loader: DataLoader) -> Iterator[dict]:

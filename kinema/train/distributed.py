@@ -58,6 +58,14 @@ class DistContext:
         dist.all_reduce(t, op=dist.ReduceOp.MAX)
         return t.item() == 0.0
 
+    def any_flags(self, flags: list[bool]) -> list[bool]:
+        """For each flag, whether it is set on any rank (one all-reduce for all of them)."""
+        if not self.active:
+            return [bool(f) for f in flags]
+        t = torch.tensor([float(f) for f in flags], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return [bool(v) for v in t.tolist()]
+
     def sum(self, values: torch.Tensor) -> torch.Tensor:
         if self.active:
             values = values.to(self.device)

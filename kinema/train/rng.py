@@ -25,7 +25,9 @@ def capture_rng() -> dict:
         "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
                   "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        # this rank's own GPU only (a run saved on 8 GPUs resumes on 4), and only once CUDA
+        # is in use (a CPU run on a GPU machine must not start a CUDA context for it)
+        "cuda": torch.cuda.get_rng_state() if torch.cuda.is_initialized() else [],
     }
 
 
@@ -36,5 +38,9 @@ def restore_rng(state: dict) -> None:
     np.random.set_state((n["kind"], n["keys"].numpy().astype(np.uint32), n["pos"],
                          n["has_gauss"], n["gauss"]))
     torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    cuda = state["cuda"]
+    if isinstance(cuda, list):   # written before issue 23: every visible GPU's state
+        device = torch.cuda.current_device() if torch.cuda.is_available() else len(cuda)
+        cuda = cuda[device] if device < len(cuda) else None
+    if cuda is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(cuda)

@@ -37,7 +37,7 @@ from kinema.nn.video3d import channels_last_3d
 from kinema.train.checks import check_batch_fits, check_train_config, make_run_folder
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
                                      clean_temporary, load_latest, save_checkpoint, set_aside)
-from kinema.train.data import DataPosition, ResumableBatches, to_device
+from kinema.train.data import DataPosition, ResumableBatches, loader_workers, to_device
 from kinema.train.distributed import init_distributed
 from kinema.train.divergence import DivergenceMonitor, weight_norm
 from kinema.train.ema import EMA
@@ -98,8 +98,11 @@ class Trainer:
                                         self.groups)
         set_tf32(getattr(cfg, "tf32", False), self.dist.device)
         self.updates = GroupUpdates(self)
-        self.batches = ResumableBatches(dataset, cfg.batch_size, cfg.seed, self.dist.rank,
-                                        self.dist.world_size, cfg.num_workers)
+        self.batches = ResumableBatches(
+            dataset, cfg.batch_size, cfg.seed, self.dist.rank, self.dist.world_size,
+            loader_workers(getattr(cfg, "num_workers", 0), self.dist.device),
+            pin_memory=self.dist.device.type == "cuda",
+            prefetch_factor=getattr(cfg, "prefetch_factor", 2), progress=progress and not quiet)
         self.ema: EMA | None = None
         self.log: RunLog | None = None
         self.step = self.nonfinite_total = self.nonfinite_run = 0
@@ -118,7 +121,8 @@ class Trainer:
         """Train to ``train_config.steps``; returns the method (raw, non-EMA weights)."""
         try:
             self._start()
-            with GracefulStop(enabled=not self.dist.active) as self._stop:
+            with GracefulStop(checkpoint_minutes=getattr(self.config, "checkpoint_minutes",
+                                                         None)) as self._stop:
                 self._loop()
             self._finish()
         finally:
@@ -289,10 +293,11 @@ class Trainer:
             if self.nonfinite_run >= cfg.max_nonfinite:
                 bar.close()
                 raise KinemaError(self._nonfinite_message())
+            stop, due = self._stop.poll(self.dist)    # every rank agrees (one all-reduce)
             if (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0) \
-                    or self.step == cfg.steps or self._stop.requested:
+                    or self.step == cfg.steps or stop or due:
                 self._checkpoint()
-            if self._stop.requested:
+            if stop:
                 bar.close()
                 raise KinemaError(f"interrupted at step {self.step}; the checkpoint "
                                   f"{self.last_checkpoint} holds it: run the same command again "
@@ -368,6 +373,7 @@ class Trainer:
 
     def _checkpoint(self) -> None:
         self._check_weights()      # the same on every rank: parameters are kept in sync
+        self._stop.restart_timer()
         rng = self.dist.gather_objects(capture_rng())
         if self.dist.is_main:
             state = {"step": self.step,
