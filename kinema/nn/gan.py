@@ -28,33 +28,41 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinema.nn.precision import fp32_function
 
+
+@fp32_function("loss reduction")
 def hinge_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]."""
     return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
 
 
+@fp32_function("loss reduction")
 def hinge_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-E[D(G(z))]: the generator raises the discriminator's score of its samples."""
     return -fake_logits.mean()
 
 
+@fp32_function("loss reduction")
 def nonsaturating_discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor
                                      ) -> torch.Tensor:
     """E[softplus(-D(x))] + E[softplus(D(G(z)))] = -E log sigmoid(D(x)) - E log(1 - sigmoid(D(G(z))))."""
     return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
 
 
+@fp32_function("loss reduction")
 def nonsaturating_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """E[softplus(-D(G(z)))] = -E log sigmoid(D(G(z))) (the generator's label is 'real')."""
     return F.softplus(-fake_logits).mean()
 
 
+@fp32_function("loss reduction")
 def wasserstein_critic_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """E[D(G(z))] - E[D(x)]: the critic minimises it (maximises the Wasserstein estimate)."""
     return fake_logits.mean() - real_logits.mean()
 
 
+@fp32_function("loss reduction")
 def wasserstein_generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """-E[D(G(z))]."""
     return -fake_logits.mean()
@@ -101,6 +109,7 @@ def wgan_gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: 
     return penalty.mean() if reduction == "mean" else penalty
 
 
+@fp32_function("loss reduction")
 def feature_matching(real_features: list[torch.Tensor], fake_features: list[torch.Tensor]
                      ) -> torch.Tensor:
     """Mean over layers of the mean L1 distance between the discriminator's features of real
@@ -110,6 +119,12 @@ def feature_matching(real_features: list[torch.Tensor], fake_features: list[torc
                          f"real and {len(fake_features)} fake")
     losses = [F.l1_loss(f, r.detach()) for r, f in zip(real_features, fake_features)]
     return torch.stack(losses).mean()
+
+
+def stylegan_ema_decay(batch_size: int, half_life_images: float = 10_000.0) -> float:
+    """The per-step decay of StyleGAN2(-ADA)'s G_ema: the average's weight halves every
+    ``half_life_images`` generated images (its ``ema_kimg = 10``), 0.5 ** (batch / half life)."""
+    return 0.5 ** (batch_size / half_life_images)
 
 
 @contextlib.contextmanager

@@ -54,8 +54,10 @@ def backward_warp(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     if flow.shape[0] != image.shape[0] or flow.shape[-2:] != image.shape[-2:]:
         raise ValueError(f"flow {tuple(flow.shape)} does not match image {tuple(image.shape)}: "
                          "need (b 2 h w) with the image's b, h, w")
-    grid = flow_to_grid(flow.to(image.dtype))
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    # fp32 island: sampling positions of up to the image size need float32's 24 bits
+    with fp32_island("backward warp positions", image, flow) as (image, flow):
+        grid = flow_to_grid(flow.to(image.dtype))
+        return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
 def backward_warp_exact(image: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -312,8 +314,10 @@ def softmax_splat(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor 
     where the splatted value is 0). Differentiable in image, flow and metric; CPU and GPU.
     """
     _check_splat_inputs(image, flow)
-    e = _splat_weights(metric, image, clip)
-    out, covered = _WeightedSplat.apply(image, flow.to(image.dtype), e, eps)
+    # fp32 island: target positions (as in backward_warp) and the normalised softmax sums
+    with fp32_island("softmax splatting", image, flow, metric) as (image, flow, metric):
+        e = _splat_weights(metric, image, clip)
+        out, covered = _WeightedSplat.apply(image, flow.to(image.dtype), e, eps)
     return out, covered
 
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import torch
 
+from kinema.nn.precision import fp32_function
 
+
+@fp32_function("loss reduction")
 def lp_loss(prediction: torch.Tensor, target: torch.Tensor, p: float = 2.0) -> torch.Tensor:
     """ℓ_p(Ŷ, Y) = ||Ŷ - Y||_p^p (the ℓ_p loss of Mathieu et al., Sec. 2); (b c h w)."""
     return (prediction - target).abs().pow(p).flatten(1).sum(1).mean()
 
 
+@fp32_function("loss reduction")
 def gradient_difference_loss(prediction: torch.Tensor, target: torch.Tensor,
                              alpha: float = 1.0) -> torch.Tensor:
     """The gradient difference loss of Mathieu et al. (Sec. 4): the image gradients of the

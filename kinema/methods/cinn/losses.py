@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import torch
 
+from kinema.nn.precision import fp32_function
 
+
+@fp32_function("loss reduction")
 def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """D_KL(N(mu, exp(logvar)) || N(0, I)) summed over the code, mean over the batch
     (the regulariser of Eq. (4))."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1).mean()
 
 
+@fp32_function("loss reduction")
 def flow_nll(nu: torch.Tensor, logdet: torch.Tensor) -> torch.Tensor:
     """Eq. (8): E[ ||T^-1(z; x0)||^2 / 2 - log|det J_{T^-1}(z; x0)| ] per dimension.
 

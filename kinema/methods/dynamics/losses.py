@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import torch
 
+from kinema.nn.precision import fp32_function
 
+
+@fp32_function("loss reduction")
 def l1_reconstruction(reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over every element."""
     return (reconstruction - target).abs().mean()
 
 
+@fp32_function("loss reduction")
 def gradient_consistency(reconstruction: torch.Tensor, target: torch.Tensor, scales: int = 4) -> torch.Tensor:
     """Multi-scale gradient consistency (MegaDepth, the paper's refs. [54-56]).
 
@@ -29,6 +33,7 @@ def gradient_consistency(reconstruction: torch.Tensor, target: torch.Tensor, sca
     return total
 
 
+@fp32_function("loss reduction")
 def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, exp(logvar)) || N(0, I)) summed over a sample's latent elements, mean over samples:
     ``mean_n sum 0.5 (mean^2 + exp(logvar) - 1 - logvar)`` (the LDM autoencoder's convention)."""

@@ -19,6 +19,7 @@ import math
 import torch
 
 from kinema.errors import KinemaError
+from kinema.nn.precision import fp32_island
 
 
 def _check_volume(volume: torch.Tensor, period: int) -> None:
@@ -35,6 +36,13 @@ def motion_at(volume: torch.Tensor, times: torch.Tensor | list[float], period: i
     volume: (... k 4 h w) spectral volume of ``period``-frame trajectories (see module docstring).
     """
     _check_volume(volume, period)
+    # fp32 island: the inverse Fourier series sums K bins of opposite signs (16 bits would
+    # lose the small displacements between large terms)
+    with fp32_island("inverse Fourier series of a spectral volume", volume) as volume:
+        return _motion_at(volume, times, period)
+
+
+def _motion_at(volume: torch.Tensor, times, period: int) -> torch.Tensor:
     num_frequencies = volume.shape[-4]
     times = torch.as_tensor(times, dtype=torch.float64, device=volume.device).reshape(-1)
     k = torch.arange(num_frequencies, dtype=torch.float64, device=volume.device)

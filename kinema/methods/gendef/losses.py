@@ -15,12 +15,24 @@ g(p) = mean over colour channels of (|I(p + e_x) - I(p)| + |I(p + e_y) - I(p)|) 
 D = 0 everywhere; the weight is computed without gradient, so the generator cannot lower the
 loss by drawing edges.
 
+The unit. The paper computes the flows from pixel coordinates m at its one resolution, 256 x 256
+(Sec. 4.1), and sets lambda_reg = 1 "across datasets" (Fig. 4 shows what it does there). kinema's
+fields are in normalised coordinates (1 = half the image), in which the same loss is (S - 1) / 2
+times weaker at S px than on pixel flows (15.5x at 32 px, 127.5x at 256 px), and on pixel flows
+of the training resolution lambda_reg = 1 would be 8x weaker at 32 px than at 256 px for one
+motion. ``field_smoothness`` therefore measures flows in pixels of the paper's 256-px image,
+whatever the training resolution: fields x (256 - 1) / 2. The strength of lambda_reg = 1 is then
+the same at every resolution for a motion covering the same part of the image, and equals the
+paper's at 256 px. (The edge weights stay per pixel of the training image, as Godard's are.)
+
 The official code leaves its regulariser off by default and regularises another quantity; this
 follows the paper. The adversarial terms (Eq. (5), non-saturating, and R1) are kinema.nn.gan's.
 """
 from __future__ import annotations
 
 import torch
+
+from kinema.nn.precision import fp32_function
 
 
 def image_gradient_magnitude(image: torch.Tensor) -> torch.Tensor:
@@ -39,6 +51,7 @@ def edge_weights(image: torch.Tensor, sharpness: float = 1.0) -> torch.Tensor:
         return torch.exp(-sharpness * image_gradient_magnitude(image))
 
 
+@fp32_function("loss reduction")
 def temporal_smoothness(fields: torch.Tensor, image: torch.Tensor, sharpness: float = 1.0) -> torch.Tensor:
     """L_reg of Eq. (4) on one triple.
 
@@ -51,3 +64,14 @@ def temporal_smoothness(fields: torch.Tensor, image: torch.Tensor, sharpness: fl
     after = fields[:, 2] - fields[:, 1]           # F_{t -> t+1}
     weights = edge_weights(image, sharpness)      # (b 1 h w)
     return (weights * (after - before).abs()).mean()
+
+
+PAPER_RESOLUTION = 256                               # Sec. 4.1: every dataset at 256 x 256
+PAPER_PIXELS_PER_UNIT = (PAPER_RESOLUTION - 1) / 2.0  # normalised field units -> 256-px pixels
+
+
+@fp32_function("loss reduction")
+def field_smoothness(fields: torch.Tensor, image: torch.Tensor, sharpness: float = 1.0) -> torch.Tensor:
+    """L_reg of Eq. (4) for fields (b 3 2 h w) in NORMALISED coordinates, at the unit the module
+    docstring decides: flows in pixels of a 256-px image, at any training resolution."""
+    return temporal_smoothness(fields * PAPER_PIXELS_PER_UNIT, image, sharpness)

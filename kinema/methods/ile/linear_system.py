@@ -18,6 +18,8 @@ import math
 import torch
 from torch import nn
 
+from kinema.nn.precision import fp32_function
+
 EPSILON = 1e-14   # Sec. 2.5: with double precision alpha can reach 1 - 1e-14 and never sqrt(0)
 
 
@@ -80,18 +82,21 @@ class LatentLinearSystem(nn.Module):
         O = self.observation_rows(0, num_frames).flatten(0, 1)    # ((t d) n)
         return torch.linalg.qr(O, mode="reduced")
 
+    @fp32_function("ile linear system")   # fp32 island (itself float64): QR and solve
     def infer_state(self, z: torch.Tensor) -> torch.Tensor:
         """Least-squares initial state x0* = argmin ||O x - Z|| (Sec. 2.3), z: (b t d) -> (b n) float64."""
         Q, R = self._factor(z.shape[1])
         rhs = Q.T @ z.double().flatten(1).T                      # (n b)
         return torch.linalg.solve_triangular(R, rhs, upper=True).T
 
+    @fp32_function("ile linear system")   # fp32 island (itself float64): QR and solve
     def residual(self, z: torch.Tensor) -> torch.Tensor:
         """Z - O O^+ Z (the predictive error of Eq. (2)), z: (b t d) -> (b t d) float64."""
         Q, _ = self._factor(z.shape[1])
         flat = z.double().flatten(1).T                            # ((t d) b)
         return (flat - Q @ (Q.T @ flat)).T.reshape(z.shape)
 
+    @fp32_function("ile linear system")   # fp32 island (itself float64): QR and solve
     def rollout(self, x0: torch.Tensor, start: int, num: int) -> torch.Tensor:
         """Noise-free observations C A^t x0 for t = start .. start+num-1: (b n) -> (b t d) float64."""
         return torch.einsum("tdn,bn->btd", self.observation_rows(start, num), x0.double())

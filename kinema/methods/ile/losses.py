@@ -46,6 +46,7 @@ import math
 import torch
 
 from kinema.methods.ile.linear_system import LatentLinearSystem
+from kinema.nn.precision import fp32_function
 
 
 def scale_layer(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,6 +55,7 @@ def scale_layer(y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return y / gamma.unsqueeze(-1), gamma
 
 
+@fp32_function("loss reduction")
 def frame_objective(residual: torch.Tensor, logdet: torch.Tensor,
                     gamma: torch.Tensor | None) -> torch.Tensor:
     """Per-frame objective in nats, (b t), from the latent residual (b t d), flow log-det (b t)
@@ -65,6 +67,7 @@ def frame_objective(residual: torch.Tensor, logdet: torch.Tensor,
     return out if gamma is None else out + d * torch.log(gamma.double())
 
 
+@fp32_function("loss reduction")
 def scale_invariant_objective(y: torch.Tensor, logdet: torch.Tensor, system: LatentLinearSystem,
                               n_bits: int, context_frames: int | None = None,
                               use_scale_layer: bool = True) -> dict[str, torch.Tensor]:
@@ -93,6 +96,7 @@ def scale_invariant_objective(y: torch.Tensor, logdet: torch.Tensor, system: Lat
     return out
 
 
+@fp32_function("loss reduction")
 def predictive_objective_bits_per_dim(z: torch.Tensor, logdet: torch.Tensor,
                                       gamma: torch.Tensor | None, system: LatentLinearSystem,
                                       n_bits: int, context_frames: int) -> torch.Tensor:
@@ -106,6 +110,7 @@ def predictive_objective_bits_per_dim(z: torch.Tensor, logdet: torch.Tensor,
     return (objective.mean() / d / math.log(2) + n_bits).float()
 
 
+@fp32_function("loss reduction")
 def conditional_nll(context_y: torch.Tensor, future_y: torch.Tensor, future_logdet: torch.Tensor,
                     system: LatentLinearSystem) -> torch.Tensor:
     """-log p(future frames | context frames) in nats per sequence, (b,), for the model without

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from kinema.nn.invertible.layers import InvertibleLayer, _check_input
+from kinema.nn.precision import fp32_island
 
 
 def conv_subnet(in_channels: int, out_channels: int, hidden: int) -> nn.Module:
@@ -127,9 +128,12 @@ class AffineCoupling(InvertibleLayer):
 
     def _scale_shift(self, kept: torch.Tensor, cond: torch.Tensor | None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
-        raw = self.subnet(self._subnet_input(kept, cond))
-        raw_scale, shift = raw.chunk(2, dim=1)
-        return self.clamp * torch.tanh(raw_scale / self.clamp), shift   # bounded, s = exp(.) > 0
+        raw = self.subnet(self._subnet_input(kept, cond))      # (in autocast's 16 bits)
+        # fp32 island: log s and t, and so exp(log s), the changed half and the log-determinant
+        # (a sum over every dimension), are float32; the subnet alone runs in 16 bits
+        with fp32_island("affine coupling scale and shift", raw) as raw:
+            raw_scale, shift = raw.chunk(2, dim=1)
+            return self.clamp * torch.tanh(raw_scale / self.clamp), shift   # bounded, s = exp(.) > 0
 
     def _check(self, x: torch.Tensor) -> None:
         _check_input(x)

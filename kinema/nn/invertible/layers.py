@@ -24,6 +24,8 @@ import torch
 from einops import rearrange
 from torch import nn
 
+from kinema.nn.precision import fp32_island
+
 
 def spatial_size(x: torch.Tensor) -> int:
     """Number of positions that share one per-channel parameter: h*w for maps, 1 for vectors."""
@@ -134,12 +136,15 @@ class Invertible1x1Conv(InvertibleLayer):
 
     def forward(self, x, cond=None, reverse=False):
         _check_input(x)
-        logdet = (torch.linalg.slogdet(self.weight).logabsdet * spatial_size(x)).expand(x.shape[0])
-        weight = torch.linalg.inv(self.weight) if reverse else self.weight
-        if x.ndim == 4:
-            y = torch.einsum("oc,bchw->bohw", weight, x)
-        else:
-            y = x @ weight.T
+        # fp32 island: log|det W| and W^-1 of the flow (a 16-bit product would make the
+        # inverse pass miss the forward one)
+        with fp32_island("invertible 1x1 convolution", x) as x:
+            logdet = (torch.linalg.slogdet(self.weight).logabsdet * spatial_size(x)).expand(x.shape[0])
+            weight = torch.linalg.inv(self.weight) if reverse else self.weight
+            if x.ndim == 4:
+                y = torch.einsum("oc,bchw->bohw", weight, x)
+            else:
+                y = x @ weight.T
         return y, (-logdet if reverse else logdet)
 
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from kinema.nn.invertible.layers import InvertibleLayer
+from kinema.nn.precision import to_fp32
 
 
 class InvertibleSequence(InvertibleLayer):
@@ -47,6 +48,10 @@ class InvertibleSequence(InvertibleLayer):
         return x, logdet
 
     def forward(self, x, cond=None, reverse=False):
+        # The flow's state and summed log-determinant are float32 even when x comes out of an
+        # autocast network in 16 bits; the couplings' subnets alone run in 16 bits (their
+        # scale and shift, and the 1x1 convolutions, are fp32 islands).
+        x, cond = to_fp32(x), to_fp32(cond)
         if reverse or not self.memory_saving:    # (no walk over the parameters then)
             return self.run(x, cond, reverse)
         needs_graph = torch.is_grad_enabled() and (
