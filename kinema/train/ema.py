@@ -3,6 +3,10 @@
 Averages every floating-point entry of the state dict (parameters and float buffers such as
 running statistics); integer entries are skipped: FrEIA stores its fixed permutations as
 integer parameters, which have no average and never change.
+
+``prefixes`` limits the average to state-dict entries under those module names: a GAN method
+names its generators (``ema_prefixes = ("generator",)``), as StyleGAN keeps G_ema beside G and
+D, so its discriminator is saved and sampled as trained while its generator is averaged.
 """
 from __future__ import annotations
 
@@ -11,12 +15,15 @@ from torch import nn
 
 
 class EMA:
-    def __init__(self, module: nn.Module, decay: float):
+    def __init__(self, module: nn.Module, decay: float, prefixes: tuple[str, ...] | None = None):
         if not 0.0 < decay < 1.0:
             raise ValueError(f"ema_decay must lie in (0, 1), got {decay}")
         self.decay = decay
+        chosen = tuple(p.rstrip(".") + "." for p in prefixes) if prefixes else None
         self.shadow = {k: v.detach().clone() for k, v in module.state_dict().items()
-                       if v.is_floating_point()}
+                       if v.is_floating_point() and (chosen is None or k.startswith(chosen))}
+        if not self.shadow:
+            raise ValueError(f"no floating-point weights under {prefixes} to average")
 
     @torch.no_grad()
     def update(self, module: nn.Module) -> None:

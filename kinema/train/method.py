@@ -28,6 +28,9 @@ Optional:
     (``train.lr``, with its schedule): a group that needs another rate returns ``lr_scale``, a
     ratio named in the model config (e.g. a GAN's ``discriminator_lr_scale``), and trains at
     ``train.lr * lr_scale``.
+``ema_prefixes``  a tuple class attribute naming the modules ``train.ema_decay`` averages (e.g.
+    a GAN's generators, ``("generator",)``; StyleGAN's G_ema); without it every float weight
+    is. The averaged weights are what the trainer's periodic samples and the saved model use.
 ``expected_input() -> dict``  what the model reads, any of ``num_frames``, ``channels``,
     ``image_size`` (exact) and ``min_frames``; the trainer checks the first batch against it
     before any step (``kinema.train.checks.check_batch_fits``), so a recipe whose data and

@@ -34,6 +34,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from kinema.config import DataConfig, Recipe, TrainConfig
+from kinema.nn.gan import stylegan_ema_decay
 from kinema.stages import stage_path
 
 BASES = ("tiny", "small", "paper")
@@ -83,11 +84,11 @@ class GenDeFConfig:
     mapping_layers: int = 8
     channel_base: int = 16384
     channel_max: int = 512
-    # motion codes u_t (StyleGAN-V's defaults)
+    # motion codes u_t (StyleGAN-V's defaults: anchors every min_period_len = 16 frames)
     motion_z_dim: int = 512
     motion_dim: int = 512
     motion_frequencies: int = 256
-    motion_distance: float = 32.0
+    motion_distance: float = 16.0
     motion_kernel: int = 11
     min_period: float = 16.0
     max_period: float = 1024.0
@@ -96,7 +97,7 @@ class GenDeFConfig:
     frames_per_video: int = 3             # sparse training (Sec. 4.1)
     discriminator_channel_base: int = 16384
     discriminator_channel_max: int = 512
-    fuse_resolution: int = 32             # frames' features are concatenated at this resolution
+    fuse_resolution: int = 16             # frames' features are concatenated here (StyleGAN-V: 16)
     time_frequencies: int = 16            # sinusoids encoding the time differences
     r1_gamma: float = 1.0
     lr: float = 0.0025
@@ -205,8 +206,11 @@ def _train(base: str, stage: str) -> TrainConfig:
     steps = {("small", "image"): 2500, ("small", "video"): 1500,
              ("paper", "image"): 200_000, ("paper", "video"): 200_000}[(base, stage)]
     batch = {"small": 8, "paper": 32}[base]
+    # paper: StyleGAN2/StyleGAN-V's G_ema (half-life of 10 k images: 0.99778 per step of 32),
+    # saved and sampled in place of the raw generators (the model's ema_prefixes)
     return TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=25,
-                       checkpoint_every=max(steps // 5, 100), sample_every=steps // 3)
+                       checkpoint_every=max(steps // 5, 100), sample_every=steps // 3,
+                       ema_decay=stylegan_ema_decay(batch) if base == "paper" else None)
 
 
 def image_recipe(preset: str = "small") -> Recipe:
