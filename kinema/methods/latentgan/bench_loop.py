@@ -6,7 +6,7 @@ repetitive training sequence).
 The study's models are smaller and shorter-trained than the preset's main run, so that
 2 x ``seeds`` of them fit on a CPU (``study_recipe``: the preset's temporal recipe with
 ``STUDY`` widths, ``STUDY_STEPS`` steps, EMA 0.98 — 0.997 would still average in the
-initial weights after so few steps — and one Hutchinson probe for L_GAP). They live under
+initial weights after so few steps). They live under
 ``runs/latentgan-loop-STEM/{gap,no-gap}-seedK`` and are trained by the benchmark if missing,
 through the real Trainer.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-STUDY = dict(width=64, critic_width=64, critic_channels=16, gap_probes=1)
+STUDY = dict(width=64, critic_width=64, critic_channels=16)
 STUDY_STEPS = 150
 STUDY_BATCH = 16
 LONG = 250

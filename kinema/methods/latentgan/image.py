@@ -99,6 +99,10 @@ class ImagePair(nn.Module, Pretrained):
     """Stage ``latentgan-image``: a ``LatentImageModel`` trained on frames (module docstring)."""
 
     config_class = ImageConfig
+    # with train.ema_decay, the generator (mapping + synthesis) and the encoder trained with it
+    # are averaged (StyleGAN's G_ema; the encoder inverts the averaged generator it is saved
+    # with); the discriminator is saved as trained
+    ema_prefixes = ("mapping", "synthesis", "inverter")
 
     def __init__(self, config: ImageConfig):
         super().__init__()

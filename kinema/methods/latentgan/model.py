@@ -22,8 +22,9 @@ from torch import nn
 from kinema.errors import KinemaError
 from kinema.methods.latentgan.config import ImageConfig, TemporalConfig
 from kinema.methods.latentgan.image import ImagePair, render
-from kinema.methods.latentgan.losses import (RunningNormalizer, gradient_angle_penalty,
-                                             jacobian_norms, wasserstein_critic_loss,
+from kinema.methods.latentgan.losses import (RunningNormalizer, distance_gradient_norms,
+                                             end_difference, gradient_angle_penalty,
+                                             normalized_distance, wasserstein_critic_loss,
                                              wasserstein_generator_loss, wgan_gradient_penalty)
 from kinema.methods.latentgan.offset import OffsetBasis
 from kinema.methods.latentgan.temporal import LatentCritic, TemporalGenerator
@@ -164,28 +165,18 @@ class StyleVideoGAN(nn.Module, Pretrained):
             adversarial = wasserstein_generator_loss(self.critic(fake))
         out = {"adversarial": adversarial.detach()}
         loss = adversarial
+        # norm()'s running statistics follow d in both arms of the ablation (with and without
+        # L_GAP), so the two kinds of saved model normalise d alike
+        self.d_norm.update(end_difference(motion).detach())
         if cfg.gap_weight > 0:
-            gap, phi = self.angle_penalty(i, s, motion)
+            gap, phi = self.angle_penalty(i, s)
             loss = loss + cfg.gap_weight * gap
             out.update(gap=gap.detach(), angle=phi.mean().detach())
         return {"loss": loss, **out}
 
-    def angle_penalty(self, i: torch.Tensor, s: torch.Tensor,
-                      motion: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """L_GAP and phi (b) at noise (i, s) whose motion codes (b t d) are ``motion``.
-
-        d = norm(l_{t-1} - l_0) with norm's running statistics updated by this batch; the
-        Jacobians are per sample, with H's batch norm at this batch's statistics as constants."""
-        self.d_norm.update((motion[:, -1] - motion[:, 0]).detach())
-        statistics = self.generator.hallucinator.batch_statistics(i) if self.generator.training else None
-
-        def end_difference(s_: torch.Tensor, i_: torch.Tensor) -> torch.Tensor:
-            l = self.generator.motion(i_, s_, statistics)
-            return self.d_norm.normalize(l[:, -1] - l[:, 0])
-
-        norm_s, norm_i = jacobian_norms(end_difference, (s, i), self.config.motion_dim,
-                                        self.config.gap_probes)
-        return gradient_angle_penalty(norm_s, norm_i)
+    def angle_penalty(self, i: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """L_GAP and phi (b) at noise (i, s) (``generator_gap`` with this model's norm())."""
+        return generator_gap(self.generator, self.d_norm, i, s)
 
     @torch.no_grad()
     def sample_for_logging(self, batch: dict) -> torch.Tensor:
@@ -218,18 +209,43 @@ def motion_spread(model: "StyleVideoGAN") -> float:
     return float((2 * model.basis.variances.sum()).sqrt())
 
 
+def generator_gap(generator: TemporalGenerator, normalizer: RunningNormalizer, i: torch.Tensor,
+                  s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """L_GAP and phi (b) at noise (i (b d), s (b t-1 d)): d = ||norm(l_{t-1} - l_1)|| at the
+    normaliser's running statistics (losses.py states this reading of the GAP equation), its
+    gradients per sample, with H's batch norm at this batch's statistics (train mode) or its
+    running ones (eval mode) as constants."""
+    statistics = generator.hallucinator.batch_statistics(i) if generator.training else None
+
+    def distance(s_: torch.Tensor, i_: torch.Tensor) -> torch.Tensor:
+        return normalizer.distance(end_difference(generator.motion(i_, s_, statistics)))
+
+    norm_s, norm_i = distance_gradient_norms(distance, (s, i))
+    return gradient_angle_penalty(norm_s, norm_i)
+
+
 def gradient_angles(model: StyleVideoGAN, num_videos: int = 64, num_frames: int | None = None,
                     seed: int = 0) -> torch.Tensor:
-    """phi per sample (b) of a trained model, from exact Jacobian norms at its running
-    normalisation of d (a diagnostic for models trained with or without L_GAP)."""
+    """phi per sample (b) of a trained model (``generator_angles`` at ``num_videos`` seeded
+    noise draws of ``num_frames`` steps, default the training window)."""
     steps = num_frames or model.config.window
     g = torch.Generator().manual_seed(seed)
     with evaluating(model.generator):
         i, s = model.generator.noise(num_videos, steps, g, model.code_mean.device)
+        return generator_angles(model.generator, i, s)
 
-        def end_difference(s_: torch.Tensor, i_: torch.Tensor) -> torch.Tensor:
-            l = model.generator.motion(i_, s_)
-            return model.d_norm.normalize(l[:, -1] - l[:, 0])
 
-        norm_s, norm_i = jacobian_norms(end_difference, (s, i), model.config.motion_dim)
+def generator_angles(generator: nn.Module, i: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """The angle phi (b) of the GAP equation at noise (i, s) as a diagnostic: d is normalised by
+    the mean and variance of these samples' own differences l_{t-1} - l_1, not by a model's
+    running statistics, so every model is measured the same way whether or not it trained with
+    L_GAP (and whatever its normaliser saw). Use ``generator`` in eval mode (per-sample H)."""
+    with torch.no_grad():
+        differences = end_difference(generator.motion(i, s))
+    mean, var = differences.mean(0), differences.var(0)
+
+    def distance(s_: torch.Tensor, i_: torch.Tensor) -> torch.Tensor:
+        return normalized_distance(end_difference(generator.motion(i_, s_)), mean, var)
+
+    norm_s, norm_i = distance_gradient_norms(distance, (s, i))
     return torch.atan2(norm_s, norm_i).detach()

@@ -4,8 +4,8 @@ import math
 import torch
 from torch import nn
 
-from kinema.methods.latentgan.losses import (RunningNormalizer, gradient_angle_penalty,
-                                             jacobian_norms, wasserstein_critic_loss,
+from kinema.methods.latentgan.losses import (RunningNormalizer, distance_gradient_norms,
+                                             gradient_angle_penalty, wasserstein_critic_loss,
                                              wasserstein_generator_loss, wgan_gradient_penalty)
 from kinema.methods.latentgan.temporal import LatentCritic, TemporalGenerator
 
@@ -62,36 +62,38 @@ def test_running_normalizer_divides_by_the_standard_deviation():
 
 
 class LinearProducer(nn.Module):
-    """d = A s + B i: the Jacobians are A and B exactly."""
+    """d = ||A s + B i||: the gradients are A^T u and B^T u, u the unit vector of A s + B i."""
 
     def __init__(self, a, b):
         super().__init__()
         self.a, self.b = nn.Parameter(a), nn.Parameter(b)
 
     def forward(self, s, i):
-        return s.flatten(1) @ self.a.T + i @ self.b.T
+        return (s.flatten(1) @ self.a.T + i @ self.b.T).norm(dim=1)
 
 
-def test_jacobian_norms_and_gap_on_a_linear_map():
+def test_distance_gradient_norms_and_gap_on_a_linear_map():
     torch.manual_seed(0)
-    a, b = 0.3 * torch.randn(4, 6), torch.randn(4, 3)
+    a, b = 0.3 * torch.randn(4, 6).double(), torch.randn(4, 3).double()
     producer = LinearProducer(a, b)
-    s, i = torch.randn(5, 2, 3), torch.randn(5, 3)
-    norm_s, norm_i = jacobian_norms(producer, (s, i), dim=4)
-    assert torch.allclose(norm_s, a.norm().expand(5), atol=1e-5)
-    assert torch.allclose(norm_i, b.norm().expand(5), atol=1e-5)
+    s, i = torch.randn(5, 2, 3).double(), torch.randn(5, 3).double()
+    norm_s, norm_i = distance_gradient_norms(producer, (s, i))
+    v = s.flatten(1) @ a.T + i @ b.T                                     # (5 4)
+    u = v / v.norm(dim=1, keepdim=True)
+    assert torch.allclose(norm_s, (u @ a).norm(dim=1), atol=1e-12)       # ||A^T u|| per sample
+    assert torch.allclose(norm_i, (u @ b).norm(dim=1), atol=1e-12)
     loss, phi = gradient_angle_penalty(norm_s, norm_i)
-    angle = math.atan(float(a.norm() / b.norm()))
-    assert angle < math.pi / 4
-    assert torch.allclose(phi, torch.full((5,), angle), atol=1e-5)
-    assert abs(float(loss) - (math.pi / 4 - angle) ** 2) < 1e-5
+    angles = torch.atan((u @ a).norm(dim=1) / (u @ b).norm(dim=1))
+    assert bool((angles < math.pi / 4).all())
+    assert torch.allclose(phi, angles, atol=1e-12)
+    assert abs(float(loss) - float(((math.pi / 4 - angles) ** 2).mean())) < 1e-12
     # a gradient step on the penalty raises the angle
     loss.backward()
     with torch.no_grad():
         producer.a -= 0.1 * producer.a.grad
         producer.b -= 0.1 * producer.b.grad
-    new_s, new_i = jacobian_norms(producer, (s, i), dim=4)
-    assert float(torch.atan2(new_s, new_i)[0]) > angle + 1e-3
+    new_s, new_i = distance_gradient_norms(producer, (s, i))
+    assert float(torch.atan2(new_s, new_i).mean()) > float(angles.mean()) + 1e-3
 
 
 def test_gap_is_zero_from_pi_over_4():
@@ -105,26 +107,72 @@ def test_gap_is_zero_from_pi_over_4():
     assert abs(float(loss) - (math.pi / 4) ** 2) < 1e-7
 
 
-def test_jacobian_norms_of_the_producer_match_autograd_jacobian():
+def unrolled_codes(g: TemporalGenerator, i_b, s_b, mean, var, first: int):
+    """l_{t-1} - l_first of ONE sample by hand: H's layers with the batch norm at (mean, var),
+    then torch.nn.GRUCell called step by step (cell 0 reads s_k, cell j the new memory of cell
+    j - 1, the top cell's memory is l)."""
+    hn = g.hallucinator.norm
+    h = (g.hallucinator.body(i_b[None]) - mean) / torch.sqrt(var + hn.eps) * hn.weight + hn.bias
+    memory = list(h.reshape(1, -1, i_b.shape[0]).unbind(1)) + [i_b[None]]
+    codes = [memory[-1]]
+    for k in range(s_b.shape[0]):
+        x = s_b[k][None]
+        for j, cell in enumerate(g.producer.cells):
+            memory[j] = cell(x, memory[j])
+            x = memory[j]
+        codes.append(x)
+    return (codes[-1] - codes[first])[0]
+
+
+def hand_angle(g, i, s, b, mean, var, d_mean, d_var, first=1, eps=1e-5):
+    i_b, s_b = i[b].clone().requires_grad_(True), s[b].clone().requires_grad_(True)
+    difference = unrolled_codes(g, i_b, s_b, mean, var, first)
+    d = torch.sqrt((((difference - d_mean) / torch.sqrt(d_var + eps)) ** 2).sum())   # a scalar
+    grad_s, grad_i = torch.autograd.grad(d, (s_b, i_b))
+    return math.atan(float(grad_s.norm() / grad_i.norm()))
+
+
+def test_gap_angle_of_a_tiny_producer_by_hand():
+    from kinema.methods.latentgan.model import generator_gap
+
     torch.manual_seed(0)
-    g = TemporalGenerator(dim=3, width=8, num_ws=2, w_dim=4).double().eval()
-    i, s = torch.randn(2, 3).double(), torch.randn(2, 4, 3).double()
+    g = TemporalGenerator(dim=2, width=4, num_ws=1, w_dim=2).double()      # train mode
+    i, s = torch.randn(3, 2).double(), torch.randn(3, 4, 2).double()       # t = 5 steps
+    normalizer = RunningNormalizer(2).double()
+    normalizer.running_mean.copy_(torch.tensor([0.3, -0.2]))
+    normalizer.running_var.copy_(torch.tensor([2.0, 0.5]))
+    loss, phi = generator_gap(g, normalizer, i, s)
+    with torch.no_grad():                                    # H normalises with the batch's statistics
+        body = g.hallucinator.body(i)
+    mean, var = body.mean(0), body.var(0, unbiased=False)
+    want = [hand_angle(g, i, s, b, mean, var, normalizer.running_mean, normalizer.running_var)
+            for b in range(3)]
+    assert torch.allclose(phi, torch.tensor(want, dtype=phi.dtype), atol=1e-10)
+    assert abs(float(loss) - sum(max(0.0, math.pi / 4 - a) ** 2 for a in want) / 3) < 1e-10
+    # reading l_0 (= i) as the first step instead adds i's identity path: another angle
+    with_l0 = [hand_angle(g, i, s, b, mean, var, normalizer.running_mean, normalizer.running_var,
+                          first=0) for b in range(3)]
+    assert max(abs(a - w) for a, w in zip(want, with_l0)) > 1e-3
 
-    def end_difference(s_, i_):
-        l = g.motion(i_, s_)
-        return l[:, -1] - l[:, 0]
 
-    norm_s, norm_i = jacobian_norms(end_difference, (s, i), dim=3)
-    for b in range(2):
-        js = torch.autograd.functional.jacobian(lambda v: end_difference(v[None], i[b:b + 1])[0], s[b])
-        ji = torch.autograd.functional.jacobian(lambda v: end_difference(s[b:b + 1], v[None])[0], i[b])
-        assert abs(float(norm_s[b]) - float(js.norm())) < 1e-8
-        assert abs(float(norm_i[b]) - float(ji.norm())) < 1e-8
-    # Hutchinson's estimate is unbiased for the squared norms
-    probes = jacobian_norms(end_difference, (s, i), dim=3, probes=400,
-                            generator=torch.Generator().manual_seed(1))
-    assert torch.allclose(probes[0] ** 2, norm_s ** 2, rtol=0.25)
-    assert torch.allclose(probes[1] ** 2, norm_i ** 2, rtol=0.25)
+def test_diagnostic_angle_normalises_by_its_own_samples():
+    from kinema.methods.latentgan.losses import end_difference
+    from kinema.methods.latentgan.model import generator_angles
+
+    torch.manual_seed(1)
+    g = TemporalGenerator(dim=2, width=4, num_ws=1, w_dim=2).double()
+    with torch.no_grad():                                    # running statistics of H's batch norm
+        g.hallucinator.norm.running_mean.uniform_(-0.5, 0.5)
+        g.hallucinator.norm.running_var.uniform_(0.5, 2.0)
+    g.eval()
+    i, s = torch.randn(4, 2).double(), torch.randn(4, 5, 2).double()
+    phi = generator_angles(g, i, s)
+    with torch.no_grad():
+        differences = end_difference(g.motion(i, s))
+    d_mean, d_var = differences.mean(0), differences.var(0)   # of these 4 samples, unbiased
+    hn = g.hallucinator.norm
+    want = [hand_angle(g, i, s, b, hn.running_mean, hn.running_var, d_mean, d_var) for b in range(4)]
+    assert torch.allclose(phi, torch.tensor(want, dtype=phi.dtype), atol=1e-10)
 
 
 def test_hallucinator_with_given_statistics_matches_train_mode_per_sample():

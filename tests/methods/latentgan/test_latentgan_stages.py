@@ -197,3 +197,36 @@ def test_encoder_generator_reconstruct_held_out_frames():
     baseline = float((10 * torch.log10(4.0 / (flat - frames).pow(2).flatten(1).mean(1))).mean())
     print(f"held-out reconstruction PSNR: {psnr:.2f} dB (mean colour: {baseline:.2f} dB)")
     assert psnr > 19.0 and psnr > baseline + 1.0
+
+
+def test_without_gap_the_normaliser_still_follows_d(stages):
+    # both arms of the ablation keep norm()'s statistics of l_{t-1} - l_1, so their saved
+    # models normalise d alike; without L_GAP no angle is computed or logged
+    from kinema.methods.latentgan.losses import end_difference
+
+    torch.manual_seed(2)
+    model = StyleVideoGAN(dataclasses.replace(stages["cfg"], gap_weight=0.0))
+    windows = EmbeddingWindows(path=str(stages["root"] / "embed"), window=8)
+    batch = {"ws": torch.stack([windows[i]["ws"] for i in range(len(windows))])}
+    torch.manual_seed(3)
+    out = model.training_step(batch, "generator")
+    assert "gap" not in out and "angle" not in out
+    assert int(model.d_norm.batches_seen) == 1
+    torch.manual_seed(3)
+    i, s = model.generator.noise(len(windows), 8)
+    with torch.no_grad():
+        model.generator.train()
+        differences = end_difference(model.generator(i, s)[1])
+    assert torch.allclose(model.d_norm.running_mean, differences.mean(0), atol=1e-6)
+
+
+def test_paper_schedule_is_350_epochs_of_batch_128_with_the_supplement_ema():
+    from kinema.methods.latentgan.config import EMA_DECAY, temporal_recipe
+
+    recipe = temporal_recipe("paper")
+    windows = 150 * (100 - 25 + 1)                    # actors: 150 videos of 100 frames
+    assert recipe.train.batch_size == 128
+    assert recipe.train.steps == 350 * (windows // 128)
+    assert recipe.train.ema_decay == EMA_DECAY == 0.997
+    carphone = temporal_recipe("paper-carphone")      # 72 windows: all of them per step
+    assert (carphone.train.batch_size, carphone.train.steps) == (72, 350)

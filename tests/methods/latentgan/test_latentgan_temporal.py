@@ -78,3 +78,23 @@ def test_critic_is_a_1d_dcgan_without_batch_norm():
     assert torch.allclose(critic(ws), 100.0 * scores, rtol=1e-4, atol=1e-5)
     with pytest.raises(ValueError, match="windows of 25"):
         critic(torch.randn(1, 24, 3, 5))
+
+
+def test_stacked_cells_match_a_hand_unrolled_gru_cell_stack():
+    # P of Table 5: cell 0 reads s_k, cell j reads the NEW memory of cell j - 1, and the top
+    # cell's memory is l_{k+1}; l_0 is the top cell's initial memory
+    g = small_generator()
+    producer = g.producer
+    memory = torch.randn(2, 4, 4)
+    noise = torch.randn(2, 3, 4)
+    codes, last = producer(noise, memory)
+    h = [memory[:, j] for j in range(4)]
+    want = [h[3]]
+    for k in range(3):
+        h[0] = producer.cells[0](noise[:, k], h[0])
+        h[1] = producer.cells[1](h[0], h[1])
+        h[2] = producer.cells[2](h[1], h[2])
+        h[3] = producer.cells[3](h[2], h[3])
+        want.append(h[3])
+    assert torch.allclose(codes, torch.stack(want, 1), atol=1e-6)
+    assert torch.allclose(last, torch.stack(h, 1), atol=1e-6)
