@@ -27,9 +27,10 @@ def _fmt(v) -> str:
 SANITY_METRICS = ("domain-fvd", "domain-fid", "domain-kvd", "domain-kid")
 
 
-def sanity_distances(extractor, real, other, num_frames: int, seed: int = 0) -> dict:
+def sanity_distances(extractor, real, other, num_frames: int, seed: int = 0,
+                     device: str = "cpu") -> dict:
     """Distances of ``real`` (n t c h w) to: ``other`` (real'), ``other`` shuffled in time,
-    and uniform noise; for each sanity metric."""
+    and uniform noise; for each sanity metric, with the extractor on ``device``."""
     import torch
 
     from kinema.metrics import build_metric
@@ -38,7 +39,7 @@ def sanity_distances(extractor, real, other, num_frames: int, seed: int = 0) -> 
     order = torch.stack([torch.randperm(num_frames, generator=g) for _ in range(len(other))])
     shuffled = torch.stack([v[o] for v, o in zip(other, order)])
     noise = torch.rand(other.shape, generator=g) * 2 - 1
-    cache = {"domain": extractor}
+    cache = {"domain": extractor.to(device)}
     out = {}
     for name, fake in (("real'", other), ("shuffled in time", shuffled), ("noise", noise)):
         out[name] = {}
@@ -47,14 +48,15 @@ def sanity_distances(extractor, real, other, num_frames: int, seed: int = 0) -> 
             extra = {"reservoir": 10 * len(real) * num_frames} if "ki" in metric_name or "kv" in metric_name else {}
             metric = build_metric(metric_name, feature_cache=cache, **extra)
             for s in range(0, len(real), 50):
-                metric.update(fake[s:s + 50].unsqueeze(1), real[s:s + 50])
+                metric.update(fake[s:s + 50].unsqueeze(1).to(device), real[s:s + 50].to(device))
             key = metric_name.replace("-", "_")
             out[name][metric_name] = metric.compute()[key]
     return out
 
 
 def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: str = "clouds",
-                             num_videos: int = 200, **_) -> tuple[Path, Path]:
+                             num_videos: int = 200, device: str = "cpu",
+                             **_) -> tuple[Path, Path]:
     import torch
 
     from kinema.data import load_dataset
@@ -73,7 +75,7 @@ def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: 
                         size=recipe.size)
     videos = torch.stack([test[i]["video"] for i in range(len(test))])
     real, other = videos[:num_videos], videos[num_videos:]
-    table = sanity_distances(net, real, other, recipe.num_frames)
+    table = sanity_distances(net, real, other, recipe.num_frames, device=device)
     body = [f"Held-out `{data}` test clips: real = clips 0-{num_videos - 1}, real' = clips "
             f"{num_videos}-{2 * num_videos - 1}; shuffled = real' with frames permuted in time; "
             f"noise = uniform in [-1, 1]. Features: the domain extractor trained by the "
@@ -108,7 +110,8 @@ def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: 
 
 # --- memory -------------------------------------------------------------------------------------
 
-def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, **_) -> tuple[Path, Path]:
+def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, device: str = "cpu",
+                          **_) -> tuple[Path, Path]:
     """Runs `kinema eval` in fresh processes at 64 and 1024 videos and compares peak RSS."""
     import subprocess
     import tempfile
@@ -121,7 +124,7 @@ def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, **_) -> t
             cmd = [sys.executable, "-m", "kinema", "eval", "repeat-last", "--data", "bouncing-digits",
                    "--metrics", metrics, "--num-videos", str(n), "--num-frames", "16",
                    "--context-frames", "4", "--batch-size", "32", "--option", "size=32",
-                   "--out", str(out)]
+                   "--out", str(out), "--device", str(device)]
             if extractor:
                 cmd += ["--extractor", extractor]
             subprocess.run(cmd, check=True, capture_output=True)
@@ -161,6 +164,10 @@ def benchmarks() -> dict[str, str | object]:
 
 
 def run_benchmark(name: str, out_dir: Path, **options) -> tuple[Path, Path]:
+    """Run benchmark ``name``; ``device`` reaches it only when its function names a ``device``
+    parameter (a note on stderr says when a non-CPU device does not)."""
+    import inspect
+
     from kinema.errors import KinemaError
     from kinema.registry import resolve
 
@@ -169,4 +176,10 @@ def run_benchmark(name: str, out_dir: Path, **options) -> tuple[Path, Path]:
         raise KinemaError(f"unknown benchmark {name!r}; known: {', '.join(sorted(known))}")
     run = known[name]
     run = resolve(run) if isinstance(run, str) else run
+    device = options.pop("device", None)
+    if device is not None and "device" in inspect.signature(run).parameters:
+        options["device"] = device
+    elif device is not None and str(device) != "cpu":
+        print(f"note: benchmark {name} takes no --device: what it computes in this process runs "
+              f"on the CPU (the kinema commands it starts get {device})", file=sys.stderr)
     return run(Path(out_dir), **{k: v for k, v in options.items() if v is not None})

@@ -4,8 +4,11 @@ Eval reads its defaults from the model (``kinema.bench.model_defaults``)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
+
+from kinema.devices import device_option
 
 
 def register(app: typer.Typer) -> None:
@@ -43,18 +46,24 @@ def eval_command(
     metric_option: list[str] = typer.Option(
         [], "--metric-option", help="key=value for the metrics that take it, e.g. window=30 "
                                     "stride=10 for the sliding-window distances"),
+    device: Optional[str] = device_option(),
 ) -> None:
     """Evaluate a model on a dataset with streaming metrics; write results.json.
 
     Size, channels, clip length, context frames and task come from the model's config unless
     given here (--option size=N, --num-frames, --context-frames, --task); results.json says
-    which values were used and where each came from ("settings")."""
+    which values were used and where each came from ("settings"). Under `torchrun
+    --nproc_per_node N -m kinema eval ...` the batches are shared out over the N processes
+    (one GPU each) and rank 0 writes the same numbers one process would."""
     import json
 
     from kinema.bench.harness import Protocol, evaluate
     from kinema.bench.model_defaults import eval_settings
     from kinema.data.cli import parse_options
 
+    names = check_eval_numbers(metrics, num_videos, num_frames, context_frames, num_samples,
+                               batch_size, seed)
+    ranks = eval_ranks(device)
     model = entry = model_record = frames = None
     if Path(run).is_dir():
         from kinema.pretrained import load_pretrained, model_folder, read_model_class
@@ -72,11 +81,15 @@ def eval_command(
                              "context_frames": context_frames}, parse_options(option), frames)
     protocol = Protocol(split=split, num_videos=num_videos, num_samples=num_samples,
                         batch_size=batch_size, seed=seed, data_options=data_options, **values)
-    names = [m.strip() for m in metrics.split(",") if m.strip()]
     record = evaluate(run, data, names, protocol, weights=weights, extractor=extractor,
                       feature_options={"i3d_resize": i3d_resize, "i3d_layer": i3d_layer},
                       metric_options=parse_options(metric_option), model=model,
-                      model_record=model_record)
+                      model_record=model_record, device=ranks.device, ranks=ranks)
+    ranks.close()
+    if record is None:      # not rank 0: its batches went to rank 0, which writes the record
+        return
+    record["device"] = str(ranks.device)
+    record["processes"] = ranks.world_size
     record["settings"] = {name: {"value": (data_options.get(name) if name in ("size", "channels")
                                            else values[name]), "from": source}
                           for name, source in settings.items()}
@@ -95,6 +108,37 @@ def eval_command(
     typer.echo(f"peak memory {record['peak_rss_mb']:.0f} MB; wrote {out}")
 
 
+def eval_ranks(device: str | None):
+    """The process group torchrun describes (a one-rank context in a plain process), on the
+    ``--device`` asked for: under torchrun a GPU device becomes the rank's own GPU."""
+    from kinema.devices import rank_device, resolve_device
+    from kinema.train.distributed import init_distributed
+
+    resolved = resolve_device(device)
+    ranks = init_distributed(resolved.type)
+    ranks.device = rank_device(resolved, ranks.local_rank) if ranks.active else resolved
+    return ranks
+
+
+def check_eval_numbers(metrics: str, num_videos, num_frames, context_frames, num_samples,
+                       batch_size, seed) -> list[str]:
+    """``kinema eval``'s numbers as every verb checks them (``kinema.validate``), before any
+    model is read; returns the metric names (``--metrics ,`` names none: an error)."""
+    from kinema.errors import KinemaError
+    from kinema.validate import check_number, check_seed, short_repr
+
+    for name, value in (("num_videos", num_videos), ("num_frames", num_frames),
+                        ("num_samples", num_samples), ("batch_size", batch_size)):
+        check_number(f"--{name.replace('_', '-')} ({name})", value, 1, None, integer=True)
+    check_number("--context-frames (context_frames)", context_frames, 0, None, integer=True)
+    check_seed("--seed", seed)
+    names = [m.strip() for m in metrics.split(",") if m.strip()]
+    if not names:
+        raise KinemaError(f"--metrics {short_repr(metrics)} names no metric; give "
+                          f"comma-separated names (kinema metrics list)")
+    return names
+
+
 def bench_command(
     name: str = typer.Argument(..., help="benchmark name: metrics-sanity, eval-memory, or one "
                                          "a method registers (kinema methods lists them)"),
@@ -109,11 +153,18 @@ def bench_command(
                                    "benchmark's)"),
     preset: str = typer.Option(None, "--preset", help="method benchmarks: the base preset whose "
                                "runs under --runs are compared"),
+    device: Optional[str] = device_option(),
 ) -> None:
-    """Run a named benchmark; write benchmarks/NAME.md (table, command, machine) and NAME.json."""
-    from kinema.bench.benchmarks import run_benchmark
+    """Run a named benchmark; write benchmarks/NAME.md (table, command, machine) and NAME.json.
 
+    --device reaches the benchmarks that take it, and (as KINEMA_DEVICE) every kinema command
+    a benchmark starts; a benchmark that computes in this process without taking it says so."""
+    from kinema.bench.benchmarks import run_benchmark
+    from kinema.devices import export_device, resolve_device
+
+    where = resolve_device(device)
+    export_device(where)
     md, js = run_benchmark(name, out_dir, extractor=extractor, runs=runs, num_videos=num_videos,
-                           preset=preset)
+                           preset=preset, device=where)
     typer.echo(Path(md).read_text())
     typer.echo(f"wrote {md} and {js}")

@@ -119,6 +119,59 @@ def model_videos(model, video: torch.Tensor, batch: dict, protocol: Protocol,
         return fake, video, 0
 
 
+# Knuth's multiplicative constant: batch seeds of nearby seeds (0, 1, 2 ...) stay apart
+BATCH_SEED_STEP = 2654435761
+
+
+def batch_generator(seed: int, index: int) -> torch.Generator:
+    """The generator of evaluation batch ``index``, seeded ``(seed + index * BATCH_SEED_STEP)
+    mod 2**32`` (torch's CPU generator keeps 32 bits of a seed): batch 0 draws what one
+    generator seeded ``seed`` draws; the seeds 0..299 share no batch stream in their first
+    300 batches."""
+    return torch.Generator().manual_seed((seed + index * BATCH_SEED_STEP) % 2 ** 32)
+
+
+def make_videos(model, batch: dict, protocol: Protocol, index: int, device: torch.device,
+                data: str) -> dict:
+    """One batch of clips through the model on ``device``: the batch with ``fake``
+    (b n t c h w), ``real`` (b t c h w) and ``frame_offset`` added."""
+    video = batch["video"].to(device)
+    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    try:
+        fake, real, offset = model_videos(model, video, inputs, protocol,
+                                          batch_generator(protocol.seed, index))
+    except RuntimeError as error:  # mostly a model trained on another size / channel count
+        raise KinemaError(
+            f"{type(model).__name__} failed on {data} clips of shape (t c h w) "
+            f"{tuple(video.shape[1:])}: {str(error).splitlines()[0]} (was it trained on "
+            f"videos of another size or channel count? --option size=N resizes the data)"
+        ) from error
+    return dict(batch, fake=fake.float(), real=real.float(), frame_offset=offset)
+
+
+def fold(built: dict, batch: dict, device: torch.device) -> None:
+    """Fold one batch into every metric: those with a feature network see the videos on
+    ``device`` (where the network is); the others compute on the CPU (OpenCV, NumPy)."""
+    from kinema.metrics import metric_entry
+
+    fields = {k: v for k, v in batch.items() if k not in ("fake", "real")}
+    for name, metric in built.items():
+        where = device if metric_entry(name).features is not None else torch.device("cpu")
+        metric.update(batch["fake"].to(where), batch["real"].to(where), fields)
+
+
+def gather_to_main(made: dict | None, ranks) -> list:
+    """Every rank's batch (on the CPU) at rank 0, in rank order (= batch order); the other
+    ranks get an empty list."""
+    import torch.distributed as dist
+
+    if made is not None:
+        made = {k: v.cpu() if isinstance(v, torch.Tensor) else v for k, v in made.items()}
+    out = [None] * ranks.world_size if ranks.is_main else None
+    dist.gather_object(made, out, dst=0)
+    return out or []
+
+
 def accepted_options(name: str, options: dict) -> dict:
     """The subset of ``options`` (e.g. window=30, stride=10) metric ``name`` takes."""
     import inspect
@@ -187,11 +240,20 @@ def peak_rss_mb() -> float:
 def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = None,
              weights: str | None = None, extractor: str | None = None, progress: bool = True,
              model=None, model_record: dict | None = None,
-             feature_options: dict | None = None, metric_options: dict | None = None) -> dict:
-    """Evaluate ``run`` (or an already built ``model``) on ``data``; returns the results record."""
+             feature_options: dict | None = None, metric_options: dict | None = None,
+             device: torch.device | str | None = None, ranks=None) -> dict | None:
+    """Evaluate ``run`` (or an already built ``model``) on ``data``; returns the results record.
+
+    ``device``: where the model and the feature networks run (default: the given model's
+    device, else the CPU). ``ranks``: a ``kinema.train.distributed.DistContext`` under
+    torchrun: each rank makes the videos of every world_size-th batch, rank 0 folds them into
+    the metrics in batch order and returns the record; the other ranks return None. Batch i
+    draws from its own generator (``batch_generator``), so the numbers do not depend on the
+    number of ranks."""
     from tqdm.auto import tqdm
 
     import kinema
+    from kinema.devices import module_device
     from kinema.data import load_dataset
     from kinema.metrics import build_metric, metric_entry
 
@@ -214,22 +276,31 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
         served = [t for t, m in TASK_METHODS.items() if hasattr(model, m)]
         raise KinemaError(f"{type(model).__name__} does not serve the task {protocol.task!r} "
                           f"(it serves: {', '.join(served) or 'none'}); pick another --task")
-    generator = torch.Generator().manual_seed(protocol.seed)
-    starts = range(0, count, protocol.batch_size)
-    for s in tqdm(starts, desc=f"eval {data}", unit="batch", disable=not progress):
-        batch = collate([dataset[i] for i in range(s, min(s + protocol.batch_size, count))])
-        video = batch["video"]
-        try:
-            fake, real, offset = model_videos(model, video, batch, protocol, generator)
-        except RuntimeError as error:  # mostly a model trained on another size / channel count
-            raise KinemaError(
-                f"{type(model).__name__} failed on {data} clips of shape (t c h w) "
-                f"{tuple(video.shape[1:])}: {str(error).splitlines()[0]} (was it trained on "
-                f"videos of another size or channel count? --option size=N resizes the data)"
-            ) from error
-        batch["frame_offset"] = offset
-        for metric in built.values():
-            metric.update(fake.float(), real.float(), batch)
+    if device is None:
+        device = module_device(model) if isinstance(model, torch.nn.Module) else "cpu"
+    device = torch.device(device)
+    main = ranks is None or ranks.is_main
+    if isinstance(model, torch.nn.Module):
+        model = model.to(device)
+    if main:
+        for kind, extractor_object in cache.items():
+            cache[kind] = extractor_object.to(device)
+    world, rank = (1, 0) if ranks is None else (ranks.world_size, ranks.rank)
+    starts = list(range(0, count, protocol.batch_size))
+    rounds = range(0, len(starts), world)
+    for first in tqdm(rounds, desc=f"eval {data}", unit="batch" if world == 1 else "round",
+                      disable=not (progress and main)):
+        index = first + rank
+        made = None
+        if index < len(starts):
+            items = range(starts[index], min(starts[index] + protocol.batch_size, count))
+            made = make_videos(model, collate([dataset[i] for i in items]), protocol, index,
+                               device, data)
+        for batch in (gather_to_main(made, ranks) if world > 1 else [made]):
+            if batch is not None:
+                fold(built, batch, device)
+    if not main:
+        return None
     results: dict = {}
     for metric in built.values():
         results.update(metric.compute())

@@ -165,6 +165,12 @@ class I3DFeatures:
         self.layer, self.batch_size = layer, batch_size
         self.preprocess = preprocess or I3DPreprocess()
 
+    def to(self, device) -> "I3DFeatures":
+        """Move the network to ``device`` (in place, like ``nn.Module.to``); videos given to
+        ``clip_features`` must be there too."""
+        self.network.to(device)
+        return self
+
     @torch.no_grad()
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:
         out = []
@@ -184,6 +190,11 @@ class TorchScriptI3D:
         self.detector = torch.jit.load(str(path), map_location="cpu").eval()
         self.preprocess = preprocess or I3DPreprocess()
         self.batch_size = batch_size
+
+    def to(self, device) -> "TorchScriptI3D":
+        """Move the detector to ``device`` (in place); videos must be there too."""
+        self.detector.to(device)
+        return self
 
     @torch.no_grad()
     def clip_features(self, video: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,7 @@ class LPIPSNetwork(nn.Module):
 
     def distance(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """x, y (b c h w) in [-1, 1] -> (b)."""
-        total = torch.zeros(x.shape[0])
+        total = torch.zeros(x.shape[0], device=x.device)
         for fx, fy, lin in zip(self.activations(x), self.activations(y), self.lins):
             nx = fx / (fx.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
             ny = fy / (fy.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)

@@ -51,6 +51,11 @@ class VGGFrameFeatures:
     def __init__(self, network: VGG16Features, batch_size: int = 16):
         self.network, self.batch_size = network.eval(), batch_size
 
+    def to(self, device) -> "VGGFrameFeatures":
+        """Move the network to ``device`` (in place); frames must be there too."""
+        self.network.to(device)
+        return self
+
     @torch.no_grad()
     def frame_features(self, frames: torch.Tensor) -> torch.Tensor:
         return torch.cat([self.network(f) for f in frames.split(self.batch_size)])
