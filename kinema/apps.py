@@ -12,28 +12,34 @@ The handler is chosen by ``--method`` (a family such as ``cinn`` or an entry nam
 class if it has the verb, otherwise the stage of the same family that has it. The options
 hold ``None`` for everything the user did not set, so a handler applies its own defaults
 (``options.with_defaults(num=4, seed=0)``) and refuses what it cannot do
-(``options.refuse(unsupported=("loop", "magnify"), method="cinn")``). The handler writes
-into ``out`` and returns the files it wrote; the verb prints them.
+(``options.refuse(unsupported=("loop", "magnify"), method="cinn")``). ``options.device`` is
+the checked ``--device`` (``kinema.devices``): the handler moves its model and inputs there and
+brings the videos back to the CPU before writing. The handler writes into ``out`` and returns
+the files it wrote; the verb prints them.
 """
 from __future__ import annotations
 
 import dataclasses
-import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 import typer
 
+from kinema.devices import device_option, resolve_device
+from kinema import validate
 from kinema.errors import KinemaError
 from kinema.outputs import write_staged
 
 VERBS = ("animate", "sample")
-# Frames (and videos) a verb makes at most: a typo such as --frames 1000000 is refused, not
-# left to exhaust memory. KINEMA_MAX_FRAMES / KINEMA_MAX_VIDEOS raise them (docs/errors.md).
-MAX_FRAMES = int(os.environ.get("KINEMA_MAX_FRAMES", 10_000))
-MAX_VIDEOS = int(os.environ.get("KINEMA_MAX_VIDEOS", 256))
+# Frames (and videos) a verb makes at most, and the work it may start (kinema.validate):
+# KINEMA_MAX_FRAMES / KINEMA_MAX_VIDEOS / KINEMA_MAX_WORK raise them (docs/errors.md).
+MAX_FRAMES, MAX_VIDEOS = validate.MAX_FRAMES, validate.MAX_VIDEOS
+# Factors and rates a verb takes: far beyond any use, and bounded so that a frame count or
+# a gif's frame duration made from them stays a number
+MAX_FACTOR = 1000.0         # --slowmo, --magnify
+FPS_RANGE = (0.1, 1000.0)   # --fps
+MAX_CONTROL = 1_000_000     # --control (a bin index; the model checks its own count)
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class AnimateOptions(VerbOptions):
     slowmo: float | None = None     # slow-motion factor
     magnify: float | None = None    # motion magnification factor
     fps: float | None = None        # frame rate of the written videos
+    device: str | None = None       # where the model runs (the verb resolves --device)
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,7 @@ class SampleOptions(VerbOptions):
     seed: int | None = None
     identity: str | None = None     # "random", or an image whose content the videos keep
     fps: float | None = None
+    device: str | None = None       # where the model runs (the verb resolves --device)
 
 
 # ------------------------------------------------------------------ choosing the handler
@@ -174,6 +182,7 @@ def register(app: typer.Typer) -> None:
                                            "least SIZE px (a 32-px model's frames are tiny)"),
         out: Path = typer.Option(Path("animations"), help="output folder, or a file: .mp4, "
                                                            ".gif or .png (a frame strip)"),
+        device: Optional[str] = device_option(),
     ) -> None:
         """Animate IMAGE with a trained image-to-video model; writes videos into OUT.
 
@@ -181,11 +190,8 @@ def register(app: typer.Typer) -> None:
         --fps 12 --out animations/ (or --out clip.gif: one video as a gif)"""
         options = AnimateOptions(num=num, frames=frames, seed=seed, control=control,
                                  loop=True if loop else None, slowmo=slowmo, magnify=magnify,
-                                 fps=fps)
-        check_positive(options, ("num", "frames", "slowmo", "magnify", "fps"))
-        check_at_least_zero(options, ("seed", "control"))
-        check_at_most(options)
-        check_size(size)
+                                 fps=fps, device=str(resolve_device(device)))
+        check_options(options, size)
         serve = handler("animate", model, method)
         _report(write_staged(out, lambda staging: serve(image, model, staging, options), size))
 
@@ -205,24 +211,31 @@ def register(app: typer.Typer) -> None:
                                            "least SIZE px"),
         out: Path = typer.Option(Path("samples"), help="output folder, or a file: .mp4, .gif "
                                                         "or .png (a frame strip)"),
+        device: Optional[str] = device_option(),
     ) -> None:
         """Generate videos from a trained generative model; writes them into OUT.
 
         Example: kinema sample runs/gendef-video-small --num 8 --size 256 --out samples/"""
-        options = SampleOptions(num=num, frames=frames, seed=seed, identity=identity, fps=fps)
-        check_positive(options, ("num", "frames", "fps"))
-        check_at_least_zero(options, ("seed",))
-        check_at_most(options)
-        check_size(size)
+        options = SampleOptions(num=num, frames=frames, seed=seed, identity=identity, fps=fps,
+                                device=str(resolve_device(device)))
+        check_options(options, size)
         serve = handler("sample", run, method)
         _report(write_staged(out, lambda staging: serve(run, staging, options), size))
 
 
-def check_positive(options: VerbOptions, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(options, name)
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise KinemaError(f"--{name} must be a finite number > 0, got {value}")
+def check_options(options: VerbOptions, size: int | None = None) -> None:
+    """Every number a shared verb takes, before any model is read (``kinema.validate``):
+    counts are integers within KINEMA_MAX_VIDEOS / KINEMA_MAX_FRAMES, seeds in torch's
+    range, factors and rates finite and bounded, ``--size`` in 1..MAX_DISPLAY_SIZE."""
+    given = {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
+    validate.check_video_count("--num", given.get("num"))
+    validate.check_frame_count("--frames", given.get("frames"))
+    validate.check_seed("--seed", given.get("seed"))
+    validate.check_number("--control", given.get("control"), 0, MAX_CONTROL, integer=True)
+    for name in ("slowmo", "magnify"):
+        validate.check_number(f"--{name}", given.get(name), 0, MAX_FACTOR, above=True)
+    validate.check_number("--fps", given.get("fps"), *FPS_RANGE)
+    check_size(size)
 
 
 MAX_DISPLAY_SIZE = 4096
@@ -230,21 +243,5 @@ MAX_DISPLAY_SIZE = 4096
 
 def check_size(size: int | None) -> None:
     """``--size``: a display size in pixels, 1..MAX_DISPLAY_SIZE."""
-    if size is not None and not 0 < size <= MAX_DISPLAY_SIZE:
-        raise KinemaError(f"--size must be an integer in 1..{MAX_DISPLAY_SIZE} (pixels of the "
-                          f"short side), got {size}")
-
-
-def check_at_most(options: VerbOptions) -> None:
-    for name, limit, variable in (("frames", MAX_FRAMES, "KINEMA_MAX_FRAMES"),
-                                  ("num", MAX_VIDEOS, "KINEMA_MAX_VIDEOS")):
-        value = getattr(options, name)
-        if value is not None and value > limit:
-            raise KinemaError(f"--{name} {value} is more than the limit of {limit} ({variable})")
-
-
-def check_at_least_zero(options: VerbOptions, names: tuple[str, ...]) -> None:
-    for name in names:
-        value = getattr(options, name)
-        if value is not None and value < 0:
-            raise KinemaError(f"--{name} must be >= 0, got {value}")
+    validate.check_number("--size", size, 1, MAX_DISPLAY_SIZE, integer=True,
+                          unit=" (pixels of the short side)")

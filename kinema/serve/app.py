@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
 from kinema.errors import KinemaError
+from kinema.validate import short_repr
 from kinema.serve.catalogue import Catalogue
 from kinema.serve.jobs import Jobs
 from kinema.serve.media import decode_upload, sprite_sheet, video_to_uint8, png
@@ -50,6 +51,7 @@ class StudioSettings:
     max_waiting: int = 4                  # queued jobs beyond the running ones; more get 429
     poke_streams: int = 1                 # simulations streaming at once; more get 503
     keep_jobs: int = 32                   # finished jobs whose results stay in memory
+    device: str = "cpu"                   # where the models run (kinema studio --device)
 
 
 def _static_files() -> dict[str, bytes]:
@@ -66,8 +68,26 @@ def require_type(request: Request, accepted: tuple[str, ...]) -> None:
     expected, this makes a cross-site page's request a non-"simple" one, which the browser
     refuses to send without a CORS preflight that this server never grants (no CSRF)."""
     kind = request.headers.get("content-type", "").lower()
-    if not kind.startswith(accepted):
-        raise ApiError(415, f"Content-Type must be {' or '.join(a.rstrip('/') + ('/*' if a.endswith('/') else '') for a in accepted)}; got {kind or 'none'!r}")
+    media = kind.split(";", 1)[0].strip()       # "application/json; charset=utf-8"
+    # a whole media type, or a family ("image/") followed by a subtype: "application/jsonx"
+    # is not JSON
+    if not any(media == a or (a.endswith("/") and media.startswith(a) and len(media) > len(a))
+               for a in accepted):
+        raise ApiError(415, f"Content-Type must be {' or '.join(a.rstrip('/') + ('/*' if a.endswith('/') else '') for a in accepted)}; got {short_repr(kind or 'none')}")
+
+
+def check_request_work(tab: str, info: dict, fields: dict) -> None:
+    """The work limit every command has (``kinema.validate.check_work``, KINEMA_MAX_WORK):
+    the model's frame size x the request's frames x videos (fields already checked by the
+    adapter; one where a request does not say)."""
+    from kinema.validate import check_work
+
+    shape = info.get("shape")
+    if not (isinstance(shape, (list, tuple)) and len(shape) == 2):
+        return
+    frames, videos = (fields.get(name) for name in ("frames", "num"))
+    count = lambda v: v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 1
+    check_work(f"the {tab} request", shape[0], shape[1], count(frames), count(videos))
 
 
 def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
@@ -78,7 +98,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
     ``allowed_hosts``: the Host headers answered (None: any), so a page on another site that
     rebinds its DNS name to 127.0.0.1 is refused."""
     settings = settings or StudioSettings()
-    store = ModelStore(Path(models_dir), adapters)
+    store = ModelStore(Path(models_dir), adapters, device=settings.device)
     catalogue = Catalogue()
     jobs = Jobs(settings.workers, settings.max_waiting, settings.keep_jobs)
     static = _static_files()
@@ -118,9 +138,11 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         data = await read_body(request, settings.max_upload_bytes)
         image = await run_in_threadpool(decode_upload, data, settings.max_upload_bytes,
                                         settings.max_pixels)
-        key = catalogue.uploads.add(image)
-        return JSONResponse({"id": key, "width": image.shape[1], "height": image.shape[0]},
-                            status_code=201)
+        height, width = image.shape[:2]
+        del image        # kept as its compressed bytes, decoded when used (Catalogue.uploads)
+        key = catalogue.uploads.add(data, lambda stored: decode_upload(
+            stored, settings.max_upload_bytes, settings.max_pixels))
+        return JSONResponse({"id": key, "width": width, "height": height}, status_code=201)
 
     async def run(request: Request) -> Response:
         tab = request.path_params["tab"]
@@ -131,6 +153,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         payload = Payload(await read_json(request))
         served = store.get(payload.text("model", required=True), tab)
         work = served.module().request(tab, payload, served, catalogue)
+        check_request_work(tab, served.info, payload.data)
         job = jobs.submit(tab, work)
         return JSONResponse({"job": job.id}, status_code=202)
 
@@ -153,7 +176,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         Route("/api/run/{tab}", run, methods=["POST"]),
         Route("/api/jobs/{id}", job_state),
         Route("/api/jobs/{id}/media/{k:int}", job_media),
-        WebSocketRoute("/api/poke", poke_endpoint(store, catalogue, settings)),
+        WebSocketRoute("/api/poke", poke_endpoint(store, catalogue, settings, jobs)),
     ]
 
     async def api_error(request, err: ApiError):

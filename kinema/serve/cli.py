@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
+
+from kinema.devices import device_option, resolve_device
 
 
 def register(app: typer.Typer) -> None:
@@ -16,6 +19,7 @@ def register(app: typer.Typer) -> None:
         port: int = typer.Option(7860, help="port"),
         workers: int = typer.Option(1, help="model calls at once"),
         threads: int = typer.Option(0, help="torch threads per call (0: torch's default)"),
+        device: Optional[str] = device_option(),
     ) -> None:
         """Open the studio: every trained model under MODELS in one page, at http://HOST:PORT."""
         import dataclasses
@@ -24,12 +28,17 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         from kinema.serve.app import StudioSettings, create_app
+        from kinema.validate import check_number
 
+        check_number("--port", port, 1, 65535, integer=True)
+        check_number("--workers", workers, 1, 64, integer=True)
+        check_number("--threads", threads, 0, 1024, integer=True, unit=" (0: torch's default)")
         if threads:
             import torch
             torch.set_num_threads(threads)
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-        settings = dataclasses.replace(StudioSettings(), workers=workers)
+        settings = dataclasses.replace(StudioSettings(), workers=workers,
+                                       device=str(resolve_device(device)))
         # on a loopback address only the loopback names are answered (DNS rebinding); a host
         # given with --host is the user's choice of network and names
         loopback = host in ("127.0.0.1", "localhost", "::1")

@@ -56,6 +56,7 @@ class ServedModel:
     adapter: str | None            # module name from ADAPTERS, None if the family has none
     usable: bool                   # the stage users load (not an intermediate stage)
     info: dict                     # sizes and options the page shows, from config.json
+    device: str = "cpu"            # where the model runs once loaded
     _model: object = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -69,7 +70,7 @@ class ServedModel:
         """The loaded model, built on first use (one thread builds it; others wait)."""
         with self._lock:
             if self._model is None:
-                self._model = self.module().load(self.folder)
+                self._model = self.module().load(self.folder).to(self.device)
             return self._model
 
     def public(self) -> dict:
@@ -137,9 +138,12 @@ def _preset(entry) -> str:
 
 
 class ModelStore:
-    def __init__(self, models_dir: Path, adapters: dict[str, str] | None = None):
+    def __init__(self, models_dir: Path, adapters: dict[str, str] | None = None,
+                 device: str = "cpu"):
         self.models_dir = Path(models_dir)
         found, self.notes = discover(self.models_dir, adapters)
+        for served in found:
+            served.device = device
         self.models = {m.id: m for m in found}
         for note in self.notes:
             log.info("skipped %s", note)

@@ -45,6 +45,7 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     from kinema.data.io import write_video
     from kinema.methods.cinn.apps import animate as animate_videos, prepare_image
     from kinema.outputs import numbered
+    from kinema.validate import check_work
 
     options.refuse(unsupported=("loop", "slowmo", "magnify"), method="cinn")
     options = options.with_defaults(num=4, seed=0, fps=8.0)
@@ -55,6 +56,7 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     if control is None and net.config.control_bins:
         raise KinemaError(f"{model} takes a control eta: pass --control 0..{net.config.control_bins - 1}")
     cfg = net.video_config
+    check_work("kinema animate", cfg.image_size, cfg.image_size, options.frames or cfg.num_frames, options.num)
     x0 = prepare_image(image, cfg.channels, cfg.image_size)
     videos = animate_videos(net, x0.to(options.device or "cpu"), options.frames or cfg.num_frames,
                             options.num, control=None if control is None else [control],
@@ -117,8 +119,10 @@ def register(app: typer.Typer) -> None:
         from kinema.outputs import check_target, write_staged
 
         check_target(out)
-        if control is not None and control < 0:
-            raise KinemaError(f"--control must be >= 0, got {control}")
+        from kinema.apps import MAX_CONTROL
+        from kinema.validate import check_number
+
+        check_number("--control", control, 0, MAX_CONTROL, integer=True)
         where = resolve_device(device)
         net = _load(model, where)
         cfg = net.video_config

@@ -42,13 +42,21 @@ def load_video_model(run: Path, device: str = "cpu"):
 
 @contextlib.contextmanager
 def staged_output(out: Path):
-    """A temporary folder beside ``out`` whose files are moved into ``out`` on success."""
+    """A temporary folder beside ``out`` whose files are moved into ``out`` on success, all or
+    nothing: every destination is checked before the first is replaced
+    (``kinema.outputs.check_destinations``)."""
+    from kinema.outputs import check_destinations, check_target
+
     out = Path(out)
+    check_target(out)
+    if out.suffix.lower() in (".mp4", ".gif", ".png"):
+        raise KinemaError(f"--out {out}: this command writes several files: name a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     written: list[Path] = []
     try:
         yield staging, written
+        check_destinations(out, [out / path.name for path in written])
         out.mkdir(parents=True, exist_ok=True)
         for i, path in enumerate(written):
             target = out / path.name
@@ -87,6 +95,8 @@ def sample(model: Path, out: Path, options) -> list[Path]:
     from kinema.data.io import write_video
     from kinema.viz.grid import filmstrip
 
+    from kinema.validate import check_work
+
     from .apps import render_seed
 
     if options.identity not in (None, "random"):
@@ -94,6 +104,8 @@ def sample(model: Path, out: Path, options) -> list[Path]:
                           "(edit a sampled canonical image with `kinema edit` instead)")
     options = options.with_defaults(num=8, frames=DEFAULT_FRAMES, seed=0, fps=8.0)
     net = load_video_model(model, options.device or "cpu")
+    size = net.image_config.image_size
+    check_work("kinema sample", size, size, options.frames, options.num)
     with staged_output(out) as (tmp, written):
         videos = []
         for i in range(options.num):
@@ -125,12 +137,15 @@ def edit(run: Path, seed: int, canonical_edit: Path, out: Path, frames: int = DE
     from kinema.data.pictures import picture_to_model
     from kinema.viz.grid import filmstrip
 
+    from kinema.validate import check_work
+
     from .apps import propagate, render_seed
 
     net = load_video_model(run, device)
     if net.frames_mode:
         raise KinemaError(f"{run} is the frames baseline (no canonical image to edit)")
     cfg = net.image_config
+    check_work("kinema edit", cfg.image_size, 2 * cfg.image_size, frames)    # side by side
     edited = picture_to_model(canonical_edit, cfg.channels, cfg.image_size).to(device)  # (1 c h w)
     result = render_seed(net, seed, frames)
     video = propagate(net, edited, result["fields"])[0]
@@ -153,12 +168,15 @@ def track(run: Path, seed: int, points: str, out: Path, frames: int = DEFAULT_FR
     and tracks.png (the canonical image with the points, and frames)."""
     from kinema.data.io import write_video
 
+    from kinema.validate import check_work
+
     from .apps import draw_tracks, parse_points, render_seed, track_points
 
     net = load_video_model(run, device)
     if net.frames_mode:
         raise KinemaError(f"{run} is the frames baseline (no deformation field to track through)")
     size = net.image_config.image_size
+    check_work("kinema track", size, size, frames)
     chosen = parse_points(points, size, size)
     result = {k: getattr(v, "cpu", lambda: v)() for k, v in render_seed(net, seed, frames).items()}
     tracks = track_points(net.to_pixels(result["fields"][0]), chosen)                # (n p 2)
@@ -195,7 +213,7 @@ def register(app: typer.Typer) -> None:
         device: Optional[str] = device_option(),
     ) -> None:
         """Propagate an edit of a GenDeF video's canonical image to the whole video."""
-        _positive(frames=frames, fps=fps)
+        check_numbers(seed=seed, frames=frames, fps=fps)
         for path in edit(run, seed, canonical_edit, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
 
@@ -210,12 +228,17 @@ def register(app: typer.Typer) -> None:
         device: Optional[str] = device_option(),
     ) -> None:
         """Track points chosen on a GenDeF video's canonical image through its deformation fields."""
-        _positive(frames=frames, fps=fps)
+        check_numbers(seed=seed, frames=frames, fps=fps)
         for path in track(run, seed, points, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
 
 
-def _positive(**values) -> None:
-    for name, value in values.items():
-        if value <= 0:
-            raise KinemaError(f"--{name} must be positive, got {value}")
+def check_numbers(seed: int, frames: int, fps: float) -> None:
+    """``kinema edit`` / ``kinema track``'s numbers, as the shared verbs check theirs: the seed
+    in torch's range, frames within KINEMA_MAX_FRAMES, a finite bounded frame rate."""
+    from kinema.apps import FPS_RANGE
+    from kinema.validate import check_frame_count, check_number, check_seed
+
+    check_seed("--seed", seed)
+    check_frame_count("--frames", frames)
+    check_number("--fps", fps, *FPS_RANGE)

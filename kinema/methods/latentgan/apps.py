@@ -96,10 +96,12 @@ def sample(model: Path, out: Path, options) -> list[Path]:
     from kinema.data.io import write_video
     from kinema.viz.grid import filmstrip
     from kinema.outputs import numbered
+    from kinema.validate import check_work
     from kinema.viz.report import encode_png
 
     options = options.with_defaults(num=1, frames=250, seed=0, fps=10.0)
     net = load_model(model).to(options.device or "cpu")
+    check_work("kinema sample", net.image.resolution, net.image.resolution, options.frames, options.num)
     videos, ws = sample_videos(net, options.num, options.frames, options.seed, options.identity)
     videos = videos.cpu()
     plot = trajectory_plot(net, ws[0], title=f"latent trajectory, seed {options.seed}")

@@ -41,9 +41,10 @@ def _videos(videos: list, labels: list[str]) -> Result:
 
 def _x0(model, picture):
     from kinema.data.pictures import frames_to_model
+    from kinema.devices import module_device
 
     cfg = model.video_config
-    return frames_to_model([picture], cfg.channels, cfg.image_size)         # (1 c h w)
+    return frames_to_model([picture], cfg.channels, cfg.image_size).to(module_device(model))  # (1 c h w)
 
 
 def _control(model, control: int | None, field: str = "control"):

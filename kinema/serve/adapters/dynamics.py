@@ -52,7 +52,10 @@ def load(folder):
 def _picture(renderer, catalogue, picture_id: str):
     from kinema.data.pictures import frames_to_model
 
-    return frames_to_model([catalogue.picture(picture_id)], 3, tuple(renderer.motion.image_size))
+    from kinema.devices import module_device
+
+    return frames_to_model([catalogue.picture(picture_id)], 3,
+                           tuple(renderer.motion.image_size)).to(module_device(renderer))
 
 
 def request(tab: str, p: Payload, served, catalogue):

@@ -54,7 +54,7 @@ def strokes_field(p: Payload) -> list[dict]:
         if not isinstance(stroke, dict) or set(stroke) - {"colour", "width", "points"}:
             raise ApiError(400, "each stroke must be {'colour': '#rrggbb', 'width': w, 'points': [[x, y], ...]}")
         inner = Payload({"points": stroke.get("points"), "width": stroke.get("width", 0.05)})
-        points = inner.points("points", 2048, required=True)
+        points = inner.points("points", 2048, required=True, min_points=1)
         out.append({"colour": _colour(stroke.get("colour", "#ff2050")), "points": points,
                     "width": inner.number("width", 0.05, 0.005, 0.5)})
     return out
@@ -107,23 +107,25 @@ def request(tab: str, p: Payload, served, catalogue):
         if action == "propagate":
             progress(0.6, "propagating the scribble through the deformation fields")
             edited, mask = draw_strokes(canonical_png, strokes)
-            image = to_tensor(edited[None])                                   # (1 c h w) in [-1, 1]
+            image = to_tensor(edited[None]).to(fields.device)                 # (1 c h w) in [-1, 1]
             if model.image_config.channels == 1:
                 image = image.mean(1, keepdim=True)
             with torch.no_grad():
                 moved = propagate(model, image, fields)[0]                    # (n c h w)
-                masks = propagate_mask(model, torch.from_numpy(mask)[None, None], fields)[0]
+                masks = propagate_mask(model, torch.from_numpy(mask)[None, None].to(fields.device),
+                                       fields)[0]
             result.add_video(moved, "the scribble, propagated (Eq. (3) on the edited canonical image)", FPS)
-            tint = torch.tensor([1.0, -1.0, -1.0] if moved.shape[1] == 3 else [1.0]).view(1, -1, 1, 1)
+            tint = torch.tensor([1.0, -1.0, -1.0] if moved.shape[1] == 3 else [1.0],
+                                device=moved.device).view(1, -1, 1, 1)
             shade = video["frames"][0] * (1 - 0.6 * masks) + 0.6 * masks * tint   # red where the mask is
             result.add_video(shade, "the scribbled region as a mask through the video (segmentation)", FPS)
         if action == "track":
             progress(0.6, "tracking the points")
             h, w = canonical.shape[-2:]
             at = torch.tensor([[x * (w - 1), y * (h - 1)] for x, y in points])
-            tracks = track_points(model.to_pixels(fields[0]), at)            # (n p 2) px
+            tracks = track_points(model.to_pixels(fields[0]).cpu(), at)      # (n p 2) px
             scale = max(1, 256 // max(h, w))
-            result.add_video(draw_tracks(video["frames"][0], tracks, scale=scale),
+            result.add_video(draw_tracks(video["frames"][0].cpu(), tracks, scale=scale),
                              f"{len(points)} point(s) tracked", FPS)
             result.info["tracks"] = tracks.tolist()
         return result

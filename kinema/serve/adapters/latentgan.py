@@ -57,7 +57,7 @@ def request(tab: str, p: Payload, served, catalogue):
                 generator = torch.Generator().manual_seed(seed)
                 ws, _ = model.trajectory(num, frames, generator)
                 image = frames_to_model([catalogue.picture(picture_id)], model.image.channels,
-                                        model.image.resolution)
+                                        model.image.resolution).to(ws.device)
                 ws = model.transfer(ws, model.identity_of(image).expand(num, -1, -1))
                 videos = model.render(ws)
         else:
