@@ -36,7 +36,8 @@ from kinema.nn.checkpointing import set_activation_checkpointing
 from kinema.nn.video3d import channels_last_3d
 from kinema.train.checks import check_batch_fits, check_train_config, make_run_folder
 from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_dirs,
-                                     clean_temporary, load_latest, save_checkpoint, set_aside)
+                                     clean_temporary, load_latest, save_checkpoint, set_aside,
+                                     step_dir_name)
 from kinema.train.data import DataPosition, ResumableBatches, loader_workers, to_device
 from kinema.train.distributed import init_distributed
 from kinema.train.divergence import DivergenceMonitor, weight_norm
@@ -390,6 +391,8 @@ class Trainer:
                 ema=self.ema.state_dict() if self.ema is not None else None, state=state,
                 recipe=self.recipe.to_dict() if self.recipe is not None else None,
                 keep=self.config.keep_checkpoints)
+        else:           # rank 0 wrote it to the shared disk; other ranks name it in messages
+            self.last_checkpoint = self.ckpt_root / step_dir_name(self.step)
         self.dist.barrier()
 
     def _finish(self) -> None:
