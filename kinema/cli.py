@@ -127,6 +127,7 @@ def add_examples(app: typer.Typer, prefix: str = "") -> None:
 
 
 THREADS_VARIABLE = "KINEMA_THREADS"
+MAX_THREADS = 1024
 
 
 def _show_version(value: bool) -> None:
@@ -158,8 +159,9 @@ def _root(debug: bool = typer.Option(False, "--debug", help="show full traceback
 
 def set_threads(threads: int) -> None:
     """torch.set_num_threads(threads) for this process (and its intra-op pool), checked."""
-    if threads < 1:
-        raise KinemaError(f"--threads / {THREADS_VARIABLE} must be an integer >= 1, got {threads}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise KinemaError(f"--threads / {THREADS_VARIABLE} must be an integer in "
+                          f"1..{MAX_THREADS}, got {threads}")
     import os
 
     import torch

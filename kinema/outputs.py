@@ -20,9 +20,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from kinema.errors import KinemaError
+from kinema.validate import check_work
 
 FILE_SUFFIXES = (".mp4", ".gif", ".png")
 VIDEO_SUFFIXES = (".mp4", ".gif")
+# suffixes of files kinema never writes as --out: a folder output named like one
+# (``--out a.txt``) is a slip, refused instead of becoming a folder called a.txt
+FILE_LIKE_SUFFIXES = (".txt", ".json", ".yaml", ".yml", ".csv", ".jpg", ".jpeg", ".webp",
+                      ".bmp", ".tif", ".tiff", ".avi", ".mov", ".mkv", ".webm", ".npy", ".npz",
+                      ".pt", ".pth", ".safetensors", ".zip", ".html", ".md")
 
 
 def is_file_target(out: Path) -> bool:
@@ -38,6 +44,9 @@ def check_target(out: Path) -> None:
     if not is_file_target(out) and out.exists() and not out.is_dir():
         raise KinemaError(f"--out {out} is a file; name a folder, or a file ending in "
                           f"{', '.join(FILE_SUFFIXES)}")
+    if out.suffix.lower() in FILE_LIKE_SUFFIXES and not out.is_dir():
+        raise KinemaError(f"--out {out} looks like a {out.suffix} file, which this command does "
+                          f"not write: name a folder, or a file ending in {', '.join(FILE_SUFFIXES)}")
 
 
 def write_staged(out: Path, write: Callable[[Path], object], size: int | None = None) -> list[Path]:
@@ -77,6 +86,7 @@ def place(staging: Path, out: Path) -> list[Path]:
         raise KinemaError("the command wrote no output")
     placed = []
     if not is_file_target(out):
+        check_destinations(out, [out / f.relative_to(staging) for f in files])
         for f in files:
             dest = out / f.relative_to(staging)
             dest.parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +98,8 @@ def place(staging: Path, out: Path) -> list[Path]:
     if not videos:
         raise KinemaError(f"--out {out}: the command wrote no video to save as {out.suffix}")
     main = videos[0]
+    check_destinations(out, [out] + [out.with_name(f"{out.stem}-{f.relative_to(staging).as_posix().replace('/', '-')}")
+                                     for f in files if f != main])
     if main.suffix.lower() != out.suffix.lower():
         converted = staging / f".main{out.suffix.lower()}"
         _convert(main, converted)
@@ -105,6 +117,21 @@ def place(staging: Path, out: Path) -> list[Path]:
         os.replace(main, out)
         placed.insert(0, out)
     return placed
+
+
+def check_destinations(out: Path, destinations: list[Path]) -> None:
+    """Before anything is moved: every destination is a file or free, and its folder a folder
+    or free, so placing is all or nothing. The message names the user's path, not the
+    staging folder's."""
+    for dest in destinations:
+        if dest.is_dir() and not dest.is_symlink():
+            raise KinemaError(f"--out {out}: {dest} is a folder, where the command would write a "
+                              f"file of that name; move it away (nothing was replaced)")
+        blocker = next((p for p in reversed(dest.parents) if p.exists() and not p.is_dir()
+                        and len(p.parts) > len(out.parent.parts)), None)
+        if blocker is not None:
+            raise KinemaError(f"--out {out}: {blocker} is a file, where the command would make a "
+                              f"folder of that name; move it away (nothing was replaced)")
 
 
 def upscale_factor(height: int, width: int, size: int) -> int:
@@ -126,6 +153,7 @@ def upscale_outputs(folder: Path, size: int) -> None:
         if suffix in VIDEO_SUFFIXES:
             frames = read_video(f)
             k = upscale_factor(frames.shape[1], frames.shape[2], size)
+            check_work(f"--size {size}", frames.shape[1] * k, frames.shape[2] * k, len(frames))
             if k > 1:
                 fps = _fps_of(f)
                 write_video(f, frames.repeat(k, axis=1).repeat(k, axis=2), fps=fps)
@@ -135,6 +163,7 @@ def upscale_outputs(folder: Path, size: int) -> None:
             with Image.open(f) as image:
                 picture = np.asarray(image)
             k = upscale_factor(picture.shape[0], picture.shape[1], size)
+            check_work(f"--size {size}", picture.shape[0] * k, picture.shape[1] * k, 1)
             if k > 1:
                 Image.fromarray(picture.repeat(k, axis=0).repeat(k, axis=1)).save(f)
 

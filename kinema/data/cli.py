@@ -126,7 +126,22 @@ def preview(
 
     if out.suffix.lower() not in (".mp4", ".gif"):
         raise KinemaError(f"--out {out}: must end in .mp4 or .gif")
+    check_preview_numbers(num, frames, size, fps)
     clips = preview_clips(name, num, split, frames, size, parse_options(option))  # (b t c h w)
     write_video(out, video_grid(clips), fps=fps)
     typer.echo(f"wrote {out} ({clips.shape[0]} clips of {name} [{split}], "
                f"{clips.shape[1]} frames at {clips.shape[-2]}x{clips.shape[-1]})")
+
+
+def check_preview_numbers(num: int, frames: int, size: int, fps: float) -> None:
+    """``kinema data preview``'s numbers as every verb checks them (``kinema.validate``),
+    and the grid's work (clips x frames x size^2) within KINEMA_MAX_WORK, before any clip is
+    made. The dataset's option names are said beside the flags."""
+    from kinema.apps import FPS_RANGE, MAX_DISPLAY_SIZE
+    from kinema.validate import check_frame_count, check_number, check_video_count, check_work
+
+    check_video_count("--num", num)
+    check_frame_count("--frames (num_frames)", frames)
+    check_number("--size (size)", size, 1, MAX_DISPLAY_SIZE, integer=True)
+    check_number("--fps (fps)", fps, *FPS_RANGE)
+    check_work("kinema data preview", size, size, frames, num)

@@ -44,6 +44,12 @@ def train_extractor_command(
     from kinema.errors import KinemaError
     from kinema.metrics.features.domain_train import RECIPES, recipe_for, train_extractor
 
+    from kinema.validate import check_number, check_seed
+
+    for flag, value in (("--steps", steps), ("--train-videos", train_videos),
+                        ("--test-videos", test_videos), ("--size", size)):
+        check_number(flag, value, 0, None, integer=True, unit=" (0: the recipe's)")
+    check_seed("--seed", seed)
     if data not in RECIPES and not label.strip():
         raise KinemaError(f"no extractor recipe for {data!r} (recipes: {', '.join(RECIPES)}); "
                           f"pass --label with labels its clips record")

@@ -32,6 +32,18 @@ class Pipeline:
         _check_count(frames, "num_frames")
         return frames
 
+    def _check(self, frames: int, videos: int, seed) -> None:
+        """What every command checks before it starts (``kinema.validate``): the frames
+        within KINEMA_MAX_FRAMES, the videos within KINEMA_MAX_VIDEOS, the seed in torch's
+        range, and pixels x frames x videos within KINEMA_MAX_WORK."""
+        from kinema.validate import check_frame_count, check_seed, check_video_count, check_work
+
+        check_frame_count("num_frames", frames)
+        check_video_count("num_samples" if self.task != "Generation" else "num_videos", videos)
+        check_seed("seed", seed)
+        if "size" in self.spec:
+            check_work(f"the {self.task} pipeline", *self.spec["size"], frames, videos)
+
     def __repr__(self) -> str:
         name = self.entry.name if self.entry else type(self.model).__name__
         return f"{type(self).__name__}({name}, folder={self.folder})"
@@ -48,6 +60,7 @@ class ImageToVideoPipeline(Pipeline):
                  control: int | None = None, seed: int = 0) -> VideoResult:
         _check_count(num_samples, "num_samples")
         frames = self._frames(num_frames)
+        self._check(frames, num_samples, seed)
         x0, fitted = picture_for(image, self.spec["channels"], self.spec["size"])
         bins = getattr(getattr(self.model, "config", None), "control_bins", 0) or 0
         if control is not None and not bins:
@@ -76,6 +89,7 @@ class PredictionPipeline(Pipeline):
                  seed: int = 0) -> VideoResult:
         _check_count(num_samples, "num_samples")
         _check_count(num_frames, "num_frames")
+        self._check(num_frames, num_samples, seed)
         context, fitted = frames_for(context_frames, self.spec["channels"], self.spec["size"])
         wanted = self.spec.get("context_frames")
         if wanted is not None:
@@ -103,6 +117,7 @@ class GenerationPipeline(Pipeline):
                  seed: int = 0) -> VideoResult:
         _check_count(num_videos, "num_videos")
         frames = self._frames(num_frames)
+        self._check(frames, num_videos, seed)
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             videos = self.model.generate(num_videos, frames, generator=generator)
@@ -155,5 +170,6 @@ def _spec_or_empty(model) -> dict:
 
 
 def _check_count(value, name: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise KinemaError(f"{name} must be an integer >= 1, got {value!r}")
+    from kinema.validate import check_number
+
+    check_number(name, value, 1, None, integer=True)
