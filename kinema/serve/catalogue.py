@@ -101,24 +101,36 @@ def builtin_clips() -> dict[str, Clip]:
 
 
 class Uploads:
-    """Pictures uploaded in this session: at most ``capacity``, the oldest dropped first."""
+    """Pictures uploaded in this session: at most ``capacity``, the oldest dropped first.
+
+    Each is kept as the compressed bytes that were sent (at most the upload limit each) and
+    decoded when a request uses it: a 47 KB all-black 4000x4000 PNG would hold 48 MB decoded,
+    a thousandfold, and sixteen of them most of a gigabyte."""
 
     def __init__(self, capacity: int = 16):
         self.capacity = capacity
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[str, tuple[bytes, Callable[[bytes], np.ndarray]]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def add(self, picture: np.ndarray) -> str:
+    def add(self, data: bytes, decode: Callable[[bytes], np.ndarray]) -> str:
+        """Keep ``data`` (an encoded picture, already checked by ``decode``); ``decode(data)``
+        -> (h w 3) uint8 is called on every use."""
         key = f"upload-{secrets.token_hex(6)}"
         with self._lock:
-            self._items[key] = picture
+            self._items[key] = (bytes(data), decode)
             while len(self._items) > self.capacity:
                 self._items.popitem(last=False)
         return key
 
     def get(self, key: str) -> np.ndarray | None:
         with self._lock:
-            return self._items.get(key)
+            item = self._items.get(key)
+        return None if item is None else item[1](item[0])
+
+    def stored_bytes(self) -> int:
+        """Bytes held for all uploads (what the store costs in memory)."""
+        with self._lock:
+            return sum(len(data) for data, _ in self._items.values())
 
     def __len__(self) -> int:
         return len(self._items)

@@ -19,7 +19,6 @@ at most ``settings.poke_streams`` run at once, a poke beyond that gets status 50
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -31,7 +30,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kinema.errors import KinemaError
-from kinema.serve.requests import ApiError, Payload
+from kinema.serve.jobs import Result
+from kinema.serve.requests import ApiError, Payload, json_object
 
 log = logging.getLogger("kinema.studio")
 _END = object()
@@ -75,15 +75,24 @@ def _rgba(frame: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def poke_endpoint(store, catalogue, settings):
+def poke_endpoint(store, catalogue, settings, jobs):
+    """The websocket endpoint; ``jobs``: the studio's queue (``kinema.serve.jobs.Jobs``), which
+    a ``prepare`` (the diffusion sampler: seconds of work) waits in like every other job."""
     slots = threading.BoundedSemaphore(settings.poke_streams)
 
     async def prepare(websocket: WebSocket, payload: Payload) -> None:
-        """Warm what a poke of this picture needs (the method's ``prepare``, if it has one)."""
+        """Warm what a poke of this picture needs (the method's ``prepare``, if it has one),
+        as a job of the queue: beyond its length a prepare is refused with 429."""
         served = store.get(payload.text("model", required=True), "poke")
         module = served.module()
         if hasattr(module, "prepare"):
-            info = await run_in_threadpool(module.prepare, served, payload, catalogue)
+            job = jobs.submit("poke-prepare", lambda progress: Result(
+                module.prepare(served, payload, catalogue)))
+            while job.finished is None:
+                await asyncio.sleep(0.02)
+            if job.state != "done":
+                raise ApiError(job.status, job.error or "the prepare job failed")
+            info = job.result.info
         else:
             info = {"picture": payload.text("picture", required=True)}
             catalogue.picture(info["picture"])
@@ -159,15 +168,14 @@ def poke_endpoint(store, catalogue, settings):
         await websocket.accept()
         try:
             while True:
-                text = await websocket.receive_text()
+                received = await websocket.receive()
+                if received["type"] == "websocket.disconnect":
+                    return
                 try:
-                    message = json.loads(text)
-                    if not isinstance(message, dict):
-                        raise ApiError(400, "a poke message must be a JSON object")
-                    await stream(websocket, message)
-                except json.JSONDecodeError as err:
-                    await websocket.send_json({"type": "error", "status": 400,
-                                               "error": f"a poke message must be JSON ({err})"})
+                    if received.get("text") is None:      # a binary frame
+                        raise ApiError(400, "a poke message must be a text frame holding a JSON "
+                                            "object, not binary data")
+                    await stream(websocket, json_object(received["text"], "a poke message"))
                 except ApiError as err:
                     await websocket.send_json({"type": "error", "status": err.status, "error": err.message})
                 except KinemaError as err:

@@ -6,8 +6,12 @@ the command line; the app turns both into ``{"error": message}`` and never shows
 """
 from __future__ import annotations
 
-import json
+import logging
 from typing import Any
+
+from kinema.validate import short_repr
+
+log = logging.getLogger("kinema.studio")
 
 
 class ApiError(Exception):
@@ -25,28 +29,43 @@ async def read_body(request, max_bytes: int) -> bytes:
     Content-Length header before reading, else while streaming it in."""
     length = request.headers.get("content-length")
     if length is not None:
-        if not length.isdigit():
-            raise ApiError(400, f"Content-Length must be a number of bytes, got {length!r}")
+        if not length.isdigit() or len(length) > 18:
+            raise ApiError(400, f"Content-Length must be a number of bytes, got {short_repr(length)}")
         if int(length) > max_bytes:
             raise ApiError(413, f"upload of {int(length)} bytes is over the limit of {max_bytes} bytes")
+    from starlette.requests import ClientDisconnect
+
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise ApiError(413, f"upload is over the limit of {max_bytes} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise ApiError(413, f"upload is over the limit of {max_bytes} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # the client went away mid-body: nobody reads the answer; one line, no traceback
+        log.info("client disconnected during %s %s after %d bytes", request.method,
+                 request.url.path, size)
+        raise ApiError(400, "the client disconnected before the body was complete") from None
     return b"".join(chunks)
 
 
 async def read_json(request, max_bytes: int = 64 * 1024) -> dict:
-    """A JSON object body (400 if it is not one)."""
-    body = await read_body(request, max_bytes)
+    """A JSON object body (400 if it is not one: also past ``kinema.safe_parse``'s depth and
+    digit limits, so a 5000-digit integer or 30000-deep nesting is a 400, not a 500)."""
+    return json_object(await read_body(request, max_bytes) or b"{}", "the request body")
+
+
+def json_object(data: str | bytes, label: str) -> dict:
+    """The JSON object ``data`` holds, parsed within bounds; ApiError 400 otherwise."""
+    from kinema.safe_parse import InputTextError, load_json
+
     try:
-        payload = json.loads(body or b"{}")
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ApiError(400, f"the request body must be a JSON object ({err})") from None
+        payload = load_json(data, label)
+    except InputTextError as err:
+        raise ApiError(400, f"{str(err)[:200]}; send a JSON object") from None
     if not isinstance(payload, dict):
-        raise ApiError(400, f"the request body must be a JSON object, not a {type(payload).__name__}")
+        raise ApiError(400, f"{label} must be a JSON object, not a {type(payload).__name__}")
     return payload
 
 
@@ -75,7 +94,7 @@ class Payload:
             raise ApiError(400, f"field {name!r} must be a non-empty string of at most "
                                 f"{max_length} characters")
         if choices is not None and value not in choices:
-            raise ApiError(400, f"field {name!r} must be one of {', '.join(choices)}; got {value!r}")
+            raise ApiError(400, f"field {name!r} must be one of {', '.join(choices)}; got {short_repr(value)}")
         return value
 
     def integer(self, name: str, default: int | None = None, low: int = 0, high: int = 2 ** 31,
@@ -84,7 +103,7 @@ class Payload:
         if not given:
             return value
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ApiError(400, f"field {name!r} must be an integer in {low}..{high}; got {value!r}")
+            raise ApiError(400, f"field {name!r} must be an integer in {low}..{high}; got {short_repr(value)}")
         return value
 
     def number(self, name: str, default: float | None = None, low: float = float("-inf"),
@@ -93,13 +112,13 @@ class Payload:
         if not given:
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-            raise ApiError(400, f"field {name!r} must be a number in {low:g}..{high:g}; got {value!r}")
+            raise ApiError(400, f"field {name!r} must be a number in {low:g}..{high:g}; got {short_repr(value)}")
         return float(value)
 
     def flag(self, name: str, default: bool = False) -> bool:
         value, given = self._get(name, default, False)
         if given and not isinstance(value, bool):
-            raise ApiError(400, f"field {name!r} must be true or false; got {value!r}")
+            raise ApiError(400, f"field {name!r} must be true or false; got {short_repr(value)}")
         return value
 
     def pair(self, name: str, low: float, high: float, required: bool = False) -> tuple[float, float] | None:
@@ -112,21 +131,25 @@ class Payload:
             raise ApiError(400, f"field {name!r} must be an [x, y] pair of numbers in {low:g}..{high:g}")
         return float(value[0]), float(value[1])
 
-    def points(self, name: str, max_points: int = 64, required: bool = False) -> list[tuple[float, float]]:
-        """A list of [x, y] pairs in 0..1 (fractions of the picture's width and height)."""
+    def points(self, name: str, max_points: int = 64, required: bool = False,
+               min_points: int = 0) -> list[tuple[float, float]]:
+        """A list of ``min_points``..``max_points`` [x, y] pairs in 0..1 (fractions of the
+        picture's width and height)."""
         value, given = self._get(name, [], required)
         if not given:
+            if min_points:
+                raise ApiError(400, f"field {name!r} must hold at least {min_points} [x, y] pair(s)")
             return value
-        if not isinstance(value, list) or len(value) > max_points or not all(
+        if not isinstance(value, list) or not min_points <= len(value) <= max_points or not all(
                 isinstance(p, list) and len(p) == 2 and all(
                     isinstance(c, (int, float)) and not isinstance(c, bool) and 0 <= c <= 1 for c in p)
                 for p in value):
-            raise ApiError(400, f"field {name!r} must be a list of at most {max_points} [x, y] "
+            raise ApiError(400, f"field {name!r} must be a list of {min_points}..{max_points} [x, y] "
                                 f"pairs, each coordinate a fraction in 0..1")
         return [(float(x), float(y)) for x, y in value]
 
     def done(self) -> None:
         extra = sorted(set(self.data) - self.read)
         if extra:
-            raise ApiError(400, f"unknown field(s) {', '.join(map(repr, extra))}; this request "
+            raise ApiError(400, f"unknown field(s) {short_repr(extra)}; this request "
                                 f"takes {', '.join(sorted(self.read))}")

@@ -100,8 +100,11 @@ def test_uploads_are_bounded_in_memory():
     from kinema.serve.catalogue import Uploads
 
     store = Uploads(capacity=3)
-    keys = [store.add(np.full((8, 8, 3), i, np.uint8)) for i in range(5)]
+    decode = lambda data: np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    encoded = [png_bytes(np.full((8, 8, 3), i, np.uint8)) for i in range(5)]
+    keys = [store.add(data, decode) for data in encoded]
     assert len(store) == 3 and store.get(keys[0]) is None and store.get(keys[4])[0, 0, 0] == 4
+    assert store.stored_bytes() == sum(map(len, encoded[2:]))      # compressed, not decoded
 
 
 def test_excess_jobs_get_429_with_retry_after(small_client):
