@@ -8,6 +8,8 @@ method's benchmarks live in its own folder and are named by its registry entry's
 - ``eval-memory``: peak memory of ``kinema eval`` at 64 and at 1024 videos.
 - ``speed``: training steps against plain PyTorch, the trainer against a bare loop, ILE's
   memory-saving backward (``kinema.bench.speed``).
+- ``precision``: every trainable stage's train step and loss in bf16 against fp32
+  (``kinema.bench.precision``).
 """
 from __future__ import annotations
 
@@ -141,7 +143,8 @@ def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, device: s
 
 CORE_BENCHMARKS = {"metrics-sanity": metrics_sanity_benchmark,
                    "eval-memory": eval_memory_benchmark,
-                   "speed": "kinema.bench.speed:speed_benchmark"}   # imported when run
+                   "speed": "kinema.bench.speed:speed_benchmark",   # imported when run
+                   "precision": "kinema.bench.precision:precision_benchmark"}
 
 
 def benchmarks() -> dict[str, str | object]:

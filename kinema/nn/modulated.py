@@ -30,6 +30,8 @@ import torch.nn.functional as F
 from einops import rearrange, repeat
 from torch import nn
 
+from kinema.nn.checkpointing import checkpointed
+
 LRELU_GAIN = math.sqrt(2.0)   # keeps the second moment of N(0,1) inputs through leaky ReLU(0.2)
 
 
@@ -241,6 +243,7 @@ class SynthesisNetwork(nn.Module):
             self.block_ends.append(len(layers) - 1)
         self.layers = nn.ModuleList(layers)
         self.to_images = nn.ModuleList(to_images)
+        self.activation_checkpointing = False   # per layer (kinema.nn.checkpointing)
 
     @property
     def num_layers(self) -> int:
@@ -282,7 +285,7 @@ class SynthesisNetwork(nn.Module):
         image, features = None, None
         block = 0
         for k, layer in enumerate(self.layers):
-            x = layer(x, ws[:, k], noise_mode, frames_per_sample)
+            x = checkpointed(self, layer, x, ws[:, k], noise_mode, frames_per_sample)
             if k == wanted:
                 features = x
             if k == self.block_ends[block]:

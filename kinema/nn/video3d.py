@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kinema.nn.checkpointing import checkpointed
 from kinema.nn.norms import group_count, spectral
 
 
@@ -36,8 +37,13 @@ class ResBlock3d(nn.Module):
         self.skip: nn.Module = nn.Identity()
         if in_channels != out_channels or s != (1, 1, 1):
             self.skip = spectral(nn.Conv3d(in_channels, out_channels, 1, stride=s), spectral_norm)
+        if not spectral_norm:   # (spectral norm's power iteration must not run twice a step)
+            self.activation_checkpointing = False   # kinema.nn.checkpointing
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return checkpointed(self, self._body, x)
+
+    def _body(self, x: torch.Tensor) -> torch.Tensor:
         h = F.leaky_relu(self.norm1(self.conv1(x)), 0.2)
         h = self.norm2(self.conv2(h))
         return F.leaky_relu(h + self.skip(x), 0.2)
