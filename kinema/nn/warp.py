@@ -135,29 +135,46 @@ def invert_flow(flow: torch.Tensor, iterations: int = 30, tolerance: float = 1e-
 #     out(q) = sum_p b(q, p + F(p)) exp(Z(p)) I(p) / (sum_p b(q, p + F(p)) exp(Z(p)) + eps)
 #
 # with b the bilinear kernel. Hand-written: no maintained package has it (the public CUDA
-# kernels have no CPU path). Stability: Z is shifted by its per-image maximum (the ratio is
-# unchanged; every exp is <= 1, so Z = 1e4 cannot overflow) and clipped from below at -clip (no
-# weight underflows to an exact 0, so a lone low-Z pixel is not mistaken for a hole); eps keeps
-# the division finite; pixels nothing lands on are holes, returned as a 0 in the coverage mask.
+# kernels have no CPU path). Stability: the ratio at q is unchanged by any shift of Z that is
+# the same for every source landing on q. Where an image's Z spans at most ``span`` (30), one
+# shift per image, by its maximum, is used: every exp is in [e^-30, 1], nothing overflows (Z =
+# 1e4) and no weight falls to eps's size (a lone low-Z pixel is not mistaken for a hole). Where
+# Z spans more, the shift is per destination pixel, by the largest Z among the sources landing
+# there (with a bilinear weight > 0): the winner at q has exp = 1, so the softmax stays exact
+# however far apart the weights are (a per-image clip at max - 30 would give every source below
+# it the same weight, and a moving layer 40 above the background would blend with it 50/50).
+# eps keeps the division finite; pixels nothing lands on are holes, 0 in the coverage mask.
 
-SPLAT_CLIP = 30.0   # exp(-30) ~ 1e-13: below eps-sized sums nothing that lands is lost
+SPLAT_SPAN = 30.0   # exp(-30) ~ 1e-13: within this span one per-image shift keeps every weight >> eps
 SPLAT_EPS = 1e-20   # far below every exp(Z - max) * bilinear weight that carries content
 _SPARSE_CHANNELS = 16   # from this many channels splatting runs as sparse matrix products
 _BORDER = 2             # the accumulator's border, where corners outside the picture land
 
 
-def _splat_weights(metric: torch.Tensor | None, like: torch.Tensor, clip: float) -> torch.Tensor:
-    """exp(clip(Z - max_image Z, -clip, 0)): (b 1 h w), differentiable in Z; zeros Z if None."""
+def _splat_weights(metric: torch.Tensor | None, like: torch.Tensor, idx: torch.Tensor, bil: torch.Tensor,
+                   span: float) -> torch.Tensor:
+    """The softmax weights exp(Z - shift), differentiable in Z: (b 1 n), one per source pixel,
+    shifted by the image's max Z where Z spans at most ``span``; else (b 4 n), one per source
+    pixel and destination corner, shifted by the max Z landing on that destination (see the
+    comment above). Ones (b 1 n) without a metric. idx, bil (b 4 n): ``_splat_corners``."""
+    b, n = like.shape[0], like.shape[2] * like.shape[3]
     if metric is None:
-        return like.new_ones(like.shape[0], 1, *like.shape[2:])
-    if metric.ndim != 4 or metric.shape[1] != 1 or metric.shape[0] != like.shape[0] \
+        return like.new_ones(b, 1, n)
+    if metric.ndim != 4 or metric.shape[1] != 1 or metric.shape[0] != b \
             or metric.shape[-2:] != like.shape[-2:]:
         raise ValueError(f"metric must be (b 1 h w) with the image's b, h, w; got {tuple(metric.shape)} "
                          f"for image {tuple(like.shape)}")
-    metric = metric.to(like.dtype)
-    # The shift is a constant of the softmax (detached: the ratio does not depend on it).
-    shifted = metric - metric.detach().amax(dim=(2, 3), keepdim=True)
-    return shifted.clamp(min=-clip).exp()
+    z = metric.to(like.dtype).reshape(b, 1, n)
+    # The shifts are constants of the softmax (detached: the ratio does not depend on them).
+    shifted = z - z.detach().amax(dim=2, keepdim=True)
+    if bool(shifted.detach().amin() >= -span):
+        return shifted.exp()
+    landing = torch.where(bil > 0, shifted.detach(), float("-inf")).reshape(b, -1)       # (b 4n)
+    size = int(idx.max()) + 1
+    top = landing.new_full((b, size), float("-inf")).scatter_reduce(1, idx.reshape(b, -1), landing, "amax")
+    per_corner = torch.gather(top, 1, idx.reshape(b, -1)).reshape(b, 4, n)
+    # corners of bilinear weight 0 may sit where nothing else lands (-inf): exp is capped at 1
+    return (shifted - per_corner).clamp(max=0.0).exp()
 
 
 def _splat_corners(flow: torch.Tensor):
@@ -205,27 +222,31 @@ def _pad(values: torch.Tensor, h: int, w: int) -> torch.Tensor:
 class _WeightedSplat(torch.autograd.Function):
     """out = sum b e I / (sum b e + eps), forward and backward written out by hand: nothing per
     corner is kept for autograd, and for many channels both directions are sparse matrix
-    products with one (source pixel x destination pixel) matrix A^T of bilinear weights."""
+    products with one (source pixel x destination pixel) matrix A^T of bilinear weights.
+    e: (b 1 n) one weight per source pixel, or (b 4 n) one per source pixel and corner."""
 
     @staticmethod
-    def forward(ctx, image, flow, e, eps):
+    def forward(ctx, image, flow, e, eps, idx, bil, ax, ay):
         b, c, h, w = image.shape
         n, size = h * w, _padded((h, w))
-        idx, bil, ax, ay = _splat_corners(flow)
-        src = torch.cat([image.reshape(b, c, n) * e.reshape(b, 1, n), e.reshape(b, 1, n)], dim=1)
+        per_corner = e.shape[1] == 4
+        if per_corner:    # [I, 1] spread with the weights b_k e_k of each corner
+            src, corner_weight = torch.cat([image.reshape(b, c, n), image.new_ones(b, 1, n)], dim=1), bil * e
+        else:
+            src, corner_weight = torch.cat([image.reshape(b, c, n) * e, e], dim=1), bil
         if c >= _SPARSE_CHANNELS and not any(ctx.needs_input_grad[:3]):
             # inference: one scatter per corner (no 4x temporary, no sparse matrix to build)
             acc = image.new_zeros(b, c + 1, size)
             for k in range(4):
-                acc.scatter_add_(2, idx[:, k:k + 1].expand(b, c + 1, n), src * bil[:, k:k + 1])
+                acc.scatter_add_(2, idx[:, k:k + 1].expand(b, c + 1, n), src * corner_weight[:, k:k + 1])
         elif c >= _SPARSE_CHANNELS:
-            pattern = _bilinear_matrix(idx, bil, size)
+            pattern = _bilinear_matrix(idx, corner_weight, size)
             # (c+1, b n) @ A^T: the scatter of every channel and corner in one product
             acc = rearrange(rearrange(src, "b c n -> c (b n)") @ pattern, "c (b n) -> b c n", b=b)
             ctx.pattern = pattern
         else:                               # few channels: one scatter for all 4 corners
             acc = image.new_zeros(b, c + 1, size)                   # (b c+1 P) on the padded grid
-            spread = (src[:, :, None] * bil[:, None]).reshape(b, c + 1, 4 * n)
+            spread = (src[:, :, None] * corner_weight[:, None]).reshape(b, c + 1, 4 * n)
             acc.scatter_add_(2, idx.reshape(b, 1, 4 * n).expand(b, c + 1, 4 * n), spread)
         acc = _crop(acc, h, w)
         den = acc[:, c:] + eps                                      # (b 1 h w)
@@ -240,27 +261,31 @@ class _WeightedSplat(torch.autograd.Function):
         image, e, idx, bil, ax, ay, out, den = ctx.saved_tensors
         b, c, h, w = image.shape
         n = h * w
-        e = e.reshape(b, 1, n)
-        # With G = dL/dout / den and H = <G, out>, a weight w_k = b_k e of a normalised sum has
-        # dL/dw_k = <G(q_k), I(p)> - H(q_k), and dL/dI(p) = e sum_k b_k G(q_k).
+        per_corner = e.shape[1] == 4
+        # With G = dL/dout / den and H = <G, out>, a weight w_k = b_k e_k of a normalised sum
+        # has dL/dw_k = <G(q_k), I(p)> - H(q_k), and dL/dI(p) = sum_k b_k e_k G(q_k).
         g = grad_out / den
         h_dot = (g * out).sum(1, keepdim=True)                      # (b 1 h w)
-        if c >= _SPARSE_CHANNELS:
+        if c >= _SPARSE_CHANNELS:   # the pattern's values are b_k e_k per corner, or b_k
             spread, dots = _sparse_backward(ctx.pattern, g, h_dot, image, idx)
-            grad_image = rearrange(spread * rearrange(e, "b 1 n -> b n 1"), "b (h w) c -> b c h w", h=h)
+            spread = spread if per_corner else spread * rearrange(e, "b 1 n -> b n 1")
+            grad_image = rearrange(spread, "b (h w) c -> b c h w", h=h)
         else:
             g_full = _pad(torch.cat([g, h_dot], 1), h, w)           # (b c+1 P), zero border
             gk = torch.gather(g_full, 2, idx.reshape(b, 1, 4 * n).expand(b, c + 1, 4 * n))
             gk = gk.reshape(b, c + 1, 4, n)                                    # G(q_k)
-            grad_image = ((gk[:, :c] * bil[:, None]).sum(2) * e).reshape(b, c, h, w)
+            if per_corner:
+                grad_image = (gk[:, :c] * (bil * e)[:, None]).sum(2).reshape(b, c, h, w)
+            else:
+                grad_image = ((gk[:, :c] * bil[:, None]).sum(2) * e).reshape(b, c, h, w)
             dots = (gk[:, :c] * image.reshape(b, c, 1, n)).sum(1) - gk[:, c]  # (b 4 n)
-        grad_e = (dots * bil).sum(1, keepdim=True).reshape(b, 1, h, w)
+        grad_e = dots * bil if per_corner else (dots * bil).sum(1, keepdim=True)
         g_bil = dots * e                                            # (b 4 n)
         bx, by = 1 - ax, 1 - ay
         grad_x = (g_bil[:, 1] - g_bil[:, 0]) * by + (g_bil[:, 3] - g_bil[:, 2]) * ay
         grad_y = (g_bil[:, 2] - g_bil[:, 0]) * bx + (g_bil[:, 3] - g_bil[:, 1]) * ax
         grad_flow = torch.stack([grad_x, grad_y], 1).reshape(b, 2, h, w)
-        return grad_image, grad_flow, grad_e, None
+        return grad_image, grad_flow, grad_e, None, None, None, None, None
 
 
 def _bilinear_matrix(idx: torch.Tensor, bil: torch.Tensor, size: int) -> torch.Tensor:
@@ -305,7 +330,7 @@ def _check_splat_inputs(image: torch.Tensor, flow: torch.Tensor) -> None:
 
 
 def softmax_splat(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None,
-                  clip: float = SPLAT_CLIP, eps: float = SPLAT_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+                  span: float = SPLAT_SPAN, eps: float = SPLAT_EPS) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward-warp ``image`` by ``flow``: the pixel at p moves to p + flow(p).
 
     image: (b c h w); flow: (b 2 h w) in pixels, (x, y) (the convention of this module); metric:
@@ -316,33 +341,51 @@ def softmax_splat(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor 
     _check_splat_inputs(image, flow)
     # fp32 island: target positions (as in backward_warp) and the normalised softmax sums
     with fp32_island("softmax splatting", image, flow, metric) as (image, flow, metric):
-        e = _splat_weights(metric, image, clip)
-        out, covered = _WeightedSplat.apply(image, flow.to(image.dtype), e, eps)
+        flow = flow.to(image.dtype)
+        idx, bil, ax, ay = _splat_corners(flow)
+        e = _splat_weights(metric, image, idx, bil, span)
+        out, covered = _WeightedSplat.apply(image, flow, e, eps, idx, bil, ax, ay)
     return out, covered
 
 
 def softmax_splat_reference(image: torch.Tensor, flow: torch.Tensor, metric: torch.Tensor | None = None,
-                            clip: float = SPLAT_CLIP, eps: float = SPLAT_EPS) -> tuple[torch.Tensor, torch.Tensor]:
+                            span: float = SPLAT_SPAN, eps: float = SPLAT_EPS) -> tuple[torch.Tensor, torch.Tensor]:
     """The plain form of ``softmax_splat`` (same arguments and result): four ``scatter_add``
     calls differentiated by autograd. Kept as the check of the fast path and as the
     benchmark's reference."""
     _check_splat_inputs(image, flow)
     b, c, h, w = image.shape
     n = h * w
-    e = _splat_weights(metric, image, clip).reshape(b, 1, n)
     flow = flow.to(image.dtype)
     xs = torch.arange(w, device=image.device, dtype=image.dtype)
     ys = torch.arange(h, device=image.device, dtype=image.dtype)[:, None]
     tx, ty = (flow[:, 0] + xs).reshape(b, n), (flow[:, 1] + ys).reshape(b, n)
     x0, y0 = tx.detach().floor(), ty.detach().floor()
-    src = torch.cat([image.reshape(b, c, n) * e, e], dim=1)
-    acc = image.new_zeros(b, c + 1, n + 1)
+    corners = []                                                    # (index (b n), bilinear weight (b n))
     for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
         x, y = x0 + dx, y0 + dy
         weight = (1 - (tx - x).abs()) * (1 - (ty - y).abs())        # bilinear kernel, in [0, 1]
         inside = (x >= 0) & (x < w) & (y >= 0) & (y < h)
-        index = torch.where(inside, y.long() * w + x.long(), n)
-        acc = acc.scatter_add(2, index[:, None].expand(b, c + 1, n), src * weight[:, None])
+        corners.append((torch.where(inside, y.long() * w + x.long(), n), weight))
+    if metric is None:
+        z = image.new_zeros(b, n)
+    else:
+        z = metric.to(image.dtype).reshape(b, n)
+    z = z - z.detach().amax(dim=1, keepdim=True)                    # the per-image shift
+    top = None
+    if bool(z.detach().amin() < -span):                             # the per-destination shift
+        top = image.new_full((b, n + 1), float("-inf"))
+        for index, weight in corners:
+            landing = torch.where(weight.detach() > 0, z.detach(), float("-inf"))
+            top = top.scatter_reduce(1, index, landing, "amax")
+    values = torch.cat([image.reshape(b, c, n), image.new_ones(b, 1, n)], dim=1)      # [I, 1]
+    if top is None:
+        values = values * z.exp()[:, None]
+    acc = image.new_zeros(b, c + 1, n + 1)
+    for index, weight in corners:
+        if top is not None:
+            weight = weight * (z - torch.gather(top, 1, index)).clamp(max=0.0).exp()
+        acc = acc.scatter_add(2, index[:, None].expand(b, c + 1, n), values * weight[:, None])
     den = acc[:, c:, :n]
     out = acc[:, :c, :n] / (den + eps)
     return out.reshape(b, c, h, w), (den > 0).reshape(b, 1, h, w)

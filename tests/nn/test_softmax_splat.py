@@ -145,3 +145,75 @@ def test_inference_path_equals_the_differentiable_one():
     trained, trained_covered = softmax_splat(image.requires_grad_(), flow, metric)
     assert torch.allclose(inference, trained, atol=1e-6)
     assert torch.equal(covered, trained_covered)
+
+
+def _direct_loop_per_destination(image, flow, metric):
+    """Softmax splatting pixel by pixel with every destination's softmax taken over the sources
+    landing on it (shifted by their largest Z), however far apart the weights are."""
+    b, c, h, w = image.shape
+    out = torch.zeros(b, c, h, w, dtype=image.dtype)
+    covered = torch.zeros(b, 1, h, w, dtype=torch.bool)
+    for i in range(b):
+        landed = {}                                     # (qy, qx) -> [(Z, kernel, value)]
+        for y in range(h):
+            for x in range(w):
+                tx, ty = x + flow[i, 0, y, x].item(), y + flow[i, 1, y, x].item()
+                x0, y0 = math.floor(tx), math.floor(ty)
+                for qx in (x0, x0 + 1):
+                    for qy in (y0, y0 + 1):
+                        kernel = (1 - abs(tx - qx)) * (1 - abs(ty - qy))
+                        if 0 <= qx < w and 0 <= qy < h and kernel > 0:
+                            landed.setdefault((qy, qx), []).append((metric[i, 0, y, x].item(), kernel, image[i, :, y, x]))
+        for (qy, qx), sources in landed.items():
+            top = max(z for z, _, _ in sources)
+            weights = [kernel * math.exp(z - top) for z, kernel, _ in sources]
+            num = sum(wt * value for wt, (_, _, value) in zip(weights, sources))
+            out[i, :, qy, qx] = num / (sum(weights) + SPLAT_EPS)
+            covered[i, 0, qy, qx] = True
+    return out, covered
+
+
+def test_a_layer_far_above_the_background_still_wins_its_collisions():
+    """Two pixels land on x = 1 with Z = 45 (the moving layer) and Z = 5 (background), while the
+    image's largest Z is 100: both are more than 30 below it. A per-image clip at max - 30 gave
+    them the same weight (out 3.0, a 50/50 blend); the softmax gives the layer e^40 : 1."""
+    image = torch.zeros(1, 1, 1, 5, dtype=torch.float64)
+    image[0, 0, 0, 0], image[0, 0, 0, 2] = 1.0, 5.0
+    flow = torch.zeros(1, 2, 1, 5, dtype=torch.float64)
+    flow[0, 0, 0, 0], flow[0, 0, 0, 2] = 1.0, -1.0      # pixels 0 and 2 collide at x = 1
+    flow[0, 0, 0, 1] = 3.0                               # pixel 1 leaves for x = 4
+    metric = torch.tensor([[[[45.0, 100.0, 5.0, 0.0, 0.0]]]], dtype=torch.float64)
+    for splat in (softmax_splat, softmax_splat_reference):
+        out, covered = splat(image, flow, metric)
+        assert out[0, 0, 0, 1].item() == pytest.approx((1.0 + 5.0 * math.exp(-40.0)) / (1.0 + math.exp(-40.0)), abs=1e-15)
+        assert out[0, 0, 0, 4].item() == 0.0             # pixel 1 carried value 0
+        assert covered[0, 0].tolist() == [[False, True, False, True, True]]
+
+
+@pytest.mark.parametrize("channels", [3, 20])   # the scatter path and the sparse-product path
+def test_weights_spanning_hundreds_agree_with_the_direct_loop(channels):
+    torch.manual_seed(6)
+    image = torch.randn(2, channels, 5, 6, dtype=torch.float64)
+    flow = torch.randn(2, 2, 5, 6, dtype=torch.float64) * 2.0
+    metric = torch.randn(2, 1, 5, 6, dtype=torch.float64) * 60.0   # spans ~300: per-destination shifts
+    out, covered = softmax_splat(image, flow, metric)
+    expected, expected_covered = _direct_loop_per_destination(image, flow, metric)
+    assert torch.allclose(out, expected, atol=1e-12)
+    assert torch.equal(covered, expected_covered)
+    args = [image.requires_grad_(), flow.requires_grad_(), metric.requires_grad_()]
+    plain, _ = softmax_splat_reference(*args)
+    fast, _ = softmax_splat(*args)
+    assert torch.allclose(fast, plain, atol=1e-12)
+    upstream = torch.randn_like(fast)
+    for g_fast, g_plain in zip(torch.autograd.grad(fast, args, upstream), torch.autograd.grad(plain, args, upstream)):
+        assert torch.allclose(g_fast, g_plain, atol=1e-10)
+
+
+@pytest.mark.parametrize("channels", [2, 17])
+def test_per_destination_gradients_match_finite_differences(channels):
+    torch.manual_seed(7)
+    image = torch.randn(1, channels, 3, 4, dtype=torch.float64, requires_grad=True)
+    flow = (torch.randn(1, 2, 3, 4, dtype=torch.float64) * 1.3).requires_grad_()
+    metric = (torch.randn(1, 1, 3, 4, dtype=torch.float64) * 8.0).requires_grad_()
+    metric.data[0, 0, 0, 0] = 60.0                       # one source far above: per-destination shifts
+    assert torch.autograd.gradcheck(lambda i, f, m: softmax_splat(i, f, m)[0], (image, flow, metric))
