@@ -161,7 +161,7 @@ def mathieu_recipe(preset: str = "small") -> Recipe:
              "small": TrainConfig(steps=3000, batch_size=8, lr=1e-3, grad_clip=None,
                                   checkpoint_every=250),
              "paper": TrainConfig(steps=100_000, batch_size=8, lr=2e-4, grad_clip=None,
-                                  checkpoint_every=2000)}[preset]
+                                  checkpoint_every=2000, checkpoint_minutes=30)}[preset]
     data = DataConfig("bouncing-digits",
                       {"num_frames": model.context_frames + future, "size": 32})
     return Recipe(method="baselines.mathieu", preset=preset, model=model, train=train, data=data)

@@ -257,6 +257,7 @@ def _train(base: str, stage: str) -> TrainConfig:
                        grad_clip=10.0, lr_schedule=schedule,
                        lr_final_factor=0.0 if schedule == "linear" else 0.1,
                        log_every=20, checkpoint_every=max(steps // 5, 100),
+                       checkpoint_minutes=30 if base == "paper" else None,
                        # every stage writes samples (reconstructions of x0 for the image
                        # encoder, sampled videos for the flow) 4 times and at the end
                        sample_every=max(steps // 4, 1))

@@ -222,7 +222,8 @@ def _train(base: str, stage: str) -> TrainConfig:
              ("paper", "vae"): 200_000, ("paper", "diffusion"): 500_000, ("paper", "attention"): 200_000}[(base, stage)]
     batch = {"small": {"vae": 8, "diffusion": 16, "attention": 4}[stage], "paper": 64}[base]
     return TrainConfig(steps=steps, batch_size=batch, grad_clip=1.0, warmup_steps=min(500, steps // 20),
-                       log_every=20, checkpoint_every=max(steps // 10, 100))
+                       log_every=20, checkpoint_every=max(steps // 10, 100),
+                       checkpoint_minutes=30 if base == "paper" else None)
 
 
 def vae_recipe(preset: str = "small") -> Recipe:
@@ -318,6 +319,7 @@ def render_recipe(preset: str = "small") -> Recipe:
     else:
         steps = {"small": 3000, "paper": 300_000}[base]
         train = TrainConfig(steps=steps, batch_size={"small": 8, "paper": 32}[base], grad_clip=1.0,
-                            warmup_steps=min(200, steps // 20), log_every=20, checkpoint_every=max(steps // 10, 100))
+                            warmup_steps=min(200, steps // 20), log_every=20, checkpoint_every=max(steps // 10, 100),
+                            checkpoint_minutes=30 if base == "paper" else None)
     return Recipe(method="dynamics-render", preset=preset, model=render_config(preset), train=train,
                   data=render_data(preset))

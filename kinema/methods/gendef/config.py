@@ -210,6 +210,7 @@ def _train(base: str, stage: str) -> TrainConfig:
     # saved and sampled in place of the raw generators (the model's ema_prefixes)
     return TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=25,
                        checkpoint_every=max(steps // 5, 100), sample_every=steps // 3,
+                       checkpoint_minutes=30 if base == "paper" else None,
                        ema_decay=stylegan_ema_decay(batch) if base == "paper" else None)
 
 

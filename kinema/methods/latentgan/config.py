@@ -213,6 +213,7 @@ def image_recipe(preset: str = "small") -> Recipe:
         # and sampled in place of the raw generator
         train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=20,
                             checkpoint_every=max(steps // 10, 100), sample_every=steps // 5,
+                            checkpoint_minutes=30 if p["base"] == "paper" else None,
                             ema_decay=stylegan_ema_decay(batch) if p["base"] == "paper" else None)
     return Recipe(method="latentgan-image", preset=preset, model=image_config(preset),
                   train=train, data=_image_data(p))
@@ -244,5 +245,6 @@ def temporal_recipe(preset: str = "small") -> Recipe:
         # grows while it learns), so a jump of the loss is no sign of divergence here
         train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, ema_decay=EMA_DECAY,
                             log_every=20, divergence_factor=None,
-                            checkpoint_every=max(steps // 5, 100))
+                            checkpoint_every=max(steps // 5, 100),
+                            checkpoint_minutes=30 if p["base"] == "paper" else None)
     return Recipe(method="latentgan-temporal", preset=preset, model=model, train=train, data=data)
