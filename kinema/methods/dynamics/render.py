@@ -130,6 +130,15 @@ class ImageRenderer(nn.Module, Pretrained):
     def scales(self) -> int:
         return len(self.config.widths)
 
+    def expected_input(self) -> dict:
+        """What the sampler reads (``kinema.pipelines``): RGB pictures at the motion model's size
+        (the renderer's own without one), and one period of frames by default."""
+        size = self.motion.image_size if self.motion is not None else self.config.image_size
+        spec = {"channels": 3, "image_size": tuple(int(s) for s in size)}
+        if self.motion is not None:
+            spec["num_frames"] = int(self.motion.period)
+        return spec
+
     def check_picture(self, image: torch.Tensor) -> None:
         h, w = image.shape[-2:]
         step = 2 ** (self.scales - 1)

@@ -176,3 +176,16 @@ def test_a_loop_is_sampled_by_ddim_with_self_recurrence_by_default(sampler):
     _, plain = animate(renderer, image, seed=2, progress=False)
     assert torch.allclose(plain, predict_spectral_volume(renderer.motion, image, seed=2, sampler="dpm",
                                                          progress=False)[0], atol=1e-5)
+
+
+def test_the_python_pipeline_loads_the_sampler_folder(sampler, picture):
+    """``kinema.pipelines.load`` on the folder ``kinema animate`` reads: the renderer says its
+    input (RGB at the motion model's size, one period of frames by default)."""
+    import kinema.pipelines
+
+    pipe = kinema.pipelines.load(sampler)
+    assert pipe.spec == {"channels": 3, "size": (16, 16), "num_frames": 8}
+    result = pipe(picture, num_samples=2, seed=1)
+    assert result.frames_float.shape == (2, 8, 3, 16, 16)
+    assert torch.isfinite(result.frames_float).all()
+    assert not torch.equal(result.frames_float[0], result.frames_float[1])     # two spectral volumes, two motions
