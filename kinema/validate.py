@@ -168,7 +168,7 @@ def check_frame_count(name: str, frames, what: str = "frames") -> Any:
         return frames
     check_number(name, frames, 1, None, integer=True)
     if frames > MAX_FRAMES:
-        raise KinemaError(f"{name}: {frames} {what} is more than the limit of {MAX_FRAMES} "
+        raise KinemaError(f"{name}: {short_repr(frames)} {what} is more than the limit of {MAX_FRAMES} "
                           f"(KINEMA_MAX_FRAMES)")
     return frames
 
@@ -179,7 +179,7 @@ def check_video_count(name: str, num) -> Any:
         return num
     check_number(name, num, 1, None, integer=True)
     if num > MAX_VIDEOS:
-        raise KinemaError(f"{name} {num} is more than the limit of {MAX_VIDEOS} (KINEMA_MAX_VIDEOS)")
+        raise KinemaError(f"{name} {short_repr(num)} is more than the limit of {MAX_VIDEOS} (KINEMA_MAX_VIDEOS)")
     return num
 
 

@@ -50,8 +50,8 @@ def register(app: typer.Typer) -> None:
         from kinema.train.recipes import build_recipe, train_recipe
         from kinema.validate import check_number, check_seed
 
-        check_number("--steps (train.steps)", steps, 0, None, integer=True)
-        check_number("--batch-size (train.batch_size)", batch_size, 1, None, integer=True)
+        check_number("--steps (train.steps)", steps, 0, MAX_STEPS, integer=True)
+        check_number("--batch-size (train.batch_size)", batch_size, 1, MAX_BATCH, integer=True)
         check_seed("--seed (train.seed)", seed)
 
         if config is not None:
@@ -86,6 +86,12 @@ TRAIN_EXAMPLES = ("Examples: kinema train ile --preset small --out runs/ile  |  
                   "kinema train --config recipe.yaml --set train.steps=50")
 RECIPE_EXAMPLES = ("Example: kinema recipe cinn-flow --preset small-clouds --set "
                    "train.steps=500 --format json > recipe.json")
+
+
+# Bounds of --steps and --batch-size far beyond any run: a step counter stays an int64 (the
+# checkpoints' step) and a batch a number a data loader can hold
+MAX_STEPS = 2 ** 63 - 1
+MAX_BATCH = 1 << 20
 
 
 def apply_flags(recipe, *, data=None, steps=None, batch_size=None, seed=None) -> None:
