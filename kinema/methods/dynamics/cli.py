@@ -88,7 +88,7 @@ def check_animation_work(renderer, options) -> int:
 # What ``kinema poke`` takes: far beyond any use, bounded so the simulation stays a bounded
 # amount of work (its substeps grow as sqrt(stiffness): at most 100 keeps them under ~63 per
 # frame, modal.MAX_SUBSTEPS) and its numbers finite.
-MAX_FORCE = 1000.0               # px/frame, each component
+MAX_FORCE = 1000.0               # px (the largest swing it gives), each component
 DAMPING_RANGE = (0.0, 10.0)      # the damping ratio zeta (1: critical)
 MAX_STIFFNESS = 100.0
 MAX_MODES = 64
@@ -101,7 +101,7 @@ def check_poke_options(force, damping, stiffness, frames, modes, seed, fps) -> N
     from kinema.validate import check_frame_count, check_number, check_seed
 
     for component in force:
-        check_number("--force", component, -MAX_FORCE, MAX_FORCE, unit=" px/frame")
+        check_number("--force", component, -MAX_FORCE, MAX_FORCE, unit=" px")
     check_number("--damping", damping, *DAMPING_RANGE)
     check_number("--stiffness", stiffness, 0.0, MAX_STIFFNESS, above=True)
     check_frame_count("--frames", frames)
@@ -134,7 +134,7 @@ def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tu
          fps: float = 25.0, modes: int = 4, device: str = "cpu") -> list[Path]:
     """Interactive dynamics (Eq. (6)): the picture's spectral volume as a modal basis, poked at
     ``at`` (x, y pixels of the picture as the model sees it) with an impulse ``force`` (dx, dy
-    px/frame), simulated and rendered frame by frame."""
+    px: the most a poked pixel swings, ``modal.modal_basis``), simulated and rendered frame by frame."""
     import torch
 
     from kinema.methods.dynamics.apps import load_sampler, prepare_picture
@@ -174,7 +174,7 @@ def register(app: typer.Typer) -> None:
         image: Path = typer.Argument(..., help="the picture to poke (png, jpg, ...)"),
         model: Path = typer.Option(..., help="a trained dynamics-render model (or its run folder)"),
         at: str = typer.Option(..., help="X,Y: the poked pixel of the picture as the model sees it"),
-        force: str = typer.Option(..., help="DX,DY: the impulse, a velocity in px/frame"),
+        force: str = typer.Option(..., help="DX,DY: the impulse, in px: the most a poked pixel swings (where the picture moves most)"),
         damping: float = typer.Option(0.03, help="damping ratio zeta of every mode"),
         stiffness: float = typer.Option(1.0, help="scales the modes' spring constants (frequency^2)"),
         frames: Optional[int] = typer.Option(None, help="frames to simulate (default: two periods)"),

@@ -2,8 +2,10 @@
 image-space modal basis (Davis et al. 2015, the paper's ref. [22]).
 
 The spectral volume at chosen frequencies f_j is a set of complex mode shapes Phi_j(p) in C^2
-(x: Re dx + i Im dx, y: Re dy + i Im dy), each scaled to a peak magnitude of 1 px. The
-displacement of the scene is their sum weighted by complex modal coordinates, Eq. (6):
+(x: Re dx + i Im dx, y: Re dy + i Im dy), all scaled by ONE factor, so the relative amplitudes
+the spectral volume predicts between modes and pixels are kept (Davis et al.: the image-space
+modal basis is the motion spectrum as observed). The displacement of the scene is their sum
+weighted by complex modal coordinates, Eq. (6):
 
     F_t(p) = Re sum_j Phi_j(p) q_j(t)
 
@@ -13,10 +15,15 @@ omega_j = 2 pi j / period (bin j of the ``period``-frame FFT, radians per frame)
     q_j'' = -k omega_j^2 q_j - 2 zeta sqrt(k) omega_j q_j' + f_j(t)
 
 with ``stiffness`` k (1: the frequencies the picture's motion has) and damping ratio zeta. A poke
-is an impulse: a velocity ``force`` (dx, dy) px/frame given to pixel p, projected onto the modes,
-f_j = Phi_j(p)^H force, which sets q_j'(0) (Davis et al.: modal forces are the projection of the
-user's force on the mode shapes). Integration is semi-implicit (symplectic) Euler, the paper's
-"explicit Euler" made symplectic:
+is an impulse at pixel p, projected onto the modes, f_j = Phi_j(p)^H force, which sets q_j'(0)
+(Davis et al.: modal forces are the projection of the user's force on the mode shapes). With
+equal modal masses, mode j then swings by |Phi_j(p)|^2 |force| / omega_j: slow modes answer
+more, as an impulse on a softer spring does. The one scale of the basis is chosen so that
+max_p sum_j |Phi_j(p)|^2 / omega_j = 1 frame: ``force`` (dx, dy) is in px, the most a pixel
+can swing (undamped) when poked with it, reached where the picture moves most (a per-mode peak
+of 1 px instead made the swing |force| / omega: ~70 px at a 150-frame period for a force of 3,
+whatever the picture). Integration is semi-implicit (symplectic) Euler, the paper's "explicit
+Euler" made symplectic:
 
     v <- v + h (-k omega^2 q - c v);   q <- q + h v
 
@@ -39,8 +46,9 @@ from kinema.errors import KinemaError
 
 @dataclass
 class ModalBasis:
-    """Mode shapes ``shapes`` (m 2 h w) complex (peak |Phi_j| = 1 px), angular frequencies
-    ``omega`` (m) in radians per frame, and the spectral-volume bins they came from."""
+    """Mode shapes ``shapes`` (m 2 h w) complex (the spectral volume's bins times one scale,
+    max_p sum_j |Phi_j(p)|^2 / omega_j = 1), angular frequencies ``omega`` (m) in radians per
+    frame, and the spectral-volume bins they came from."""
     shapes: torch.Tensor
     omega: torch.Tensor
     bins: tuple[int, ...]
@@ -67,11 +75,11 @@ def modal_basis(volume: torch.Tensor, period: int, bins: tuple[int, ...] | None 
     bins = tuple(int(j) for j in bins)
     if not bins or any(not 0 < j < k for j in bins):
         raise KinemaError(f"modal frequencies must be bins 1..{k - 1} of the spectral volume; got {bins}")
-    chosen = shapes[list(bins)]
-    peak = chosen.abs().square().sum(dim=1).sqrt().flatten(1).amax(dim=1)            # (m,)
-    chosen = chosen / peak.clamp_min(1e-12).view(-1, 1, 1, 1)
+    chosen = shapes[list(bins)]                                                       # (m 2 h w)
     omega = torch.tensor([2.0 * math.pi * j / period for j in bins], dtype=torch.float64)
-    return ModalBasis(chosen, omega, bins)
+    # one scale for every mode: the largest undamped swing of a poke is |force| px (module docstring)
+    swing = (chosen.abs().square().sum(dim=1) / omega.view(-1, 1, 1)).sum(dim=0).amax()
+    return ModalBasis(chosen / swing.clamp_min(1e-24).sqrt(), omega, bins)
 
 
 def update_matrix(omega: torch.Tensor, dt: float, stiffness: float, damping: float) -> torch.Tensor:
@@ -124,10 +132,11 @@ class ModalSimulator:
         self.v = torch.zeros(m, dtype=torch.complex128)
 
     def poke(self, x: float, y: float, force: tuple[float, float]) -> None:
-        """An impulse: velocity ``force`` (dx, dy) px/frame at pixel (x, y), projected on the modes."""
+        """An impulse ``force`` (dx, dy) at pixel (x, y), projected on the modes; in px: the most
+        a pixel swings when poked with it (module docstring)."""
         h, w = self.basis.size
         if len(force) != 2 or not all(isinstance(f, numbers.Real) and math.isfinite(f) for f in force):
-            raise KinemaError(f"the poke's force must be two finite numbers (dx, dy) px/frame; "
+            raise KinemaError(f"the poke's force must be two finite numbers (dx, dy) px; "
                               f"got {str(force)[:60]}")
         if not (0 <= x <= w - 1 and 0 <= y <= h - 1) or not all(map(math.isfinite, (x, y))):
             raise KinemaError(f"the poke at ({x:g}, {y:g}) is outside the picture: x must be in 0..{w - 1} "

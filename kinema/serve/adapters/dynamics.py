@@ -6,15 +6,13 @@
   the spectral volume shown as pictures (``apps.spectral_volume_picture``).
 - *Poke*: ``modal.poke_frames`` — the picture's spectral volume as a modal basis (Eq. (6)), an
   impulse at the drag point, frames yielded as they are simulated and rendered. The drag of
-  (dx, dy) px sets the poked pixel's velocity to (dx, dy) * omega_1 px/frame (omega_1 = 2 pi /
-  period, the lowest mode's angular frequency), so a mode near omega_1 swings about as far as
-  the drag. The spectral volume of a (model, picture, seed) is computed once and kept: only the
+  (dx, dy) px is the poke's force, the most the poked pixel swings (where the picture moves
+  most; ``modal.modal_basis`` keeps the predicted relative amplitudes under one scale). The spectral volume of a (model, picture, seed) is computed once and kept: only the
   first poke of a picture waits for the diffusion sampler (the page asks for it as soon as the
   picture is shown, ``prepare``).
 """
 from __future__ import annotations
 
-import math
 import threading
 from collections import OrderedDict
 
@@ -165,11 +163,10 @@ def stream_poke(renderer, ready: dict, request):
 
     image, period = ready["image"], ready["period"]
     h, w = image.shape[-2:]
-    omega = 2 * math.pi / period
     try:   # an unstable step or a point off the picture: a 400 before streaming
         simulator = ModalSimulator(ready["basis"], request.stiffness, request.damping)
         simulator.poke(request.point[0] * (w - 1), request.point[1] * (h - 1),
-                       (request.drag[0] * w * omega, request.drag[1] * h * omega))
+                       (request.drag[0] * w, request.drag[1] * h))
     except KinemaError as err:
         raise ApiError(400, str(err)) from None
 

@@ -17,20 +17,53 @@ def _volume(seed: int = 0) -> torch.Tensor:
     return torch.randn(8, 4, 12, 10)                       # (k 4 h w), period 16
 
 
-def test_basis_takes_the_strongest_bins_with_unit_peak_and_their_frequencies():
+def test_basis_takes_the_strongest_bins_keeps_their_relative_amplitudes_and_one_scale():
     volume = _volume()
     volume[3] *= 10.0
     volume[6] *= 5.0
     basis = modal_basis(volume, period=16, num_modes=2)
     assert basis.bins == (3, 6)
-    assert torch.allclose(basis.omega, torch.tensor([2 * math.pi * 3 / 16, 2 * math.pi * 6 / 16], dtype=torch.float64))
-    peak = basis.shapes.abs().square().sum(1).sqrt().flatten(1).amax(1)
-    assert torch.allclose(peak, torch.ones(2, dtype=torch.float64))
-    # mode 0 is bin 3 as a complex field: (Re dx + i Im dx, Re dy + i Im dy) / its peak
-    raw = torch.complex(volume[3, :2].double(), volume[3, 2:].double())
-    assert torch.allclose(basis.shapes[0], raw / raw.abs().square().sum(0).sqrt().max())
+    omega = torch.tensor([2 * math.pi * 3 / 16, 2 * math.pi * 6 / 16], dtype=torch.float64)
+    assert torch.allclose(basis.omega, omega)
+    # the modes are bins 3 and 6 as complex fields (Re dx + i Im dx, Re dy + i Im dy), both
+    # divided by the same c, with max_p sum_j |Phi_j(p)|^2 / omega_j = 1
+    raw = torch.complex(volume[[3, 6], :2].double(), volume[[3, 6], 2:].double())
+    c = (raw.abs().square().sum(1) / omega.view(2, 1, 1)).sum(0).max().sqrt()
+    assert torch.allclose(basis.shapes, raw / c)
     with pytest.raises(KinemaError, match="bins 1..7"):
         modal_basis(volume, 16, bins=(0,))
+
+
+def test_a_poke_is_two_damped_oscillators_in_the_predicted_proportions():
+    """Two modes (bins 1 and 3 of a 150-frame period, the paper's regime) with the second at half
+    the first's amplitude: the poked pixel follows sum_j |Phi_j|^2 d e^(-zeta w t) sin(w_d t) / w_d
+    (period 2 pi / w_d, decay zeta w), and an undamped poke at the pixel that moves most swings
+    it by at most |force| px."""
+    period, h, w = 150, 4, 5
+    volume = torch.zeros(4, 4, h, w, dtype=torch.float64)
+    volume[1, 0] = torch.linspace(0.0, 1.0, h * w, dtype=torch.float64).reshape(h, w) * 30.0
+    volume[3, 0] = 0.5 * volume[1, 0]
+    basis = modal_basis(volume, period, bins=(1, 3))
+    assert torch.allclose(basis.shapes[1], 0.5 * basis.shapes[0])        # the predicted proportion kept
+    omega = basis.omega
+    # max_p sum_j |Phi_j|^2 / w_j = 1 at the pixel that moves most, (x 4, y 3)
+    phi = basis.shapes[:, 0, 3, 4].real
+    assert float((phi ** 2 / omega).sum()) == pytest.approx(1.0, rel=1e-12)
+    zeta, force = 0.05, 3.0
+    sim = ModalSimulator(basis, damping=zeta, substeps=100)
+    sim.poke(4, 3, (force, 0.0))
+    omega_d = omega * math.sqrt(1 - zeta ** 2)
+    for t in range(1, 151):
+        sim.step()
+        exact = float((phi ** 2 * force * torch.exp(-zeta * omega * t) * torch.sin(omega_d * t) / omega_d).sum())
+        assert sim.displacement()[0, 3, 4].item() == pytest.approx(exact, abs=2e-3 * force)
+    undamped = ModalSimulator(basis, damping=0.0, substeps=100)
+    undamped.poke(4, 3, (force, 0.0))
+    swing = max(abs(d[0, 3, 4].item()) for d in simulate(undamped, 2 * period))
+    frames = torch.arange(2 * period, dtype=torch.float64)[:, None]
+    analytic = (phi ** 2 * force * torch.sin(omega * frames) / omega).sum(1).abs().max().item()
+    assert swing == pytest.approx(analytic, abs=2e-3 * force)
+    assert 0.8 * force < swing <= force                  # the modes do not peak together: 0.85 |force|
 
 
 def test_displacement_is_eq6_and_the_poke_projects_the_force():
