@@ -45,6 +45,21 @@ __all__ = ["wasserstein_critic_loss", "wasserstein_generator_loss", "wgan_gradie
            "gradient_angle_penalty"]
 
 
+def _global_moments(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean, unbiased var) over the batch x (b k) of every rank together (one rank: x's own)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return x.mean(0), (x.var(0, unbiased=True) if x.shape[0] > 1 else torch.zeros_like(x[0]))
+    totals = torch.cat([x.sum(0), x.new_tensor([x.shape[0]])])
+    dist.all_reduce(totals)
+    n = totals[-1]
+    mean = totals[:-1] / n
+    squares = (x - mean).pow(2).sum(0)
+    dist.all_reduce(squares)
+    return mean, squares / (n - 1).clamp_min(1)
+
+
 class RunningNormalizer(nn.Module):
     """norm() of the GAP equation: (x - running mean) / running standard deviation, per
     component of x (b k). In training mode the statistics are updated from the batch first
@@ -60,8 +75,8 @@ class RunningNormalizer(nn.Module):
 
     @torch.no_grad()
     def update(self, x: torch.Tensor) -> None:
-        mean = x.mean(0)
-        var = x.var(0, unbiased=True) if x.shape[0] > 1 else torch.zeros_like(mean)
+        """Move the statistics towards x's (b k); under torchrun, the global batch's."""
+        mean, var = _global_moments(x)
         if int(self.batches_seen) == 0:
             self.running_mean.copy_(mean)
             self.running_var.copy_(var)

@@ -29,6 +29,7 @@ from kinema.methods.latentgan.losses import (RunningNormalizer, distance_gradien
 from kinema.methods.latentgan.offset import OffsetBasis
 from kinema.methods.latentgan.temporal import LatentCritic, TemporalGenerator
 from kinema.nn.gan import frozen
+from kinema.nn.sync_batchnorm import synchronize_batch_norms
 from kinema.pretrained import Pretrained, config_from_dict, config_to_dict
 from kinema.stages import open_stage, record_sources
 
@@ -91,6 +92,13 @@ class StyleVideoGAN(nn.Module, Pretrained):
         config.image = config_to_dict(image.config)
         config.embed = config_to_dict(embed.config)
         return image, embed
+
+    def on_train_start(self, batch: dict) -> None:
+        """Under torchrun (two or more ranks) the temporal generator's batch norms (H, T) use
+        the global batch's statistics, as one process would (``kinema.nn.sync_batchnorm``)."""
+        if torch.distributed.is_available() and torch.distributed.is_initialized() \
+                and torch.distributed.get_world_size() > 1:
+            synchronize_batch_norms(self.generator)
 
     def train(self, mode: bool = True) -> "StyleVideoGAN":
         super().train(mode)

@@ -53,9 +53,11 @@ class Hallucinator(nn.Module):
 
     @torch.no_grad()
     def batch_statistics(self, i: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The (mean, biased var) the batch norm normalises the batch ``i`` with."""
+        """The (mean, biased var) the batch norm normalises the batch ``i`` with (the global
+        batch's when the norm is synchronised over ranks, ``kinema.nn.sync_batchnorm``)."""
         with fp32_island("latentgan hallucinator batch norm", self.body(i)) as h:
-            return h.mean(0), h.var(0, unbiased=False)
+            moments = getattr(self.norm, "batch_moments", None)
+            return moments(h) if moments is not None else (h.mean(0), h.var(0, unbiased=False))
 
     def forward(self, i: torch.Tensor, statistics: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         # fp32 island: the batch norm's mean and variance are reductions over the batch, and
