@@ -110,7 +110,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
     async def static_file(request: Request) -> Response:
         name = request.path_params["name"]
         if name not in static:            # a fixed table: no request path reaches the disk
-            raise ApiError(404, f"no static file {name!r}")
+            raise ApiError(404, f"no static file {short_repr(name)}")
         return Response(static[name], media_type=STATIC[name],
                         headers={"Cache-Control": "no-cache"})
 
@@ -147,7 +147,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
     async def run(request: Request) -> Response:
         tab = request.path_params["tab"]
         if tab not in tabs or tab == "poke":
-            raise ApiError(404, f"no tab {tab!r} runs jobs; tabs: "
+            raise ApiError(404, f"no tab {short_repr(tab)} runs jobs; tabs: "
                                 f"{', '.join(t for t in tabs if t != 'poke')}")
         require_type(request, ("application/json",))
         payload = Payload(await read_json(request))
@@ -186,8 +186,8 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         return error_response(422, str(err))
 
     async def http_error(request, err: HTTPException):
-        message = {404: f"no such page {request.url.path!r}",
-                   405: f"{request.method} is not allowed on {request.url.path}"}.get(err.status_code, err.detail)
+        message = {404: f"no such page {short_repr(request.url.path)}",
+                   405: f"{short_repr(request.method)} is not allowed on {short_repr(request.url.path)}"}.get(err.status_code, err.detail)
         return error_response(err.status_code, message)
 
     async def bug(request, err: Exception):

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from kinema.serve.requests import ApiError
+from kinema.validate import short_repr
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "camera", "coins", "moon", "retina",
           "hubble_deep_field", "immunohistochemistry", "grass", "gravel")
@@ -149,13 +150,13 @@ class Catalogue:
             return self.pictures[key].load()
         upload = self.uploads.get(key) if key.startswith("upload-") else None
         if upload is None:
-            raise ApiError(404, f"no picture {key!r}: pick one from the catalogue "
+            raise ApiError(404, f"no picture {short_repr(key)}: pick one from the catalogue "
                                 f"(GET /api/state lists them) or upload one")
         return upload
 
     def clip(self, key: str) -> Clip:
         if key not in self.clips:
-            raise ApiError(404, f"no clip {key!r}; clips: {', '.join(self.clips)}")
+            raise ApiError(404, f"no clip {short_repr(key)}; clips: {', '.join(self.clips)}")
         return self.clips[key]
 
     def listing(self) -> dict:

@@ -18,6 +18,7 @@ from typing import Callable
 
 from kinema.errors import KinemaError
 from kinema.serve.requests import ApiError
+from kinema.validate import short_repr
 
 log = logging.getLogger("kinema.studio")
 
@@ -126,14 +127,14 @@ class Jobs:
     def get(self, key: str) -> Job:
         job = self._jobs.get(key)
         if job is None:
-            raise ApiError(404, f"no job {key!r} (finished jobs are kept for the last {self.keep})")
+            raise ApiError(404, f"no job {short_repr(key)} (finished jobs are kept for the last {self.keep})")
         return job
 
     def media(self, key: str, index: int) -> tuple[bytes, str]:
         """(bytes, media type) of a finished job's media ``index``."""
         job = self.get(key)
         if job.result is None or not 0 <= index < len(job.result.media):
-            raise ApiError(404, f"job {key} has no media #{index}")
+            raise ApiError(404, f"job {short_repr(key)} has no media #{index}")
         types = job.result.types
         return job.result.media[index], types[index] if index < len(types) else "image/png"
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kinema.errors import KinemaError
 from kinema.serve.requests import ApiError
+from kinema.validate import short_repr
 
 log = logging.getLogger("kinema.studio")
 
@@ -151,9 +152,9 @@ class ModelStore:
     def get(self, key: str, tab: str) -> ServedModel:
         model = self.models.get(key)
         if model is None:
-            raise ApiError(404, f"no model {key!r}; models: {', '.join(self.models) or 'none'}")
+            raise ApiError(404, f"no model {short_repr(key)}; models: {', '.join(self.models) or 'none'}")
         if tab not in model.tabs():
-            raise ApiError(400, f"model {key!r} ({model.entry}) does not serve the {tab} tab; "
+            raise ApiError(400, f"model {short_repr(key)} ({model.entry}) does not serve the {tab} tab; "
                                 f"it serves: {', '.join(model.tabs()) or 'no tab (an intermediate stage)'}")
         return model
 
