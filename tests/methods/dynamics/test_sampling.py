@@ -1,5 +1,7 @@
 """Sampling: DDIM and DPM-Solver++ reach the clean latents an oracle denoiser implies, the CFG
-formula of Eq. (5), seeds per sample, and motion self-guidance lowering the seam error."""
+formula of Eq. (5), the guidance term against autograd of the seam loss, self-recurrence against
+its re-noising equation, seeds per sample, motion self-guidance lowering the seam error, and
+slow motion / magnification of ``apps.animate`` with an oracle motion model."""
 from __future__ import annotations
 
 import pytest
@@ -128,3 +130,89 @@ def test_bad_sampler_options_are_refused(stage_b):
         predict_spectral_volume(stage_b, picture(), sampler="dpm", loop=True, recurrence=2, progress=False)
     with pytest.raises(KinemaError, match="picture"):
         predict_spectral_volume(stage_b, torch.zeros(3, 8, 8), steps=2, progress=False)
+
+
+class LinearDenoiser(Oracle):
+    """eps(z, t, c) = scale z + mean(c): z0_hat is linear in z, so the guidance term of Eq. (5)
+    is d z0_hat / d z = (1 - sqrt(1 - a) scale) / sqrt(a) times the seam loss's gradient."""
+
+    scale = 0.3
+
+    def denoise(self, z, timesteps, condition):
+        return self.scale * z + condition.mean(dim=(1, 2, 3)).reshape(-1, 1, 1, 1, 1)
+
+
+def test_the_guidance_term_is_u_times_the_seam_gradient_through_z0_hat():
+    torch.manual_seed(8)
+    model = LinearDenoiser(torch.zeros(4, 4, 3, 3))
+    z = torch.randn(2, 4, 4, 3, 3, dtype=torch.float64)
+    condition = torch.full((2, 3, 3, 3), 0.5, dtype=torch.float64)
+    a, w, u = torch.tensor(0.6, dtype=torch.float64), 1.75, 200.0
+    frames = model.period                                         # the default loop: one whole period
+    eps = guided_noise(model, z, 5, condition, guidance=w, loop=True, loop_weight=u, alpha_bar=a,
+                       loop_frames=frames, slowmo=1.0)
+    plain = model.scale * z + (1 + w) * 0.5                       # CFG: (1 + w)(sz + 0.5) - w sz
+    x0_hat = ((z - (1 - a).sqrt() * plain) / a.sqrt()).requires_grad_(True)
+    seam_error(x0_hat, frames, model.period).sum().backward()
+    expected = plain + u * (1 - (1 - a).sqrt() * model.scale) / a.sqrt() * x0_hat.grad
+    assert torch.allclose(eps, expected, atol=1e-10)
+    assert (eps - plain).abs().amax() > 1e-2                      # the guidance acts at one whole period
+
+
+def test_self_recurrence_renoises_by_the_forward_process():
+    """DDIM (eta 0) with 2 iterations per step: after each step z_prev is noised back to the
+    step's level, z_t = sqrt(a_t / a_prev) z_prev + sqrt(1 - a_t / a_prev) eps' (q(z_t | z_prev)),
+    eps' the sample's next normal draw, and the step is repeated."""
+    clean = torch.randn(4, 4, 2, 2, generator=torch.Generator().manual_seed(9))
+    oracle = Oracle(clean)
+    got = sample_latents(oracle, picture()[None], 1, seed=5, sampler="ddim", steps=2, recurrence=2, progress=False)
+    scheduler = oracle.scheduler("ddim")
+    scheduler.set_timesteps(2)
+    alphas = oracle.alphas.double()
+    generator = torch.Generator().manual_seed(5)
+    z = torch.randn(clean.shape, generator=generator).double()
+    x0 = clean.double()
+    for t in (int(s) for s in scheduler.timesteps):
+        a_t = alphas[t]
+        a_prev = alphas[t - 50] if t - 50 >= 0 else alphas[0]      # set_alpha_to_one=False
+        for r in range(2):
+            eps = (z - a_t.sqrt() * x0) / (1 - a_t).sqrt()
+            previous = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps          # DDIM, eta 0
+            if r == 0:
+                noise = torch.randn(clean.shape, generator=generator).double()
+                z = (a_t / a_prev).sqrt() * previous + (1 - a_t / a_prev).sqrt() * noise
+            else:
+                z = previous
+    assert torch.allclose(got[0, 0].double(), z, atol=1e-5)
+    once = sample_latents(oracle, picture()[None], 1, seed=5, sampler="ddim", steps=2, recurrence=1, progress=False)
+    assert not torch.allclose(once, got, atol=1e-3)
+
+
+def test_animate_slows_and_magnifies_the_motion_it_renders():
+    """``apps.animate`` (what --slowmo and --magnify drive) on an untrained renderer (plain
+    splatting) whose motion model is the oracle of a known spectral volume: dx = 1.5 cos(2 pi t / 8)."""
+    from kinema.methods.dynamics.apps import animate
+    from kinema.methods.dynamics.config import RenderConfig
+    from kinema.methods.dynamics.render import ImageRenderer
+
+    period, size = 8, 16
+    clean = torch.zeros(4, 4, size, size)
+    clean[1, 0] = 1.5 * period / 2                                 # S_1 = a P / 2 on dx
+    renderer = ImageRenderer(RenderConfig(attention_path="", diffusion_path="", image_size=(size, size),
+                                          widths=(4, 8))).eval()
+    renderer.motion = Oracle(clean)
+    renderer.motion.image_size = (size, size)
+    image = picture(1)[None]
+    for slowmo, magnify, frames in ((1.0, 1.0, 8), (2.0, 1.0, 16), (1.0, 0.0, 8), (0.5, 2.0, 4)):
+        videos, volumes = animate(renderer, image, seed=2, slowmo=slowmo, magnify=magnify, progress=False)
+        assert videos.shape == (1, frames, 3, size, size)
+        assert torch.allclose(volumes[0], clean, atol=1e-4)
+        times = torch.arange(frames, dtype=torch.float64) / slowmo
+        motion = torch.zeros(1, frames, 2, size, size)
+        motion[0, :, 0] = (magnify * 1.5 * torch.cos(2 * torch.pi * times / period)).float().view(-1, 1, 1)
+        one_period = torch.cos(2 * torch.pi * torch.arange(period) / period).abs().mean()
+        weight = torch.full((1, 1, size, size), float(1.5 * magnify * one_period))   # W: mean |F| over a period
+        expected = renderer.render(image, motion, weight)
+        assert torch.allclose(videos, expected, atol=1e-3)
+        if magnify == 0.0:
+            assert torch.allclose(videos, image[:, None].expand_as(videos), atol=1e-6)   # no motion at all
