@@ -1,0 +1,305 @@
+"""train.precision, the fp32 islands, train.accumulate and train.activation_checkpointing.
+
+Tolerance of a bf16 step against fp32 (same weights, batch and random draws): every group's
+loss within 3 % (rtol) + 0.02 (atol). bfloat16 keeps 8 significant bits (~0.4 %); a loss is a
+mean of many such rounded terms through several layers, and the tiny stages' losses were
+measured 0.01-0.4 % apart, so 3 % leaves room for a different machine while a loss computed
+without the islands (a bf16 log-determinant, a bf16 warp) or a wrong cast is caught by the
+dtype checks below.
+"""
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kinema.config import TrainConfig
+from kinema.errors import KinemaError
+from kinema.nn.precision import fp32_island, observe_islands
+from kinema.train.precision import MixedPrecision
+from kinema.train.quick import train_quickly
+from kinema.train.trainer import Trainer
+from tests.train import toy
+
+BF16 = dict(device_type="cpu", dtype=torch.bfloat16)
+STAGES = ["baselines.mathieu", "cinn-autoencoder", "cinn-flow", "cinn-image-encoder",
+          "dynamics-attention", "dynamics-diffusion", "dynamics-render", "dynamics-vae",
+          "gendef-image", "gendef-video", "ile", "latentgan-image", "latentgan-temporal"]
+# islands a stage's training step must pass through (every island it enters is checked)
+EXPECTED_ISLANDS = {
+    "ile": {"affine coupling scale and shift", "ile linear system", "loss reduction"},
+    "cinn-flow": {"affine coupling scale and shift", "loss reduction"},
+    "gendef-video": {"backward warp positions", "motion-code sinusoids", "loss reduction"},
+    "dynamics-render": {"softmax splatting"},
+    "dynamics-vae": {"loss reduction"},
+    "latentgan-temporal": {"latentgan hallucinator batch norm", "loss reduction"},
+    "baselines.mathieu": {"loss reduction"},
+}
+
+
+@pytest.fixture(scope="module")
+def builder(tmp_path_factory):
+    from kinema.bench.precision import StageBuilder
+
+    return StageBuilder("tiny", tmp_path_factory.mktemp("precision-stages"))
+
+
+def test_the_stage_list_is_every_trainable_stage():
+    from kinema.bench.precision import trainable_stages
+
+    assert sorted(trainable_stages()) == sorted(STAGES)
+
+
+@pytest.mark.parametrize("stage", [pytest.param(s, marks=pytest.mark.slow)   # (~7 s: two U-Nets)
+                                   if s == "dynamics-attention" else s for s in STAGES])
+def test_bf16_step_matches_fp32_and_islands_stay_fp32(builder, stage):
+    model, batch = builder.model_and_batch(stage)
+    for group in model.parameter_groups():
+        fp32_model, bf16_model = copy.deepcopy(model), copy.deepcopy(model)
+        torch.manual_seed(7)
+        reference = float(fp32_model.training_step(batch, group)["loss"].detach())
+        torch.manual_seed(7)
+        with observe_islands() as visits, torch.autocast(**BF16):
+            loss = bf16_model.training_step(batch, group)["loss"]
+        assert loss.dtype == torch.float32, (stage, group)
+        assert abs(float(loss.detach()) - reference) <= 0.02 + 0.03 * abs(reference), \
+            (stage, group, float(loss), reference)
+        for visit in visits:                      # inside every island: float32, no autocast
+            assert not visit.autocast, visit
+            assert set(visit.dtypes) <= {torch.float32, torch.float64}, visit
+        entered = {v.name for v in visits}
+        if group in ("model", "generator", "flow", "attention"):
+            assert EXPECTED_ISLANDS.get(stage, set()) <= entered, (stage, group, entered)
+
+
+def test_island_casts_in_and_turns_autocast_off():
+    x = torch.randn(2, 3, dtype=torch.bfloat16)
+    with torch.autocast(**BF16):
+        assert torch.is_autocast_enabled("cpu")
+        with fp32_island("test", x) as inside:
+            assert inside.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
+            assert (inside @ inside.T).dtype == torch.float32
+        assert torch.is_autocast_enabled("cpu")
+    with fp32_island("test", x.double()) as kept:          # float64 stays float64
+        assert kept.dtype == torch.float64
+
+
+def test_flow_logdet_and_state_are_fp32_while_the_subnets_run_in_bf16():
+    from kinema.methods.ile.config import ile_config
+    from kinema.methods.ile.model import ILE
+
+    torch.manual_seed(0)
+    model = ILE(ile_config("tiny"))
+    frames = torch.rand(4, model.config.channels, model.config.image_size, model.config.image_size)
+    subnet_dtypes = []
+    coupling = next(m for m in model.modules() if type(m).__name__ == "AffineCoupling")
+    coupling.subnet.register_forward_hook(lambda m, i, out: subnet_dtypes.append(out.dtype))
+    z32, logdet32 = model.flow.encode(frames)
+    with torch.autocast(**BF16):
+        z, logdet = model.flow.encode(frames)
+    assert subnet_dtypes == [torch.float32, torch.bfloat16]
+    assert z.dtype == logdet.dtype == torch.float32
+    assert torch.allclose(logdet, logdet32, rtol=2e-2, atol=0.5)
+    with torch.autocast(**BF16):
+        residual = model.system.residual(z.reshape(2, 2, -1))
+    assert residual.dtype == torch.float64
+
+
+def test_gendef_warp_is_fp32_and_exact_for_a_zero_field_under_autocast():
+    from kinema.nn.warp import backward_warp, backward_warp_exact
+
+    torch.manual_seed(0)
+    image = torch.randn(2, 3, 9, 7)
+    with torch.autocast(**BF16):
+        same = backward_warp_exact(image.bfloat16(), torch.zeros(2, 2, 9, 7))
+        flow = torch.randn(2, 2, 9, 7) * 2
+        warped = backward_warp_exact(image, flow)
+    assert same.dtype == torch.float32 and torch.equal(same, image.bfloat16().float())
+    assert torch.equal(backward_warp_exact(image, torch.zeros(2, 2, 9, 7)), image)
+    assert torch.allclose(warped, backward_warp(image, flow), atol=1e-5)
+    shift = torch.zeros(2, 2, 9, 7)
+    shift[:, 0] = 1.0                     # sample one pixel to the right: columns move left
+    assert torch.equal(backward_warp_exact(image, shift)[..., :-1], image[..., 1:])
+
+
+def test_warp_gradients_equal_grid_sample_in_float64():
+    from kinema.nn.warp import backward_warp, backward_warp_exact
+
+    torch.manual_seed(1)
+    image = torch.randn(2, 2, 6, 5, dtype=torch.float64, requires_grad=True)
+    flow = (torch.randn(2, 2, 6, 5, dtype=torch.float64) * 2).requires_grad_()
+    weights = torch.randn(2, 2, 6, 5, dtype=torch.float64)
+    exact = torch.autograd.grad((backward_warp_exact(image, flow) * weights).sum(), (image, flow))
+    plain = torch.autograd.grad((backward_warp(image, flow) * weights).sum(), (image, flow))
+    for a, b in zip(exact, plain):
+        assert torch.allclose(a, b, atol=1e-10)
+
+
+# ------------------------------------------------------------------------------ fp16 scaler
+
+class Overflowing(nn.Module):
+    """A linear map fitted by MSE; on call ``overflow_at`` the loss gets a term whose gradient
+    (1e36 per weight, times the scale 65536) overflows while the loss itself stays finite."""
+
+    def __init__(self, overflow_at: int):
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+        self.overflow_at, self.calls = overflow_at, 0
+
+    def parameter_groups(self):
+        return {"model": list(self.parameters())}
+
+    def training_step(self, batch, group):
+        x = batch["video"].flatten(1)                                    # (b 4)
+        loss = F.mse_loss(self.linear(x).float(), x)
+        if self.calls == self.overflow_at:
+            loss = loss + 1e36 * self.linear.weight.sum()
+        self.calls += 1
+        return {"loss": loss}
+
+
+def _fit_overflowing(tmp_path, steps: int, overflow_at: int):
+    torch.manual_seed(0)
+    model = Overflowing(overflow_at)
+    clips = torch.rand(8, 1, 1, 2, 2)
+    config = TrainConfig(steps=steps, batch_size=4, precision="fp16", log_every=1,
+                         checkpoint_every=0, lr=1e-2)
+    trainer = Trainer(model, _Clips(clips), config, tmp_path / f"run{steps}",
+                      device="cpu", tensorboard=False, progress=False, quiet=True)
+    trainer.fit()
+    log = [json.loads(line) for line in (tmp_path / f"run{steps}" / "metrics.jsonl").read_text().splitlines()]
+    return model, trainer, log
+
+
+class _Clips(torch.utils.data.Dataset):
+    def __init__(self, clips):
+        self.clips = clips
+
+    def __len__(self):
+        return len(self.clips)
+
+    def __getitem__(self, i):
+        return {"video": self.clips[i]}
+
+
+def test_fp16_scaler_skips_an_overflowing_step_and_halves_the_scale(tmp_path):
+    before, _, _ = _fit_overflowing(tmp_path, steps=2, overflow_at=2)
+    after, trainer, log = _fit_overflowing(tmp_path, steps=3, overflow_at=2)
+    for a, b in zip(before.parameters(), after.parameters()):
+        assert torch.equal(a, b)                               # the overflowing step changed nothing
+    assert trainer.precision.loss_scale("model") == 65536.0 / 2
+    assert [r["overflow_skipped"] for r in log] == [0, 0, 1]
+    assert [r["losses"]["model/loss_scale"] for r in log] == [65536.0, 65536.0, 32768.0]
+    assert log[-1]["nonfinite"] == 0                           # not counted toward max_nonfinite
+    state = trainer.precision.state_dict()
+    fresh = MixedPrecision("fp16", torch.device("cpu"), ["model"])     # resumed: scale kept
+    fresh.load_state_dict(state)
+    assert fresh.loss_scale("model") == 32768.0 and fresh.skipped == 1
+
+
+def test_fp16_autocast_runs_on_this_cpu():
+    with torch.autocast("cpu", dtype=torch.float16):
+        assert nn.Linear(3, 3)(torch.randn(2, 3)).dtype == torch.float16
+
+
+# ------------------------------------------------------------------------------ accumulation
+
+def _fit_toy(accumulate: int, adversarial: bool):
+    torch.manual_seed(0)
+    model = toy.ToyPredictor(toy.ToyConfig(adversarial=adversarial)).double()
+    data = toy.ShiftingVideos(num_videos=8)
+    clips = torch.stack([data[i]["video"] for i in range(8)]).double()
+    model.initial = [p.detach().clone() for p in model.parameters()]
+    history = train_quickly(model, clips, steps=3, batch_size=4, lr=1e-2, accumulate=accumulate,
+                            optimizer_impl="foreach")
+    return model, history
+
+
+@pytest.mark.parametrize("adversarial", [False, True])
+def test_accumulation_equals_the_whole_batch_in_float64(adversarial):
+    whole, whole_history = _fit_toy(1, adversarial)
+    parts, parts_history = _fit_toy(2, adversarial)
+    for (name, a), b in zip(whole.named_parameters(), parts.parameters()):
+        assert torch.allclose(a, b, rtol=0, atol=1e-12), name
+    for key in whole_history:
+        if not key.endswith("grad_norm"):
+            assert whole_history[key] == pytest.approx(parts_history[key], abs=1e-12), key
+    assert whole_history["generator/grad_norm" if adversarial else "model/grad_norm"] == \
+        pytest.approx(parts_history["generator/grad_norm" if adversarial else "model/grad_norm"],
+                      abs=1e-10)
+    moved = [float((p - q).abs().max()) for (name, p), q in zip(whole.named_parameters(), whole.initial)
+             if name.endswith("weight")]
+    assert min(moved) > 1e-4                         # every weight trained: equality means something
+
+
+def test_micro_batches_split_tensors_and_lists():
+    from kinema.train.step import split_batch
+
+    batch = {"video": torch.arange(6).reshape(6, 1), "name": list("abcdef"), "size": 3}
+    parts = split_batch(batch, 3)
+    assert [p["video"].flatten().tolist() for p in parts] == [[0, 1], [2, 3], [4, 5]]
+    assert [p["name"] for p in parts] == [["a", "b"], ["c", "d"], ["e", "f"]]
+    assert all(p["size"] == 3 for p in parts)
+    with pytest.raises(KinemaError, match="accumulate=4"):
+        split_batch(batch, 4)
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("precision", "fp8", "one of fp32, bf16, fp16"), ("accumulate", 0, "an integer >= 1"),
+    ("tf32", "yes", "true or false"), ("accumulate", 3, "multiple of train.accumulate=3")])
+def test_bad_settings_are_one_clear_error(field, value, words):
+    from kinema.train.checks import check_train_config
+
+    with pytest.raises(KinemaError, match=words.replace(".", r"\.")):
+        check_train_config(TrainConfig(batch_size=4, **{field: value}))
+
+
+# ------------------------------------------------------------------ activation checkpointing
+
+def _grads(model, loss_fn):
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(3)                  # the same noise in both passes
+    loss_fn(model).backward()
+    return [p.grad.clone() for p in model.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("name", ["style generator", "resnet3d", "diffusers unet"])
+def test_checkpointed_gradients_equal_the_plain_pass(builder, name):
+    from kinema.nn.checkpointing import set_activation_checkpointing
+
+    torch.manual_seed(0)
+    if name == "style generator":
+        from kinema.nn.modulated import StyleGenerator
+
+        model = StyleGenerator(z_dim=8, w_dim=8, resolution=8, channel_base=64, channel_max=16,
+                               mapping_layers=2).double()
+        z = torch.randn(2, 8, dtype=torch.float64)
+        loss_fn = lambda m: m(z).square().mean()   # noqa: E731 (noise drawn inside the layers)
+    elif name == "resnet3d":
+        from kinema.nn.video3d import ResNet3d
+
+        model = ResNet3d(3, (4, 8)).double()
+        video = torch.randn(2, 3, 4, 8, 8, dtype=torch.float64)
+        loss_fn = lambda m: sum(f.square().mean() for f in m(video))   # noqa: E731
+    else:
+        model, batch = builder.model_and_batch("dynamics-diffusion")
+        loss_fn = lambda m: m.training_step(batch, "model")["loss"]   # noqa: E731
+    plain = _grads(model.train(), loss_fn)
+    assert set_activation_checkpointing(model, True) > 0
+    checkpointed = _grads(model, loss_fn)
+    assert len(plain) == len(checkpointed) > 0
+    for a, b in zip(plain, checkpointed):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-12 if name != "diffusers unet" else 1e-7)
+    assert set_activation_checkpointing(model, False) > 0
+
+
+def test_checkpointing_a_method_without_big_blocks_is_an_error(tmp_path):
+    model = toy.ToyPredictor(toy.ToyConfig())
+    config = TrainConfig(steps=1, batch_size=2, activation_checkpointing=True)
+    with pytest.raises(KinemaError, match="activation_checkpointing"):
+        Trainer(model, toy.ShiftingVideos(num_videos=4), config, tmp_path / "run", device="cpu",
+                tensorboard=False, progress=False, quiet=True)
