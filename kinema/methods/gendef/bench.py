@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from kinema.bench.harness import train_summary
+from kinema.bench.seeds import mean_spread, seed_runs, summarise
 from kinema.errors import KinemaError
 
 from .config import DATASETS
@@ -196,34 +197,41 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
     test = load_dataset(data, "test", num_frames=frames, size=size)
     record: dict = {"preset": preset, "data": data, "rows": []}
     lines, shown = [], {}
-    fmt = lambda v, p=3: "—" if v is None else f"{v:.{p}g}"  # noqa: E731
     rows = [(label, run, None) for label, run in found] + (references if found else [])
     for label, run, make in rows:
-        start = time.time()
-        model = make() if make is not None else load_pretrained(model_folder(run)).eval()
-        r = {}
-        for length, count, metrics in ((frames, num_videos, ["domain-fvd", "domain-fid"]),
-                                       (128, long_videos, ["domain-fvd"])):
-            protocol = Protocol(task="generation", num_videos=count, num_frames=length, batch_size=16,
-                                data_options={"size": size})
-            result = evaluate(str(run or "real clips"), data, metrics, protocol, model=model,
-                              extractor=str(extractor), progress=False, model_record={"run": str(run)})["results"]
-            r[f"domain_fvd_{length}"] = result["domain_fvd"]
-            if "domain_fid" in result:
-                r["domain_fid"] = result["domain_fid"]
-        tracked = {} if model.frames_mode else tracking_error(model, data, test, track_clips, inversion_steps)
-        examples = tracked.pop("examples", None)
-        r.update(tracked, seconds=round(time.time() - start, 1))
+        per_seed = []
+        for seed_run in (seed_runs(run) if make is None else [run]):
+            start = time.time()
+            model = make() if make is not None else load_pretrained(model_folder(seed_run)).eval()
+            r = {}
+            for length, count, metrics in ((frames, num_videos, ["domain-fvd", "domain-fid"]),
+                                           (128, long_videos, ["domain-fvd"])):
+                protocol = Protocol(task="generation", num_videos=count, num_frames=length, batch_size=16,
+                                    data_options={"size": size})
+                result = evaluate(str(seed_run or "real clips"), data, metrics, protocol, model=model,
+                                  extractor=str(extractor), progress=False,
+                                  model_record={"run": str(seed_run)})["results"]
+                r[f"domain_fvd_{length}"] = result["domain_fvd"]
+                if "domain_fid" in result:
+                    r["domain_fid"] = result["domain_fid"]
+            tracked = {} if model.frames_mode else tracking_error(model, data, test, track_clips, inversion_steps)
+            examples = tracked.pop("examples", None)
+            r.update(tracked, seconds=round(time.time() - start, 1))
+            if not per_seed and hasattr(model, "render"):
+                shown[label] = (model, examples)          # pictures: the first seed's model
+            per_seed.append(r)
+        summary = summarise(per_seed)
         trained = train_summary(run) if run is not None else "—"
-        record["rows"].append({"label": label, "run": str(run), "trained": trained, "results": r})
-        if hasattr(model, "render"):
-            shown[label] = (model, examples)
-        lines.append(f"| {label} | {fmt(r['domain_fvd_' + str(frames)])} | {fmt(r['domain_fvd_128'])} | "
-                     f"{fmt(r['domain_fid'])} | {fmt(r.get('track_error_px'))} | "
-                     f"{fmt(r.get('static_point_error_px'))} | {fmt(r.get('trivial_tracker_error_px'))} | "
-                     f"{fmt(r.get('inversion_psnr'))} | " + (f"`{run}` ({trained}) |" if run else "train split |"))
+        record["rows"].append({"label": label, "run": str(run), "trained": trained, "seeds": len(per_seed),
+                               "results": {k: v["mean"] for k, v in summary.items()},
+                               "spread": {k: v["std"] for k, v in summary.items()}, "per_seed": per_seed})
+        cell = lambda key: mean_spread(summary.get(key))  # noqa: E731
+        lines.append(f"| {label} | {cell('domain_fvd_' + str(frames))} | {cell('domain_fvd_128')} | "
+                     f"{cell('domain_fid')} | {cell('track_error_px')} | {cell('static_point_error_px')} | "
+                     f"{cell('trivial_tracker_error_px')} | {cell('inversion_psnr')} | "
+                     + (f"{len(per_seed)} | `{run}` ({trained}) |" if run else "— | train split |"))
     for row in missing:
-        lines.append(f"| {row['label']} | not trained: `{row['missing']}` |" + " |" * 7)
+        lines.append(f"| {row['label']} | not trained: `{row['missing']}` |" + " |" * 8)
     order = [label for label, _ in ROWS]
     order += [label for label, _, _ in references]
     record["rows"] = sorted(record["rows"] + missing, key=lambda row: order.index(row["label"]))
@@ -239,9 +247,11 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
             + (", static = ground points, which do not move" if data == "clouds" else "")
             + "; 'points stay put' is the error of a tracker that never moves them; inversion PSNR is "
             "how well the fitted video matches the clip (dB).", "",
+            f"Rows trained from several seeds (`RUN-seedK` beside `RUN`, `kinema.bench.seeds`) show "
+            f"mean ± sample standard deviation over the seeds; a row with seeds = 1 is one run.", "",
             f"| model | domain FVD{frames} ↓ | domain FVD128 ↓ | domain FID ↓ | track error ↓ | "
-            "static points ↓ | points stay put | inversion PSNR ↑ | run |",
-            "|---|---|---|---|---|---|---|---|---|", *lines]
+            "static points ↓ | points stay put | inversion PSNR ↑ | seeds | run |",
+            "|---|---|---|---|---|---|---|---|---|---|", *lines]
     from kinema.metrics.features.domain_train import RECIPES
 
     if data not in RECIPES:

@@ -72,6 +72,9 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
 
     torch.manual_seed(0)
     GenDeF(video_recipe("tiny-no-pretrain").model).save_pretrained(tmp_path / "runs" / "gendef-video-tiny" / "model")
+    torch.manual_seed(1)                          # the row's second seed (RUN-seed1)
+    GenDeF(video_recipe("tiny-no-pretrain").model).save_pretrained(
+        tmp_path / "runs" / "gendef-video-tiny-seed1" / "model")
     DomainExtractor(DomainExtractorConfig(size=16, width=8, feature_dim=8)).save_pretrained(
         tmp_path / "runs" / "extractors" / "clouds")
     md, js = bench.clouds_benchmark(tmp_path / "out", runs=tmp_path / "runs", preset="tiny", num_videos=4,
@@ -84,6 +87,13 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
     assert row["label"] == "GenDeF" and record["rows"][-1]["label"] == "reference: real training clips"
     for key in ("domain_fvd_4", "domain_fvd_128", "domain_fid", "inversion_psnr"):
         assert math.isfinite(row["results"][key]), key
+    # two seeds: the cell is their mean, the spread their sample standard deviation
+    assert row["seeds"] == 2 and len(row["per_seed"]) == 2
+    values = [r["domain_fid"] for r in row["per_seed"]]
+    assert math.isclose(row["results"]["domain_fid"], sum(values) / 2)
+    assert math.isclose(row["spread"]["domain_fid"], abs(values[0] - values[1]) / math.sqrt(2))
+    assert " ± " in text.splitlines()[[i for i, line in enumerate(text.splitlines())
+                                       if line.startswith("| GenDeF |")][0]]
     for picture in ("samples", "motions", "tracks"):
         assert (tmp_path / "out" / f"gendef-clouds-{picture}-0.png").is_file(), picture
 
