@@ -78,6 +78,11 @@ NUMBERS = {   # verb -> [(flag, value, what the message must name)]
     "train": [("--seed", HUGE_SEED, "--seed"), ("--steps", "9" * 30, "--steps"),
               ("--set", "train.lr=" + "9" * 5000, "digits"), ("--set", "train.lr=!!python/name:os.system", "tag"),
               ("--set", "data.options=" + "[" * 70 + "1" + "]" * 70, "nesting"), ("--set", "data.options={a: 1, a: 2}", "twice"), ("--set", "train.lr=[1, 2", "YAML")],
+    "bench": [("--num-videos", "-4", "--num-videos"), ("--num-videos", "0", "--num-videos")],
+    "metrics train-extractor": [("--steps", "-1", "--steps"), ("--size", "-8", "--size"),
+                                ("--seed", HUGE_SEED, "--seed")],
+    "studio": [("--port", "70000", "--port"), ("--workers", "0", "--workers"), ("--threads", "-1", "--threads")],
+    "--threads": [("--threads", "0", "--threads"), ("--threads", "100000", "--threads")],
     "recipe": [("--set", "train.lr=nan", "train.lr"), ("--set", "train.lr=-1", "train.lr"),
                ("--set", "train.batch_size=0", "train.batch_size"), ("--set", "data.options=&a [1, *a]", "recursive"),
                ("--set", "train.seed=!!binary aGk=", "tag")],
@@ -96,6 +101,14 @@ def _argv(verb, flag, value, good, out):
         return ["data", "preview", "swaying", "--out", out, "--num", "8", "--size", "64", flag, value]
     if verb == "train":
         return ["train", "tests.train.toy:recipe", "--out", out, "--no-tensorboard", "--dry-run", flag, value]
+    if verb == "bench":
+        return ["bench", "baselines", "--out-dir", out, flag, value]
+    if verb == "metrics train-extractor":
+        return ["metrics", "train-extractor", "--data", "clouds", "--out", out, flag, value]
+    if verb == "studio":
+        return ["studio", "--models", out.parent, flag, value]
+    if verb == "--threads":
+        return [flag, value, "recipe", "ile"]
     return ["recipe", "ile", flag, value]
 
 

@@ -160,6 +160,9 @@ def bench_command(
     --device reaches the benchmarks that take it, and (as KINEMA_DEVICE) every kinema command
     a benchmark starts; a benchmark that computes in this process without taking it says so."""
     from kinema.bench.benchmarks import run_benchmark
+    from kinema.validate import check_number
+
+    check_number("--num-videos", num_videos, 1, None, integer=True)
     from kinema.devices import export_device, resolve_device
 
     where = resolve_device(device)
