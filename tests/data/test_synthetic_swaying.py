@@ -131,3 +131,24 @@ def test_undamped_single_mode_peaks_at_its_frequency():
 def test_bad_options_are_clear_errors(options):
     with pytest.raises(KinemaError):
         Swaying("train", **options)
+
+
+def test_scene_wind_moves_every_region_along_one_line_of_the_same_pictures(items):
+    dataset, by_region = items
+    scene = Swaying("train", wind="scene", **SMALL)
+    for i in range(3):
+        item, regional = scene[i], by_region[i]
+        assert torch.equal(item["image"], regional["image"])                  # the same pictures and laws
+        assert torch.equal(item["mode_frequency"], regional["mode_frequency"])
+        # the same amplitudes up to the item's common shrink (MAX_STRAIN depends on the directions)
+        moving = regional["mode_amplitude"] > 0
+        ratio = item["mode_amplitude"][moving] / regional["mode_amplitude"][moving]
+        assert torch.allclose(ratio, ratio[:1].expand_as(ratio), rtol=1e-5)
+        direction = item["mode_direction"]
+        assert torch.equal(direction, direction[:1].expand_as(direction))      # one direction per scene
+        assert torch.equal(direction[0], regional["mode_direction"][0])
+        # every pixel moves along it: the displacement's component across the wind is 0
+        across = item["displacement"][:, 0] * direction[0, 1] - item["displacement"][:, 1] * direction[0, 0]
+        assert across.abs().max() < 1e-5 * max(1.0, item["displacement"].abs().max().item())
+    with pytest.raises(KinemaError, match="wind must be one of region, scene"):
+        Swaying("train", wind="gusty", **SMALL)

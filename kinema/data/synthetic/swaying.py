@@ -13,8 +13,10 @@ image:
 - texture tau_r (mean Sobel gradient magnitude of the luma, per pixel) sets the amplitude:
   ``a_r = amplitude * clip((tau_r - TEXTURE_FLOOR) / (TEXTURE_FULL - TEXTURE_FLOOR), 0, 1)``,
   mode m has ``a_r / m**2`` (smooth sky and ground stay still, grass and leaves sway);
-- direction: one random unit vector per region within ~20 degrees of horizontal (wind);
-  phase: random per mode;
+- direction: one random unit vector per region within ~20 degrees of horizontal (wind), or
+  with ``wind="scene"`` one for the whole picture (a scene's wind blows one way: every region
+  sways along the same line, which a model can then learn as one choice instead of one per
+  region); phase: random per mode;
 - damping: ratio ``damping`` (zeta) of the damped oscillator, decay rate ``zeta * 2 pi f``.
 
 Oscillation of region r: ``u_r(t) = sum_m A_rm exp(-zeta w_rm t) cos(w_rm t + phi_rm) * dir_r``,
@@ -54,6 +56,7 @@ from kinema.errors import KinemaError
 TEXTURE_FLOOR = 0.02   # mean gradient (luma per pixel) below which a region does not move
 TEXTURE_FULL = 0.08    # ... and from which it moves at full amplitude
 MAX_STRAIN = 0.4       # largest spatial derivative of the displacement: the field never folds
+WIND_CHOICES = ("region", "scene")   # one wind direction per region, or one per picture
 INVERSION_TOLERANCE = 1e-3  # px; the forward field's error is below ~ tolerance / (1 - MAX_STRAIN)
 
 
@@ -86,14 +89,15 @@ class Swaying(SyntheticVideos):
     ``seed``, ``num_frequencies`` (K, default min(16, t//2 + 1)), ``num_regions`` (4, photos),
     ``num_modes`` (2), ``amplitude`` (px at full texture; default size/16), ``min_frequency``/
     ``max_frequency`` (0.04 / 0.16 cycles per frame), ``damping`` (0.02), ``smooth_sigma``
-    (px; default size/12), ``meadow_fraction`` (0.5).
+    (px; default size/12), ``meadow_fraction`` (0.5), ``wind`` ("region": a direction per
+    region; "scene": one per picture).
     """
 
     def __init__(self, split: str = "train", num_videos: int | None = None, num_frames: int = 32,
                  size: int = 64, seed: int = 0, num_frequencies: int | None = None, num_regions: int = 4,
                  num_modes: int = 2, amplitude: float | None = None, min_frequency: float = 0.04,
                  max_frequency: float = 0.16, damping: float = 0.02, smooth_sigma: float | None = None,
-                 meadow_fraction: float = 0.5, **unknown):
+                 meadow_fraction: float = 0.5, wind: str = "region", **unknown):
         num_videos = num_videos if num_videos is not None else (10_000 if split == "train" else 1_000)
         super().__init__(split, num_videos, num_frames, size, seed, min_size=16, unknown=unknown)
         available = self.num_frames // 2 + 1
@@ -114,10 +118,13 @@ class Swaying(SyntheticVideos):
         self.smooth_sigma = check_float("smooth_sigma", smooth_sigma if smooth_sigma is not None
                                         else max(2.0, size / 12), 0.5)
         self.meadow_fraction = check_float("meadow_fraction", meadow_fraction, 0.0, 1.0)
+        if wind not in WIND_CHOICES:
+            raise KinemaError(f"wind must be one of {', '.join(WIND_CHOICES)}; got {wind!r}")
+        self.wind = wind
 
     def generate(self, rng: np.random.Generator, index: int) -> dict[str, torch.Tensor]:
         from kinema.data.spectral import spectral_volume
-        from kinema.nn.warp import backward_warp_video, invert_flow
+        from kinema.nn.warp import backward_warp_video
 
         if rng.random() < self.meadow_fraction:
             image, labels = meadow(rng, self.size)
@@ -126,37 +133,52 @@ class Swaying(SyntheticVideos):
             image, source = photo_crop(rng, self.split, self.size)
             labels = brightness_regions(image, self.num_regions, max(1.0, self.size / 32))
         brightness, texture = region_features(image, labels, self.max_regions)
+        motion = self.motion(rng, labels, brightness, texture)
+        still = torch.from_numpy(np.ascontiguousarray(rearrange(image, "h w c -> c h w")))
+        video = backward_warp_video(still, motion["displacement"])             # (t c h w) in [0, 1]
+        return {
+            "video": video_tensor(video.numpy(), "t c h w"),
+            "image": still * 2.0 - 1.0,
+            "displacement": motion["displacement"],
+            "trajectories": motion["trajectories"],
+            "spectral_volume": spectral_volume(motion["trajectories"], self.num_frequencies),
+            "region_labels": torch.from_numpy(labels),
+            "region_brightness": torch.from_numpy(brightness).float(),
+            "region_texture": torch.from_numpy(texture).float(),
+            "mode_frequency": motion["frequency"],
+            "mode_amplitude": motion["amplitude"],
+            "mode_phase": motion["phase"],
+            "mode_direction": motion["direction"],
+            "source": torch.tensor(source),
+        }
+
+    def motion(self, rng: np.random.Generator, labels: np.ndarray, brightness: np.ndarray,
+               texture: np.ndarray) -> dict[str, torch.Tensor]:
+        """The motion of a picture's regions by the module's rules, phases and directions drawn
+        from ``rng``: ``displacement`` and ``trajectories`` (t 2 h w) and the modes applied
+        (``frequency``, ``amplitude``, ``phase`` (r m), ``direction`` (r 2)). Anyone who knows the
+        regions (labels (h w)), their brightness and texture (r,) can draw motion of the law
+        this way (the oracle of ``kinema bench dynamics-oracle``)."""
+        from kinema.nn.warp import invert_flow
+
         modes = self.modes(rng, brightness, texture)
         oscillation = self.oscillation(*modes)                                  # (t r 2)
         masks = self.soft_masks(labels)                                         # (r h w)
         displacement = rearrange(rearrange(oscillation, "t r c -> (t c) r").astype(np.float32) @
                                  rearrange(masks, "r h w -> r (h w)"),
-                                 "(t c) (h w) -> t c h w", c=2, h=self.size)
+                                 "(t c) (h w) -> t c h w", c=2, h=labels.shape[0])
         strain = max(np.abs(np.diff(displacement, axis=-1)).max(initial=0.0),
                      np.abs(np.diff(displacement, axis=-2)).max(initial=0.0))
         shrink = min(1.0, MAX_STRAIN / strain) if strain > 0 else 1.0
         frequency, amplitude, phase, direction = modes
         amplitude, displacement = amplitude * shrink, displacement * shrink
-
         displacement = torch.from_numpy(np.ascontiguousarray(displacement, np.float32))  # (t 2 h w)
-        still = torch.from_numpy(np.ascontiguousarray(rearrange(image, "h w c -> c h w")))
-        video = backward_warp_video(still, displacement)                        # (t c h w) in [0, 1]
-        trajectories = invert_flow(displacement, tolerance=INVERSION_TOLERANCE)
-        return {
-            "video": video_tensor(video.numpy(), "t c h w"),
-            "image": still * 2.0 - 1.0,
-            "displacement": displacement,
-            "trajectories": trajectories,
-            "spectral_volume": spectral_volume(trajectories, self.num_frequencies),
-            "region_labels": torch.from_numpy(labels),
-            "region_brightness": torch.from_numpy(brightness).float(),
-            "region_texture": torch.from_numpy(texture).float(),
-            "mode_frequency": torch.from_numpy(frequency).float(),
-            "mode_amplitude": torch.from_numpy(amplitude).float(),
-            "mode_phase": torch.from_numpy(phase).float(),
-            "mode_direction": torch.from_numpy(direction).float(),
-            "source": torch.tensor(source),
-        }
+        return {"displacement": displacement,
+                "trajectories": invert_flow(displacement, tolerance=INVERSION_TOLERANCE),
+                "frequency": torch.from_numpy(frequency).float(),
+                "amplitude": torch.from_numpy(amplitude).float(),
+                "phase": torch.from_numpy(phase).float(),
+                "direction": torch.from_numpy(direction).float()}
 
     def modes(self, rng: np.random.Generator, brightness: np.ndarray, texture: np.ndarray):
         """Per region: frequency, amplitude, phase (r m) and direction (r 2) by the module's rules."""
@@ -167,6 +189,8 @@ class Swaying(SyntheticVideos):
         amplitude = self.amplitude * strength[:, None] / order**2                               # (r m)
         phase = rng.uniform(0.0, 2.0 * np.pi, size=frequency.shape)
         angle = rng.normal(0.0, np.deg2rad(20.0), size=len(brightness)) + np.pi * rng.integers(0, 2, len(brightness))
+        if self.wind == "scene":       # the same draws as "region" (items keep their pictures), one used
+            angle = np.full_like(angle, angle[0])
         direction = np.stack([np.cos(angle), np.sin(angle)], axis=1)                            # (r 2)
         return frequency, amplitude, phase, direction
 
