@@ -10,6 +10,8 @@ method's benchmarks live in its own folder and are named by its registry entry's
   memory-saving backward (``kinema.bench.speed``).
 - ``precision``: every trainable stage's train step and loss in bf16 against fp32
   (``kinema.bench.precision``).
+- ``gpu-check``: a few bf16 steps of every stage's paper preset on a GPU, then eval and
+  animate there (``kinema.bench.gpu_check``, also ``scripts/gpu-check.sh``).
 """
 from __future__ import annotations
 
@@ -144,7 +146,8 @@ def eval_memory_benchmark(out_dir: Path, extractor: str | None = None, device: s
 CORE_BENCHMARKS = {"metrics-sanity": metrics_sanity_benchmark,
                    "eval-memory": eval_memory_benchmark,
                    "speed": "kinema.bench.speed:speed_benchmark",   # imported when run
-                   "precision": "kinema.bench.precision:precision_benchmark"}
+                   "precision": "kinema.bench.precision:precision_benchmark",
+                   "gpu-check": "kinema.bench.gpu_check:gpu_check_benchmark"}
 
 
 def benchmarks() -> dict[str, str | object]:
