@@ -6,18 +6,20 @@
 #   make -f benchmarks/runs.mk -n dynamics-swaying          # prints the commands, trains nothing
 #
 # Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops
-# gendef-clouds gendef-actors gendef-bikes (each writes benchmarks/NAME.md); all. Logs go to runs/logs/. CPU minutes per
-# run on this 2-core machine are in each benchmark's notes (benchmarks/*.md).
+# gendef-clouds gendef-actors gendef-bikes latentgan-actors latentgan-carphone (each writes benchmarks/NAME.md); all.
+# Logs go to runs/logs/. CPU minutes per run on this 2-core machine are in each benchmark's notes (benchmarks/*.md);
+# the seeded GenDeF and latent-GAN tables are estimated below, where their targets are.
 
 KINEMA ?= .venv/bin/kinema
 RUN := OMP_NUM_THREADS=1 $(KINEMA) --threads 1
 METHODS := cinn-autoencoder cinn-image-encoder cinn-flow dynamics-vae dynamics-diffusion \
-	dynamics-attention dynamics-render gendef-image gendef-video
+	dynamics-attention dynamics-render gendef-image gendef-video latentgan-image latentgan-embed \
+	latentgan-temporal
 
 .PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops \
-	gendef-clouds gendef-actors gendef-bikes
+	gendef-clouds gendef-actors gendef-bikes latentgan-actors latentgan-carphone
 all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops gendef-clouds \
-	gendef-actors gendef-bikes
+	gendef-actors gendef-bikes latentgan-actors latentgan-carphone
 
 model = runs/$(1)/model/config.json
 method_of = $(firstword $(foreach m,$(METHODS),$(if $(filter $(m)-%,$(1)),$(m))))
@@ -27,6 +29,19 @@ runs/%/model/config.json:
 	@mkdir -p runs/logs
 	$(RUN) train $(call method_of,$*) --preset $(patsubst $(call method_of,$*)-%,%,$*) \
 		--out runs/$* --no-tensorboard > runs/logs/$*.log 2>&1
+
+# runs/METHOD-PRESET-seedK: the same training with --seed K (initial weights and data order), a row's
+# K-th seed beside runs/METHOD-PRESET (seed 0); benchmarks report mean ± std over a row's seeds
+# (kinema.bench.seeds). Make prefers these rules to the one above (a shorter stem).
+SEEDS := 1 2
+define SEEDED
+runs/%-seed$(1)/model/config.json:
+	@mkdir -p runs/logs
+	$$(RUN) train $$(call method_of,$$*) --preset $$(patsubst $$(call method_of,$$*)-%,%,$$*) \
+		--seed $(1) --out runs/$$*-seed$(1) --no-tensorboard > runs/logs/$$*-seed$(1).log 2>&1
+endef
+$(foreach k,$(SEEDS),$(eval $(call SEEDED,$(k))))
+seeded = $(1) $(foreach k,$(SEEDS),$(patsubst runs/%/model/config.json,runs/%-seed$(k)/model/config.json,$(1)))
 
 # ---------------------------------------------------------------- cINN (Tables 2 and 4)
 # flow STEM[-no-x0|-no-adain|-control] reads the autoencoder of its decoder ablation and the
@@ -76,10 +91,15 @@ dynamics-loops: $(call model,dynamics-attention-small)
 	$(RUN) bench dynamics-loops --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 
 # ---------------------------------------------------------------- GenDeF (Tables 2-4, A1)
+# Every row from 3 seeds (stage 1 shared by a data's seeds: the paper's ablations fine-tune one
+# pre-trained G_c). CPU cost: 8 rows x 3 seeds x 2 data = 48 video runs of 1500 steps, 5-15 min
+# each on one core of this machine (the unseeded tables' runs), plus 2 image runs: about 8 CPU hours,
+# 4 hours with -j2.
 GENDEF_PRETRAINED := "" -no-fc -no-reg -no-multiplier -freeze-canonical -early-fc
 define GENDEF
-$(foreach v,$(GENDEF_PRETRAINED),$(eval $(call model,gendef-video-$(1)$(subst ",,$(v))): $(call model,gendef-image-$(1))))
-gendef_$(1) := $(foreach v,$(GENDEF_PRETRAINED) -no-pretrain -frames,$(call model,gendef-video-$(1)$(subst ",,$(v))))
+$(foreach v,$(GENDEF_PRETRAINED),$(foreach k,"" $(addprefix -seed,$(SEEDS)),$(eval \
+	$(call model,gendef-video-$(1)$(subst ",,$(v))$(subst ",,$(k))): $(call model,gendef-image-$(1)))))
+gendef_$(1) := $(call seeded,$(foreach v,$(GENDEF_PRETRAINED) -no-pretrain -frames,$(call model,gendef-video-$(1)$(subst ",,$(v)))))
 endef
 $(eval $(call GENDEF,small))
 $(eval $(call GENDEF,small-actors))
@@ -92,3 +112,24 @@ gendef-actors: $(gendef_small-actors)
 $(call model,gendef-video-small-bikes): $(call model,gendef-image-small-bikes)
 gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-small-bikes-frames)
 	$(RUN) bench gendef-bikes --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+
+# ---------------------------------------------------------------- StyleVideoGAN (Table 1, looping, cost)
+# image pair -> embedding -> temporal GAN with and without L_GAP, the temporal rows from 3 seeds
+# (the paper reports 5 models per row). The bench then trains the looping study itself, 20 seeds
+# per arm (kinema.methods.latentgan.bench_loop: STUDY_SEEDS, STUDY_STEPS), one after another.
+# CPU cost per data: the image pair ~15 min (2500 steps at ~0.3 s), 6 temporal runs of 600 steps at
+# ~1 s = 60 min, the study's 40 models of 1500 steps at ~0.3 s = 5 hours: about 6.5 CPU hours each,
+# 13 for both (the two benches side by side with -j2).
+define LATENTGAN
+$(call model,latentgan-embed-$(1)): $(call model,latentgan-image-$(1))
+$(foreach v,"" -no-gap,$(foreach k,"" $(addprefix -seed,$(SEEDS)),$(eval \
+	$(call model,latentgan-temporal-$(1)$(subst ",,$(v))$(subst ",,$(k))): $(call model,latentgan-embed-$(1)))))
+latentgan_$(1) := $(call seeded,$(call model,latentgan-temporal-$(1)) $(call model,latentgan-temporal-$(1)-no-gap))
+endef
+$(eval $(call LATENTGAN,small))
+$(eval $(call LATENTGAN,small-carphone))
+
+latentgan-actors: $(latentgan_small)
+	$(RUN) bench latentgan-actors --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+latentgan-carphone: $(latentgan_small-carphone)
+	$(RUN) bench latentgan-carphone --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1

@@ -14,16 +14,23 @@ from kinema.stages import stage_fields
 from kinema.train.recipes import build_recipe
 
 ROOT = Path(__file__).parents[2]
-TRAIN = re.compile(r" train (\S+) --preset (\S+) \\?\s*--out (\S+)")
+TRAIN = re.compile(r" train (\S+) --preset (\S+) \\?\s*(?:--seed (\d+) )?--out (\S+)")
 BENCHES = ("cinn-bouncing-digits", "cinn-clouds", "ile-bouncing-digits", "dynamics-swaying",
-           "dynamics-real", "gendef-clouds", "gendef-actors")
+           "dynamics-real", "gendef-clouds", "gendef-actors", "latentgan-actors", "latentgan-carphone")
 
 
 def planned(target: str, cwd: Path) -> tuple[list[tuple[str, str, str]], list[str]]:
-    """(method, preset, out) of each training `make -n TARGET` prints, in order; its bench lines."""
+    """(method, preset, out) of each training `make -n TARGET` prints, in order (a seeded run's
+    out is checked to be its row's folder + -seedK); its bench lines."""
     text = subprocess.run(["make", "-s", "-f", str(ROOT / "benchmarks" / "runs.mk"), "-n", target],
                           cwd=cwd, capture_output=True, text=True, check=True).stdout
-    return TRAIN.findall(text.replace("\\\n", " ")), [l for l in text.splitlines() if " bench " in l]
+    runs = []
+    for method, preset, seed, out in TRAIN.findall(text.replace("\\\n", " ")):
+        if seed:
+            assert out == f"runs/{method}-{preset}-seed{seed}", out
+            out = out.removesuffix(f"-seed{seed}")
+        runs.append((method, preset, out))
+    return runs, [l for l in text.splitlines() if " bench " in l]
 
 
 @pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
@@ -40,8 +47,9 @@ def test_every_stage_is_trained_before_the_stages_that_read_it(target, tmp_path)
             if path:
                 assert str(Path(path)).removesuffix("/model") in done, (method, preset, field, path)
         done.add(out)
-    if target.startswith(("cinn", "gendef")):
-        assert len(runs) == {"cinn": 8, "gendef": 9}[target.split("-")[0]]
+    if target.startswith(("cinn", "gendef", "latentgan")):
+        # gendef: one image stage, 8 rows x 3 seeds; latentgan: image, embed, 2 rows x 3 seeds
+        assert len(runs) == {"cinn": 8, "gendef": 1 + 8 * 3, "latentgan": 2 + 2 * 3}[target.split("-")[0]]
 
 
 def test_dynamics_plan_holds_every_table_2_row(tmp_path):

@@ -28,12 +28,13 @@ from pathlib import Path
 
 import torch
 
+from kinema.bench.seeds import mean_spread, seed_runs, summarise
 from kinema.errors import KinemaError
 
 LONG = 250
 CLIP_POINTS = 5     # steps of a window whose PCA coordinates make a W+ clip feature
 ACD_EVERY = 5
-STUDY_SEEDS = 10
+STUDY_SEEDS = 20      # per arm (the paper: 20 models with L_GAP, 20 without)
 STUDY_SAMPLES = 8
 SUFFIX = {"actors": "", "carphone": "-carphone"}
 
@@ -168,6 +169,7 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
     if missing:
         raise KinemaError(f"latentgan-{data} compares trained runs; missing: {', '.join(missing)}. "
                           f"Train them: {_commands(stem)}")
+    seeded = {label: seed_runs(folder) for label, folder in folders.items()}
     models = {label: load_model(folder) for label, folder in folders.items()}
     embed_folder = Path(models["Ours"].built_from["embed_path"]["path"])
     short = models["Ours"].config.window
@@ -177,16 +179,21 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
     ident, ident_folder = identity_extractor(runs, extractor)
     count_short = num_videos or 256
     count_long = max(2, count_short // 8)
-    table = {label: distances(m, real_windows, real_videos, ident, count_short, count_long)
-             for label, m in models.items()}
-    acd = {label: identity_consistency(m, real_videos, ident, min(count_long, 16))
-           for label, m in models.items()}
+    table, acd = {}, {}
+    for label, folders_of_label in seeded.items():      # every seed of a row: mean ± std
+        seed_models = [models[label]] + [load_model(f) for f in folders_of_label[1:]]
+        found = [distances(m, real_windows, real_videos, ident, count_short, count_long)
+                 for m in seed_models]
+        table[label] = {length: summarise([f[length] for f in found]) for length in ("short", "long")}
+        acd[label] = summarise([identity_consistency(m, real_videos, ident, min(count_long, 16))
+                                for m in seed_models])
     study = looping_study(data, preset, runs, STUDY_SEEDS, STUDY_SAMPLES)
     cost = compare_step_costs(models["Ours"], real_windows[:16])
     pictures = write_pictures(models, out_dir, f"latentgan-{data}")
     body = _body(data, stem, table, acd, study, cost, pictures, len(real_windows),
                  tuple(real_videos.shape), ident_folder, count_short, count_long)
-    record = {"data": data, "preset": preset, "runs": {k: str(v) for k, v in folders.items()},
+    record = {"data": data, "preset": preset,
+              "runs": {k: [str(f) for f in v] for k, v in seeded.items()},
               "frechet": table, "acd": acd, "looping": study, "cost": cost,
               "reference": {"embedding_windows": len(real_windows),
                             "original_videos": list(real_videos.shape)},
@@ -225,7 +232,10 @@ def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, 
     from kinema.methods.latentgan.bench_loop import study_lines
 
     window = cost["window"]
-    lines = [f"Runs: `runs/latentgan-temporal-{stem}` (with L_GAP) and `...-no-gap`. References: "
+    seeds = {label: rows["short"]["W+ frame"]["n"] for label, rows in table.items()}
+    lines = [f"Runs: `runs/latentgan-temporal-{stem}` (with L_GAP) and `...-no-gap`, each with its "
+             f"`-seedK` runs ({', '.join(f'{k}: {n} seed(s)' for k, n in seeds.items())}; cells are "
+             f"mean ± sample std over them, the paper's 5 models per row). References: "
              f"the W+ embedding ({n_windows} windows of {window} steps) and the original videos "
              f"(b t c h w = {real_shape}). Short: {short} samples of {window} steps (the training "
              f"window); long: {long} samples of {LONG} steps cut into {LONG // window} windows each. Frame/clip features of "
@@ -235,14 +245,14 @@ def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, 
              "|---|---|---|---|---|---|"]
     for label, rows in table.items():
         for ref, key in (("W+", "W+"), ("original", "original")):
-            lines.append(f"| {label} | {ref} | {rows['short'][key + ' frame']:.4g} | "
-                         f"{rows['long'][key + ' frame']:.4g} | {rows['short'][key + ' clip']:.4g} | "
-                         f"{rows['long'][key + ' clip']:.4g} |")
+            cells = [mean_spread(rows[length][f"{key} {kind}"], 4)
+                     for kind in ("frame", "clip") for length in ("short", "long")]
+            lines.append(f"| {label} | {ref} | " + " | ".join(cells) + " |")
     lines += ["", "## Identity consistency (ACD, lower = more consistent)", "",
               "| model | real videos | training actor | random actors (offset trick) |", "|---|---|---|---|"]
     for label, row in acd.items():
-        lines.append(f"| {label} | {row['real videos']:.4g} | {row['training actor']:.4g} | "
-                     f"{row['random actors (offset trick)']:.4g} |")
+        lines.append(f"| {label} | " + " | ".join(mean_spread(row[key], 4) for key in (
+            "real videos", "training actor", "random actors (offset trick)")) + " |")
     lines += ["", *study_lines(study), "", "## Cost of one training iteration (critic + generator step)", "",
               f"W+: {cost['w_plus_seconds']:.3f} s; image space (frames rendered through the "
               f"generator at {cost['resolution']} px, a frame-encoder critic): "

@@ -41,3 +41,30 @@ def test_study_recipe_keeps_the_loss_and_changes_the_size():
     assert with_gap.data.options["path"] == "runs/latentgan-embed-small-carphone"
     assert study_folder("runs", "carphone", "small", False, 3).as_posix() == \
         "runs/latentgan-loop-small-carphone/no-gap-seed3"
+
+
+def test_table_cells_are_mean_and_spread_over_seeds():
+    from kinema.bench.seeds import summarise
+    from kinema.methods.latentgan.bench import _body
+
+    def distances(v):
+        return {"W+ frame": v, "W+ clip": 2 * v, "original frame": 3 * v, "original clip": 4 * v, "windows": 8}
+
+    table = {"Ours": {length: summarise([distances(1.0), distances(3.0)]) for length in ("short", "long")},
+             "Ours \\ L_GAP": {length: summarise([distances(5.0)]) for length in ("short", "long")}}
+    acd = {label: summarise([{"real videos": 1.0, "training actor": v, "random actors (offset trick)": v}])
+           for label, v in (("Ours", 2.0), ("Ours \\ L_GAP", 0.5))}
+    verdict = {"loops": True, "died_out": False, "looping_samples": 5, "samples": 8,
+               "still_samples": 1, "angle": 0.5}
+    study = {"seeds": 1, "steps": 10, "batch_size": 4, "model": {}, "samples_per_model": 8,
+             "gap": [verdict], "no-gap": [{**verdict, "died_out": True, "angle": 0.1}]}
+    cost = {"window": 25, "w_plus_seconds": 0.2, "image_space_seconds": 2.0, "resolution": 32,
+            "ratio": 10.0, "batch": 16}
+    lines = _body("actors", "small", table, acd, study, cost, [], 100, (2, 100, 3, 32, 32),
+                  "runs/extractors/actors", 8, 2)
+    ours = next(line for line in lines if line.startswith("| Ours | W+ |"))
+    assert ours == f"| Ours | W+ | 2 ± {math.sqrt(2):.2g} | 2 ± {math.sqrt(2):.2g} | 4 ± {2 * math.sqrt(2):.2g} | " \
+                   f"4 ± {2 * math.sqrt(2):.2g} |"                           # mean ± sample std of 2
+    assert "| Ours \\ L_GAP | original | 15 | 15 | 20 | 20 |" in lines       # one seed: the value
+    assert "Ours: 2 seed(s)" in lines[0] and "Ours \\ L_GAP: 1 seed(s)" in lines[0]
+    assert "| without L_GAP | 1/1 | 5/8 | 1 | 1/1 | 0.100 |" in lines
