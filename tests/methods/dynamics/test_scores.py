@@ -1,0 +1,80 @@
+"""Scores that see motion (``dynamics.scores``): the phase-invariant amplitude error and its
+distribution over frequencies, best-of-n trajectory error, and the seam, by hand."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kinema.data.spectral import spectral_volume
+from kinema.errors import KinemaError
+from kinema.methods.dynamics.scores import amplitude_error, best_of_n_error, oscillation_amplitude, seam_scores
+
+
+def oscillation(period, k, amplitude, phase, angle, h=2, w=3) -> torch.Tensor:
+    """(period 2 h w): every pixel moves amplitude cos(2 pi k t / P + phase) along angle."""
+    t = torch.arange(period, dtype=torch.float64)
+    s = amplitude * torch.cos(2 * math.pi * k * t / period + phase)
+    direction = torch.tensor([math.cos(angle), math.sin(angle)], dtype=torch.float64)
+    return (s[:, None] * direction).view(period, 2, 1, 1).expand(period, 2, h, w)
+
+
+def test_amplitude_is_the_oscillation_in_px_whatever_its_phase_and_direction():
+    period = 20
+    for phase, angle in ((0.0, 0.0), (1.1, 0.4), (-2.5, 2.0)):
+        motion = oscillation(period, 3, 1.7, phase, angle) + 0.5        # plus a constant 0.5 px on x and y
+        amplitude = oscillation_amplitude(spectral_volume(motion, 8), period)   # (k h w)
+        assert torch.allclose(amplitude[3], torch.full((2, 3), 1.7, dtype=torch.float64), atol=1e-12)
+        assert torch.allclose(amplitude[0], torch.full((2, 3), 0.5 * math.sqrt(2), dtype=torch.float64), atol=1e-12)
+        others = amplitude[[1, 2, 4, 5, 6, 7]]
+        assert others.abs().max() < 1e-12
+    nyquist = oscillation(period, 10, 0.8, 0.0, 0.0)                       # the Nyquist bin is counted once
+    assert oscillation_amplitude(spectral_volume(nyquist, 11), period)[10, 0, 0].item() == pytest.approx(0.8, rel=1e-12)
+
+
+def test_amplitude_error_ignores_phase_and_direction_and_counts_amplitude():
+    period = 16
+    truth = spectral_volume(torch.stack([oscillation(period, 2, 1.5, 0.3, 0.1), oscillation(period, 2, 1.0, 0.0, 0.0)]), 6)
+    shifted = spectral_volume(torch.stack([oscillation(period, 2, 1.5, 2.9, 2.5), oscillation(period, 2, 1.0, -1.0, 1.0)]), 6)
+    same = amplitude_error(shifted, truth, period)
+    assert same["per_frequency"].abs().max() < 1e-12 and same["mean"] < 1e-12
+    # sample 0 predicted at 2.0 px instead of 1.5, sample 1 not moving: |0.5| and |1.0| at bin 2
+    bigger = spectral_volume(torch.stack([oscillation(period, 2, 2.0, 0.7, 0.0), torch.zeros(period, 2, 2, 3,
+                                                                                        dtype=torch.float64)]), 6)
+    error = amplitude_error(bigger, truth, period)
+    assert error["per_frequency"][2].item() == pytest.approx(0.75, rel=1e-12)
+    assert error["mean"] == pytest.approx(0.75 / 5, rel=1e-12)               # mean over bins 1..5
+    assert error["true_spectrum"][2].item() == pytest.approx(1.25, rel=1e-12)
+    assert error["predicted_spectrum"][2].item() == pytest.approx(1.0, rel=1e-12)
+    # standing still scores the whole amplitude
+    still = amplitude_error(torch.zeros_like(truth), truth, period)
+    assert still["per_frequency"][2].item() == pytest.approx(1.25, rel=1e-12)
+
+
+def test_best_of_n_takes_each_pictures_closest_sample():
+    truth = torch.zeros(2, 4, 2, 1, 1)
+    predicted = torch.zeros(2, 3, 4, 2, 1, 1)
+    predicted[0, 0, :, 0] = 3.0                  # sample errors of picture 0: 3, 5 (3-4-5), 1
+    predicted[0, 1, :, 0], predicted[0, 1, :, 1] = 3.0, 4.0
+    predicted[0, 2, :2, 1] = 2.0                 # 2 px in half the frames: 1 on average
+    predicted[1, :, :, 0] = torch.tensor([2.0, 0.5, 7.0]).view(3, 1, 1, 1)
+    assert torch.allclose(best_of_n_error(predicted, truth), torch.tensor([1.0, 0.5]))
+    with pytest.raises(KinemaError, match="b n t 2 h w"):
+        best_of_n_error(predicted[0], truth)
+
+
+def test_seam_of_a_drift_that_does_not_return_by_hand():
+    """F_t = t px on x for t = 0..9 played in a loop: every step 1 px, the wrap -9 px."""
+    motion = torch.zeros(2, 10, 2, 1, 1, dtype=torch.float64)
+    motion[0, :, 0, 0, 0] = torch.arange(10, dtype=torch.float64)
+    motion[1, :, 1, 0, 0] = 0.5 * torch.cos(2 * math.pi * torch.arange(10, dtype=torch.float64) / 10)
+    scores = seam_scores(motion)
+    # drift: v_end = v_start = 1, wrap = -9: position |-9 - 1| = 10, velocity 0; speed ratio 9 / 1
+    assert scores["position"][0].item() == 10.0 and scores["velocity"][0].item() == 0.0
+    assert scores["wrap_speed_ratio"][0].item() == pytest.approx(9.0, rel=1e-12)
+    # a whole period of a cosine: the wrap step equals the step 5 frames on
+    steps = (motion[1, 1:, 1] - motion[1, :-1, 1]).abs().flatten()
+    wrap = abs(motion[1, 0, 1].item() - motion[1, 9, 1].item())
+    assert scores["wrap_speed_ratio"][1].item() == pytest.approx(wrap / steps.mean().item(), rel=1e-12)
+    assert scores["position"][1].item() < 0.05
