@@ -104,10 +104,10 @@ def test_the_verbs_check_numbers_before_any_model_is_read(tmp_path):
 
     from kinema.cli import app
 
-    for flag, value, message in (("--num", "0", "--num must be a finite number > 0, got 0"),
-                                 ("--fps", "nan", "--fps must be a finite number > 0, got nan"),
-                                 ("--slowmo", "inf", "--slowmo must be a finite number > 0, got inf"),
-                                 ("--seed", "-1", "--seed must be >= 0, got -1")):
+    for flag, value, message in (("--num", "0", "--num must be an integer >= 1, got 0"),
+                                 ("--fps", "nan", "--fps must be a finite number in [0.1, 1000.0], got nan"),
+                                 ("--slowmo", "inf", "--slowmo must be a finite number in (0, 1000.0], got inf"),
+                                 ("--seed", "-1", "--seed must be an integer in [0, 9223372036854775807], got -1")):
         result = CliRunner().invoke(app, ["animate", "x.png", "--model", str(tmp_path), flag, value])
         assert isinstance(result.exception, KinemaError), flag
         assert str(result.exception) == message

@@ -77,7 +77,7 @@ def test_train_on_a_gpu_this_machine_lacks_is_one_line(tmp_path, monkeypatch, ca
 
 @pytest.mark.parametrize("args, message", [
     (["data", "preview", "swayin"], "unknown dataset 'swayin'"),
-    (["data", "preview", "swaying", "--frames", "0"], "option num_frames must be an integer >= 1"),
+    (["data", "preview", "swaying", "--frames", "0"], "--frames (num_frames) must be an integer >= 1"),
     (["data", "preview", "swaying", "--size", "8"], "option size must be an integer >= 16"),
     (["data", "preview", "clouds", "--option", "speed=fast"], "has no option 'speed'"),
     (["data", "preview", "clouds", "--option", "min_speed=fast"],

@@ -42,4 +42,4 @@ def test_the_environment_variable_is_the_default(restore_threads, monkeypatch, c
 def test_zero_threads_is_one_error_line(restore_threads, capsys):
     assert _run(["--threads", "0", "methods"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["error: --threads / KINEMA_THREADS must be an integer >= 1, got 0"]
+    assert err == ["error: --threads / KINEMA_THREADS must be an integer in 1..1024, got 0"]

@@ -78,4 +78,4 @@ def test_size_must_be_a_positive_display_size(cinn, tmp_path, monkeypatch, capsy
     code, _, err = run_cli(["animate", cinn / "x0.png", "--model", cinn / "run", "--size", "0",
                             "--out", out], monkeypatch, capsys)
     assert code == 2 and not out.exists()
-    assert err.strip() == "error: --size must be an integer in 1..4096 (pixels of the short side), got 0"
+    assert err.strip() == "error: --size must be an integer in [1, 4096] (pixels of the short side), got 0"

@@ -50,8 +50,9 @@ def register(app: typer.Typer) -> None:
         from kinema.train.recipes import build_recipe, train_recipe
         from kinema.validate import check_number, check_seed
 
-        check_number("--steps (train.steps)", steps, 0, MAX_STEPS, integer=True)
-        check_number("--batch-size (train.batch_size)", batch_size, 1, MAX_BATCH, integer=True)
+        # the lower bounds are train.*'s own (kinema.train.checks); these bound a typo's size
+        check_number("--steps (train.steps)", steps, None, MAX_STEPS, integer=True)
+        check_number("--batch-size (train.batch_size)", batch_size, None, MAX_BATCH, integer=True)
         check_seed("--seed (train.seed)", seed)
 
         if config is not None:
