@@ -8,9 +8,9 @@ Each stage runs in its own process (``python -m kinema.bench.gpu_check stage NAM
 a time cap, so an out-of-memory stage or a hang is one failed row, not a lost check. Stages
 run earlier stages first (``kinema.stages``): a later stage names the check's own run of the
 earlier stage, or, when that failed or was not run, a freshly initialised earlier-stage model
-saved as a stand-in. Data are the preset's, at the preset's size, with the number of videos cut
-to what the steps consume (a user's folder that is not there becomes the synthetic stand-in the
-tiny presets use), and caches go into the check's work folder. Without CUDA (and without
+saved as a stand-in. Data are the preset's, at the preset's size, cut to one batch of videos
+(a user's folder that is not there becomes the synthetic stand-in the tiny presets use, see
+``check_data``), and caches go into the check's work folder. Without CUDA (and without
 ``--device cpu``) the check says so and exits 0.
 """
 from __future__ import annotations
@@ -90,20 +90,25 @@ def point_at_earlier_stages(recipe, preset: str, work: Path, runs: dict[str, str
                 recipe.data.options[key] = after
 
 
-def check_data(recipe, work: Path, steps: int) -> None:
-    """The preset's data, cut to the videos ``steps`` batches consume; a missing user folder
-    becomes the synthetic ``swaying`` at the preset's size; caches under ``work``."""
+def check_data(recipe, work: Path) -> None:
+    """The preset's data, cut to one batch of videos (an epoch is then one step; the steps
+    revisit it); caches under ``work``. A user's folder that is not there becomes the synthetic
+    ``swaying`` at the preset's frame size, in clips of 2K frames (at least 32) instead of 150:
+    K frequencies need no more, and the optical flow of 150-frame clips would take the check's
+    minutes on the CPU."""
     options = recipe.data.options
-    wanted = recipe.train.batch_size * (steps + 1)
+    wanted = recipe.train.batch_size
     if "cache_dir" in options:
         options["cache_dir"] = str(work / "cache" / Path(options["cache_dir"]).name)
     source = options.get("source")
     if isinstance(source, str) and source.startswith("folder:") and \
             not Path(source.removeprefix("folder:")).exists():
         options["source"] = "swaying"
-        kept = {k: v for k, v in options.get("source_options", {}).items()
-                if k in ("num_frames", "size")}
-        options["source_options"] = {**kept, "num_videos": wanted}
+        given = options.get("source_options", {})
+        frames = max(32, 2 * int(options.get("num_frequencies", 16)))
+        options["source_options"] = {"num_frames": min(given.get("num_frames", frames), frames),
+                                     **({"size": given["size"]} if "size" in given else {}),
+                                     "num_videos": wanted}
     elif recipe.data.name in SYNTHETIC and "num_videos" in options:
         options["num_videos"] = min(options["num_videos"], wanted)
     elif recipe.data.name in SYNTHETIC:
@@ -126,7 +131,7 @@ def run_stage(name: str, preset: str, device: str, work: Path, steps: int,
 
     recipe = build_recipe(name, preset)
     point_at_earlier_stages(recipe, preset, work, runs)
-    check_data(recipe, work, steps)
+    check_data(recipe, work)
     train = recipe.train
     closed_form = train.steps == 0
     if not closed_form:

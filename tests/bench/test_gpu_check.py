@@ -60,19 +60,24 @@ def test_the_data_are_cut_to_what_the_steps_use(tmp_path):
     missing = Recipe(method="m", preset="paper", model=None, train=TrainConfig(batch_size=8),
                      data=DataConfig(name="x", options={
                          "source": "folder:no/such/folder", "cache_dir": "runs/cache/motion",
+                         "num_frequencies": 20,
                          "source_options": {"num_frames": 150, "clip_step": 10, "size": [16, 24]}}))
-    gpu_check.check_data(missing, tmp_path, steps=3)
+    gpu_check.check_data(missing, tmp_path)
     assert missing.data.options == {
-        "source": "swaying", "cache_dir": str(tmp_path / "cache" / "motion"),
-        "source_options": {"num_frames": 150, "size": [16, 24], "num_videos": 32}}
+        "source": "swaying", "cache_dir": str(tmp_path / "cache" / "motion"), "num_frequencies": 20,
+        "source_options": {"num_frames": 40, "size": [16, 24], "num_videos": 8}}
     many = Recipe(method="m", preset="paper", model=None, train=TrainConfig(batch_size=16),
                   data=DataConfig(name="actors", options={"num_videos": 100000}))
-    gpu_check.check_data(many, tmp_path, steps=4)
-    assert many.data.options["num_videos"] == 80
+    gpu_check.check_data(many, tmp_path)
+    assert many.data.options["num_videos"] == 16
+    few = Recipe(method="m", preset="tiny", model=None, train=TrainConfig(batch_size=4),
+                 data=DataConfig(name="clouds", options={"num_videos": 3}))
+    gpu_check.check_data(few, tmp_path)
+    assert few.data.options["num_videos"] == 3
     unsized = Recipe(method="m", preset="paper", model=None, train=TrainConfig(batch_size=2),
                      data=DataConfig(name="clouds", options={"size": 256}))
-    gpu_check.check_data(unsized, tmp_path, steps=1)
-    assert unsized.data.options == {"size": 256, "num_videos": 4}
+    gpu_check.check_data(unsized, tmp_path)
+    assert unsized.data.options == {"size": 256, "num_videos": 2}
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
