@@ -78,6 +78,7 @@ VERBS = {
     "edit": ["edit", "{out}/m", "--canonical-edit", "{out}/x.png", "--out", "{out}/e"],
     "track": ["track", "{out}/m", "--points", "1,1", "--out", "{out}/k"],
     "studio": ["studio", "--models", "{out}"],
+    "train": ["train", "ile", "--out", "{out}/run"],
 }
 
 

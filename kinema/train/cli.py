@@ -16,6 +16,8 @@ from typing import List, Optional
 
 import typer
 
+from kinema.devices import device_option
+
 
 def register(app: typer.Typer) -> None:
     register_recipe(app)
@@ -42,7 +44,7 @@ def register(app: typer.Typer) -> None:
         resume: Optional[bool] = typer.Option(None, "--resume/--no-resume",
                                               help="continue from the newest checkpoint "
                                                    "(default: if there is one) / start over"),
-        device: Optional[str] = typer.Option(None, help="cpu, cuda (default: cuda if available)"),
+        device: Optional[str] = device_option(),
         tensorboard: bool = typer.Option(True, "--tensorboard/--no-tensorboard"),
     ) -> None:
         """Train METHOD; checkpoints, metrics.jsonl, samples and the final model go to --out."""
@@ -54,6 +56,10 @@ def register(app: typer.Typer) -> None:
         check_number("--steps (train.steps)", steps, None, MAX_STEPS, integer=True)
         check_number("--batch-size (train.batch_size)", batch_size, None, MAX_BATCH, integer=True)
         check_seed("--seed (train.seed)", seed)
+        if device is not None:
+            from kinema.devices import resolve_device
+
+            resolve_device(device)     # the one --device parser of every verb
 
         if config is not None:
             from kinema.train.recipe_files import load_recipe_file
