@@ -219,3 +219,13 @@ def test_a_benchmark_without_a_device_parameter_is_said_to_run_on_the_cpu(monkey
     assert capsys.readouterr().err.strip() == (
         "note: benchmark plain takes no --device: what it computes in this process runs on the "
         "CPU (the kinema commands it starts get cuda:0)")
+
+
+def test_the_studio_loads_its_models_on_its_device(cinn, moves):
+    from kinema.serve.models import ModelStore
+
+    store = ModelStore(cinn, device="cpu")
+    [served] = store.models.values()
+    assert served.device == "cpu"
+    served.load()
+    assert moves == [("CINN", torch.device("cpu"))]
