@@ -19,7 +19,7 @@ import pytest
 from PIL import Image
 
 from kinema.serve.requests import ApiError
-from tests.serve.conftest import make_client, studio_app
+from tests.serve.conftest import make_client, studio_app, wait_job
 from tests.serve.standin import TABS, accepts, load, poke, summarize  # noqa: F401  (adapter)
 
 JSON = {"content-type": "application/json"}
@@ -153,6 +153,22 @@ def test_malformed_websocket_messages_answer_and_keep_the_connection(hostile_cli
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text[:2000]
 
 
+def test_the_work_limit_holds_for_run_requests(hostile_client, monkeypatch):
+    """The model's frame size x frames x videos of a request within KINEMA_MAX_WORK, checked
+    before the job is queued (a 422 naming the limit)."""
+    import kinema.validate
+
+    body = {"model": "cinn-flow-tiny-clouds", "picture": "photo-coffee", "num": 2, "frames": 4}
+    monkeypatch.setattr(kinema.validate, "MAX_WORK", 8 * 8 * 4 * 2 - 1)     # the tiny cINN: 8x8 px
+    response = hostile_client.post("/api/run/animate", json=body)
+    assert response.status_code == 422 and "KINEMA_MAX_WORK" in response.json()["error"], response.text
+    assert hostile_client.app.state.jobs.active == 0
+    monkeypatch.setattr(kinema.validate, "MAX_WORK", 8 * 8 * 4 * 2)
+    accepted = hostile_client.post("/api/run/animate", json=body)
+    assert accepted.status_code == 202
+    assert wait_job(hostile_client, accepted.json()["job"])["state"] == "done"
+
+
 def test_an_edit_stroke_needs_a_point():
     """An Edit stroke with no points failed its job with a 500 (cv2 on an empty polyline)."""
     from kinema.serve.adapters.gendef import strokes_field
@@ -254,6 +270,6 @@ def test_prepare_waits_in_the_job_queue(models_dir):
 
 
 def test_the_studio_corpus():
-    cases = (len(BODIES) * len(JOB_ROUTES) + len(UPLOADS) + len(GETS) + len(WEBSOCKET) + 3 + 1 + 1 + 1)
+    cases = (len(BODIES) * len(JOB_ROUTES) + len(UPLOADS) + len(GETS) + len(WEBSOCKET) + 3 + 1 + 1 + 1 + 1)
     print(f"hostile corpus, studio: {cases} (input, entry point) pairs")
     assert cases >= 120
