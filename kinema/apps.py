@@ -117,7 +117,7 @@ def choose_entry(verb: str, model: Path, method: str | None = None):
     if method is not None:
         named = [e for e in entries() if method in (e.name, e.family)]
         if not named:
-            raise KinemaError(f"--method {method!r} is no registered method; those with "
+            raise KinemaError(f"--method {validate.short_repr(method)} is no registered method; those with "
                               f"`kinema {verb}`: {_names(serving)}")
         found = [e for e in named if verb in e.apps]
         if not found:   # an entry name: its family's stage that has the verb

@@ -21,6 +21,7 @@ import torch
 
 from kinema.data.io import write_atomic
 from kinema.errors import KinemaError
+from kinema.validate import short_repr
 from kinema.pretrained import model_folder  # noqa: F401  (public here too)
 
 TASKS = ("prediction", "image-to-video", "generation")
@@ -51,7 +52,7 @@ class Protocol:
             if getattr(self, name) < 0:
                 raise KinemaError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.task not in TASKS:
-            raise KinemaError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
+            raise KinemaError(f"task must be one of {', '.join(TASKS)}, got {short_repr(self.task)}")
         if self.task == "prediction" and not 1 <= self.context_frames < self.num_frames:
             raise KinemaError(f"context_frames must be in [1, num_frames), got {self.context_frames}")
 
@@ -78,7 +79,7 @@ def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
         return load_pretrained(folder).eval(), {"run": str(folder), "kind": "model folder"}
     name = BASELINE_ALIASES.get(run, run)
     if name not in available_methods():
-        raise KinemaError(f"{run!r} is neither a model folder nor a registered method; "
+        raise KinemaError(f"{short_repr(run)} is neither a model folder nor a registered method; "
                           f"methods: {', '.join(available_methods())}")
     recipe = build_recipe(name, "small")
     cls = model_class_of(recipe)
@@ -184,7 +185,7 @@ def accepted_options(name: str, options: dict) -> dict:
     for key, value in taken.items():
         numeric = any(t in str(params[key].annotation) for t in ("int", "float"))
         if numeric and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            raise KinemaError(f"metric option {key}={value!r} ({name}) must be a number")
+            raise KinemaError(f"metric option {key}={short_repr(value)} ({name}) must be a number")
     return taken
 
 
@@ -274,7 +275,7 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
         model, model_record = load_model(str(run), data, protocol, progress)
     if not hasattr(model, TASK_METHODS[protocol.task]):
         served = [t for t, m in TASK_METHODS.items() if hasattr(model, m)]
-        raise KinemaError(f"{type(model).__name__} does not serve the task {protocol.task!r} "
+        raise KinemaError(f"{type(model).__name__} does not serve the task {short_repr(protocol.task)} "
                           f"(it serves: {', '.join(served) or 'none'}); pick another --task")
     if device is None:
         device = module_device(model) if isinstance(model, torch.nn.Module) else "cpu"

@@ -54,10 +54,11 @@ def load_dataset(name: str, split: str = "train", **options) -> Dataset:
     """Return a ``torch.utils.data.Dataset`` of dicts; see the module docstring for names."""
     from kinema.data.options import construct
     from kinema.errors import KinemaError
+    from kinema.validate import short_repr
     from kinema.registry import resolve
 
     if split not in ("train", "test"):
-        raise KinemaError(f"split must be 'train' or 'test', got {split!r}")
+        raise KinemaError(f"split must be 'train' or 'test', got {short_repr(split)}")
     prefix, sep, rest = name.partition(":")
     if sep and prefix in PREFIX_SOURCES:
         return construct(resolve(PREFIX_SOURCES[prefix][0]), name, split, options, rest)
@@ -66,9 +67,9 @@ def load_dataset(name: str, split: str = "train", **options) -> Dataset:
         try:
             dataset_class = resolve(name)
         except (ImportError, AttributeError) as err:
-            raise KinemaError(f"dataset {name!r}: cannot import it as module:Class ({err})") from err
+            raise KinemaError(f"dataset {short_repr(name)}: cannot import it as module:Class ({err})") from err
         return construct(dataset_class, name, split, options)
     if name not in DATASETS:
         known = ", ".join(sorted(DATASETS)) + ", " + ", ".join(f"{p}:..." for p in PREFIX_SOURCES)
-        raise KinemaError(f"unknown dataset {name!r}; known: {known}, or module:Class")
+        raise KinemaError(f"unknown dataset {short_repr(name)}; known: {known}, or module:Class")
     return construct(resolve(DATASETS[name].target), name, split, options)

@@ -127,8 +127,9 @@ def register_recipe(app: typer.Typer) -> None:
 
         if fmt not in ("yaml", "json"):
             from kinema.errors import KinemaError
+            from kinema.validate import short_repr
 
-            raise KinemaError(f"--format must be yaml or json, got {fmt!r}")
+            raise KinemaError(f"--format must be yaml or json, got {short_repr(fmt)}")
         from kinema.train.checks import check_recipe
 
         recipe = build_recipe(method, preset, overrides=overrides)

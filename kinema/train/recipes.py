@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kinema.errors import KinemaError
+from kinema.validate import short_repr
 
 
 def build_recipe(method: str, preset: str, *, data: str | None = None, steps: int | None = None,
@@ -28,7 +29,7 @@ def build_recipe(method: str, preset: str, *, data: str | None = None, steps: in
         try:
             make = resolve(method)
         except (ImportError, AttributeError) as err:
-            raise KinemaError(f"cannot import recipe function {method!r} ({err})") from err
+            raise KinemaError(f"cannot import recipe function {short_repr(method)} ({err})") from err
         check_recipe_function(method, make)
     else:
         try:
@@ -38,7 +39,7 @@ def build_recipe(method: str, preset: str, *, data: str | None = None, steps: in
     try:
         recipe = make(preset)
     except (ValueError, KeyError) as err:
-        raise KinemaError(f"{method}: preset {preset!r}: {err}") from err
+        raise KinemaError(f"{method}: preset {short_repr(preset)}: {err}") from err
     if not isinstance(recipe, Recipe):
         raise KinemaError(f"{method} returned {type(recipe).__name__}, not a kinema.config.Recipe")
     if ":" not in method:
@@ -105,9 +106,9 @@ def model_class_of(recipe):
     try:
         cls = resolve(target)
     except (ImportError, AttributeError) as err:
-        raise KinemaError(f"cannot import model class {target!r} ({err})") from err
+        raise KinemaError(f"cannot import model class {short_repr(target)} ({err})") from err
     if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
-        raise KinemaError(f"the recipe's method {target!r} is not a model class (an nn.Module)")
+        raise KinemaError(f"the recipe's method {short_repr(target)} is not a model class (an nn.Module)")
     return cls
 
 

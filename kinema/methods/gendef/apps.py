@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from kinema.errors import KinemaError
+from kinema.validate import short_repr
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -109,13 +110,13 @@ def parse_points(text: str, width: int, height: int) -> torch.Tensor:
         try:
             x, y = (float(v) for v in part.split(","))
         except ValueError:
-            raise KinemaError(f"--points {text!r}: expected 'x,y;x,y' with numbers, cannot read {part!r}") from None
+            raise KinemaError(f"--points {short_repr(text)}: expected 'x,y;x,y' with numbers, cannot read {short_repr(part)}") from None
         if not (0 <= x <= width - 1 and 0 <= y <= height - 1):
             raise KinemaError(f"--points: ({x:g}, {y:g}) is outside the {width}x{height} canonical image "
                               f"(x in [0, {width - 1}], y in [0, {height - 1}])")
         points.append((x, y))
     if not points:
-        raise KinemaError(f"--points {text!r}: give at least one point as 'x,y'")
+        raise KinemaError(f"--points {short_repr(text)}: give at least one point as 'x,y'")
     return torch.tensor(points, dtype=torch.float32)
 
 

@@ -17,6 +17,7 @@ import torch
 
 from kinema.data.io import write_atomic
 from kinema.errors import KinemaError
+from kinema.validate import short_repr
 
 SHOWN_COMPONENTS = 3
 STRIP_COLUMNS = 10
@@ -49,7 +50,7 @@ def sample_videos(model, num: int, frames: int, seed: int = 0,
 
         picture = Path(identity)
         if not picture.is_file():
-            raise KinemaError(f"--identity {identity!r}: expected 'random' or a picture file")
+            raise KinemaError(f"--identity {short_repr(identity)}: expected 'random' or a picture file")
         image = picture_to_model(picture, model.image.channels, model.image.resolution)
         w_new = model.identity_of(image.to(ws.device)).expand(num, -1, -1)
         ws = model.transfer(ws, w_new)
