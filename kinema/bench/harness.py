@@ -79,7 +79,7 @@ def load_model(run: str, data: str, protocol: Protocol, progress: bool = True):
         return load_pretrained(folder).eval(), {"run": str(folder), "kind": "model folder"}
     name = BASELINE_ALIASES.get(run, run)
     if name not in available_methods():
-        raise KinemaError(f"{short_repr(run)} is neither a model folder nor a registered method; "
+        raise KinemaError(f"{run!r} is neither a model folder nor a registered method; "
                           f"methods: {', '.join(available_methods())}")
     recipe = build_recipe(name, "small")
     cls = model_class_of(recipe)
