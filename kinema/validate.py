@@ -11,6 +11,12 @@ The rules, for fields whose hint is (optionally ``| None``):
 A field may state its own closed range with ``metadata={"range": (low, high)}`` (either end
 None for unbounded), e.g. a probability ``(0.0, 1.0)`` or a signed layer index ``(None, None)``.
 Nested dataclasses are checked with their dotted path.
+
+The second half checks single values from outside the same way for every entry point (the
+command line's verbs, the pipelines, the studio): ``check_number`` (finite, integer, in
+range), ``check_seed``, ``check_frame_count`` / ``check_video_count`` (KINEMA_MAX_FRAMES /
+KINEMA_MAX_VIDEOS), ``check_work`` (pixels x frames x videos, KINEMA_MAX_WORK); and
+``short_repr``, the one way a message quotes an input (a short prefix, never the whole).
 """
 from __future__ import annotations
 
