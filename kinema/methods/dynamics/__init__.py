@@ -15,7 +15,7 @@ register_method(MethodEntry(
     tasks=(),
     summary="GID stage 1: spectral-volume autoencoder (AutoencoderKL, 4-channel latent; L1 + gradient + KL)",
     family="dynamics",
-    presets=("tiny", "small", "paper"),
+    presets=("tiny", "small", "small150", "paper"),
 ))
 register_method(MethodEntry(
     name="dynamics-diffusion",
@@ -24,7 +24,7 @@ register_method(MethodEntry(
     tasks=(),
     summary="GID stage A: latent U-Net denoising one frequency slice (frequency embedding, I0 concatenated, CFG)",
     family="dynamics",
-    presets=("tiny", "small", "paper"),
+    presets=("tiny", "small", "small150", "paper"),
 ))
 register_method(MethodEntry(
     name="dynamics-attention",
@@ -33,7 +33,7 @@ register_method(MethodEntry(
     tasks=(),
     summary="GID stage B: stage A frozen + attention across the K frequency slices (frequency-coordinated denoising)",
     family="dynamics",
-    presets=("tiny", "small", "paper"),
+    presets=("tiny", "small", "small150", "paper"),
 ))
 register_method(MethodEntry(
     name="dynamics-render",
@@ -47,8 +47,9 @@ register_method(MethodEntry(
     benchmarks={"dynamics-speed": "kinema.methods.dynamics.bench:speed_benchmark",
                 "dynamics-swaying": "kinema.methods.dynamics.bench_swaying:swaying_benchmark",
                 "dynamics-real": "kinema.methods.dynamics.bench_real:real_benchmark",
-                "dynamics-loops": "kinema.methods.dynamics.bench_swaying:loops_benchmark"},
+                "dynamics-loops": "kinema.methods.dynamics.bench_swaying:loops_benchmark",
+                "dynamics-oracle": "kinema.methods.dynamics.bench_oracle:oracle_benchmark"},
     demo="kinema.methods.dynamics.demo:demo_section",
     demo_order=40,
-    presets=("tiny", "small", "paper"),
+    presets=("tiny", "small", "small150", "paper"),
 ))

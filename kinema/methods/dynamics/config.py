@@ -14,7 +14,11 @@ Stages (each a registered method trained by ``kinema train``):
 4. ``dynamics-render`` (Sec. 5; ``RenderConfig`` / ``render_recipe``, written beside these).
 
 Preset names: ``BASE[-k4|-k8|-k16|-k24][-no-adaptive-norm][-independent|-volume]``, BASE in
-tiny / small / paper: the ablations of the paper's Table 2. ``-kN``: N frequencies (default
+tiny / small / small150 / paper: the ablations of the paper's Table 2. ``small150`` is the small
+architecture in the paper's frequency regime: 150-frame clips (Sec. 7: 149 frames after the
+input) of which K = 16 of the 76 rfft bins are kept, as the paper does, with the swaying
+frequencies in those bins (0.01-0.04 cycles per frame, the second mode up to 0.08: bins 1.5-12
+of 150); ``small`` keeps 16 of the 17 bins of 32-frame clips, where truncation hardly matters. ``-kN``: N frequencies (default
 16; tiny: 4). ``-no-adaptive-norm``: S scaled by the image size instead of Eq. (4).
 ``-independent``: the motion model is stage A alone (no frequency attention); its runs are
 stage A's. ``-volume``: "Volume pred.". ``motion_model_path(preset)`` names the run of the motion
@@ -31,12 +35,18 @@ from dataclasses import dataclass
 from kinema.config import DataConfig, Recipe, TrainConfig
 from kinema.stages import stage_path
 
-BASES = ("tiny", "small", "paper")
+BASES = ("tiny", "small", "small150", "paper")
 FREQUENCY_CHOICES = (4, 8, 16, 24)
 SPECTRAL_DATASET = "kinema.methods.dynamics.data:SpectralVolumes"
 
 # base -> (image (h, w), clip frames T = the FFT length, default K)
-SIZES = {"tiny": ((16, 16), 8, 4), "small": ((64, 64), 32, 16), "paper": ((160, 256), 150, 16)}
+SIZES = {"tiny": ((16, 16), 8, 4), "small": ((64, 64), 32, 16), "small150": ((64, 64), 150, 16),
+         "paper": ((160, 256), 150, 16)}
+# the networks, step counts and data sizes of each base (small150: small's, on longer clips)
+ARCHITECTURE = {"tiny": "tiny", "small": "small", "small150": "small", "paper": "paper"}
+# swaying options beyond size and frames: small150's frequencies sit in the K = 16 lowest of 76
+# bins (bin = f * 150), as natural motion does in the paper's (Fig. 2: 0-3 Hz of 16 bins)
+SWAYING_OPTIONS = {"small150": {"min_frequency": 0.01, "max_frequency": 0.04}}
 
 
 @dataclass
@@ -126,6 +136,7 @@ def parse_preset(preset: str) -> dict:
         raise ValueError(f"unknown dynamics preset {preset!r}: cannot read {rest!r}")
     size, frames, default_k = SIZES[parts["base"]]
     parts["k"] = parts["k"] or default_k
+    parts["architecture"] = ARCHITECTURE[parts["base"]]
     parts["image_size"] = size
     parts["frames"] = max(frames, 2 * parts["k"])   # K rfft bins need at least 2(K-1) frames
     return parts
@@ -157,8 +168,10 @@ def motion_data(preset: str, split: str = "train") -> DataConfig:
         source, source_options = "folder:data/oscillating-videos", {"num_frames": frames, "clip_step": 10,
                                                                   "size": [h, w]}
     else:
-        videos = {"tiny": 12, "small": 1024}[p["base"]] if split == "train" else {"tiny": 4, "small": 128}[p["base"]]
-        source, source_options = "swaying", {"num_frames": frames, "size": h, "num_videos": videos}
+        arch = p["architecture"]
+        videos = {"tiny": 12, "small": 1024}[arch] if split == "train" else {"tiny": 4, "small": 128}[arch]
+        source, source_options = "swaying", {"num_frames": frames, "size": h, "num_videos": videos,
+                                             **SWAYING_OPTIONS.get(p["base"], {})}
     return DataConfig(name=SPECTRAL_DATASET, split=split, options={
         "source": source, "source_options": source_options, "num_frequencies": p["k"],
         "cache_dir": "runs/cache/dynamics-motion"})
@@ -171,7 +184,7 @@ def vae_config(preset: str) -> VAEConfig:
     if p["base"] == "tiny":
         return VAEConfig(**common, block_out_channels=(8, 8), layers_per_block=1, norm_num_groups=4,
                          gradient_scales=2, slices_per_item=2, lr=1e-3)
-    if p["base"] == "small":   # 64 px -> 16x16 latent (f4)
+    if p["architecture"] == "small":   # 64 px -> 16x16 latent (f4)
         return VAEConfig(**common, block_out_channels=(16, 32, 64), layers_per_block=1, norm_num_groups=8,
                          gradient_scales=3, slices_per_item=2, lr=3e-4)
     return VAEConfig(**common)
@@ -186,7 +199,7 @@ def diffusion_config(preset: str) -> DiffusionConfig:
                                up_block_types=("AttnUpBlock2D", "UpBlock2D"), attention_head_dim=4,
                                norm_num_groups=4, image_features=4, num_train_timesteps=100,
                                slices_per_item=2, lr=1e-3)
-    if p["base"] == "small":   # 16x16 latents, three levels down to 4x4
+    if p["architecture"] == "small":   # 16x16 latents, three levels down to 4x4
         return DiffusionConfig(**common, block_out_channels=(32, 64, 64), layers_per_block=1,
                                down_block_types=("DownBlock2D", "AttnDownBlock2D", "AttnDownBlock2D"),
                                up_block_types=("AttnUpBlock2D", "AttnUpBlock2D", "UpBlock2D"),
@@ -203,7 +216,7 @@ def attention_config(preset: str) -> AttentionConfig:
     path = f"runs/dynamics-diffusion-{data_stem(preset)}"
     if p["base"] == "tiny":
         return AttentionConfig(diffusion_path=path, attention_heads=2, lr=1e-3)
-    if p["base"] == "small":
+    if p["architecture"] == "small":
         return AttentionConfig(diffusion_path=path, attention_heads=4, lr=3e-4)
     return AttentionConfig(diffusion_path=path)
 
@@ -233,21 +246,21 @@ def vae_recipe(preset: str = "small") -> Recipe:
         raise ValueError(f"-{p['variant']} changes the diffusion stages only; the VAE is "
                          f"dynamics-vae --preset {data_stem(preset)}")
     return Recipe(method="dynamics-vae", preset=preset, model=vae_config(preset),
-                  train=_train(p["base"], "vae"), data=motion_data(preset))
+                  train=_train(p["architecture"], "vae"), data=motion_data(preset))
 
 
 def diffusion_recipe(preset: str = "small") -> Recipe:
     """Stage A (`kinema train dynamics-diffusion --preset small`); reads the VAE."""
     p = parse_preset(preset)
     return Recipe(method="dynamics-diffusion", preset=preset, model=diffusion_config(preset),
-                  train=_train(p["base"], "diffusion"), data=motion_data(preset))
+                  train=_train(p["architecture"], "diffusion"), data=motion_data(preset))
 
 
 def attention_recipe(preset: str = "small") -> Recipe:
     """Stage B (`kinema train dynamics-attention --preset small`); reads stage A."""
     p = parse_preset(preset)
     return Recipe(method="dynamics-attention", preset=preset, model=attention_config(preset),
-                  train=_train(p["base"], "attention"), data=motion_data(preset))
+                  train=_train(p["architecture"], "attention"), data=motion_data(preset))
 
 
 # --------------------------------------------------------------------------- the renderer (Sec. 5)
@@ -287,10 +300,10 @@ def render_config(preset: str) -> RenderConfig:
     path = motion_model_path(motion_preset)
     paths = dict(attention_path=path, diffusion_path="") if p["variant"] is None \
         else dict(attention_path="", diffusion_path=path)
-    widths = {"tiny": (4, 8), "small": (16, 32, 64), "paper": (32, 64, 128, 256)}[p["base"]]
+    widths = {"tiny": (4, 8), "small": (16, 32, 64), "paper": (32, 64, 128, 256)}[p["architecture"]]
     if baseline:   # single-scale features, learned weights (Holynski et al., the paper's ref. [46])
         widths = widths[:1]
-    lr = {"tiny": 1e-3, "small": 5e-4, "paper": 2e-4}[p["base"]]
+    lr = {"tiny": 1e-3, "small": 5e-4, "paper": 2e-4}[p["architecture"]]
     return RenderConfig(**paths, image_size=tuple(p["image_size"]), widths=widths,
                         weights="learned" if baseline else "motion", lr=lr)
 
@@ -304,8 +317,10 @@ def render_data(preset: str, split: str = "train") -> DataConfig:
     if p["base"] == "paper":
         source, options = "folder:data/oscillating-videos", {"num_frames": frames, "clip_step": 10, "size": [h, w]}
     else:
-        videos = {"tiny": 8, "small": 384}[p["base"]] if split == "train" else {"tiny": 4, "small": 64}[p["base"]]
-        source, options = "swaying", {"num_frames": frames, "size": h, "num_videos": videos}
+        arch = p["architecture"]
+        videos = {"tiny": 8, "small": 384}[arch] if split == "train" else {"tiny": 4, "small": 64}[arch]
+        source, options = "swaying", {"num_frames": frames, "size": h, "num_videos": videos,
+                                      **SWAYING_OPTIONS.get(p["base"], {})}
     return DataConfig(name="kinema.methods.dynamics.render_data:RenderPairs", split=split, options={
         "source": source, "source_options": options, "pairs_per_clip": 2 if p["base"] == "tiny" else 4,
         "cache_dir": "runs/cache/dynamics-render"})
@@ -313,7 +328,8 @@ def render_data(preset: str, split: str = "train") -> DataConfig:
 
 def render_recipe(preset: str = "small") -> Recipe:
     """The renderer (`kinema train dynamics-render --preset small`); embeds the motion model."""
-    base = parse_preset(preset[:-len(RENDER_VARIANT)] if preset.endswith(RENDER_VARIANT) else preset)["base"]
+    motion_preset = preset[:-len(RENDER_VARIANT)] if preset.endswith(RENDER_VARIANT) else preset
+    base = parse_preset(motion_preset)["architecture"]
     if base == "tiny":
         train = TrainConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=4, grad_clip=1.0)
     else:

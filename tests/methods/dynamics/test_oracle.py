@@ -1,0 +1,64 @@
+"""The paper's frequency regime (preset ``small150``) and the swaying oracle: what a perfect
+model of the data scores against standing still (repeat-I0), by the measures of ``scores``."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kinema.data.spectral import spectral_volume
+from kinema.data.synthetic.swaying import Swaying
+from kinema.errors import KinemaError
+from kinema.methods.dynamics.bench_oracle import picture_rows
+from kinema.methods.dynamics.oracle import oracle_volumes
+
+
+def test_small150_keeps_16_of_76_bins_of_150_frame_clips_with_the_motion_in_them():
+    from kinema.methods.dynamics.config import render_recipe, vae_recipe
+
+    vae = vae_recipe("small150")
+    assert (vae.model.num_frequencies, vae.model.period, vae.model.image_size) == (16, 150, (64, 64))
+    assert vae.model.block_out_channels == vae_recipe("small").model.block_out_channels    # small's networks
+    options = vae.data.options["source_options"]
+    assert options["num_frames"] == 150 and options["size"] == 64
+    # the highest frequency (mode 2 of the brightest region) is bin 0.08 * 150 = 12 < K = 16
+    assert 2 * options["max_frequency"] * options["num_frames"] < vae.model.num_frequencies
+    assert vae_recipe("small150-k8").model.num_frequencies == 8
+    assert render_recipe("small150").data.options["source_options"]["max_frequency"] == options["max_frequency"]
+    assert render_recipe("small150").model.attention_path == "runs/dynamics-attention-small150"
+
+
+@pytest.fixture(scope="module")
+def held_out():
+    source = Swaying("test", num_videos=4, num_frames=48, size=24, min_frequency=0.02, max_frequency=0.08,
+                     num_frequencies=12)
+    return source, [source[i] for i in range(len(source))]
+
+
+def test_oracle_draws_the_items_law_with_fresh_phases(held_out):
+    source, items = held_out
+    item = items[0]
+    volumes = oracle_volumes(source, item, num_samples=3, seed=7)
+    assert volumes.shape == (3, 12, 4, 24, 24)
+    assert torch.equal(volumes, oracle_volumes(source, item, num_samples=3, seed=7))     # seeded
+    assert not torch.allclose(volumes[0], volumes[1])                                      # new phases each
+    # sample i is the source's own law on the item's regions, drawn from generator (seed, i)
+    motion = source.motion(np.random.default_rng([7, 2]), item["region_labels"].numpy(),
+                           item["region_brightness"].double().numpy(), item["region_texture"].double().numpy())
+    assert torch.equal(volumes[2], spectral_volume(motion["trajectories"], 12))
+    assert torch.allclose(motion["frequency"], item["mode_frequency"])      # the picture's frequencies
+    with pytest.raises(KinemaError, match="region_labels"):
+        oracle_volumes(source, {"image": item["image"]}, 1)
+
+
+def test_the_oracle_beats_standing_still_on_the_measures_that_see_motion(held_out):
+    source, items = held_out
+    rows = [picture_rows(source, item, num_samples=6, seed=i) for i, item in enumerate(items)]
+    mean = lambda name, key: sum(r[name][key] for r in rows) / len(rows)
+    oracle = "oracle (6 samples)"
+    assert mean("K-bin ground truth", "amplitude_error") == 0.0
+    assert mean(oracle, "amplitude_error") < 0.6 * mean("repeat I0", "amplitude_error")
+    assert mean(oracle, "best_of_n_epe") < mean("repeat I0", "best_of_n_epe")
+    # one sample at a random phase is no better than standing still: why best-of-n is measured
+    assert mean(oracle, "trajectory_epe") > mean(oracle, "best_of_n_epe")
+    assert mean("repeat I0", "pop") == 0.0 and mean("K-bin ground truth", "pop") > 0.0
