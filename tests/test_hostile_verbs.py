@@ -118,14 +118,19 @@ def test_numbers_of_every_verb(verb, flag, value, named, good, tmp_path):
     assert_refused(_argv(verb, flag, value, good, out), named, out)
 
 
-def test_the_work_limit_refuses_before_sampling(good, tmp_path, monkeypatch):
-    """Within the frame and video limits, 256 videos of 10 000 frames of the 8-px model are
-    655 M pixel-frames: refused before the model samples (its sample is never called)."""
+@pytest.mark.parametrize("verb", ["animate", "sample"])
+def test_the_work_limit_refuses_before_sampling(verb, good, gendef, tmp_path, monkeypatch):
+    """Within the frame and video limits, 256 videos of 10 000 frames of an 8-px (cINN) or
+    tiny GenDeF model are hundreds of millions of pixel-frames: refused before the model makes
+    a frame (its sampling is never called)."""
     from kinema.methods.cinn.model import CINN
+    from kinema.methods.gendef import apps as gendef_apps
 
     monkeypatch.setattr(CINN, "sample", lambda *a, **k: pytest.fail("sampled past the work limit"))
+    monkeypatch.setattr(gendef_apps, "render_seed", lambda *a, **k: pytest.fail("sampled past the work limit"))
     out = tmp_path / "out"
-    assert_refused(VERBS["animate"](good, out) + ["--num", "256", "--frames", "10000"], "KINEMA_MAX_WORK", out)
+    argv = VERBS["animate"](good, out) if verb == "animate" else ["sample", gendef["model"], "--out", out]
+    assert_refused(argv + ["--num", "256", "--frames", "10000"], "KINEMA_MAX_WORK", out)
 
 
 def test_a_display_size_past_the_work_limit_writes_nothing(good, tmp_path, monkeypatch):
@@ -272,7 +277,7 @@ def test_recipe_and_dry_run_print_what_they_checked(tmp_path):
 
 
 def test_the_round_three_corpus():
-    others = {"work limit": 1, "display size": 1, "slowmo frames": 1, "modal simulator": 5,
+    others = {"work limit": 2, "display size": 1, "slowmo frames": 1, "modal simulator": 5,
               "folder named like an output": 3, "file-like --out": 3, "class Pretrained": 2,
               "SIGTERM": 1, "alias bomb in a recipe file": 1}
     cases = sum(len(v) for v in NUMBERS.values()) + sum(others.values())
