@@ -16,11 +16,31 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+from torch.nn.utils import parametrize
+from torch.nn.utils.parametrizations import _SpectralNorm as _TorchSpectralNorm
+
+from kinema.nn.precision import fp32_island
+
+
+class _SpectralNorm(_TorchSpectralNorm):
+    """torch's spectral-norm parametrisation (the same buffers and state-dict keys) with its
+    power iteration and sigma in an fp32 island: under bfloat16 autocast a 16-bit sigma made
+    the cINN decoder's weight gradients infinite (benchmarks/precision.md)."""
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        with fp32_island("spectral norm power iteration", weight) as weight:
+            return super().forward(weight)
 
 
 def spectral(module: nn.Module, enabled: bool = True) -> nn.Module:
-    """``module`` with spectral normalisation of its weight when ``enabled``."""
-    return nn.utils.parametrizations.spectral_norm(module) if enabled else module
+    """``module`` with spectral normalisation of its weight when ``enabled`` (as
+    ``nn.utils.parametrizations.spectral_norm``: one power iteration per training forward)."""
+    if not enabled:
+        return module
+    transposed = isinstance(module, (nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d))
+    parametrize.register_parametrization(
+        module, "weight", _SpectralNorm(module.weight, 1, 1 if transposed else 0, 1e-12))
+    return module
 
 
 def group_count(channels: int, preferred: int = 8) -> int:
@@ -54,7 +74,9 @@ class SPADE(nn.Module):
         if x.ndim == 5:
             gamma = rearrange(gamma, "b c h w -> b c 1 h w")
             beta = rearrange(beta, "b c h w -> b c 1 h w")
-        return self.norm(x) * (1 + gamma) + beta
+        with fp32_island("group norm statistics", x) as x:   # (as AdaIN's statistics)
+            normed = self.norm(x)
+        return normed * (1 + gamma) + beta
 
 
 class AdaIN(nn.Module):
@@ -71,9 +93,13 @@ class AdaIN(nn.Module):
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         dims = tuple(range(2, x.ndim))
-        mean = x.mean(dim=dims, keepdim=True)
-        var = x.var(dim=dims, keepdim=True, unbiased=False)
-        normed = (x - mean) / torch.sqrt(var + self.eps)
+        # fp32 island: a bfloat16 variance of nearly constant features (8 bits for the
+        # mean's square minus the square's mean) made the cINN decoder's gradients NaN
+        # (benchmarks/precision.md)
+        with fp32_island("instance norm statistics", x) as x:
+            mean = x.mean(dim=dims, keepdim=True)
+            var = x.var(dim=dims, keepdim=True, unbiased=False)
+            normed = (x - mean) / torch.sqrt(var + self.eps)
         gamma, beta = self.affine(code).chunk(2, dim=1)          # (b c) each
         shape = (x.shape[0], x.shape[1]) + (1,) * (x.ndim - 2)
         return normed * (1 + gamma.view(shape)) + beta.view(shape)
