@@ -255,8 +255,7 @@ def test_sigterm_cleans_the_staging_folder(tmp_path):
 
 
 def test_recipe_and_dry_run_print_what_they_checked(tmp_path):
-    """A 351-byte alias bomb in a recipe file: one short line, at once, in bounded memory."""
-    import time
+    """A 351-byte alias bomb in a recipe file: one short line, in bounded memory."""
     import tracemalloc
 
     text = "method: tests.train.toy:recipe\ntrain:\n  a: &a [x,x,x,x,x,x,x,x,x]\n"
@@ -266,12 +265,11 @@ def test_recipe_and_dry_run_print_what_they_checked(tmp_path):
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(text)
     tracemalloc.start()
-    begin = time.perf_counter()
-    code, message = run_kinema(["train", "--config", recipe, "--dry-run"])
-    seconds, peak = time.perf_counter() - begin, tracemalloc.get_traced_memory()[1]
+    code, message = run_kinema(["train", "--config", recipe, "--dry-run"])    # under the hang alarm
+    peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert code == 2 and len(message) < 300 and "expands to more than" in message, message
-    assert seconds < 10 and peak < 50 * 2 ** 20, (seconds, peak)
+    assert peak < 50 * 2 ** 20, peak              # the expanded document would be gigabytes
     code, printed = run_kinema(["recipe", "ile", "--set", "train.lr=0.001", "--format", "json"])
     assert code == 0 and '"lr": 0.001' in printed
 
