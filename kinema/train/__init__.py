@@ -2,7 +2,8 @@
 
 Modules: ``trainer`` (the loop), ``checkpoint`` (atomic, verified checkpoints), ``data``
 (seeded, resumable batch order), ``ema``, ``log`` (metrics.jsonl + TensorBoard), ``rng``,
-``distributed`` (torchrun), ``cli`` (``kinema train``), ``method`` (what a method provides).
+``distributed`` (torchrun), ``cli`` (``kinema train``), ``method`` (what a method provides),
+``step`` (one iteration's updates, gradient accumulation), ``precision`` (autocast, loss scaling).
 """
 from __future__ import annotations
 
