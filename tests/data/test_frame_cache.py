@@ -53,7 +53,8 @@ def test_changed_source_is_decoded_again_and_its_old_file_removed(tmp_path, cach
     root = tmp_path / "videos"
     write_video(root / "a.mp4", make_video(t=8, h=16, w=16, seed=1))
     write_video(root / "b.mp4", make_video(t=8, h=16, w=16, seed=2))
-    VideoFolder(root, "train", num_frames=4, size=8, test_fraction=0).prepare(progress=False)
+    dataset = VideoFolder(root, "train", num_frames=4, size=8, test_fraction=0)
+    dataset.fill_frame_cache(progress=False)
     before = sorted(cache.glob("*.npy"))
     assert len(before) == 2
 
@@ -94,7 +95,7 @@ def test_a_truncated_video_leaves_no_cache_file(tmp_path, cache, make_video):
     dataset = VideoFolder(root, "train", num_frames=2, size=8, test_fraction=0)
     dataset.videos[0].num_frames = 12              # promise more frames than the file has
     with pytest.raises(VideoReadError, match="decoded 8 frames, expected 12"):
-        dataset.prepare(progress=False)
+        dataset.fill_frame_cache(progress=False)
     assert list(cache.glob("*.npy")) == [] and list(cache.glob(".*.tmp")) == []
 
 
