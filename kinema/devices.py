@@ -105,6 +105,16 @@ def module_device(module) -> torch.device:
     return torch.device("cpu")
 
 
+def move(thing, device: torch.device | str):
+    """``thing.to(device)`` (a module, or a feature network that offers ``to``); an object
+    without ``to`` can only stay where it is: fine on the CPU, an error elsewhere."""
+    if hasattr(thing, "to"):
+        return thing.to(device)
+    if str(device) != "cpu":
+        raise KinemaError(f"{type(thing).__name__} cannot be moved to {device}: it has no .to()")
+    return thing
+
+
 def export_device(device: torch.device) -> None:
     """Make ``device`` the default of the kinema processes this one starts (benchmarks)."""
     os.environ[DEVICE_VARIABLE] = str(device)

@@ -44,7 +44,7 @@ def test_data_list_names_every_source(monkeypatch, capsys):
     (["train", TOY, "--data", "swayin"], "unknown dataset 'swayin'; known: actors, "),
     (["train", TOY, "--set", "data.options.num_video=3"],
      "tests.train.toy:ShiftingVideos has no option 'num_video'"),
-    (["train", TOY, "--device", "tpu"], "--device 'tpu' is not a device torch knows"),
+    (["train", TOY, "--device", "tpu"], "--device 'tpu' is not a device kinema runs on"),
 ])
 def test_train_mistakes_are_one_line(args, message, tmp_path, monkeypatch, capsys):
     out = tmp_path / "run"
@@ -72,7 +72,7 @@ def test_train_on_a_gpu_this_machine_lacks_is_one_line(tmp_path, monkeypatch, ca
     code, _, err = run_cli(["train", TOY, "--device", "cuda", "--out", str(tmp_path)],
                            monkeypatch, capsys)
     assert code == 2 and err.count("\n") == 1
-    assert "--device cuda: this torch build or machine has no CUDA GPU; use --device cpu" in err
+    assert "--device cuda: this machine or torch build has no CUDA GPU (present: cpu" in err
 
 
 @pytest.mark.parametrize("args, message", [

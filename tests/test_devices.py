@@ -65,6 +65,19 @@ def test_cpu_is_the_default_without_a_gpu():
         resolve_device("cuda")
 
 
+def test_move_uses_to_and_refuses_to_leave_an_immovable_object_behind():
+    from kinema.devices import move
+
+    class Plain:
+        pass
+
+    plain, layer = Plain(), torch.nn.Linear(2, 2).double()
+    assert move(plain, "cpu") is plain
+    with pytest.raises(KinemaError, match="Plain cannot be moved to cuda:0"):
+        move(plain, torch.device("cuda", 0))
+    assert move(layer, torch.device("meta")) is layer and layer.weight.device.type == "meta"
+
+
 # ------------------------------------------------------------------ every verb refuses
 
 VERBS = {

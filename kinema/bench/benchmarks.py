@@ -43,7 +43,9 @@ def sanity_distances(extractor, real, other, num_frames: int, seed: int = 0,
     order = torch.stack([torch.randperm(num_frames, generator=g) for _ in range(len(other))])
     shuffled = torch.stack([v[o] for v, o in zip(other, order)])
     noise = torch.rand(other.shape, generator=g) * 2 - 1
-    cache = {"domain": extractor.to(device)}
+    from kinema.devices import move
+
+    cache = {"domain": move(extractor, device)}
     out = {}
     for name, fake in (("real'", other), ("shuffled in time", shuffled), ("noise", noise)):
         out[name] = {}

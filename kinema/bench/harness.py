@@ -254,7 +254,7 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     from tqdm.auto import tqdm
 
     import kinema
-    from kinema.devices import module_device
+    from kinema.devices import module_device, move
     from kinema.data import load_dataset
     from kinema.metrics import build_metric, metric_entry
 
@@ -285,7 +285,7 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
         model = model.to(device)
     if main:
         for kind, extractor_object in cache.items():
-            cache[kind] = extractor_object.to(device)
+            cache[kind] = move(extractor_object, device)
     world, rank = (1, 0) if ranks is None else (ranks.world_size, ranks.rank)
     starts = list(range(0, count, protocol.batch_size))
     rounds = range(0, len(starts), world)
