@@ -283,7 +283,7 @@ def evaluate(run, data: str, metrics: list[str], protocol: Protocol | None = Non
     main = ranks is None or ranks.is_main
     if isinstance(model, torch.nn.Module):
         model = model.to(device)
-    if main:
+    if main:   # only rank 0 folds; ``to`` moves in place, so the metrics' references follow
         for kind, extractor_object in cache.items():
             cache[kind] = move(extractor_object, device)
     world, rank = (1, 0) if ranks is None else (ranks.world_size, ranks.rank)
