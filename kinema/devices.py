@@ -4,7 +4,9 @@ A verb declares ``device: Optional[str] = device_option()`` and calls ``resolve_
 before it builds anything, so a bad name is one ``error:`` line before any work or file. The
 default is ``cuda`` when torch sees a GPU, else ``cpu``; ``KINEMA_DEVICE`` sets it for a shell
 (and for the processes a benchmark starts). Models, their inputs and feature networks move to
-the device; what is written to disk comes back to the CPU in the writers (``kinema.data.io``).
+the device; videos come back to the CPU before they are written or drawn (the verbs' handlers
+call ``.cpu()``; ``kinema.data.io``'s writers accept either). Under torchrun ``rank_device``
+gives each process of a node its own GPU.
 """
 from __future__ import annotations
 
