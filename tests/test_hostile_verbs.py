@@ -236,6 +236,26 @@ def test_the_base_pretrained_class_is_no_model(good, tmp_path):
                    "kinema.pretrained:Pretrained", out)
 
 
+@pytest.mark.parametrize("where", ["config.json", "recipe.json"])
+@pytest.mark.parametrize("text, words", [("[" * 30_000 + "]" * 30_000, "nesting deeper than 64"),
+                                         ('{"config": ' + "9" * 5000 + "}", "5000 digits")])
+def test_json_files_past_the_parser_bounds(where, text, words, good, tmp_path):
+    """Python's JSON parser recursed into a RecursionError (and refused > 4300 digits with a
+    ValueError): both took the bug path from a model folder's config.json or a --config file."""
+    import shutil
+
+    if where == "config.json":
+        folder = tmp_path / "model"
+        shutil.copytree(good["model"] / "model", folder)
+        (folder / "config.json").write_text(text)
+        out = tmp_path / "out"
+        assert_refused(VERBS["animate"]({**good, "model": folder}, out), words, out)
+    else:
+        (tmp_path / "recipe.json").write_text(text)
+        out = tmp_path / "run"
+        assert_refused(["train", "--config", tmp_path / "recipe.json", "--out", out], words, out)
+
+
 def test_sigterm_cleans_the_staging_folder(tmp_path):
     """A timeout's SIGTERM mid-command: SystemExit(143) and the staging folder removed, as on
     any error (kinema.errors.terminated_as_exit)."""
@@ -277,7 +297,7 @@ def test_recipe_and_dry_run_print_what_they_checked(tmp_path):
 def test_the_round_three_corpus():
     others = {"work limit": 2, "display size": 1, "slowmo frames": 1, "modal simulator": 5,
               "folder named like an output": 3, "file-like --out": 3, "class Pretrained": 2,
-              "SIGTERM": 1, "alias bomb in a recipe file": 1}
+              "SIGTERM": 1, "alias bomb in a recipe file": 1, "JSON files past the bounds": 4}
     cases = sum(len(v) for v in NUMBERS.values()) + sum(others.values())
     print(f"hostile corpus, round three (CLI): {cases} (input, entry point) pairs")
     assert cases >= 85
