@@ -6,7 +6,7 @@
 #   make -f benchmarks/runs.mk -n dynamics-swaying          # prints the commands, trains nothing
 #
 # Targets: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops
-# gendef-clouds gendef-actors gendef-bikes latentgan-actors latentgan-carphone (each writes benchmarks/NAME.md); all.
+# dynamics-oracle dynamics-table2 dynamics-loops-small150 gendef-clouds gendef-actors gendef-bikes latentgan-actors latentgan-carphone (each writes benchmarks/NAME.md); all.
 # Logs go to runs/logs/. CPU minutes per run on this 2-core machine are in each benchmark's notes (benchmarks/*.md);
 # the seeded GenDeF and latent-GAN tables are estimated below, where their targets are.
 
@@ -17,8 +17,9 @@ METHODS := cinn-autoencoder cinn-image-encoder cinn-flow dynamics-vae dynamics-d
 	latentgan-temporal
 
 .PHONY: all cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops \
-	gendef-clouds gendef-actors gendef-bikes latentgan-actors latentgan-carphone
-all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops gendef-clouds \
+	dynamics-oracle dynamics-table2 dynamics-loops-small150 gendef-clouds gendef-actors gendef-bikes latentgan-actors latentgan-carphone
+all: cinn-bouncing-digits cinn-clouds ile-bouncing-digits dynamics-swaying dynamics-real dynamics-loops \
+	dynamics-oracle dynamics-table2 dynamics-loops-small150 gendef-clouds \
 	gendef-actors gendef-bikes latentgan-actors latentgan-carphone
 
 model = runs/$(1)/model/config.json
@@ -89,6 +90,48 @@ dynamics-real: $(foreach s,$(DYNAMICS_STEMS),$(call model,dynamics-attention-$(s
 # seamless loops: the seam study alone, on the full model
 dynamics-loops: $(call model,dynamics-attention-small)
 	$(RUN) bench dynamics-loops --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+
+# ---------------------------------------------------------------- Generative Image Dynamics, the paper's regime
+# small150: the small networks on 150-frame clips keeping 16 of their 76 bins (Sec. 4.1, Sec. 7). Table 2
+# re-made with motion scores (kinema bench dynamics-table2): the full model and the volume baseline from
+# 3 seeds, each seed a whole chain (its VAE, stage A, stage B; "Independent pred." is each chain's stage A);
+# K = 4 / 8 / 24 and no adaptive normalisation from 1 seed; repeat-I0 and the oracle need no training.
+# CPU cost, from the small preset's runs at 1 thread on this shared 2-core machine (config.py: VAE
+# 1.47 s/step, stage A 0.70, stage B 1.80 at load 4-7; the same networks on slices of longer clips):
+# one chain ~70 min (1200 + 2000 + 600 steps), 3 full chains + 3 volume stage-A runs (~23 min each)
+# + 4 ablation chains = ~9.5 CPU hours, ~5 h with -j2; the bench ~30 min; dynamics-loops-small150
+# (16 seeds, two samplers, guided and not) ~50 min; dynamics-oracle ~10 min.
+DYNAMICS150_STEMS := small150 small150-k4 small150-k8 small150-k24 small150-no-adaptive-norm
+$(foreach s,$(DYNAMICS150_STEMS),$(eval $(call model,dynamics-diffusion-$(s)): $(call model,dynamics-vae-$(s))))
+$(foreach s,$(DYNAMICS150_STEMS),$(eval $(call model,dynamics-attention-$(s)): $(call model,dynamics-diffusion-$(s))))
+$(call model,dynamics-diffusion-small150-volume): $(call model,dynamics-vae-small150)
+
+# seed K of the chain: each stage reads the same seed's previous stage
+define DYNAMICS150_SEED
+$(call model,dynamics-diffusion-small150-seed$(1)): $(call model,dynamics-vae-small150-seed$(1))
+	@mkdir -p runs/logs
+	$$(RUN) train dynamics-diffusion --preset small150 --seed $(1) --set model.vae_path=runs/dynamics-vae-small150-seed$(1) \
+		--out runs/dynamics-diffusion-small150-seed$(1) --no-tensorboard > runs/logs/dynamics-diffusion-small150-seed$(1).log 2>&1
+$(call model,dynamics-diffusion-small150-volume-seed$(1)): $(call model,dynamics-vae-small150-seed$(1))
+	@mkdir -p runs/logs
+	$$(RUN) train dynamics-diffusion --preset small150-volume --seed $(1) --set model.vae_path=runs/dynamics-vae-small150-seed$(1) \
+		--out runs/dynamics-diffusion-small150-volume-seed$(1) --no-tensorboard > runs/logs/dynamics-diffusion-small150-volume-seed$(1).log 2>&1
+$(call model,dynamics-attention-small150-seed$(1)): $(call model,dynamics-diffusion-small150-seed$(1))
+	@mkdir -p runs/logs
+	$$(RUN) train dynamics-attention --preset small150 --seed $(1) --set model.diffusion_path=runs/dynamics-diffusion-small150-seed$(1) \
+		--out runs/dynamics-attention-small150-seed$(1) --no-tensorboard > runs/logs/dynamics-attention-small150-seed$(1).log 2>&1
+endef
+$(foreach k,$(SEEDS),$(eval $(call DYNAMICS150_SEED,$(k))))
+
+dynamics-oracle:
+	@mkdir -p runs/logs
+	$(RUN) bench dynamics-oracle --preset small150 --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+dynamics-table2: $(call seeded,$(call model,dynamics-attention-small150) $(call model,dynamics-diffusion-small150-volume)) \
+		$(foreach s,$(filter-out small150,$(DYNAMICS150_STEMS)),$(call model,dynamics-attention-$(s)))
+	$(RUN) bench dynamics-table2 --runs runs --preset small150 --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+# the seam study in the paper's regime (re-makes benchmarks/dynamics-loops.md)
+dynamics-loops-small150: $(call model,dynamics-attention-small150)
+	$(RUN) bench dynamics-loops --runs runs --preset small150 --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 
 # ---------------------------------------------------------------- GenDeF (Tables 2-4, A1)
 # Every row from 3 seeds (stage 1 shared by a data's seeds: the paper's ablations fine-tune one

@@ -58,3 +58,27 @@ def test_dynamics_plan_holds_every_table_2_row(tmp_path):
     for k in ("small-k4", "small-k8", "small-k24", "small-no-adaptive-norm", "small"):
         assert ("dynamics-attention", k) in presets
     assert {("dynamics-diffusion", "small-volume"), ("dynamics-render", "small-baseline-splat")} <= presets
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_dynamics_table2_plan_trains_each_seed_as_a_whole_chain(tmp_path):
+    """The paper's regime (small150): every Table 2 row, the full model and the volume baseline
+    from 3 seeds whose every stage reads its own seed's previous stage (--set), then the bench."""
+    text = subprocess.run(["make", "-s", "-f", str(ROOT / "benchmarks" / "runs.mk"), "-n", "dynamics-table2"],
+                          cwd=tmp_path, capture_output=True, text=True, check=True).stdout.replace("\\\n", " ")
+    line = re.compile(r" train (\S+) --preset (\S+) (?:--seed (\d+) )?(?:--set model\.(\w+)=(\S+) )?\s*--out (\S+)")
+    done = []
+    for method, preset, seed, field, path, out in line.findall(text):
+        build_recipe(method, preset)                               # a registered method and a valid preset
+        assert out == f"runs/{method}-{preset}" + (f"-seed{seed}" if seed else "")
+        if seed and method != "dynamics-vae":                      # a seed's chain: its own upstream run
+            upstream = {"vae_path": "dynamics-vae", "diffusion_path": "dynamics-diffusion"}[field]
+            assert path == f"runs/{upstream}-small150-seed{seed}" and path in done, (out, path)
+        done.append(out)
+    for row in ("dynamics-attention-small150", "dynamics-diffusion-small150-volume"):
+        assert {row, f"runs/{row}-seed1", f"runs/{row}-seed2"} - {row} <= set(done) and f"runs/{row}" in done
+    for k in ("k4", "k8", "k24", "no-adaptive-norm"):
+        assert f"runs/dynamics-attention-small150-{k}" in done
+    assert len(done) == 3 * 3 + 3 + 4 * 3                        # 3 chains, 3 volume runs, 4 ablation chains
+    benches = [l for l in text.splitlines() if " bench " in l]
+    assert len(benches) == 1 and "bench dynamics-table2 --runs runs --preset small150 " in benches[0]

@@ -62,3 +62,36 @@ def test_the_oracle_beats_standing_still_on_the_measures_that_see_motion(held_ou
     # one sample at a random phase is no better than standing still: why best-of-n is measured
     assert mean(oracle, "trajectory_epe") > mean(oracle, "best_of_n_epe")
     assert mean("repeat I0", "pop") == 0.0 and mean("K-bin ground truth", "pop") > 0.0
+
+
+@pytest.mark.slow            # ~8 s: samples the tiny models (the other benchmarks' tiny-run tests are slow too)
+def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, tmp_path):
+    import json
+
+    from kinema.data.synthetic.swaying import Swaying
+    from kinema.methods.dynamics.bench_table2 import run_groups, table2_benchmark
+    from kinema.methods.dynamics.config import motion_data
+    from kinema.methods.dynamics.scores import oscillation_amplitude
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    (runs / "dynamics-attention-tiny").symlink_to(tiny_runs["attention"])
+    (runs / "dynamics-attention-tiny-seed1").symlink_to(tiny_runs["attention"])
+    (runs / "dynamics-diffusion-tiny").symlink_to(tiny_runs["diffusion"])
+    (runs / "dynamics-diffusion-tinyish").mkdir()                   # not a run of the tiny base
+    assert {name: len(g) for name, g in run_groups(runs, "tiny").items()} == \
+        {"dynamics-attention-tiny": 2, "dynamics-diffusion-tiny": 1}
+    md, js = table2_benchmark(tmp_path / "out", runs=runs, preset="tiny", num_videos=2, num_samples=2)
+    rows = {r["row"]: r for r in json.loads(js.read_text())["rows"]}
+    assert list(rows) == ["attention-tiny", "diffusion-tiny", "repeat I0", "oracle (the data's law, random phases)"]
+    assert rows["attention-tiny"]["amplitude_error"]["seeds"] == 2
+    assert rows["attention-tiny"]["amplitude_error"]["std"] > 0          # two sampling seeds differ
+    assert rows["oracle (the data's law, random phases)"]["best_of_n_epe"]["seeds"] == 2
+    # standing still misses the whole amplitude of every oscillating bin, and never moves
+    options = {**motion_data("tiny", "test").options["source_options"], "num_videos": 2}
+    items = [Swaying("test", num_frequencies=4, **options)[i] for i in range(2)]
+    truth = oscillation_amplitude(torch.stack([item["spectral_volume"] for item in items]).double(), 8)
+    assert rows["repeat I0"]["amplitude_error"]["mean"] == pytest.approx(float(truth[:, 1:].mean()), rel=1e-6)
+    still = torch.stack([item["trajectories"] for item in items]).double().norm(dim=2).mean()
+    assert rows["repeat I0"]["trajectory_epe"]["mean"] == pytest.approx(float(still), rel=1e-6)
+    assert "| repeat I0 |" in md.read_text()

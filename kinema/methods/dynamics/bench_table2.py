@@ -1,0 +1,124 @@
+"""``kinema bench dynamics-table2``: the paper's Table 2 re-made with measures that see motion
+(``scores.py``), on held-out ``swaying`` pictures of a preset's motion data (``small150``: the
+paper's regime, 16 of 76 bins), from trained runs (``--runs``):
+
+- every motion model of the preset's base (``dynamics-attention-BASE*``: the full model and its
+  K / normalisation ablations; ``dynamics-diffusion-BASE*``: "Independent pred." and "Volume
+  pred."), a run and its ``-seedK`` re-runs (``benchmarks/runs.mk``) making one row, mean ±
+  standard deviation over the seeds;
+- repeat-I0 (S = 0) and the oracle (``oracle.py``), with one sampling seed per model seed.
+
+Scores, means over the pictures: the amplitude error (phase-invariant, px, over bins 1..K_eval-1
+of the truth, K_eval the largest K of the rows: a model of fewer bins counts the bins it drops),
+the trajectory end-point error of one sample, the best of ``num_samples``' error, and the seam of
+one period played in a loop (position + velocity terms of Eq. (5), px; wrap speed / mean speed).
+Samples: DPM-Solver++, 20 steps, CFG w = 1.75 (the applications' default for a plain video).
+"""
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import torch
+
+SCORES = ("amplitude_error", "trajectory_epe", "best_of_n_epe", "seam", "wrap_speed_ratio")
+
+
+def run_groups(runs: Path, base: str) -> dict[str, list[Path]]:
+    """{row run name: [the run, its -seedK runs]} of every trained motion model of ``base``."""
+    groups: dict[str, list[Path]] = {}
+    for stage in ("attention", "diffusion"):
+        for run in sorted(Path(runs).glob(f"dynamics-{stage}-{base}*")):
+            name = re.sub(r"-seed\d+$", "", run.name)
+            if (run / "model" / "config.json").is_file() and re.fullmatch(rf"dynamics-{stage}-{base}(-.*)?", name):
+                groups.setdefault(name, []).append(run)
+    return groups
+
+
+def scores_of(volumes: torch.Tensor, items: list[dict], period: int, k_eval: int) -> dict[str, float]:
+    """Mean scores of spectral volumes (b n k 4 h w), sample n of picture b, against the items."""
+    from kinema.data.spectral import spectral_volume
+    from kinema.methods.dynamics.motion import spectral_volume_to_motion
+    from kinema.methods.dynamics.scores import amplitude_error, best_of_n_error, seam_scores
+
+    volumes = volumes.double()
+    trajectories = torch.stack([item["trajectories"] for item in items]).double()          # (b t 2 h w)
+    truth = spectral_volume(trajectories, k_eval)                                          # (b K 4 h w)
+    padded = volumes.new_zeros(*volumes.shape[:2], k_eval, *volumes.shape[3:])
+    padded[:, :, :volumes.shape[2]] = volumes[:, :, :k_eval]
+    motion = spectral_volume_to_motion(volumes, period, period=period)                     # (b n t 2 h w)
+    seam = seam_scores(motion[:, 0])
+    return {"amplitude_error": amplitude_error(padded, truth[:, None], period)["mean"],
+            "trajectory_epe": float(best_of_n_error(motion[:, :1], trajectories).mean()),
+            "best_of_n_epe": float(best_of_n_error(motion, trajectories).mean()),
+            "seam": float((seam["position"] + seam["velocity"]).mean()),
+            "wrap_speed_ratio": float(seam["wrap_speed_ratio"].mean())}
+
+
+def model_volumes(model, pictures: torch.Tensor, num_samples: int, seed: int) -> torch.Tensor:
+    """(b n k 4 h w): ``num_samples`` DPM-Solver++ samples per picture, 8 pictures per call."""
+    from kinema.methods.dynamics.sampling import predict_spectral_volume
+
+    return torch.cat([predict_spectral_volume(model, pictures[s:s + 8], num_samples=num_samples, seed=seed + 1000 * s,
+                                              sampler="dpm", progress=False) for s in range(0, len(pictures), 8)])
+
+
+def summary(per_seed: list[dict[str, float]]) -> dict:
+    values = {key: torch.tensor([s[key] for s in per_seed], dtype=torch.float64) for key in SCORES}
+    return {key: {"mean": float(v.mean()), "std": float(v.std()) if len(v) > 1 else None, "seeds": len(v)}
+            for key, v in values.items()}
+
+
+def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs"), preset: str = "small150",
+                     num_videos: int = 32, num_samples: int = 4, **options) -> tuple[Path, Path]:
+    """``kinema bench dynamics-table2 --runs runs --preset small150``; see the module docstring."""
+    from kinema.bench.harness import write_benchmark
+    from kinema.data.synthetic.swaying import Swaying
+    from kinema.errors import KinemaError
+    from kinema.methods.dynamics.config import motion_data, parse_preset
+    from kinema.methods.dynamics.oracle import oracle_volumes
+    from kinema.pretrained import load_pretrained
+
+    started = time.perf_counter()
+    p = parse_preset(preset)
+    groups = run_groups(Path(runs), p["base"])
+    full = f"dynamics-attention-{p['base']}"
+    if full not in groups:
+        raise KinemaError(f"dynamics-table2 needs the trained full model {Path(runs) / full}: "
+                          f"make -f benchmarks/runs.mk dynamics-table2 trains every row")
+    data = motion_data(preset, "test").options
+    options_used = {**data["source_options"], "num_videos": num_videos}
+    source = Swaying("test", num_frequencies=data["num_frequencies"], **options_used)
+    items = [source[i] for i in range(len(source))]
+    pictures = torch.stack([item["image"] for item in items])
+    period = source.num_frames
+    models = {name: [load_pretrained(run / "model").eval() for run in group] for name, group in groups.items()}
+    k_eval = max(model.num_frequencies for group in models.values() for model in group)
+    rows = []
+    for name, group in models.items():
+        per_seed = [scores_of(model_volumes(model, pictures, num_samples, seed), items, period, k_eval)
+                    for seed, model in enumerate(group)]
+        rows.append({"row": name.removeprefix("dynamics-"), **summary(per_seed)})
+    seeds = len(groups[full])
+    zero = torch.zeros(len(items), 1, k_eval, 4, *pictures.shape[-2:])
+    rows.append({"row": "repeat I0", **summary([scores_of(zero, items, period, k_eval)])})
+    oracle = [scores_of(torch.stack([oracle_volumes(source, item, num_samples, 1000 * seed + i)
+                                     for i, item in enumerate(items)]), items, period, k_eval) for seed in range(seeds)]
+    rows.append({"row": "oracle (the data's law, random phases)", **summary(oracle)})
+
+    def cell(score: dict) -> str:
+        return f"{score['mean']:.3f}" + (f" ± {score['std']:.3f}" if score["std"] is not None else " (1 seed)")
+
+    lines = [f"Held-out `swaying` pictures ({num_videos}, {p['image_size'][0]} px, {period}-frame clips; "
+             f"options {options_used}); {num_samples} DPM-Solver++ samples (20 steps, CFG 1.75) per picture; "
+             f"mean ± standard deviation over a row's seeds (runs and their -seedK re-runs; the oracle: "
+             f"{seeds} sampling seeds). Amplitude error over bins 1..{k_eval - 1} (phase-invariant, px); "
+             f"seam of one period in a loop (position + velocity of Eq. (5), px).", "",
+             "| row | amplitude error (px) | trajectory EPE (px) | best of n EPE (px) | seam (px) | "
+             "wrap speed / mean speed |", "|---|---:|---:|---:|---:|---:|"]
+    lines += [f"| {r['row']} | " + " | ".join(cell(r[key]) for key in SCORES) + " |" for r in rows]
+    lines += ["", f"Wall time {time.perf_counter() - started:.0f} s ({torch.get_num_threads()} thread(s))."]
+    return write_benchmark(out_dir, "dynamics-table2", "Generative Image Dynamics: Table 2 with motion scores",
+                           lines, {"preset": preset, "num_videos": num_videos, "num_samples": num_samples,
+                                   "k_eval": k_eval, "rows": rows})
