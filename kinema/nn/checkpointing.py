@@ -27,18 +27,21 @@ def checkpointed(block: nn.Module, fn, *args, **kwargs):
 
 def set_activation_checkpointing(model: nn.Module, enabled: bool) -> int:
     """Switch activation checkpointing of every block of ``model`` that has it; returns how
-    many blocks (and diffusers models) were switched."""
-    switched = 0
+    many of the switched blocks (and diffusers models) train, i.e. hold a parameter that
+    requires a gradient (a frozen earlier stage inside a model stores no activations for the
+    backward pass, so checkpointing it saves nothing)."""
+    training = 0
     for module in model.modules():
         if hasattr(module, "activation_checkpointing") and not callable(
                 getattr(module, "activation_checkpointing")):
             module.activation_checkpointing = bool(enabled)
-            switched += 1
         elif getattr(module, "_supports_gradient_checkpointing", False) and \
                 hasattr(module, "enable_gradient_checkpointing"):
             if enabled:
                 module.enable_gradient_checkpointing()
             else:
                 module.disable_gradient_checkpointing()
-            switched += 1
-    return switched
+        else:
+            continue
+        training += any(p.requires_grad for p in module.parameters())
+    return training
