@@ -83,7 +83,7 @@ def demo_section(ctx: DemoContext) -> None:
         steps = 2 if s.quick else 20
         video, volume = animate(renderer, picture, seed=s.seed, steps=steps, progress=False)
         period = motion_model.period
-        # a whole period is seamless by construction; a loop of 3/4 of it needs self-guidance
+        # a loop of 3/4 of a period: not a whole number of cycles, where self-guidance matters most
         frames = max(2, round(0.75 * period))
         # a loop samples by DDIM with self-recurrence (LOOP_STEPS steps; 2 in a quick demo)
         loop_steps = steps if s.quick else LOOP_STEPS
