@@ -7,6 +7,7 @@ this module stays cheap: heavy libraries load inside the commands.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -195,7 +196,19 @@ def list_methods() -> None:
                        f"presets: {','.join(e.presets) or '-':21s}  {e.summary}")
 
 
-app = build_app()
+def _app_or_one_error_line() -> typer.Typer:
+    """The app; a bad ``KINEMA_MAX_*`` variable (read while the commands' modules load, before
+    ``main``'s error boundary) is the same one ``error:`` line and exit 2 as any user error."""
+    from kinema.errors import KinemaError
+
+    try:
+        return build_app()
+    except KinemaError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+app = _app_or_one_error_line()
 
 
 def main(argv: list[str] | None = None) -> None:

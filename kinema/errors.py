@@ -18,6 +18,24 @@ class NotAModelFolder(KinemaError, FileNotFoundError):
     """A path that should hold a saved model (config.json + model.safetensors) does not."""
 
 
+def environment_limit(name: str, default: int) -> int:
+    """A positive integer limit from environment variable ``name`` (``default`` when unset), so a
+    typo such as ``KINEMA_MAX_FRAMES=10k`` is one error naming the variable, not a ValueError
+    while kinema loads."""
+    import os
+
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip()) if len(raw) <= 30 else 0
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise KinemaError(f"{name} must be a positive integer, got {raw[:30]!r}")
+    return value
+
+
 DEBUG_VARIABLE = "KINEMA_DEBUG"   # set to 1 (or pass --debug) for full tracebacks
 _PATH_ERRORS = ((FileNotFoundError, "no such file or folder"),
                 (IsADirectoryError, "is a folder, not a file"),

@@ -23,12 +23,11 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-import os
 import types
 import typing
 from typing import Any
 
-from kinema.errors import KinemaError
+from kinema.errors import KinemaError, environment_limit
 
 
 def _plain(hint: Any) -> tuple[Any, bool]:
@@ -120,9 +119,9 @@ MAX_SEED = 2 ** 63 - 1
 # videos of everything it holds (at the size it writes). A typo such as --frames 1000000 or
 # --size 4096 on a 16-px model is refused before it starts, not left to exhaust memory. The
 # environment variables raise them (docs/errors.md).
-MAX_FRAMES = int(os.environ.get("KINEMA_MAX_FRAMES", 10_000))
-MAX_VIDEOS = int(os.environ.get("KINEMA_MAX_VIDEOS", 256))
-MAX_WORK = int(os.environ.get("KINEMA_MAX_WORK", 1 << 27))     # 134 M pixel-frames
+MAX_FRAMES = environment_limit("KINEMA_MAX_FRAMES", 10_000)
+MAX_VIDEOS = environment_limit("KINEMA_MAX_VIDEOS", 256)
+MAX_WORK = environment_limit("KINEMA_MAX_WORK", 1 << 27)     # 134 M pixel-frames
 SHORT_REPR = 60
 
 

@@ -75,3 +75,29 @@ def test_debug_flag_sets_the_variable(monkeypatch, tmp_path):
     with pytest.raises(KinemaError, match="is not a model folder"):
         main(["--debug", "animate", "x.png", "--model", str(tmp_path / "none")])
     assert os.environ.pop("KINEMA_DEBUG") == "1"
+
+
+@pytest.mark.parametrize("raw", ["abc", "0", "-5", "1e9", "9" * 40])
+def test_a_bad_limit_variable_is_one_error_naming_it(raw, monkeypatch):
+    from kinema.errors import environment_limit
+
+    monkeypatch.setenv("KINEMA_MAX_FRAMES", raw)
+    with pytest.raises(KinemaError, match="KINEMA_MAX_FRAMES must be a positive integer") as info:
+        environment_limit("KINEMA_MAX_FRAMES", 10)
+    assert len(str(info.value)) < 100
+    monkeypatch.setenv("KINEMA_MAX_FRAMES", " 12 ")
+    assert environment_limit("KINEMA_MAX_FRAMES", 10) == 12
+    monkeypatch.delenv("KINEMA_MAX_FRAMES")
+    assert environment_limit("KINEMA_MAX_FRAMES", 10) == 10
+
+
+def test_a_bad_limit_variable_at_startup_is_one_line_and_exit_2():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, KINEMA_MAX_FRAMES="10k")
+    done = subprocess.run([sys.executable, "-m", "kinema", "methods"], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == "error: KINEMA_MAX_FRAMES must be a positive integer, got '10k'\n"

@@ -5,19 +5,18 @@ variables raise them (docs/errors.md)."""
 from __future__ import annotations
 
 import io
-import os
 import re
 import zipfile
 from pathlib import Path
 
-from kinema.errors import VideoReadError
+from kinema.errors import VideoReadError, environment_limit
 
 # Pictures are sized from their header before any pixel is decoded, so a small file that
 # declares a huge image (a decompression bomb) is refused instead of exhausting memory.
 # KINEMA_MAX_PIXELS raises the limit (docs/errors.md).
-MAX_PIXELS = int(os.environ.get("KINEMA_MAX_PIXELS", 1 << 26))       # 67 megapixels
+MAX_PIXELS = environment_limit("KINEMA_MAX_PIXELS", 1 << 26)       # 67 megapixels
 # A zip member is read whole into memory; its declared size is checked first.
-MAX_ZIP_MEMBER_BYTES = int(os.environ.get("KINEMA_MAX_ZIP_MEMBER_BYTES", 1 << 30))
+MAX_ZIP_MEMBER_BYTES = environment_limit("KINEMA_MAX_ZIP_MEMBER_BYTES", 1 << 30)
 
 
 def check_zip_members(path: Path, archive: zipfile.ZipFile) -> None:
