@@ -145,8 +145,8 @@ class ResumableBatches:
             self.dataset, batch_sampler=_IndexLists(self, position), num_workers=workers,
             collate_fn=collate, generator=generator, pin_memory=self.pin_memory,
             worker_init_fn=WorkerSeeds(self.seed, self.rank, position.epoch, position.sample)
-            if workers else None,
-            persistent_workers=workers > 0, prefetch_factor=self.prefetch_factor if workers else None)
+            if workers else None, persistent_workers=workers > 0,
+            prefetch_factor=self.prefetch_factor if workers else None)
 
     def __iter__(self) -> Iterator[dict]:
         start = self.position
