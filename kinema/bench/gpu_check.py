@@ -29,8 +29,12 @@ CHECK_MINUTES = 8.0          # the whole check, one GPU
 STAGE_SECONDS = 75.0         # one stage's cap (process start, data, model, steps)
 VERB_SECONDS = 90.0          # kinema eval / kinema animate
 STEPS = 4
-# datasets that draw as many synthetic videos as asked: the check asks for a few batches' worth
+# datasets that draw as many synthetic videos as asked: the check asks for one batch's worth
 SYNTHETIC = ("bouncing-digits", "clouds", "swaying", "actors")
+# A stage fitted in closed form (steps 0) is fitted on the CPU (kinema.train.recipes fits
+# without a device) and may make a later stage's data: latentgan-embed's 2 paper videos of
+# 100 frames give 152 windows of 25, a batch of 128 for latentgan-temporal.
+CLOSED_FORM_VIDEOS = 2
 
 
 # ------------------------------------------------------------------ which stages, in what order
@@ -92,12 +96,13 @@ def point_at_earlier_stages(recipe, preset: str, work: Path, runs: dict[str, str
 
 def check_data(recipe, work: Path) -> None:
     """The preset's data, cut to one batch of videos (an epoch is then one step; the steps
-    revisit it); caches under ``work``. A user's folder that is not there becomes the synthetic
+    revisit it; a closed-form stage gets ``CLOSED_FORM_VIDEOS``); caches under ``work``. A user's folder that is not there becomes the synthetic
     ``swaying`` at the preset's frame size, in clips of 2K frames (at least 32) instead of 150:
     K frequencies need no more, and the optical flow of 150-frame clips would take the check's
     minutes on the CPU."""
     options = recipe.data.options
-    wanted = recipe.train.batch_size
+    wanted = recipe.train.batch_size if recipe.train.steps else \
+        max(recipe.train.batch_size, CLOSED_FORM_VIDEOS)
     if "cache_dir" in options:
         options["cache_dir"] = str(work / "cache" / Path(options["cache_dir"]).name)
     source = options.get("source")

@@ -78,6 +78,16 @@ def test_the_data_are_cut_to_what_the_steps_use(tmp_path):
                      data=DataConfig(name="clouds", options={"size": 256}))
     gpu_check.check_data(unsized, tmp_path)
     assert unsized.data.options == {"size": 256, "num_videos": 2}
+    # the embedding stage (fitted, batch 1) makes the windows of a batch of 128 later
+    fitted = Recipe(method="m", preset="paper", model=None,
+                    train=TrainConfig(batch_size=1, steps=0),
+                    data=DataConfig(name="actors", options={"num_videos": 150}))
+    gpu_check.check_data(fitted, tmp_path)
+    assert fitted.data.options["num_videos"] == gpu_check.CLOSED_FORM_VIDEOS == 2
+    baseline = Recipe(method="m", preset="paper", model=None,
+                      train=TrainConfig(batch_size=16, steps=0), data=DataConfig(name="clouds"))
+    gpu_check.check_data(baseline, tmp_path)
+    assert baseline.data.options["num_videos"] == 16
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
