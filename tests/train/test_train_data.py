@@ -138,3 +138,25 @@ def test_loader_and_timer_settings_are_checked(field, value, message):
     setattr(config, field, value)
     with pytest.raises(KinemaError, match=message):
         check_train_config(config)
+
+
+def test_a_run_resumed_with_workers_ends_as_one_never_stopped_without(tmp_path):
+    import shutil
+
+    from kinema.train.checkpoint import checkpoint_dirs
+
+    options = dict(steps=6, checkpoint_every=3, keep_checkpoints=0, log_every=1)
+    model = {"noise": 0.1}                     # every step draws from the global torch RNG
+    toy.run(tmp_path / "reference", model_options=model, num_workers=0, **options)
+    run = tmp_path / "resumed"
+    shutil.copytree(tmp_path / "reference", run)
+    shutil.rmtree(run / "model")
+    for step, path in checkpoint_dirs(run / "checkpoints"):
+        if step > 3:
+            shutil.rmtree(path)
+    toy.run(run, model_options=model, num_workers=2, **options)
+    expected, resumed = toy.final_state(tmp_path / "reference"), toy.final_state(run)
+    assert resumed["step"] == expected["step"] == 6
+    for part in ("model", "ema"):
+        for key in expected[part]:
+            assert torch.equal(resumed[part][key], expected[part][key]), f"{part}/{key}"
