@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
@@ -69,15 +70,20 @@ def loader_workers(setting: int | str, device: torch.device) -> int:
 
 
 @dataclass(frozen=True)
-class WorkerSeeds:
-    """``worker_init_fn``: the global generators of worker ``w`` seeded from (seed, rank, w,
-    start position) alone (picklable, so it also reaches spawned workers)."""
+class WorkerSetup:
+    """``worker_init_fn`` (picklable, so it also reaches spawned workers): the global
+    generators of worker ``w`` seeded from (seed, rank, w, start position) alone, and the stop
+    signals ignored — the main process decides when the run stops (``kinema.train.stop``) and
+    shuts its workers down; a worker that inherited its handler would only repeat its message
+    on Ctrl-C, which reaches the whole process group."""
     seed: int
     rank: int
     epoch: int
     sample: int
 
     def __call__(self, worker_id: int) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)
         entropy = [self.seed, self.rank, worker_id, self.epoch, self.sample]
         python, numpy, torch_seed = np.random.SeedSequence(entropy).generate_state(3, np.uint64)
         random.seed(int(python))
@@ -144,7 +150,7 @@ class ResumableBatches:
         return DataLoader(
             self.dataset, batch_sampler=_IndexLists(self, position), num_workers=workers,
             collate_fn=collate, generator=generator, pin_memory=self.pin_memory,
-            worker_init_fn=WorkerSeeds(self.seed, self.rank, position.epoch, position.sample)
+            worker_init_fn=WorkerSetup(self.seed, self.rank, position.epoch, position.sample)
             if workers else None, persistent_workers=workers > 0,
             prefetch_factor=self.prefetch_factor if workers else None)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import random
+import signal
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from torch.utils.data import Dataset
 from kinema.data import load_dataset
 from kinema.errors import KinemaError
 from kinema.train.checks import check_train_config
-from kinema.train.data import DataPosition, ResumableBatches, WorkerSeeds, loader_workers
+from kinema.train.data import DataPosition, ResumableBatches, WorkerSetup, loader_workers
 from tests.train import toy
 
 
@@ -80,6 +81,7 @@ class WorkerDraws(Dataset):
     def __getitem__(self, index: int) -> dict:
         info = torch.utils.data.get_worker_info()
         return {"pid": os.getpid(), "worker": info.id if info else -1,
+                "ignores_sigterm": signal.getsignal(signal.SIGTERM) == signal.SIG_IGN,
                 "draws": torch.tensor([torch.rand(()).item(), np.random.rand(), random.random()],
                                       dtype=torch.float64)}
 
@@ -93,10 +95,11 @@ def test_one_loader_whose_workers_live_through_every_epoch():
     assert len(loaders) == 1
     pids = {int(pid) for batch, _ in got for pid in batch["pid"]}
     assert len(pids) == 2 and os.getpid() not in pids
+    assert all(batch["ignores_sigterm"].all() for batch, _ in got)   # the main process stops
 
 
 def test_worker_seeds_come_from_seed_rank_worker_and_start():
-    def draws(rank: int, position: DataPosition) -> dict[int, torch.Tensor]:
+    def draws(rank: int, position: DataPosition) -> torch.Tensor:
         batches = ResumableBatches(WorkerDraws(), 2, seed=3, rank=rank, world_size=2,
                                    num_workers=2, position=position)
         batch, _ = take(batches, 1)[0]                 # from worker 0: its first draw
@@ -107,8 +110,14 @@ def test_worker_seeds_come_from_seed_rank_worker_and_start():
     assert torch.equal(first, draws(0, DataPosition()))
     assert not torch.equal(first, draws(1, DataPosition()))
     assert not torch.equal(first, draws(0, DataPosition(1, 4)))
-    # in the worker, torch's generator holds what WorkerSeeds(…)(0) seeds in this process
-    WorkerSeeds(3, 0, 0, 0)(0)
+    # in the worker, torch's generator holds what WorkerSetup(…)(0) seeds in this process
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM,
+                                                         signal.SIGUSR1)}
+    try:
+        WorkerSetup(3, 0, 0, 0)(0)
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     expected = torch.tensor([torch.rand(()).item(), np.random.rand(), random.random()],
                             dtype=torch.float64)
     assert torch.equal(first, expected)
