@@ -129,12 +129,14 @@ def parse_pair(text: str, name: str) -> tuple[float, float]:
                           f"got {short_repr(text)}") from None
 
 
-def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tuple[float, float],
+def poke(image: Path, model: Path | None, out: Path, at: tuple[float, float], force: tuple[float, float],
          damping: float = 0.03, stiffness: float = 1.0, frames: int | None = None, seed: int = 0,
-         fps: float = 25.0, modes: int = 4, device: str = "cpu") -> list[Path]:
+         fps: float = 25.0, modes: int = 4, device: str = "cpu", from_video: bool = False) -> list[Path]:
     """Interactive dynamics (Eq. (6)): the picture's spectral volume as a modal basis, poked at
     ``at`` (x, y pixels of the picture as the model sees it) with an impulse ``force`` (dx, dy
-    px: the most a poked pixel swings, ``modal.modal_basis``), simulated and rendered frame by frame."""
+    px: the most a poked pixel swings, ``modal.modal_basis``), simulated and rendered frame by frame.
+    ``from_video``: ``image`` is a clip, poked at its first frame at full resolution with the
+    clip's own spectral volume (``clip.py``); ``model`` (optional) then only renders."""
     import torch
 
     from kinema.methods.dynamics.apps import load_sampler, prepare_picture
@@ -144,23 +146,48 @@ def poke(image: Path, model: Path, out: Path, at: tuple[float, float], force: tu
     from kinema.validate import check_work
 
     check_poke_options(force, damping, stiffness, frames, modes, seed, fps)
-    renderer = load_sampler(model).to(device)
-    h, w = renderer.motion.image_size
-    check_work("kinema poke", h, w, frames or 2 * renderer.motion.period)
+    if from_video:
+        renderer, picture, volume, period = clip_poke_inputs(image, model, device)
+        h, w = picture.shape[-2:]
+    else:
+        if model is None:
+            raise KinemaError("kinema poke needs --model (a trained dynamics-render model), or --from-video "
+                              "to poke a clip with its own motion")
+        renderer = load_sampler(model).to(device)
+        h, w = renderer.motion.image_size
+        period = renderer.motion.period
+    check_work("kinema poke", h, w, frames or 2 * period)
     if not (0 <= at[0] <= w - 1 and 0 <= at[1] <= h - 1):
         raise KinemaError(f"--at {at[0]:g},{at[1]:g} is outside the picture: x must be in 0..{w - 1} and "
                           f"y in 0..{h - 1} (pixels of the {w}x{h} picture the model sees)")
-    picture = prepare_picture(image, renderer).to(device)
-    period = renderer.motion.period
-    with torch.no_grad():
-        volume = predict_spectral_volume(renderer.motion, picture, seed=seed, sampler="dpm")[0, 0]
+    if not from_video:
+        picture = prepare_picture(image, renderer).to(device)
+        with torch.no_grad():
+            volume = predict_spectral_volume(renderer.motion, picture, seed=seed, sampler="dpm")[0, 0]
     stream = poke_frames(renderer, picture, volume, period, at, force, frames or 2 * period,
                          stiffness=stiffness, damping=damping, num_modes=modes)
     video = torch.stack([frame.cpu() for frame in stream])
     return write_outputs(out, "poke", video[None], volume.cpu(), fps)
 
 
-def poke_to(out: Path, image: Path, model: Path, at, force, **options) -> list[Path]:
+def clip_poke_inputs(path: Path, model: Path | None, device: str):
+    """(renderer, first frame (1 3 h w), the clip's spectral volume (k 4 h w), its period) of a
+    clip: the trained renderer of ``model`` when given (its scales must divide the frame size),
+    else plain softmax splatting."""
+    from kinema.methods.dynamics.apps import load_sampler
+    from kinema.methods.dynamics.clip import clip_motion, read_clip, splatting_renderer
+    from kinema.validate import check_frame_count, check_work
+
+    frames = read_clip(path)
+    check_frame_count(f"the frames of {Path(path).name}", len(frames))
+    check_work("kinema poke --from-video (optical flow)", frames.shape[1], frames.shape[2], len(frames))
+    picture, volume, period = clip_motion(frames)
+    renderer = load_sampler(model) if model is not None else splatting_renderer(*picture.shape[-2:])
+    renderer.check_picture(picture)
+    return renderer.to(device), picture.to(device), volume.to(device), period
+
+
+def poke_to(out: Path, image: Path, model: Path | None, at, force, **options) -> list[Path]:
     """``poke`` written through a staging folder placed at ``out`` only when it succeeds."""
     from kinema.apps import write_staged
 
@@ -171,8 +198,11 @@ def register(app: typer.Typer) -> None:
     """``kinema poke`` (``kinema animate`` is the shared verb of ``kinema.apps``)."""
     @app.command("poke")
     def poke_command(
-        image: Path = typer.Argument(..., help="the picture to poke (png, jpg, ...)"),
-        model: Path = typer.Option(..., help="a trained dynamics-render model (or its run folder)"),
+        image: Path = typer.Argument(..., help="the picture to poke (png, jpg, ...), or with --from-video a clip"),
+        model: Optional[Path] = typer.Option(None, help="a trained dynamics-render model (or its run folder); "
+                                             "with --from-video optional: it renders (default: plain splatting)"),
+        from_video: bool = typer.Option(False, "--from-video", help="IMAGE is a video: poke its first frame "
+                                        "at full resolution with the clip's own motion spectrum (DIS flow)"),
         at: str = typer.Option(..., help="X,Y: the poked pixel of the picture as the model sees it"),
         force: str = typer.Option(..., help="DX,DY: the impulse, in px: the most a poked pixel swings (where the picture moves most)"),
         damping: float = typer.Option(0.03, help="damping ratio zeta of every mode"),
@@ -187,6 +217,6 @@ def register(app: typer.Typer) -> None:
         """Poke IMAGE and watch it respond: modal dynamics from its predicted spectral volume."""
         written = poke_to(out, image, model, parse_pair(at, "at"), parse_pair(force, "force"), damping=damping,
                           stiffness=stiffness, frames=frames, seed=seed, fps=fps, modes=modes,
-                          device=str(resolve_device(device)))
+                          device=str(resolve_device(device)), from_video=from_video)
         for path in written:
             typer.echo(path)
