@@ -35,7 +35,7 @@ import numpy as np
 
 from kinema.data import io as vio
 from kinema.data.limits import reason
-from kinema.errors import VideoReadError
+from kinema.errors import KinemaError, VideoReadError
 
 FORMAT_VERSION = 1     # bump when the decoding or the file layout changes
 
@@ -77,15 +77,20 @@ def ensure_cached(path: Path, frames: Callable[[], Iterator[np.ndarray]], count:
     shape), decoding them now if no finished file is there."""
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
     key = path.name.split("-")[0]
-    with _locked(path.parent / f"{key}.lock"):
-        if path.exists():                 # another process built it while this one waited
-            return path
-        _write(path, frames, count, label)
-        for stale in path.parent.glob(f"{key}-*.npy"):
-            if stale != path:             # the same video decoded from an older source
-                stale.unlink(missing_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(path.parent / f"{key}.lock"):
+            if path.exists():             # another process built it while this one waited
+                return path
+            _write(path, frames, count, label)
+            for stale in path.parent.glob(f"{key}-*.npy"):
+                if stale != path:         # the same video decoded from an older source
+                    stale.unlink(missing_ok=True)
+    except OSError as err:                # a read-only or full disk, a file in the way
+        raise KinemaError(f"{path.parent}: cannot write the frame cache of {label} "
+                          f"({reason(err)}); set KINEMA_FRAME_CACHE to a writable folder with "
+                          "room for the decoded videos") from None
     return path
 
 

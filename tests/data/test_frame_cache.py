@@ -12,7 +12,7 @@ import pytest
 from kinema.data.folders import VideoFolder, fit_frame
 from kinema.data.frame_cache import cache_root
 from kinema.data.io import read_video, to_uint8, write_video
-from kinema.errors import VideoReadError
+from kinema.errors import KinemaError, VideoReadError
 
 
 @pytest.fixture
@@ -97,6 +97,18 @@ def test_a_truncated_video_leaves_no_cache_file(tmp_path, cache, make_video):
     with pytest.raises(VideoReadError, match="decoded 8 frames, expected 12"):
         dataset.fill_frame_cache(progress=False)
     assert list(cache.glob("*.npy")) == [] and list(cache.glob(".*.tmp")) == []
+
+
+def test_an_unwritable_cache_is_one_error_naming_the_variable(tmp_path, monkeypatch,
+                                                             make_video):
+    root = tmp_path / "videos"
+    write_video(root / "a.mp4", make_video(t=8, h=16, w=16, seed=1))
+    (tmp_path / "taken").write_text("a file where the cache folder would go")
+    monkeypatch.setenv("KINEMA_FRAME_CACHE", str(tmp_path / "taken"))
+    dataset = VideoFolder(root, "train", num_frames=2, size=8, test_fraction=0)
+    with pytest.raises(KinemaError, match=r"taken: cannot write the frame cache of .*a\.mp4 "
+                                          r"\(.*\); set KINEMA_FRAME_CACHE"):
+        dataset[0]
 
 
 def test_cache_root_follows_the_environment(monkeypatch, tmp_path):
