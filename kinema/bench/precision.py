@@ -7,8 +7,8 @@ the same initial weights train side by side, fp32 and bf16 (``torch.autocast`` a
 hits both alike. Step time is this process's CPU time (with one torch thread, the work done),
 the median over the steps after the first. Then the loss after the fixed number of steps,
 for two seeds (initial weights and random draws) in each precision: bf16 "trains as well"
-when its mean final loss lies within the fp32 runs' seed-to-seed spread (the larger of the
-two precisions' spreads), for every optimiser group. Earlier stages are stand-ins: built
+when its mean final loss lies within the fp32 runs' seed-to-seed spread and it skipped no
+more non-finite updates than fp32, for every optimiser group. Earlier stages are stand-ins: built
 from the same preset with their initial weights (data-dependent initialisation run once)
 and saved, as a later stage reads them.
 
@@ -178,7 +178,7 @@ def compare_stage(builder: StageBuilder, stage: str, steps: int, seeds=(0, 1)) -
     for g in groups:
         a = [r[g] for r in runs["fp32"]]
         b = [r[g] for r in runs["bf16"]]
-        spread = max(max(a) - min(a), max(b) - min(b))
+        spread = max(a) - min(a)            # fp32's run-to-run spread
         verdict[g] = {"fp32": a, "bf16": b, "spread": spread,
                       "skipped": {p: skipped[p].get(g, 0) for p in skipped},
                       "difference": statistics.mean(b) - statistics.mean(a),
@@ -212,8 +212,8 @@ def precision_benchmark(out_dir: Path, preset: str = "small", steps: int = 8,
             "videos generated), earlier stages stood in by untrained ones. fp32 and bf16 copies "
             "from the same weights take turns, step by step; CPU time of this process, median "
             f"of steps 2-{steps} of seed 0. Loss: the mean of the last 3 of {steps} steps, seeds "
-            "0 and 1 (weights and draws); bf16 trains as well when its mean lies within the "
-            "seed-to-seed spread (the larger of fp32's and bf16's) and it skipped no more "
+            "0 and 1 (weights and draws); bf16 trains as well when its mean lies within fp32's "
+            "seed-to-seed spread (the spread column) and it skipped no more "
             "updates than fp32, for every group. Skipped: updates not made because the gradient "
             "norm was not finite (as the trainer skips them), fp32 / bf16, both seeds.", "",
             "| stage | batch | fp32 ms/step | bf16 ms/step | bf16 / fp32 | final loss fp32 (seeds) "

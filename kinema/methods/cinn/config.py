@@ -253,11 +253,16 @@ def _train(base: str, stage: str) -> TrainConfig:
     # autoencoder keeps a constant rate: its 1200 steps are far from converged.
     schedule = {"flow": "linear", "autoencoder": "exponential" if base == "paper" else "constant",
                 "image": "constant"}[stage]
+    # precision: bf16 on GPUs (paper) and for the small image encoder and flow, measured faster
+    # with the same loss (benchmarks/precision.md); the small autoencoder stays fp32: torch's
+    # CPU bf16 Conv3d weight gradient came out non-finite in some steps at its 4x4 decoder maps
+    bf16 = base == "paper" or (base == "small" and stage != "autoencoder")
     return TrainConfig(steps=steps, batch_size=batch, lr=lr, betas=betas, weight_decay=1e-5,
                        grad_clip=10.0, lr_schedule=schedule,
                        lr_final_factor=0.0 if schedule == "linear" else 0.1,
                        log_every=20, checkpoint_every=max(steps // 5, 100),
                        checkpoint_minutes=30 if base == "paper" else None,
+                       precision="bf16" if bf16 else "fp32",
                        # every stage writes samples (reconstructions of x0 for the image
                        # encoder, sampled videos for the flow) 4 times and at the end
                        sample_every=max(steps // 4, 1))

@@ -234,9 +234,13 @@ def _train(base: str, stage: str) -> TrainConfig:
     steps = {("small", "vae"): 1200, ("small", "diffusion"): 2000, ("small", "attention"): 600,
              ("paper", "vae"): 200_000, ("paper", "diffusion"): 500_000, ("paper", "attention"): 200_000}[(base, stage)]
     batch = {"small": {"vae": 8, "diffusion": 16, "attention": 4}[stage], "paper": 64}[base]
+    # precision: bf16 for the paper presets (GPUs) and the small VAE; the small U-Nets were no
+    # faster in bf16 on a CPU (benchmarks/precision.md), so fp32 there
+    bf16 = base == "paper" or stage == "vae"
     return TrainConfig(steps=steps, batch_size=batch, grad_clip=1.0, warmup_steps=min(500, steps // 20),
                        log_every=20, checkpoint_every=max(steps // 10, 100),
-                       checkpoint_minutes=30 if base == "paper" else None)
+                       checkpoint_minutes=30 if base == "paper" else None,
+                       precision="bf16" if bf16 else "fp32")
 
 
 def vae_recipe(preset: str = "small") -> Recipe:
@@ -334,8 +338,9 @@ def render_recipe(preset: str = "small") -> Recipe:
         train = TrainConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=4, grad_clip=1.0)
     else:
         steps = {"small": 3000, "paper": 300_000}[base]
+        # bf16: benchmarks/precision.md (warps and splatting stay float32: fp32 islands)
         train = TrainConfig(steps=steps, batch_size={"small": 8, "paper": 32}[base], grad_clip=1.0,
                             warmup_steps=min(200, steps // 20), log_every=20, checkpoint_every=max(steps // 10, 100),
-                            checkpoint_minutes=30 if base == "paper" else None)
+                            checkpoint_minutes=30 if base == "paper" else None, precision="bf16")
     return Recipe(method="dynamics-render", preset=preset, model=render_config(preset), train=train,
                   data=render_data(preset))

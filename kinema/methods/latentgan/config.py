@@ -211,9 +211,11 @@ def image_recipe(preset: str = "small") -> Recipe:
         batch = 4 if p["base"] == "small" else 16
         # paper: StyleGAN2's G_ema (half-life of 10 k images: 0.99889 per step of 16), saved
         # and sampled in place of the raw generator
+        # bf16: benchmarks/precision.md measured the small step faster with the same losses
         train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=20,
                             checkpoint_every=max(steps // 10, 100), sample_every=steps // 5,
                             checkpoint_minutes=30 if p["base"] == "paper" else None,
+                            precision="bf16",
                             ema_decay=stylegan_ema_decay(batch) if p["base"] == "paper" else None)
     return Recipe(method="latentgan-image", preset=preset, model=image_config(preset),
                   train=train, data=_image_data(p))
@@ -243,8 +245,11 @@ def temporal_recipe(preset: str = "small") -> Recipe:
         steps, batch = (600, 32) if p["base"] == "small" else paper_schedule(p)
         # divergence_factor=None: a Wasserstein loss has no fixed scale (the critic's estimate
         # grows while it learns), so a jump of the loss is no sign of divergence here
+        # precision: bf16 on GPUs (paper); the small step of small MLPs and GRUs is slower in
+        # bf16 on a CPU (benchmarks/precision.md), so fp32 there
         train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, ema_decay=EMA_DECAY,
                             log_every=20, divergence_factor=None,
                             checkpoint_every=max(steps // 5, 100),
-                            checkpoint_minutes=30 if p["base"] == "paper" else None)
+                            checkpoint_minutes=30 if p["base"] == "paper" else None,
+                            precision="bf16" if p["base"] == "paper" else "fp32")
     return Recipe(method="latentgan-temporal", preset=preset, model=model, train=train, data=data)
