@@ -64,6 +64,11 @@ def study(source_options: dict, num_frequencies: int, num_videos: int, num_sampl
                       for key in per_picture[0][name]}
             rows[name] = {key: {"mean": v.mean(dim=0).tolist(), "std": v.std(dim=0).tolist()}
                           for key, v in values.items()}
+            # paired with standing still on the same picture: on how many it is closer
+            rows[name]["pictures_below_repeat_i0"] = {
+                key: sum(p[name][key] < p["repeat I0"][key] for p in per_picture) for key in ("amplitude_error",
+                                                                                          "best_of_n_epe")}
+            rows[name]["pictures"] = len(per_picture)
         result[wind] = rows
     return result
 
@@ -73,12 +78,15 @@ def table_lines(result: dict, num_samples: int) -> list[str]:
     for wind, rows in result.items():
         lines += [f"## Wind direction per {wind}", "",
                   "| row | amplitude error (px) | trajectory EPE (px) | best of n EPE (px) | seam position (px) "
-                  "| seam velocity (px) | wrap speed / mean speed | pop: mean \\|F(0)\\| (px) | mean \\|F\\| (px) |",
-                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+                  "| seam velocity (px) | wrap speed / mean speed | pop: mean \\|F(0)\\| (px) | mean \\|F\\| (px) "
+                  "| pictures closer than repeat-I0 (amplitude / best of n) |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
         for name, r in rows.items():
             cells = [f"{r[key]['mean']:.3f} ± {r[key]['std']:.3f}" for key in
                      ("amplitude_error", "trajectory_epe", "best_of_n_epe", "seam_position", "seam_velocity",
                       "wrap_speed_ratio", "pop", "mean_motion")]
+            wins = r["pictures_below_repeat_i0"]
+            cells.append(f"{wins['amplitude_error']} / {wins['best_of_n_epe']} of {r['pictures']}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         truth = rows["K-bin ground truth"]["spectrum"]["mean"]
         oracle = next(r for name, r in rows.items() if name.startswith("oracle"))
