@@ -204,7 +204,8 @@ def register(app: typer.Typer) -> None:
         from_video: bool = typer.Option(False, "--from-video", help="IMAGE is a video: poke its first frame "
                                         "at full resolution with the clip's own motion spectrum (DIS flow)"),
         at: str = typer.Option(..., help="X,Y: the poked pixel of the picture as the model sees it"),
-        force: str = typer.Option(..., help="DX,DY: the impulse, in px: the most a poked pixel swings (where the picture moves most)"),
+        force: str = typer.Option(..., help="DX,DY: the impulse, in px: the most a poked pixel swings "
+                                  "(where the picture moves most)"),
         damping: float = typer.Option(0.03, help="damping ratio zeta of every mode"),
         stiffness: float = typer.Option(1.0, help="scales the modes' spring constants (frequency^2)"),
         frames: Optional[int] = typer.Option(None, help="frames to simulate (default: two periods)"),
