@@ -113,8 +113,8 @@ def test_self_guidance_lowers_the_seam_error(stage_b):
     u * grad L_g is a gradient step on the seam loss of the decoded prediction, so whether it
     lowers the seam depends on its sign and on the chain z -> z0_hat -> decoder -> inverse FFT
     being the sampled model's, not on what the denoiser has learned."""
-    frames = 11                                                 # not a multiple of the period (8)
-    for sampler in ("ddim", "dpm"):
+    for frames, sampler in ((11, "ddim"), (11, "dpm"), (8, "ddim")):   # 11: not a multiple of the period; 8: one
+        # period, the default loop, where the old seam loss (F_N against F_0) had no gradient
         plain = predict_spectral_volume(stage_b, picture(), 2, seed=0, steps=5, sampler=sampler, progress=False)
         looped = predict_spectral_volume(stage_b, picture(), 2, seed=0, steps=5, sampler=sampler, loop=True,
                                          loop_frames=frames, progress=False)
