@@ -303,3 +303,56 @@ def test_checkpointing_a_method_without_big_blocks_is_an_error(tmp_path):
     with pytest.raises(KinemaError, match="activation_checkpointing"):
         Trainer(model, toy.ShiftingVideos(num_videos=4), config, tmp_path / "run", device="cpu",
                 tensorboard=False, progress=False, quiet=True)
+
+
+# ------------------------------------------------------------------------ preset defaults
+
+def test_presets_take_the_precision_the_benchmark_measured():
+    """small: bf16 exactly where benchmarks/precision.json found bf16 faster with the same
+    loss; every paper preset bf16 (GPUs); every tiny preset fp32."""
+    from pathlib import Path
+
+    from kinema.bench.precision import FASTER
+    from kinema.train.recipes import build_recipe
+
+    page = json.loads((Path(__file__).parents[2] / "benchmarks" / "precision.json").read_text())
+    measured = {row["stage"]: row["ratio"] < FASTER and row["trains_as_well"]
+                for row in page["rows"]}
+    assert sorted(measured) == sorted(STAGES)
+    for stage in STAGES:
+        assert build_recipe(stage, "tiny").train.precision == "fp32", stage
+        assert build_recipe(stage, "small").train.precision == \
+            ("bf16" if measured[stage] else "fp32"), stage
+        assert build_recipe(stage, "paper").train.precision == "bf16", stage
+
+
+@pytest.mark.slow
+def test_accumulation_under_torchrun_matches_one_process(tmp_path):
+    """2 processes x 2 micro-batches of 2 against one process with the whole batch of 8: the
+    same weights (one gradient average per group and step, after the micro-batches)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from kinema.train.checkpoint import read_checkpoint
+    from kinema.train.recipes import train_recipe
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "kinema", "train", "tests.train.toy:recipe", "--preset", "adversarial",
+           "--out", str(out), "--steps", "4", "--batch-size", "8", "--no-tensorboard",
+           "--set", "train.checkpoint_every=4", "--set", "train.accumulate=2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    recipe = toy.recipe("adversarial")
+    recipe.train.steps, recipe.train.batch_size, recipe.train.checkpoint_every = 4, 8, 4
+    train_recipe(recipe, tmp_path / "single", tensorboard=False, progress=False)
+    two = read_checkpoint(out / "checkpoints" / "step-000004").model
+    one = read_checkpoint(tmp_path / "single" / "checkpoints" / "step-000004").model
+    for key in one:     # the weights ("calls", a count of training_step calls, differs: 2 per step)
+        if one[key].is_floating_point():
+            assert torch.allclose(two[key], one[key], atol=1e-5), key
+    assert not torch.allclose(one["net.0.weight"], toy.ToyPredictor(toy.ToyConfig()).net[0].weight)
