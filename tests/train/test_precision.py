@@ -201,6 +201,28 @@ def test_fp16_scaler_skips_an_overflowing_step_and_halves_the_scale(tmp_path):
     assert fresh.loss_scale("model") == 32768.0 and fresh.skipped == 1
 
 
+def test_a_bf16_run_through_the_trainer_keeps_the_weights_dtypes_and_follows_fp32(builder):
+    model, _ = builder.model_and_batch("ile")
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        copy_ = copy.deepcopy(model)
+        data = toy.ShiftingVideos(num_videos=4, num_frames=4, size=8)
+        runs[precision] = train_quickly(copy_, data, steps=3, batch_size=2, lr=1e-3,
+                                        precision=precision)["model/loss"]
+        # master weights keep their dtypes (float32; the linear system's are float64)
+        assert [p.dtype for p in copy_.parameters()] == [p.dtype for p in model.parameters()]
+        assert {p.dtype for p in copy_.parameters()} <= {torch.float32, torch.float64}
+    assert runs["bf16"] == pytest.approx(runs["fp32"], rel=0.03, abs=0.02)
+
+
+def test_tf32_switches_are_left_alone_on_a_cpu():
+    from kinema.train.precision import set_tf32
+
+    before = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    set_tf32(not before[0], torch.device("cpu"))
+    assert (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32) == before
+
+
 def test_fp16_autocast_runs_on_this_cpu():
     with torch.autocast("cpu", dtype=torch.float16):
         assert nn.Linear(3, 3)(torch.randn(2, 3)).dtype == torch.float16
