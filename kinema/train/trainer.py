@@ -421,8 +421,10 @@ class Trainer:
         from kinema.train.samples import samples_written
 
         losses = " ".join(f"{g}={v}" for g, v in self._shown.items())
+        overflows = (f", {self.precision.skipped} fp16 overflow(s) skipped"
+                     if self.precision.scalers else "")
         parts = [f"finished at step {self.step} ({self.elapsed:.1f} s of training, "
-                 f"{self.nonfinite_total} non-finite step(s) skipped)",
+                 f"{self.nonfinite_total} non-finite step(s){overflows} skipped)",
                  f"last losses {losses}" if losses else "no step was left to run",
                  f"metrics: {self.out_dir / 'metrics.jsonl'}"]
         if self.last_checkpoint is not None:
