@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from einops import repeat
 from torch import nn
 
+from kinema.nn.checkpointing import checkpointed
 from kinema.nn.modulated import MappingNetwork, SynthesisLayer, ToImage, channel_widths, upsample2x
 from kinema.nn.motion_codes import MotionCodes
 
@@ -60,6 +61,7 @@ class DeformationGenerator(nn.Module):
         self.heads = nn.ModuleList(heads)
         if use_multiplier:
             self.heads[-1].zero_()
+        self.activation_checkpointing = False   # per synthesis layer (kinema.nn.checkpointing)
 
     def _with_canonical(self, x: torch.Tensor, canonical: torch.Tensor | None, frames: int) -> torch.Tensor:
         if not self.canonical_channels:
@@ -82,7 +84,7 @@ class DeformationGenerator(nn.Module):
         field = None
         for index, (block, head) in enumerate(zip(self.blocks, self.heads)):
             for layer in block:
-                x = layer(self._with_canonical(x, canonical, n), w)
+                x = checkpointed(self, layer, self._with_canonical(x, canonical, n), w)
             out = head(x, w)
             if field is None:
                 field = out
