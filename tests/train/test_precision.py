@@ -19,7 +19,7 @@ from torch import nn
 
 from kinema.config import TrainConfig
 from kinema.errors import KinemaError
-from kinema.nn.precision import fp32_island, observe_islands
+from kinema.nn.precision import observe_islands
 from kinema.train.precision import MixedPrecision
 from kinema.train.quick import train_quickly
 from kinema.train.trainer import Trainer
@@ -76,18 +76,6 @@ def test_bf16_step_matches_fp32_and_islands_stay_fp32(builder, stage):
             assert EXPECTED_ISLANDS.get(stage, set()) <= entered, (stage, group, entered)
 
 
-def test_island_casts_in_and_turns_autocast_off():
-    x = torch.randn(2, 3, dtype=torch.bfloat16)
-    with torch.autocast(**BF16):
-        assert torch.is_autocast_enabled("cpu")
-        with fp32_island("test", x) as inside:
-            assert inside.dtype == torch.float32 and not torch.is_autocast_enabled("cpu")
-            assert (inside @ inside.T).dtype == torch.float32
-        assert torch.is_autocast_enabled("cpu")
-    with fp32_island("test", x.double()) as kept:          # float64 stays float64
-        assert kept.dtype == torch.float64
-
-
 def test_flow_logdet_and_state_are_fp32_while_the_subnets_run_in_bf16():
     from kinema.methods.ile.config import ile_config
     from kinema.methods.ile.model import ILE
@@ -107,36 +95,6 @@ def test_flow_logdet_and_state_are_fp32_while_the_subnets_run_in_bf16():
     with torch.autocast(**BF16):
         residual = model.system.residual(z.reshape(2, 2, -1))
     assert residual.dtype == torch.float64
-
-
-def test_gendef_warp_is_fp32_and_exact_for_a_zero_field_under_autocast():
-    from kinema.nn.warp import backward_warp, backward_warp_exact
-
-    torch.manual_seed(0)
-    image = torch.randn(2, 3, 9, 7)
-    with torch.autocast(**BF16):
-        same = backward_warp_exact(image.bfloat16(), torch.zeros(2, 2, 9, 7))
-        flow = torch.randn(2, 2, 9, 7) * 2
-        warped = backward_warp_exact(image, flow)
-    assert same.dtype == torch.float32 and torch.equal(same, image.bfloat16().float())
-    assert torch.equal(backward_warp_exact(image, torch.zeros(2, 2, 9, 7)), image)
-    assert torch.allclose(warped, backward_warp(image, flow), atol=1e-5)
-    shift = torch.zeros(2, 2, 9, 7)
-    shift[:, 0] = 1.0                     # sample one pixel to the right: columns move left
-    assert torch.equal(backward_warp_exact(image, shift)[..., :-1], image[..., 1:])
-
-
-def test_warp_gradients_equal_grid_sample_in_float64():
-    from kinema.nn.warp import backward_warp, backward_warp_exact
-
-    torch.manual_seed(1)
-    image = torch.randn(2, 2, 6, 5, dtype=torch.float64, requires_grad=True)
-    flow = (torch.randn(2, 2, 6, 5, dtype=torch.float64) * 2).requires_grad_()
-    weights = torch.randn(2, 2, 6, 5, dtype=torch.float64)
-    exact = torch.autograd.grad((backward_warp_exact(image, flow) * weights).sum(), (image, flow))
-    plain = torch.autograd.grad((backward_warp(image, flow) * weights).sum(), (image, flow))
-    for a, b in zip(exact, plain):
-        assert torch.allclose(a, b, atol=1e-10)
 
 
 # ------------------------------------------------------------------------------ fp16 scaler
