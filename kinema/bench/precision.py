@@ -173,22 +173,26 @@ def compare_stage(builder: StageBuilder, stage: str, steps: int, seeds=(0, 1)) -
         for precision in models:
             last = history[precision][-min(3, steps):]
             runs[precision].append({g: statistics.mean(h[g] for h in last) for g in last[0]})
-    groups = list(runs["fp32"][0])
-    verdict = {}
-    for g in groups:
-        a = [r[g] for r in runs["fp32"]]
-        b = [r[g] for r in runs["bf16"]]
-        spread = max(a) - min(a)            # fp32's run-to-run spread
-        verdict[g] = {"fp32": a, "bf16": b, "spread": spread,
-                      "skipped": {p: skipped[p].get(g, 0) for p in skipped},
-                      "difference": statistics.mean(b) - statistics.mean(a),
-                      "within": abs(statistics.mean(b) - statistics.mean(a)) <= spread}
+    verdict = {g: group_verdict([r[g] for r in runs["fp32"]], [r[g] for r in runs["bf16"]],
+                                {p: skipped[p].get(g, 0) for p in skipped})
+               for g in runs["fp32"][0]}
     fp32_ms = statistics.median(cpu["fp32"]) * 1e3
     bf16_ms = statistics.median(cpu["bf16"]) * 1e3
     return {"stage": stage, "batch": recipe.train.batch_size, "fp32_ms": fp32_ms,
             "bf16_ms": bf16_ms, "ratio": bf16_ms / fp32_ms, "losses": verdict,
-            "trains_as_well": all(v["within"] and not v["skipped"]["bf16"] > v["skipped"]["fp32"]
-                                  for v in verdict.values())}
+            "trains_as_well": all(v["as_well"] for v in verdict.values())}
+
+
+def group_verdict(fp32: list[float], bf16: list[float], skipped: dict) -> dict:
+    """One group's final losses over the seeds in each precision: bf16 trains as well when its
+    mean lies within fp32's run-to-run spread (max - min over the seeds) and it skipped no
+    more non-finite updates than fp32 (``skipped``: {"fp32": n, "bf16": n})."""
+    spread = max(fp32) - min(fp32)
+    difference = statistics.mean(bf16) - statistics.mean(fp32)
+    within = abs(difference) <= spread
+    return {"fp32": fp32, "bf16": bf16, "spread": spread, "skipped": skipped,
+            "difference": difference, "within": within,
+            "as_well": within and skipped["bf16"] <= skipped["fp32"]}
 
 
 def precision_benchmark(out_dir: Path, preset: str = "small", steps: int = 8,
