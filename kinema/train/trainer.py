@@ -8,7 +8,8 @@ average gradients over ranks, clip the group's gradient norm, step its AdamW
 ``kinema.train.step``. Then every group's scheduler steps (linear warm-up, then
 ``lr_schedule``: constant, linear or exponential decay; ``kinema.config.lr_factor``) and the EMA updates.
 A group whose loss or gradient norm is not finite is not updated; such steps are counted and
-``max_nonfinite`` of them in a row stop the run.
+``max_nonfinite`` of them in a row stop the run (an fp16 gradient overflow is the loss
+scaler's to handle and is counted apart: ``kinema.train.precision``).
 
 Everything that decides the next step (weights, optimiser and scheduler states, EMA, the RNG
 states of every rank, the data position, counters) goes into each checkpoint, so a run killed
