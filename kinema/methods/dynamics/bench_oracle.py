@@ -96,8 +96,8 @@ def table_lines(result: dict, num_samples: int) -> list[str]:
                   "| bin | " + " | ".join(str(k) for k in range(shown)) + " |",
                   "|---|" + "---:|" * shown,
                   "| true amplitude | " + " | ".join(f"{v:.3f}" for v in truth[:shown]) + " |",
-                  "| oracle error | " + " | ".join(f"{v:.3f}" for v in oracle["amplitude_per_frequency"]["mean"][:shown])
-                  + " |",
+                  "| oracle error | "
+                  + " | ".join(f"{v:.3f}" for v in oracle["amplitude_per_frequency"]["mean"][:shown]) + " |",
                   "| repeat-I0 error | " + " | ".join(
                       f"{v:.3f}" for v in rows["repeat I0"]["amplitude_per_frequency"]["mean"][:shown]) + " |", ""]
     return lines
