@@ -95,3 +95,22 @@ def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, t
     still = torch.stack([item["trajectories"] for item in items]).double().norm(dim=2).mean()
     assert rows["repeat I0"]["trajectory_epe"]["mean"] == pytest.approx(float(still), rel=1e-6)
     assert "| repeat I0 |" in md.read_text()
+
+
+def test_oracle_benchmark_page_holds_both_winds_and_refuses_video_presets(tmp_path):
+    import json
+
+    from kinema.methods.dynamics.bench_oracle import oracle_benchmark
+
+    md, js = oracle_benchmark(tmp_path / "out", preset="tiny", num_videos=2, num_samples=2)
+    record = json.loads(js.read_text())
+    assert list(record["rows"]) == ["region", "scene"]
+    for rows in record["rows"].values():
+        assert list(rows) == ["repeat I0", "oracle (2 samples)", "K-bin ground truth"]
+        assert rows["repeat I0"]["pictures_below_repeat_i0"] == {"amplitude_error": 0, "best_of_n_epe": 0}
+        assert rows["K-bin ground truth"]["amplitude_error"]["mean"] == 0.0
+    text = md.read_text()
+    assert "## Wind direction per region" in text and "## Wind direction per scene" in text
+    with pytest.raises(KinemaError, match="needs a preset whose motion data is swaying"):
+        oracle_benchmark(tmp_path / "paper", preset="paper")
+    assert not (tmp_path / "paper").exists()
