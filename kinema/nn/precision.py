@@ -72,6 +72,21 @@ def fp32_island(name: str, *tensors):
         yield cast[0] if len(cast) == 1 else (cast if cast else None)
 
 
+def autocast_state() -> list[tuple[str, torch.dtype]]:
+    """The (device type, dtype) of every autocast on here, for ``restored_autocast``."""
+    return [(device, torch.get_autocast_dtype(device)) for device in _autocast_on()]
+
+
+@contextmanager
+def restored_autocast(state: list[tuple[str, torch.dtype]]):
+    """Autocast as ``autocast_state()`` found it (a custom backward that recomputes a forward
+    pass runs outside the forward's autocast, as ``torch.utils.checkpoint`` knows)."""
+    with ExitStack() as stack:
+        for device, dtype in state:
+            stack.enter_context(torch.autocast(device_type=device, dtype=dtype))
+        yield
+
+
 def fp32_function(name: str):
     """Decorate ``fn`` to run as the island ``name``: its positional and keyword tensor
     arguments cast to float32, autocast off."""

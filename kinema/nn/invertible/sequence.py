@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from kinema.nn.invertible.layers import InvertibleLayer
-from kinema.nn.precision import to_fp32
+from kinema.nn.precision import autocast_state, restored_autocast, to_fp32
 
 
 class InvertibleSequence(InvertibleLayer):
@@ -105,6 +105,7 @@ class _MemorySavingChain(torch.autograd.Function):
             y, logdet = sequence.run(x, cond)
         ctx.sequence = sequence
         ctx.params = params
+        ctx.autocast = autocast_state()   # the inversion must see the subnets the forward saw
         ctx.save_for_backward(y, cond)
         return y, logdet
 
@@ -121,26 +122,28 @@ class _MemorySavingChain(torch.autograd.Function):
         cond_needs_grad = cond is not None and ctx.needs_input_grad[1]
         grad_cond = None
         current = y.detach()
-        for layer in reversed(sequence.layers):
-            layer_cond = cond.detach().requires_grad_(True) if cond_needs_grad else cond
-            layer_params = [p for p in layer.parameters() if id(p) in index]
-            parts, join, out, logdet = layer.recompute(current, cond=layer_cond)
-            outputs, out_grads = [out], [grad_y]
-            if logdet.requires_grad:
-                outputs.append(logdet)
-                out_grads.append(grad_logdet)
-            inputs = [*parts, *layer_params] + ([layer_cond] if cond_needs_grad else [])
-            grads = torch.autograd.grad(outputs, inputs, out_grads, allow_unused=True)
-            n = len(parts)
-            grad_y = join([g if g is not None else torch.zeros_like(p)
-                           for g, p in zip(grads[:n], parts)])
-            for p, g in zip(layer_params, grads[n:n + len(layer_params)]):
-                if g is not None:
-                    i = index[id(p)]
-                    param_grads[i] = g if param_grads[i] is None else param_grads[i] + g
-            if cond_needs_grad and grads[-1] is not None:
-                grad_cond = grads[-1] if grad_cond is None else grad_cond + grads[-1]
-            current = join([p.detach() for p in parts])
-            del out, logdet, outputs, grads, parts
+        # the same autocast as the forward pass, so each subnet inverts what it computed
+        with restored_autocast(ctx.autocast):
+            for layer in reversed(sequence.layers):
+                layer_cond = cond.detach().requires_grad_(True) if cond_needs_grad else cond
+                layer_params = [p for p in layer.parameters() if id(p) in index]
+                parts, join, out, logdet = layer.recompute(current, cond=layer_cond)
+                outputs, out_grads = [out], [grad_y]
+                if logdet.requires_grad:
+                    outputs.append(logdet)
+                    out_grads.append(grad_logdet)
+                inputs = [*parts, *layer_params] + ([layer_cond] if cond_needs_grad else [])
+                grads = torch.autograd.grad(outputs, inputs, out_grads, allow_unused=True)
+                n = len(parts)
+                grad_y = join([g if g is not None else torch.zeros_like(p)
+                               for g, p in zip(grads[:n], parts)])
+                for p, g in zip(layer_params, grads[n:n + len(layer_params)]):
+                    if g is not None:
+                        i = index[id(p)]
+                        param_grads[i] = g if param_grads[i] is None else param_grads[i] + g
+                if cond_needs_grad and grads[-1] is not None:
+                    grad_cond = grads[-1] if grad_cond is None else grad_cond + grads[-1]
+                current = join([p.detach() for p in parts])
+                del out, logdet, outputs, grads, parts
         grad_x = grad_y if ctx.needs_input_grad[0] else None
         return (grad_x, grad_cond, None, *param_grads)
