@@ -127,12 +127,6 @@ def stylegan_ema_decay(batch_size: int, half_life_images: float = 10_000.0) -> f
     return 0.5 ** (batch_size / half_life_images)
 
 
-def stylegan_ema_decay(batch_size: int, half_life_images: float = 10_000.0) -> float:
-    """The per-step decay of StyleGAN2(-ADA)'s G_ema: the average's weight halves every
-    ``half_life_images`` generated images (its ``ema_kimg = 10``), 0.5 ** (batch / half life)."""
-    return 0.5 ** (batch_size / half_life_images)
-
-
 @contextlib.contextmanager
 def frozen(*modules: nn.Module) -> Iterator[None]:
     """Parameters of ``modules`` without gradients inside the block (a generator's step needs
