@@ -121,8 +121,10 @@ def discover(models_dir: Path, adapters: dict[str, str] | None = None
 
 
 def train_commands(family: str) -> str:
-    """The ``kinema train`` commands that make a model of ``family``, its stages in order."""
+    """The ``kinema train`` commands that make a model of ``family``, its stages in order, each
+    with its measured time where `make studio` trains it (``kinema.serve.train_times``)."""
     from kinema.registry import METHODS, available_methods
+    from kinema.serve.train_times import MEASURED, studio_runs
 
     available_methods()                              # registers the built-in methods
     stages = [e for e in METHODS.values() if e.family == family]
@@ -130,8 +132,15 @@ def train_commands(family: str) -> str:
         return (f"{FAMILY_TITLES.get(family, family)} is not in this kinema yet (`kinema methods` "
                 f"lists the methods it has); once it is, train it with `kinema train` and its "
                 f"stage names")
-    steps = " && ".join(f"kinema train {e.name} --preset {_preset(e)}" for e in stages)
-    return f"train it with `{steps}` (runs go to runs/)"
+    runs = studio_runs([e.name for e in stages])
+    if len(runs) != len(stages):
+        steps = " && ".join(f"kinema train {e.name} --preset {_preset(e)}" for e in stages)
+        return f"train it with `{steps}` (runs go to runs/)"
+    steps = " && ".join(f"`kinema train {stage} --preset {preset}` ({seconds:.0f} s)"
+                        for stage, preset, seconds in runs)
+    total = sum(seconds for *_, seconds in runs)
+    return (f"train it with {steps}, {total:.0f} s in all ({MEASURED}; the tiny presets check "
+            f"the pipeline, --preset small trains motion you can see); runs go to runs/")
 
 
 def _preset(entry) -> str:
@@ -165,9 +174,9 @@ class ModelStore:
         out = {"name": tab.name, "title": tab.title, "summary": tab.summary, "models": models}
         served = {self.models[m].family for m in models}
         absent = [f for f in tab.families if f not in served]
-        text = " ".join(f"No trained model of {FAMILY_TITLES.get(f, f)} in {self.models_dir}: "
-                        f"{train_commands(f)}, then restart `kinema studio --models runs`."
-                        for f in absent)
+        text = " ".join(f"No trained model of {FAMILY_TITLES.get(f, f)} in {self.models_dir} "
+                        f"(this studio's --models): {train_commands(f)}, then restart "
+                        f"`kinema studio --models runs`." for f in absent)
         if absent:
             out["missing" if not models else "also"] = text
         return out

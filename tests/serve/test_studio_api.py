@@ -72,13 +72,14 @@ def models_dir_empty(client):
 def test_tabs_without_a_model_name_the_train_commands(client):
     from kinema.registry import METHODS
     from kinema.serve.models import train_commands
+    from kinema.serve.train_times import MEASURED, studio_runs
 
     tabs = {t["name"]: t for t in client.get("/api/state").json()["tabs"]}
     assert all("missing" not in tabs[name] for name in ("animate", "poke", "vary"))
     # the cINN serves Animate; dynamics has no model here: named beside the working tab
-    assert "kinema train dynamics-vae --preset small" in tabs["animate"]["also"]
+    assert "`kinema train dynamics-vae --preset tiny` (6 s)" in tabs["animate"]["also"]
     assert "also" not in tabs["vary"]
-    assert "kinema train gendef-image --preset small" in tabs["edit"]["missing"]
+    assert "`kinema train gendef-image --preset tiny` (3 s)" in tabs["edit"]["missing"]
     (empty := models_dir_empty(client)).mkdir(exist_ok=True)
     from kinema.serve.models import ModelStore
     bare = {t["name"]: t for t in ModelStore(empty).state()["tabs"]}
@@ -86,14 +87,17 @@ def test_tabs_without_a_model_name_the_train_commands(client):
                          ("vary", "cinn")):
         stages = [e.name for e in METHODS.values() if e.family == family]
         text = bare[name]["missing"]
-        if stages:   # landed: every stage's `kinema train` command, in training order
-            assert " && ".join(f"kinema train {s} --preset small" for s in stages) in text, text
+        if stages:   # landed: every stage's `kinema train` command, in training order, timed
+            runs = studio_runs(stages)
+            assert " && ".join(f"`kinema train {s} --preset {p}` ({t:.0f} s)" for s, p, t in runs) in text, text
+            assert f"{sum(t for *_, t in runs):.0f} s in all ({MEASURED}" in text, text
         else:
             assert "not in this kinema yet" in text
-        assert "kinema studio --models runs" in text
+        assert f"in {empty} (this studio's --models)" in text and "kinema studio --models runs" in text
     assert "not in this kinema yet" in train_commands("no-such-family")
     cinn = train_commands("cinn")
-    assert cinn.index("cinn-autoencoder --preset small") < cinn.index("cinn-image-encoder") < cinn.index("cinn-flow")
+    assert cinn.index("cinn-autoencoder --preset tiny-clouds") < cinn.index("cinn-image-encoder") < cinn.index("cinn-flow")
+    assert "tiny-clouds-control" not in cinn                 # one run per stage
 
 
 def test_animate_returns_the_models_own_samples(client, models_dir):
@@ -257,3 +261,16 @@ def test_progress_is_visible_while_a_job_runs(client):
     assert state["state"] == "running" and state["progress"] == pytest.approx(0.4)
     release.set()
     assert client.app.state.jobs.wait(job.id).state == "done"
+
+
+def test_train_times_cover_the_makefiles_studio_runs():
+    """The measured times are of exactly the runs `make studio` trains, in its order."""
+    import re
+    from pathlib import Path
+
+    from kinema.serve.train_times import STUDIO_RUNS
+
+    makefile = (Path(__file__).parents[2] / "Makefile").read_text()
+    listed = re.search(r"^STUDIO_RUNS := (.*?)\n\n", makefile, re.S | re.M).group(1)
+    runs = [tuple(run.split(":")) for run in listed.replace("\\\n", " ").split()]
+    assert runs == list(STUDIO_RUNS)
