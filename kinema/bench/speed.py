@@ -1,10 +1,9 @@
 """``kinema bench speed``: training-step speed against plain PyTorch (issue 16).
 
-One command, one run; the variants of each section take turns (their order rotates every
-repetition), so a change in the machine's load hits all of them alike; medians and the
-min-max spread over the repetitions. Each step is timed twice: wall time, and the CPU time of
-this process (user + system; with one torch thread, the work done, which other jobs on a
-shared machine do not stretch — on a loaded machine wall time can be several times it).
+One command, one run; the variants of each section take turns (``kinema.bench.timing``:
+the order rotates every repetition, so a change in the machine's load hits all of them alike);
+medians and the min-max spread over the repetitions of wall time and of this process's CPU
+time (on a loaded machine wall time can be several times it).
 
 (a) the cINN flow's train step at the paper's architecture (``flow_config("paper")``: 20
     blocks, separate s/t MLPs of 3 hidden LeakyReLU layers of 512, d_z = 64, a 64-d
@@ -14,6 +13,9 @@ shared machine do not stretch — on a loaded machine wall time can be several t
     terms on) at the ``small`` preset, batch 4: kinema's modules with torch's default Adam
     (per-tensor loop) and contiguous tensors, against kinema's fused AdamW, with and without
     channels-last 3D weights (``kinema.nn.video3d.channels_last_3d``).
+(a) and (b) each have a bf16 row: kinema's default step with its forward pass under the
+    autocast ``train.precision=bf16`` gives the trainer (``kinema.train.precision``), taking
+    turns with the fp32 rows, so bf16 / fp32 is a ratio of one run.
 (c) the Trainer against a bare loop (same model, data order, loss, clipping and fused AdamW)
     for the tiny ILE, per step.
 (d) ILE's memory-saving against ordinary backpropagation (``kinema.methods.ile.bench_memory``:
@@ -28,62 +30,32 @@ import time
 from pathlib import Path
 
 from kinema.bench.harness import write_benchmark
+from kinema.bench.timing import interleave, summarise, table, timed
 
 
 def _log(message: str) -> None:
     print(f"[speed] {message}", file=sys.stderr, flush=True)
 
 
-def timed(step) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process) of one call of ``step``."""
-    wall, cpu = time.perf_counter(), time.process_time()
-    step()
-    return time.perf_counter() - wall, time.process_time() - cpu
+def in_bf16(forward):
+    """``forward`` run inside the autocast the trainer gives ``train.precision=bf16`` on the
+    CPU (``MixedPrecision.autocast``; bf16 scales no loss, so the forward pass is all it
+    changes)."""
+    import torch
 
+    from kinema.train.precision import MixedPrecision
 
-def interleave(variants: dict, repetitions: int, warmup: int = 1) -> dict[str, dict]:
-    """Run every variant's step ``warmup`` times, then ``repetitions`` rounds in which each
-    variant runs once (the order rotating). Returns {name: {"wall": [...], "cpu": [...]}}."""
-    names = list(variants)
-    for name in names:
-        for _ in range(warmup):
-            variants[name]()
-    times = {name: {"wall": [], "cpu": []} for name in names}
-    for r in range(repetitions):
-        order = names[r % len(names):] + names[:r % len(names)]
-        for name in order:
-            wall, cpu = timed(variants[name])
-            times[name]["wall"].append(wall)
-            times[name]["cpu"].append(cpu)
-    return times
+    mixed = MixedPrecision("bf16", torch.device("cpu"), groups=())
 
-
-def summarise(times: dict[str, dict], reference: str) -> dict[str, dict]:
-    """Medians, spread and the ratio of medians to ``reference`` for wall and CPU time."""
-    out = {}
-    for name, t in times.items():
-        row = {}
-        for kind in ("wall", "cpu"):
-            values = t[kind]
-            row[kind] = {"median": statistics.median(values), "min": min(values),
-                         "max": max(values), "values": values,
-                         "ratio": statistics.median(values) / statistics.median(times[reference][kind])}
-        out[name] = row
-    return out
-
-
-def table(summary: dict[str, dict], unit: str = "ms", scale: float = 1e3) -> list[str]:
-    lines = [f"| variant | wall median ({unit}) | wall min-max | CPU median ({unit}) | CPU min-max "
-             "| wall ratio | CPU ratio |", "|---|---|---|---|---|---|---|"]
-    for name, row in summary.items():
-        w, c = row["wall"], row["cpu"]
-        lines.append(f"| {name} | {w['median'] * scale:.1f} | {w['min'] * scale:.1f}-{w['max'] * scale:.1f} "
-                     f"| {c['median'] * scale:.1f} | {c['min'] * scale:.1f}-{c['max'] * scale:.1f} "
-                     f"| {w['ratio']:.2f} | {c['ratio']:.2f} |")
-    return lines
+    def run(*args):
+        with mixed.autocast():
+            return forward(*args)
+    return run
 
 
 # --------------------------------------------------------------------------- (a) the flow
+
+BF16_ROW = "kinema, fused AdamW, bf16 (train.precision=bf16)"
 
 def flow_variants(batch: int = 50, blocks: int | None = None, hidden: int | None = None,
                   compile_flow: bool = False, seed: int = 0) -> tuple[dict, dict]:
@@ -123,7 +95,7 @@ def flow_variants(batch: int = 50, blocks: int | None = None, hidden: int | None
 
     ours_loss = lambda f: flow_nll(*f.to_residual(z, cond))   # noqa: E731  (Eq. (8))
     options = dict(lr=1e-5, weight_decay=1e-5)                 # the paper preset's train config
-    fused, plain = kinema_flow(), kinema_flow()
+    fused, plain, bf16 = kinema_flow(), kinema_flow(), kinema_flow()
     reference = ReferenceFlow(dim, cond_dim, blocks, hidden, depth=c.subnet_layers - 1,
                               alpha=c.leaky_slope)
     copy_from_kinema(reference, fused)
@@ -134,6 +106,8 @@ def flow_variants(batch: int = 50, blocks: int | None = None, hidden: int | None
             plain, ours_loss, make_adamw(plain.parameters(), "plain", **options)),
         "kinema (default: fused AdamW)": step_of(
             fused, ours_loss, make_adamw(fused.parameters(), "fused", **options)),
+        BF16_ROW: step_of(bf16, in_bf16(ours_loss),
+                          make_adamw(bf16.parameters(), "fused", **options)),
     }
     facts = {"parameters": sum(p.numel() for p in fused.parameters()),
              "reference_parameters": sum(p.numel() for p in reference.parameters()),
@@ -169,25 +143,36 @@ def autoencoder_variants(preset: str = "small", batch: int = 4, seed: int = 0) -
         m.generator_steps.fill_(config.gan_start)        # adversarial terms on
         return m
 
-    def step_of(m, make_optimizer):
+    def step_of(m, make_optimizer, bf16: bool = False):
         groups = m.parameter_groups()
         optimizers = {name: make_optimizer(params) for name, params in groups.items()}
+        def forward(batch, name):
+            return m.training_step(batch, name)
+        run = in_bf16(forward) if bf16 else forward
 
         def step():
             for name, optimizer in optimizers.items():   # the trainer's order: D, then G
                 m.zero_grad(set_to_none=True)
                 torch.manual_seed(seed)                  # the same posterior noise everywhere
-                m.training_step({"video": video}, name)["loss"].backward()
-                optimizer.step()
-        step.model = m
+                run({"video": video}, name)["loss"].backward()
+                # as the trainer does: an update whose gradient is not finite is skipped
+                # (counted: bf16's Conv3d weight gradients on a CPU, benchmarks/precision.md)
+                norm = torch.nn.utils.get_total_norm(
+                    [p.grad for p in groups[name] if p.grad is not None])
+                if torch.isfinite(norm):
+                    optimizer.step()
+                else:
+                    step.skipped += 1
+        step.model, step.skipped = m, 0
         return step
 
-    plain, fused, last = model(), model(), channels_last_3d(model())
+    plain, fused, last, bf16 = model(), model(), channels_last_3d(model()), model()
     adam = lambda p: torch.optim.Adam(p, lr=2e-4, betas=betas, weight_decay=1e-5)  # noqa: E731
     adamw = lambda p: make_adamw(p, "fused", lr=2e-4, betas=betas, weight_decay=1e-5)  # noqa: E731
     variants = {"plain (Adam, per-tensor loop; contiguous)": step_of(plain, adam),
                 "kinema (default: fused AdamW)": step_of(fused, adamw),
-                "kinema, fused AdamW + channels-last 3D": step_of(last, adamw)}
+                "kinema, fused AdamW + channels-last 3D": step_of(last, adamw),
+                BF16_ROW: step_of(bf16, adamw, bf16=True)}
     return variants, {"preset": preset, "batch": batch,
                       "parameters": sum(p.numel() for p in plain.parameters())}
 
@@ -296,6 +281,13 @@ def _goal(name: str, value: float, limit: float) -> str:
     return f"{name} {value:.2f}x (goal <= {limit:g}x: {verdict})"
 
 
+def bf16_line(fp32: dict, bf16: dict) -> str:
+    """The bf16 row against the fp32 row it differs from only by autocast."""
+    return (f"bf16 / fp32 (both fused AdamW, this run): CPU "
+            f"{bf16['cpu']['median'] / fp32['cpu']['median']:.2f}x, wall "
+            f"{bf16['wall']['median'] / fp32['wall']['median']:.2f}x.")
+
+
 ILE_OPTIONS = ("--image-size=32", "--hidden=128", "--state-dim=64", "--batch=4", "--frames=10",
                "--steps=3")
 
@@ -336,13 +328,19 @@ def speed_benchmark(out_dir: Path, repetitions: int = 5, flow_batch: int = 50,
              f"{repetitions} repetitions after one warm-up; load after: {record['flow']['load']}.",
              "", *table(flow), "",
              "- " + _goal("kinema / reference, CPU time:", fast["cpu"]["ratio"], 0.5) + "; "
-             + _goal("wall:", fast["wall"]["ratio"], 0.5), ""]
+             + _goal("wall:", fast["wall"]["ratio"], 0.5),
+             "- " + bf16_line(fast, flow[BF16_ROW]) + " The couplings' log-determinants and "
+             "the flow's sums stay float32 (fp32 islands, docs/precision.md); the subnets' "
+             "matmuls run in bf16.", ""]
 
     _log("(b) video autoencoder, small preset")
     variants, facts = autoencoder_variants(autoencoder_preset, batch=4)
     ae_reps = max(2, repetitions - 2)
     ae = summarise(interleave(variants, ae_reps), next(iter(variants)))
-    record["autoencoder"] = {"facts": facts, "times": ae, "load": _load()}
+    skipped = {name: step.skipped for name, step in variants.items()}
+    updates = (ae_reps + 1) * len(variants[BF16_ROW].model.parameter_groups())
+    record["autoencoder"] = {"facts": facts, "times": ae, "skipped_updates": skipped,
+                             "updates_per_row": updates, "load": _load()}
     ae_fast = ae["kinema (default: fused AdamW)"]
     ae_last = ae["kinema, fused AdamW + channels-last 3D"]
     body += [f"## (b) video autoencoder step, {autoencoder_preset} preset", "",
@@ -354,7 +352,12 @@ def speed_benchmark(out_dir: Path, repetitions: int = 5, flow_batch: int = 50,
              + "; " + _goal("wall:", ae_fast["wall"]["ratio"], 0.5),
              f"- channels-last 3D vs contiguous (both fused): CPU "
              f"{ae_last['cpu']['median'] / ae_fast['cpu']['median']:.2f}x, wall "
-             f"{ae_last['wall']['median'] / ae_fast['wall']['median']:.2f}x.", ""]
+             f"{ae_last['wall']['median'] / ae_fast['wall']['median']:.2f}x.",
+             "- " + bf16_line(ae_fast, ae[BF16_ROW]) + f" Updates skipped for a non-finite "
+             f"gradient (as the trainer skips them): bf16 {skipped[BF16_ROW]} of "
+             f"{updates}, the fp32 rows {max(v for k, v in skipped.items() if k != BF16_ROW)}; "
+             "torch's CPU bf16 Conv3d weight gradients are why this preset trains in fp32 "
+             "(benchmarks/precision.md), so its bf16 row times partly skipped updates.", ""]
 
     _log("(c) Trainer vs a bare loop, tiny ILE")
     rounds = [trainer_runs(steps=trainer_steps) for _ in range(trainer_rounds)]

@@ -1,6 +1,8 @@
 """kinema bench speed compares equal work: the plain PyTorch reference flow computes kinema's
 paper-shaped flow's loss and gradients (float64, to 1e-9), and the benchmark's faster paths
 compute what the plain ones do."""
+import math
+
 import torch
 
 from kinema.bench.speed_reference import ReferenceFlow, copy_from_kinema, reference_loss
@@ -64,3 +66,43 @@ def test_the_benchmarks_fast_paths_compute_the_plain_ones():
 
     runs = trainer_runs(steps=4)
     assert runs["same_weights"]
+
+
+def test_the_bf16_rows_run_the_forward_pass_in_the_trainers_bf16_autocast():
+    """The bf16 rows differ from the fp32 ones by MixedPrecision's autocast alone."""
+    from kinema.bench.speed import BF16_ROW, flow_variants, in_bf16
+
+    a, b = torch.randn(2, 3), torch.randn(3, 4)
+    assert in_bf16(torch.matmul)(a, b).dtype == torch.bfloat16
+    assert torch.matmul(a, b).dtype == torch.float32              # (nothing left switched on)
+    variants, _ = flow_variants(batch=4, blocks=2, hidden=16)
+    fp32, bf16 = variants["kinema (default: fused AdamW)"], variants[BF16_ROW]
+    seen = []
+    for step in (fp32, bf16):
+        linear = next(m for m in step.model.modules() if isinstance(m, torch.nn.Linear))
+        hook = linear.register_forward_hook(
+            lambda *_: seen.append(torch.is_autocast_enabled("cpu")))
+        step()
+        hook.remove()
+    assert seen == [False, True]
+
+
+def test_an_autoencoder_step_with_a_non_finite_gradient_is_skipped_and_counted():
+    from kinema.bench.speed import autoencoder_variants
+
+    variants, _ = autoencoder_variants("tiny", batch=2)
+    step = variants["kinema (default: fused AdamW)"]
+    model = step.model
+    real = model.training_step
+
+    def poisoned(batch, group):        # the discriminators' update gets a NaN gradient
+        losses = real(batch, group)
+        return {**losses, "loss": losses["loss"] * math.nan} if group == "discriminator" \
+            else losses
+    model.training_step = poisoned
+    groups = model.parameter_groups()
+    before = {g: [p.detach().clone() for p in ps] for g, ps in groups.items()}
+    step()
+    assert step.skipped == 1
+    assert all(torch.equal(a, p) for a, p in zip(before["discriminator"], groups["discriminator"]))
+    assert any(not torch.equal(a, p) for a, p in zip(before["generator"], groups["generator"]))
