@@ -114,20 +114,20 @@ def stage_setup(stage: str, preset: str, root: Path, seed: int = 0):
 
 def plain_step(model, batch: dict, optimizers: dict, precision: str,
                skipped: dict | None = None) -> dict[str, float]:
-    """One update of every group, as the trainer does it (autocast for bf16, clipping at 1,
-    fused AdamW, a group whose gradient norm is not finite not updated and counted in
-    ``skipped``); returns each group's loss."""
-    import contextlib
+    """One update of every group, as the trainer does it (the trainer's autocast for
+    ``precision``, fp32 or bf16; clipping at 1, fused AdamW, a group whose gradient norm is not
+    finite not updated and counted in ``skipped``); returns each group's loss."""
     import math
 
     import torch
 
+    from kinema.train.precision import MixedPrecision
+
+    mixed = MixedPrecision(precision, torch.device("cpu"), groups=())
     losses = {}
     for group, optimizer in optimizers.items():
         model.zero_grad(set_to_none=True)
-        context = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" \
-            else contextlib.nullcontext()
-        with context:
+        with mixed.autocast():
             loss = model.training_step(batch, group)["loss"]
         loss.backward()
         params = [p for g in optimizer.param_groups for p in g["params"]]

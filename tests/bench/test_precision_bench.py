@@ -27,3 +27,28 @@ def test_one_stage_compared_from_the_same_weights(tmp_path):
     assert losses["fp32"][0] != losses["fp32"][1]
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.02)
     assert losses["skipped"] == {"fp32": 0, "bf16": 0}
+
+
+def test_a_plain_step_runs_bf16_in_the_trainers_autocast_and_fp32_without():
+    import torch
+    from torch import nn
+
+    from kinema.bench.precision import plain_step
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear, self.seen = nn.Linear(2, 1), []
+
+        def training_step(self, batch, group):
+            on = torch.is_autocast_enabled("cpu")
+            self.seen.append(torch.get_autocast_dtype("cpu") if on else None)
+            return {"loss": self.linear(batch["x"]).float().pow(2).mean()}
+
+    probe = Probe()
+    optimizers = {"model": torch.optim.SGD(probe.parameters(), lr=0.1)}
+    before = probe.linear.weight.detach().clone()
+    for precision in ("fp32", "bf16"):
+        plain_step(probe, {"x": torch.ones(2, 2)}, optimizers, precision)
+    assert probe.seen == [None, torch.bfloat16]
+    assert not torch.equal(probe.linear.weight, before)          # both updates were made
