@@ -2,21 +2,11 @@
 exit code 2, no traceback, and nothing written."""
 from __future__ import annotations
 
-import sys
-
 import pytest
 
+from tests.commands import run_cli
+
 TOY = "tests.train.toy:recipe"
-
-
-def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    from kinema.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["kinema", *args])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 def test_data_list_names_every_source(monkeypatch, capsys):

@@ -4,7 +4,6 @@ they were given."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 import pytest
@@ -13,15 +12,7 @@ import torch
 from kinema.devices import default_device_name, rank_device, resolve_device
 from kinema.errors import KinemaError
 
-
-def run_cli(args, monkeypatch, capsys):
-    from kinema.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["kinema", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
+from tests.commands import run_cli
 
 
 # ------------------------------------------------------------------ the parser

@@ -3,21 +3,12 @@ upscaling (nearest), and samples.png rows that start with the input picture."""
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-
-def run_cli(args, monkeypatch, capsys):
-    from kinema.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["kinema", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
+from tests.commands import run_cli
 
 
 @pytest.fixture(scope="module")

@@ -4,19 +4,10 @@ and records what it used and where each value came from."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-
-def run_cli(args, monkeypatch, capsys):
-    from kinema.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["kinema", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
+from tests.commands import run_cli
 
 
 def settings_from(record, name):

@@ -4,18 +4,14 @@ to the device asked for."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from kinema.bench.harness import Protocol, batch_generator, evaluate
+from tests.commands import torchrun
 
-ROOT = Path(__file__).resolve().parents[2]
 EVAL = ["eval", "dynamic-texture", "--data", "bouncing-digits", "--num-videos", "8",
         "--batch-size", "2", "--num-frames", "8", "--context-frames", "2", "--num-samples", "2",
         "--option", "size=32", "--metrics", "psnr,ssim"]
@@ -26,15 +22,11 @@ def test_two_processes_write_the_numbers_of_one(tmp_path):
     # generator, or folded another rank's batch twice, would move the numbers
     from kinema.cli import main
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     one, two = tmp_path / "one.json", tmp_path / "two.json"
     with pytest.raises(SystemExit) as single:       # one process: this one
         main([*EVAL, "--out", str(one), "--device", "cpu"])
     assert single.value.code == 0
-    shared = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone",
-                             "--nproc_per_node", "2", "-m", "kinema", *EVAL, "--out", str(two),
-                             "--device", "cpu"], cwd=ROOT, env=env, capture_output=True,
-                            text=True, timeout=120)
+    shared = torchrun(*EVAL, "--out", two, "--device", "cpu", timeout=120)
     assert shared.returncode == 0, shared.stderr[-2000:]
     a, b = json.loads(one.read_text()), json.loads(two.read_text())
     assert (a["processes"], b["processes"]) == (1, 2)

@@ -23,6 +23,7 @@ from kinema.nn.precision import observe_islands
 from kinema.train.precision import MixedPrecision
 from kinema.train.quick import train_quickly
 from kinema.train.trainer import Trainer
+from tests.commands import torchrun
 from tests.train import toy
 
 BF16 = dict(device_type="cpu", dtype=torch.bfloat16)
@@ -341,22 +342,13 @@ def test_presets_take_the_precision_the_benchmark_measured():
 def test_accumulation_under_torchrun_matches_one_process(tmp_path):
     """2 processes x 2 micro-batches of 2 against one process with the whole batch of 8: the
     same weights (one gradient average per group and step, after the micro-batches)."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
     from kinema.train.checkpoint import read_checkpoint
     from kinema.train.recipes import train_recipe
 
-    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "kinema", "train", "tests.train.toy:recipe", "--preset", "adversarial",
-           "--out", str(out), "--steps", "4", "--batch-size", "8", "--no-tensorboard",
-           "--set", "train.checkpoint_every=4", "--set", "train.accumulate=2"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(root)}
-    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    done = torchrun("train", "tests.train.toy:recipe", "--preset", "adversarial",
+                    "--out", out, "--steps", "4", "--batch-size", "8", "--no-tensorboard",
+                    "--set", "train.checkpoint_every=4", "--set", "train.accumulate=2")
     assert done.returncode == 0, done.stderr[-3000:]
     recipe = toy.recipe("adversarial")
     recipe.train.steps, recipe.train.batch_size, recipe.train.checkpoint_every = 4, 8, 4

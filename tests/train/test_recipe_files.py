@@ -4,22 +4,13 @@ trains an edited recipe with --set on top."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import yaml
 
+from tests.commands import run_cli
+
 TOY = "tests.train.toy:recipe"
-
-
-def run_cli(args, monkeypatch, capsys):
-    from kinema.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["kinema", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
 
 
 def test_methods_lists_each_entrys_presets(monkeypatch, capsys):

@@ -2,30 +2,22 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import torch
 
 from kinema.train.checkpoint import read_checkpoint
 from kinema.train.recipes import train_recipe
+from tests.commands import torchrun
 from tests.train import toy
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_two_processes_match_one(tmp_path):
     # the adversarial preset: two alternating optimiser groups and a data-dependent
     # on_train_start, so gradient averaging, ordering and the broadcast are all exercised
     out = tmp_path / "ddp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "kinema", "train", "tests.train.toy:recipe", "--preset", "adversarial",
-           "--out", str(out), "--steps", "6", "--batch-size", "4", "--no-tensorboard",
-           "--set", "train.checkpoint_every=3", "--set", "train.log_every=3"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = torchrun("train", "tests.train.toy:recipe", "--preset", "adversarial",
+                    "--out", out, "--steps", "6", "--batch-size", "4", "--no-tensorboard",
+                    "--set", "train.checkpoint_every=3", "--set", "train.log_every=3")
     assert done.returncode == 0, done.stderr[-3000:]
 
     recipe = toy.recipe("adversarial")

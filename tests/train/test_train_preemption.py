@@ -6,7 +6,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -19,9 +18,8 @@ from kinema.train.checkpoint import checkpoint_dirs, read_checkpoint
 from kinema.train.distributed import DistContext
 from kinema.train.stop import GracefulStop
 from kinema.train.trainer import Trainer
+from tests.commands import ROOT, torchrun_command, torchrun_env
 from tests.train import toy
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class FakeClock:
@@ -75,11 +73,9 @@ def test_sigusr1_finishes_the_step_and_checkpoints(tmp_path):
 
 
 def _torchrun(out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "kinema", "train", "tests.train.toy:recipe", "--out", str(out),
-           "--batch-size", "4", "--no-tensorboard", *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+    cmd = torchrun_command("train", "tests.train.toy:recipe", "--out", out, "--batch-size", "4",
+                           "--no-tensorboard", *extra)
+    return subprocess.Popen(cmd, cwd=ROOT, env=torchrun_env(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
 
 

@@ -4,20 +4,10 @@ TensorBoard as an image, and the end-of-run message names a samples folder only 
 written."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 
-
-def run_cli(args, monkeypatch, capsys):
-    from kinema.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["kinema", *map(str, args)])
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out, captured.err
+from tests.commands import run_cli
 
 
 def tensorboard_images(folder):
