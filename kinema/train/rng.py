@@ -39,7 +39,9 @@ def restore_rng(state: dict) -> None:
                          n["has_gauss"], n["gauss"]))
     torch.set_rng_state(state["torch"])
     cuda = state["cuda"]
-    if isinstance(cuda, list):   # written before issue 23: every visible GPU's state
+    # a list: every visible GPU's state (checkpoints written before issue 23), or [] from a
+    # rank that never used CUDA; a tensor: this rank's own GPU's
+    if isinstance(cuda, list):
         device = torch.cuda.current_device() if torch.cuda.is_available() else len(cuda)
         cuda = cuda[device] if device < len(cuda) else None
     if cuda is not None and torch.cuda.is_available():
