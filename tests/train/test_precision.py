@@ -309,6 +309,33 @@ def test_checkpointed_gradients_equal_the_plain_pass(builder, name):
     assert set_activation_checkpointing(model, False) > 0
 
 
+def _saved_elements(model, loss_fn) -> int:
+    """How many tensor elements the forward pass keeps for the backward pass."""
+    saved = []
+
+    def pack(tensor):
+        saved.append(tensor.numel())
+        return tensor
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = loss_fn(model)
+    loss.backward()
+    return sum(saved)
+
+
+def test_checkpointed_blocks_keep_fewer_activations_for_the_backward():
+    from kinema.nn.checkpointing import set_activation_checkpointing
+    from kinema.nn.video3d import ResNet3d
+
+    torch.manual_seed(0)
+    model = ResNet3d(3, (4, 8)).train()
+    video = torch.randn(2, 3, 4, 8, 8)
+    loss_fn = lambda m: sum(f.square().mean() for f in m(video))   # noqa: E731
+    plain = _saved_elements(model, loss_fn)
+    set_activation_checkpointing(model, True)
+    # inside a checkpointed block nothing is kept but the block's input
+    assert _saved_elements(model, loss_fn) < 0.5 * plain
+
+
 def test_checkpointing_a_method_without_big_blocks_is_an_error(tmp_path):
     model = toy.ToyPredictor(toy.ToyConfig())
     config = TrainConfig(steps=1, batch_size=2, activation_checkpointing=True)
