@@ -9,6 +9,8 @@
     POST /api/run/{tab}            JSON {model, picture, ...} -> 202 {"job": id}; 429 when busy
     GET  /api/jobs/{id}            state, progress, stage, result (when done)
     GET  /api/jobs/{id}/media/{k}  a result's PNG (a sprite sheet for a video)
+    GET  /api/jobs/{id}/download/{k}.{fmt}  a result as a file: a video as mp4, gif or png
+                                   (its frames), a still as png or svg (kinema.serve.downloads)
     WS   /api/poke                 frames of the modal simulation, sent as they are simulated
 
 Every error is JSON ``{"error": message}`` with a 4xx status (5xx only for a bug, whose
@@ -33,12 +35,12 @@ from kinema.validate import short_repr
 from kinema.serve.catalogue import Catalogue
 from kinema.serve.jobs import Jobs
 from kinema.serve.media import decode_upload, sprite_sheet, video_to_uint8, png
-from kinema.serve.models import TABS, ModelStore
+from kinema.serve.models import TABS, ModelStore, with_about
 from kinema.serve.requests import ApiError, Payload, read_body, read_json
 
 log = logging.getLogger("kinema.studio")
 STATIC = {"index.html": "text/html; charset=utf-8", "studio.js": "text/javascript; charset=utf-8",
-          "canvas.js": "text/javascript; charset=utf-8",
+          "canvas.js": "text/javascript; charset=utf-8", "results.js": "text/javascript; charset=utf-8",
           "studio.css": "text/css; charset=utf-8", "favicon.svg": "image/svg+xml"}
 CLIP_PREVIEW = (64, 8)   # side, frames
 
@@ -152,7 +154,8 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         require_type(request, ("application/json",))
         payload = Payload(await read_json(request))
         served = store.get(payload.text("model", required=True), tab)
-        work = served.module().request(tab, payload, served, catalogue)
+        work = with_about(served, payload.data, catalogue,
+                          served.module().request(tab, payload, served, catalogue))
         check_request_work(tab, served.info, payload.data)
         job = jobs.submit(tab, work)
         return JSONResponse({"job": job.id}, status_code=202)
@@ -163,6 +166,15 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
     async def job_media(request: Request) -> Response:
         data, mime = jobs.media(request.path_params["id"], request.path_params["k"])
         return Response(data, media_type=mime)
+
+    async def job_download(request: Request) -> Response:
+        from kinema.serve.downloads import download
+
+        job = jobs.get(request.path_params["id"])
+        data, mime, name = await run_in_threadpool(download, job, request.path_params["k"],
+                                                   request.path_params["fmt"])
+        return Response(data, media_type=mime,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     from kinema.serve.poke import poke_endpoint
 
@@ -176,6 +188,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         Route("/api/run/{tab}", run, methods=["POST"]),
         Route("/api/jobs/{id}", job_state),
         Route("/api/jobs/{id}/media/{k:int}", job_media),
+        Route("/api/jobs/{id}/download/{k:int}.{fmt}", job_download),
         WebSocketRoute("/api/poke", poke_endpoint(store, catalogue, settings, jobs)),
     ]
 

@@ -150,7 +150,7 @@ def test_vary_modes_play(page, mode):
         page.click(f"{section} .clip-strip canvas >> nth=1")
     page.click(f"{section} .run")
     page.wait_for_selector(f"{section} figure canvas.player")
-    captions = page.locator(f"{section} figcaption").all_inner_texts()
+    captions = page.locator(f"{section} figure.result figcaption").all_inner_texts()
     expected = {"samples": "sample 1", "control": "eta = bin 0 of 36", "transfer": "source: clouds #1"}[mode]
     assert expected in captions[0], captions
     assert distinct_frames(page, f"{section} figure canvas.player >> nth=-1") > 1
@@ -264,6 +264,8 @@ def test_tabs_without_models_say_how_to_train_them(browser, tmp_path):
             section = open_tab(page, name)
             text = page.inner_text(f"{section} .missing")
             assert "kinema train" in text and "kinema studio --models runs" in text, text
+            # each command's measured time, and the folder this studio was started with
+            assert f"in {tmp_path / 'runs'} (this studio's --models)" in text and " s in all (" in text, text
             assert page.is_hidden(f"{section} .controls")
         shot(page, "not-trained")
     finally:
@@ -302,7 +304,7 @@ def test_animate_with_dynamics_loops_and_shows_the_spectral_volume(full_page):
     page.fill(f"{section} [name=num]", "1")
     page.click(f"{section} .run")
     page.wait_for_selector(f"{section} figure img.still", timeout=60_000)
-    assert "loop" in page.inner_text(f"{section} figcaption >> nth=0")
+    assert "loop" in page.inner_text(f"{section} figure.result figcaption >> nth=0")
     assert distinct_frames(page, f"{section} figure canvas.player >> nth=0") > 1
     shot(page, "animate-dynamics")
 

@@ -1,7 +1,8 @@
 // kinema studio: the two interactive canvases — Poke (drag and release; frames streamed over a
 // websocket as the modal simulation makes them) and Edit (scribble on GenDeF's canonical image,
 // or click points to track). Loaded before studio.js, whose helpers ($, api, runJob, modelOf,
-// number, loadImage) these functions call once the page has started.
+// number, loadImage, showError, clearError) and results.js's trackColour these functions call
+// once the page has started.
 "use strict";
 
 // ------------------------------------------------------------------ poke: drag and release
@@ -66,6 +67,7 @@ function finishPoke() {
 
 function playPoke(time) {
   const p = studio.poke, canvas = $("#poke-canvas");
+  if (p.reset) return;
   if (p.next < p.frames.length && (!p.drawn.length || time - p.drawn[p.drawn.length - 1] >= 1000 / PLAY_FPS - 2)) {
     const { width, height } = p.info;
     canvas.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(p.frames[p.next]), width, height), 0, 0);
@@ -86,6 +88,7 @@ function openSocket() {
     if (typeof event.data === "string") {
       const message = JSON.parse(event.data);
       if (message.type === "start") {
+        if (p.reset) return;
         canvas.width = message.width; canvas.height = message.height;
         Object.assign(p, { info: message, frames: [], times: [], drawn: [], next: 0, ended: false, stats: null });
         requestAnimationFrame(playPoke);
@@ -93,14 +96,15 @@ function openSocket() {
         p.ended = true;
       } else if (message.type === "ready") {
         poke.ready = message.picture; studio.pokeReady = message.picture;
-        $("#poke-stats").textContent = "ready: drag a part of the picture and let go";
+        clearError(section);          // an earlier picture's error is stale now
+        $("#poke-stats").textContent = READY;
       } else if (message.type === "error") {
-        const error = $(".error", section);
-        error.textContent = message.error; error.hidden = false;
+        showError(section, message.error);
         p.stats = { error: message.error };
       }
       return;
     }
+    if (p.reset) return;              // frames of a simulation the Reset button dropped
     p.frames.push(event.data);
     p.times.push(performance.now());
   };
@@ -108,8 +112,25 @@ function openSocket() {
   return socket;
 }
 
+const READY = "ready: drag a part of the picture and let go";
+
+function resetPoke() {
+  // back to the still picture: the simulation's frames dropped (those still arriving too), no
+  // arrow, no stats, no error
+  studio.poke = { frames: [], stats: null, times: [], drawn: [], next: 0, ended: true, reset: true };
+  poke.start = null; poke.end = null;
+  const canvas = $("#poke-canvas");
+  if (poke.image) {
+    canvas.width = poke.image.width; canvas.height = poke.image.height;
+    canvas.getContext("2d").putImageData(poke.image, 0, 0);
+  }
+  clearError($("#tab-poke"));
+  $("#poke-stats").textContent = poke.ready === studio.picture ? READY : "";
+}
+
 function setUpPoke() {
   const canvas = $("#poke-canvas"), section = $("#tab-poke");
+  $(".reset", section).addEventListener("click", resetPoke);
   $$("input[type=range]", section).forEach((input) => {
     const out = input.nextElementSibling;
     const show = () => (out.textContent = input.value);
@@ -130,7 +151,7 @@ function setUpPoke() {
     const start = poke.start, end = canvasPoint(event);
     poke.start = null; poke.end = null;
     const model = modelOf(section);
-    $(".error", section).hidden = true;
+    clearError(section);
     const message = { type: "poke", model: model.id, picture: studio.picture,
                       point: start.map((v) => Math.min(1, Math.max(0, v))),
                       drag: [end[0] - start[0], end[1] - start[1]],
@@ -160,10 +181,20 @@ function drawEdit() {
     if (stroke.points.length === 1) context.arc(stroke.points[0][0] * canvas.width, stroke.points[0][1] * canvas.height, context.lineWidth / 2, 0, 7);
     stroke.points.length === 1 ? context.fill() : context.stroke();
   }
-  context.fillStyle = "#ffd21f";
-  for (const [x, y] of edit.points) {
-    context.beginPath(); context.arc(x * canvas.width, y * canvas.height, 4, 0, 7); context.fill();
-  }
+  // each point in the colour its track will have, numbered as in the tracks' legend
+  context.font = "bold 11px sans-serif"; context.textBaseline = "middle";
+  edit.points.forEach(([x, y], i) => {
+    context.fillStyle = trackColour(i);
+    context.beginPath(); context.arc(x * canvas.width, y * canvas.height, 5, 0, 7); context.fill();
+    context.strokeStyle = "#000"; context.lineWidth = 3;
+    context.strokeText(String(i + 1), x * canvas.width + 7, y * canvas.height);
+    context.fillText(String(i + 1), x * canvas.width + 7, y * canvas.height);
+  });
+}
+
+function labelEditRun(section) {
+  const track = $("[name=tool]:checked", section).value === "track";
+  $(".run", section).textContent = track ? "Track points" : "Propagate edit";
 }
 
 function setUpEdit() {
@@ -185,6 +216,8 @@ function setUpEdit() {
     drawEdit();
   });
   $(".clear", section).addEventListener("click", () => { edit.strokes = []; edit.points = []; drawEdit(); });
+  $$("[name=tool]", section).forEach((r) => r.addEventListener("change", () => labelEditRun(section)));
+  labelEditRun(section);
   canvas.addEventListener("pointerdown", (event) => {
     if (!edit.canonical) return;
     if ($("[name=tool]:checked", section).value === "track") {

@@ -1,6 +1,7 @@
 // kinema studio: one page, no dependencies. The server's /api/state says which tabs have a
 // trained model; each tab posts a job, polls its progress and plays the result on a canvas
-// (frames come as one PNG sprite sheet per video). The Poke tab streams frames over a websocket.
+// (frames come as one PNG sprite sheet per video; results.js lays the result out). The Poke tab
+// streams frames over a websocket (canvas.js).
 "use strict";
 
 const studio = { state: null, picture: null, players: [], poke: { frames: [], stats: null } };
@@ -55,40 +56,29 @@ function loadImage(src) {
   });
 }
 
-async function showResult(section, jobId, result) {
-  const area = $(".results", section);
-  area.innerHTML = "";
-  for (const video of result.videos || []) {
-    const figure = document.createElement("figure");
-    const canvas = document.createElement("canvas");
-    canvas.className = "player";
-    figure.append(canvas);
-    const caption = document.createElement("figcaption");
-    caption.textContent = `${video.label} — ${video.frames} frames`;
-    figure.append(caption);
-    area.append(figure);
-    const sheet = await loadImage(`/api/jobs/${jobId}/media/${video.media}`);
-    studio.players.push(new Player(canvas, sheet, video));
-  }
-  for (const still of result.images || []) {
-    const figure = document.createElement("figure");
-    const image = await loadImage(`/api/jobs/${jobId}/media/${still.media}`);
-    image.className = "still";
-    figure.append(image);
-    const caption = document.createElement("figcaption");
-    caption.textContent = still.label;
-    figure.append(caption);
-    area.append(figure);
-  }
-  return result;
+// ------------------------------------------------------------------ jobs with progress
+
+function showError(section, message, cause = "run") {
+  const error = $(".error", section);
+  error.textContent = message;
+  error.dataset.cause = cause;
+  error.hidden = false;
 }
 
-// ------------------------------------------------------------------ jobs with progress
+function clearError(section, cause = null) {
+  // cause: only an error of this cause (a "picture" error is fixed by choosing one)
+  const error = $(".error", section);
+  if (cause && error.dataset.cause !== cause) return;
+  error.hidden = true;
+  error.textContent = "";
+  delete error.dataset.cause;
+}
 
 async function runJob(section, tab, body) {
   const progress = $(".progress", section), bar = $(".bar", progress), stage = $(".stage", progress);
-  const error = $(".error", section);
-  error.hidden = true;
+  // the picture the job animates, shown beside its results (as it was when the job was sent)
+  const input = body.picture ? { id: body.picture, title: studio.pictureTitle } : null;
+  clearError(section);
   $(".results", section).innerHTML = "";
   $$("button", section).forEach((b) => (b.disabled = true));
   try {
@@ -104,7 +94,8 @@ async function runJob(section, tab, body) {
       }
       if (status.state === "done") {
         progress.hidden = true;
-        await showResult(section, job, status.result);
+        clearError(section);          // a stale error (say, of another picture) goes too
+        await showResult(section, job, status.result, input);
         return { job, ...status.result };
       }
       if (status.state === "error") throw new Error(status.error);
@@ -112,8 +103,7 @@ async function runJob(section, tab, body) {
     }
   } catch (err) {
     progress.hidden = true;
-    error.textContent = err.message;
-    error.hidden = false;
+    showError(section, err.message);
     return null;
   } finally {
     $$("button", section).forEach((b) => (b.disabled = false));
@@ -132,9 +122,7 @@ function modelOf(section) {
 
 function requirePicture(section) {
   if (studio.picture) return true;
-  const error = $(".error", section);
-  error.textContent = "choose a picture first (the strip above, or upload one)";
-  error.hidden = false;
+  showError(section, "choose a picture first (the strip above, or upload one)", "picture");
   return false;
 }
 
@@ -236,17 +224,19 @@ function showTab(name) {
 // ------------------------------------------------------------------ pictures and clips
 
 function choosePicture(id, title) {
-  studio.picture = id;
+  studio.picture = id; studio.pictureTitle = title;
   $("#picture-name").textContent = title;
   $$("#picture-strip img").forEach((img) => img.classList.toggle("chosen", img.dataset.id === id));
+  $$(".tab").forEach((section) => clearError(section, "picture"));
+  $("#upload-status").textContent = "";    // a refused upload's message is stale now
   drawPokePicture();
 }
 
-function addThumbnail(id, title) {
+function addThumbnail(id, title, first = false) {
   const img = document.createElement("img");
   img.src = `/api/pictures/${id}`; img.alt = title; img.title = title; img.dataset.id = id;
   img.addEventListener("click", () => choosePicture(id, title));
-  $("#picture-strip").append(img);
+  if (first) $("#picture-strip").prepend(img); else $("#picture-strip").append(img);
   return img;
 }
 
@@ -256,8 +246,11 @@ async function upload(file) {
   try {
     const result = await api("/api/uploads", { method: "POST", body: file,
                                                headers: { "content-type": file.type || "application/octet-stream" } });
-    addThumbnail(result.id, file.name);
+    // first in the strip, chosen and scrolled into view: the picture the tabs now use
+    const img = addThumbnail(result.id, file.name, true);
     choosePicture(result.id, file.name);
+    $("#picture-strip").scrollLeft = 0;
+    img.scrollIntoView({ block: "nearest", inline: "nearest" });
     status.textContent = `${result.width}×${result.height}`;
   } catch (err) {
     status.textContent = err.message;
