@@ -155,9 +155,14 @@ def handler(verb: str, model: Path, method: str | None = None) -> Callable:
     return resolve(choose_entry(verb, model, method).apps[verb])
 
 
-def _report(written: list[Path]) -> None:
+def _report(written: list[Path], model: Path, picture: Path | None = None) -> None:
+    """The files written (stdout, one per line), then what made them (stderr, ``about: ...``:
+    ``kinema.provenance``; with the input picture, whether it lies outside the training domain)."""
+    from kinema.provenance import caption_for
+
     for path in written:
         typer.echo(path)
+    typer.echo(f"about: {caption_for(model, picture)}", err=True)
 
 
 # ------------------------------------------------------------------ the commands
@@ -193,7 +198,8 @@ def register(app: typer.Typer) -> None:
                                  fps=fps, device=str(resolve_device(device)))
         check_options(options, size)
         serve = handler("animate", model, method)
-        _report(write_staged(out, lambda staging: serve(image, model, staging, options), size))
+        _report(write_staged(out, lambda staging: serve(image, model, staging, options), size),
+                model, image)
 
     @app.command("sample")
     def sample_command(
@@ -220,7 +226,9 @@ def register(app: typer.Typer) -> None:
                                 device=str(resolve_device(device)))
         check_options(options, size)
         serve = handler("sample", run, method)
-        _report(write_staged(out, lambda staging: serve(run, staging, options), size))
+        identity_picture = Path(identity) if identity not in (None, "random") else None
+        _report(write_staged(out, lambda staging: serve(run, staging, options), size), run,
+                identity_picture)
 
 
 def check_options(options: VerbOptions, size: int | None = None) -> None:

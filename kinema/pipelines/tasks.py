@@ -44,6 +44,14 @@ class Pipeline:
         if "size" in self.spec:
             check_work(f"the {self.task} pipeline", *self.spec["size"], frames, videos)
 
+    def about(self, picture: torch.Tensor | None = None) -> dict | None:
+        """``kinema.provenance.describe`` of the loaded folder (None for a model built in
+        Python): name, resolution, training data, steps, and a sentence when ``picture``
+        ((c h w) in [-1, 1], as the model reads it) lies outside the training domain."""
+        from kinema.provenance import describe
+
+        return describe(self.folder, picture) if self.folder is not None else None
+
     def __repr__(self) -> str:
         name = self.entry.name if self.entry else type(self.model).__name__
         return f"{type(self).__name__}({name}, folder={self.folder})"
@@ -74,7 +82,8 @@ class ImageToVideoPipeline(Pipeline):
                                        generator=generator)[0]
         info = {"task": self.task, "input": fitted.describe(), "original_size": fitted.original_size,
                 "crop": fitted.crop, "size": fitted.size, "channels": fitted.channels,
-                "num_frames": frames, "num_samples": num_samples, "control": control, "seed": seed}
+                "num_frames": frames, "num_samples": num_samples, "control": control, "seed": seed,
+                "about": self.about(x0[0].cpu())}
         return VideoResult(videos.float().cpu(), x0.cpu(), info)
 
 
@@ -104,7 +113,7 @@ class PredictionPipeline(Pipeline):
         info = {"task": self.task, "input": fitted.describe(), "original_size": fitted.original_size,
                 "crop": fitted.crop, "size": fitted.size, "channels": fitted.channels,
                 "context_frames": context.shape[1], "num_frames": num_frames,
-                "num_samples": num_samples, "seed": seed}
+                "num_samples": num_samples, "seed": seed, "about": self.about(context[0, -1].cpu())}
         return VideoResult(videos.float().cpu(), context[0].cpu(), info)
 
 
@@ -121,7 +130,8 @@ class GenerationPipeline(Pipeline):
         generator = torch.Generator().manual_seed(seed)
         with torch.no_grad():
             videos = self.model.generate(num_videos, frames, generator=generator)
-        info = {"task": self.task, "num_videos": num_videos, "num_frames": frames, "seed": seed}
+        info = {"task": self.task, "num_videos": num_videos, "num_frames": frames, "seed": seed,
+                "about": self.about()}
         return VideoResult(videos.float().cpu(), None, info)
 
 

@@ -74,10 +74,34 @@ class ServedModel:
                 self._model = self.module().load(self.folder).to(self.device)
             return self._model
 
+    def about(self, picture=None) -> dict:
+        """What a result of this model is (``kinema.provenance.describe``: name, resolution,
+        training data and steps; ``domain``, a sentence when ``picture``, (h w 3) uint8, lies
+        outside the training domain) and that as one line, ``caption``."""
+        from kinema.provenance import caption, describe
+
+        about = describe(self.folder, picture)
+        return {**about, "caption": caption(about)}
+
     def public(self) -> dict:
         out = {"id": self.id, "family": self.family, "entry": self.entry,
-               "class": self.model_class, "tabs": self.tabs(), "info": self.info}
+               "class": self.model_class, "tabs": self.tabs(), "info": self.info,
+               "about": self.about()}
         return out
+
+
+def with_about(served: ServedModel, fields: dict, catalogue, work):
+    """The job ``work`` whose result also carries ``about`` (``ServedModel.about``), measured
+    against the request's picture where the request uses one (not a latent GAN's training or
+    random identity)."""
+    picture_id = fields.get("picture")
+    uses_picture = isinstance(picture_id, str) and fields.get("identity") in (None, "picture")
+
+    def run(progress):
+        result = work(progress)
+        result.info["about"] = served.about(catalogue.picture(picture_id) if uses_picture else None)
+        return result
+    return run
 
 
 def discover(models_dir: Path, adapters: dict[str, str] | None = None

@@ -97,7 +97,10 @@ def poke_endpoint(store, catalogue, settings, jobs):
             info = {"picture": payload.text("picture", required=True)}
             catalogue.picture(info["picture"])
             payload.done()
-        await websocket.send_json({"type": "ready", **info})
+        picture = payload.data.get("picture")
+        about = await run_in_threadpool(   # the model and the picture's domain beside the poke
+            served.about, catalogue.picture(picture) if isinstance(picture, str) else None)
+        await websocket.send_json({"type": "ready", **info, "about": about})
 
     async def stream(websocket: WebSocket, message: dict) -> None:
         payload = Payload(message)

@@ -265,7 +265,10 @@ def test_prepare_waits_in_the_job_queue(models_dir):
         app.state.jobs.wait(held.id)
         PREPARE_GATE.set()
         ws.send_json({"type": "prepare", "model": "poke-standin", "picture": "photo-coffee"})
-        assert ws.receive_json() == {"type": "ready", "picture": "photo-coffee"}
+        ready = ws.receive_json()
+        assert ready == {"type": "ready", "picture": "photo-coffee", "about": ready["about"]}
+        assert ready["about"]["caption"] == ("ModalStandIn, 40x64, trained an unknown number of "
+                                             "steps on unknown data (no recipe.json beside the model)")
         assert PREPARED == ["photo-coffee"]
 
 

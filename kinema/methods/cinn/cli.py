@@ -156,3 +156,6 @@ def register(app: typer.Typer) -> None:
 
         for path in write_staged(out, write):
             typer.echo(path)
+        from kinema.provenance import caption_for
+
+        typer.echo(f"about: {caption_for(model, image)}", err=True)

@@ -221,3 +221,7 @@ def register(app: typer.Typer) -> None:
                           device=str(resolve_device(device)), from_video=from_video)
         for path in written:
             typer.echo(path)
+        if model is not None:   # a clip's first frame is not checked against the training pictures
+            from kinema.provenance import caption_for
+
+            typer.echo(f"about: {caption_for(model, None if from_video else image)}", err=True)

@@ -23,6 +23,7 @@ import typer
 from kinema.devices import device_option, resolve_device
 from kinema.errors import KinemaError
 from kinema.outputs import numbered
+from kinema.provenance import caption_for
 
 DEFAULT_FRAMES = 128
 
@@ -216,6 +217,7 @@ def register(app: typer.Typer) -> None:
         check_numbers(seed=seed, frames=frames, fps=fps)
         for path in edit(run, seed, canonical_edit, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
+        typer.echo(f"about: {caption_for(run)}", err=True)
 
     @app.command("track")
     def track_command(
@@ -231,6 +233,7 @@ def register(app: typer.Typer) -> None:
         check_numbers(seed=seed, frames=frames, fps=fps)
         for path in track(run, seed, points, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
+        typer.echo(f"about: {caption_for(run)}", err=True)
 
 
 def check_numbers(seed: int, frames: int, fps: float) -> None:
