@@ -1,0 +1,132 @@
+"""One screenshot per studio tab, each after its main action, for the README:
+
+    .venv/bin/python scripts/studio_screenshots.py --models runs --out docs
+
+serves the models under --models (``make studio-models`` trains the tiny ones) on a free
+loopback port, drives Debian's chromium through Playwright as a person would (a picture chosen,
+the button pressed, the poke dragged, two points clicked to track) and writes
+OUT/studio-{animate,poke,vary,edit,generate}.png. A tab without a model is shot as it is (its
+hint says how to train one)."""
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+# per tab: the model to prefer (the first option whose id contains this) and the picture
+CHOICES = {"animate": ("dynamics-render", "swaying-0"), "poke": ("dynamics-render", "swaying-2"),
+           "vary": ("control", "clouds-0"), "edit": ("gendef-video", None),
+           "generate": ("latentgan-temporal", "actors-0")}
+
+
+def start_server(models: Path) -> tuple[str, callable]:
+    import uvicorn
+
+    from kinema.serve.app import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(models), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+
+    def stop():
+        server.should_exit = True
+        thread.join(10)
+    return f"http://127.0.0.1:{port}", stop
+
+
+def open_tab(page, tab: str) -> str | None:
+    """Open ``tab``, choose its preferred model and picture; the section, or None without a model."""
+    page.click(f"nav button[data-tab={tab}]")
+    section = f"#tab-{tab}"
+    options = page.eval_on_selector_all(f"{section} .model option", "o => o.map(e => e.value)")
+    if not options:
+        return None
+    wanted, picture = CHOICES[tab]
+    page.select_option(f"{section} .model", next((o for o in options if wanted in o), options[0]))
+    if picture:
+        page.click(f"#picture-strip img[data-id={picture}]")
+    return section
+
+
+def act(page, tab: str, section: str) -> None:
+    """The tab's main action, waited for until its result shows."""
+    if tab == "animate":
+        page.check(f"{section} [name=loop]") if page.is_visible(f"{section} [name=loop]") else None
+        page.fill(f"{section} [name=num]", "2")
+        page.click(f"{section} .run")
+        page.wait_for_selector(f"{section} figure.result >> nth=1", timeout=120_000)
+    elif tab == "poke":
+        page.wait_for_function("studio.pokeReady === studio.picture", timeout=120_000)
+        box = page.locator("#poke-canvas").bounding_box()
+        x, y = box["x"] + 0.5 * box["width"], box["y"] + 0.3 * box["height"]
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x + 60, y + 20, steps=6)
+        page.mouse.up()
+        page.wait_for_function("studio.poke.stats && studio.poke.stats.frames", timeout=120_000)
+    elif tab == "vary":
+        page.check(f"{section} [name=mode][value=control]")
+        page.click(f"{section} .run")
+        page.wait_for_selector(f"{section} figure.result", timeout=120_000)
+    elif tab == "edit":
+        page.fill(f"{section} [name=frames]", "16")
+        page.click(f"{section} .canonical")
+        page.wait_for_selector(f"{section} figure.result", timeout=120_000)
+        page.check(f"{section} [name=tool][value=track]")
+        box = page.locator("#edit-canvas").bounding_box()
+        for fx, fy in ((0.3, 0.35), (0.65, 0.6)):
+            page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        page.click(f"{section} .run")
+        page.wait_for_selector(f"{section} .legend li", timeout=120_000)
+    elif tab == "generate":
+        page.fill(f"{section} [name=num]", "1")
+        page.fill(f"{section} [name=frames]", "48")
+        page.select_option(f"{section} [name=identity]", "picture")
+        page.click(f"{section} .run")
+        page.wait_for_selector(f"{section} figure img.plot", timeout=120_000)
+    page.wait_for_timeout(400)          # a few frames played: the players are not all frame 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", type=Path, default=Path("runs"))
+    parser.add_argument("--out", type=Path, default=Path("docs"))
+    args = parser.parse_args(argv)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    from playwright.sync_api import sync_playwright
+
+    url, stop = start_server(args.models)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=ARGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page.goto(url + "/")
+            page.wait_for_function("window.studio && window.studio.ready", timeout=60_000)
+            for tab in CHOICES:
+                section = open_tab(page, tab)
+                if section:
+                    act(page, tab, section)
+                path = args.out / f"studio-{tab}.png"
+                page.screenshot(path=str(path), full_page=True)
+                print(f"wrote {path}")
+            browser.close()
+    finally:
+        stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
