@@ -55,10 +55,16 @@ def caption(about: dict) -> str:
 
 def caption_for(model: str | os.PathLike, picture: str | os.PathLike | None = None) -> str:
     """``caption(describe(model, picture))`` with the input picture read from its file: the
-    line the verbs print after the files they wrote (``about: ...``)."""
+    line the verbs print after the files they wrote (``about: ...``). An input that is no
+    picture (a method of one's own may read other files) is described without the domain."""
     from kinema.data.io import read_image
+    from kinema.errors import KinemaError
 
-    return caption(describe(model, read_image(picture) if picture is not None else None))
+    try:
+        image = read_image(picture) if picture is not None else None
+    except KinemaError:
+        image = None
+    return caption(describe(model, image))
 
 
 def run_folder(folder: Path) -> Path | None:

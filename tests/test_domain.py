@@ -77,8 +77,8 @@ def test_held_out_synthetic_pictures_are_in_domain_and_photographs_are_not(name,
 
 
 def test_swaying_with_its_photo_crops_keeps_photographs_in_domain():
-    """The default swaying data crops scikit-image's photographs (half its pictures): a
-    photograph is what it was trained on, and the measure says so."""
+    """The default swaying data crops scikit-image's photographs (half its pictures; astronaut
+    and coffee are among its training photos): what it was trained on, and the measure says so."""
     reference = domain.measure_dataset("swaying", {"num_frames": 8, "size": 16}, (16, 16), 3)
     assert (reference.distance(domain.picture_statistics(_photos((16, 16)))) < reference.threshold).all()
 

@@ -201,7 +201,8 @@ def test_its_command_and_the_shared_verb(dummy, tmp_path):
                                  str(tmp_path / "run"), "--num", "2", "--frames", "3",
                                  "--out", str(tmp_path / "anim")])
     assert result.exit_code == 0, result.output
-    assert result.output.split() == [str(tmp_path / "anim" / f"still-{i}.mp4") for i in (0, 1)]
+    assert result.stdout.split() == [str(tmp_path / "anim" / f"still-{i}.mp4") for i in (0, 1)]
+    assert result.stderr.startswith("about: ")            # what made them (kinema.provenance)
     video = read_video(tmp_path / "anim" / "still-0.mp4").astype(float)     # (t h w c)
     expected = (np.array([-0.5, -0.375, -0.25]) + 1) * 127.5                 # x0 + t * step
     assert np.abs(video.mean(axis=(1, 2, 3)) - expected).max() < 1.5
