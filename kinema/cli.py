@@ -172,8 +172,12 @@ def set_threads(threads: int) -> None:
 
 
 def list_methods() -> None:
-    """List the methods by family: stages, tasks, presets, verbs, benchmarks."""
+    """List the methods by family: stages, tasks, presets, verbs, benchmarks, and each preset's
+    measured train time (``kinema.train_times``)."""
     from kinema.registry import entries
+    from kinema.train_times import MACHINE, TIMES_FILE, load_times, preset_times
+
+    times = load_times()
 
     families: dict[str, list] = {}
     width = max((len(e.name) for e in entries()), default=0)
@@ -194,6 +198,10 @@ def list_methods() -> None:
         for e in stages:
             typer.echo(f"  {e.name:{width}s}  tasks: {','.join(e.tasks) or '-':{tasks_width}s}  "
                        f"presets: {','.join(e.presets) or '-':21s}  {e.summary}")
+            if e.presets:
+                typer.echo(f"  {'':{width}s}  train time: {preset_times(e.name, e.presets, times)}")
+    typer.echo(f"train times: wall, {MACHINE}; tiny presets timed by `python -m kinema.train_times`, "
+               f"larger ones quoted from benchmarks/ (~: a timed step times the steps); {TIMES_FILE.name}")
 
 
 def _app_or_one_error_line() -> typer.Typer:
