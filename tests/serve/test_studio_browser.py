@@ -316,6 +316,9 @@ def test_poke_with_dynamics_streams_frames(full_page):
     page.fill(f"{section} [name=frames]", "24")
     page.wait_for_function("studio.pokeReady && document.querySelector('#poke-canvas').width === 16",
                            timeout=60_000)
+    # what the frames come from, under the canvas: model, size, data, steps
+    assert page.inner_text("#poke-about .about").startswith("dynamics-render (tiny) · 16x16 · trained on "), \
+        page.inner_text("#poke-about")
     box = page.locator("#poke-canvas").bounding_box()
     page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
     page.mouse.down()

@@ -1,8 +1,8 @@
 // kinema studio: the two interactive canvases — Poke (drag and release; frames streamed over a
 // websocket as the modal simulation makes them) and Edit (scribble on GenDeF's canonical image,
 // or click points to track). Loaded before studio.js, whose helpers ($, api, runJob, modelOf,
-// number, loadImage, showError, clearError) and results.js's trackColour these functions call
-// once the page has started.
+// number, loadImage, showError, clearError) and results.js's trackColour and aboutLine these
+// functions call once the page has started.
 "use strict";
 
 // ------------------------------------------------------------------ poke: drag and release
@@ -98,6 +98,8 @@ function openSocket() {
         poke.ready = message.picture; studio.pokeReady = message.picture;
         clearError(section);          // an earlier picture's error is stale now
         $("#poke-stats").textContent = READY;
+        // what the poke's frames come from: the model, and whether the picture is in its domain
+        $("#poke-about").replaceChildren(...(message.about ? [aboutLine(message.about)] : []));
       } else if (message.type === "error") {
         showError(section, message.error);
         p.stats = { error: message.error };
