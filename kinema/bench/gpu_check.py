@@ -16,7 +16,6 @@ saved as a stand-in. Data are the preset's, at the preset's size, cut to one bat
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -133,12 +132,6 @@ def check_data(recipe, work: Path) -> None:
         options["num_videos"] = wanted
 
 
-def has_train_setting(name: str) -> bool:
-    from kinema.config import TrainConfig
-
-    return name in {f.name for f in dataclasses.fields(TrainConfig)}
-
-
 def run_stage(name: str, preset: str, device: str, work: Path, steps: int,
               precision: str | None, runs: dict[str, str]) -> dict:
     """Train ``name`` at ``preset`` for ``steps`` steps on ``device`` into ``work/name``; the
@@ -155,8 +148,7 @@ def run_stage(name: str, preset: str, device: str, work: Path, steps: int,
     if not closed_form:
         train.steps, train.log_every, train.checkpoint_every = steps, 1, steps
         train.sample_every = None
-    # bf16 is being set up by train.precision; a kinema without the field runs fp32
-    if precision and has_train_setting("precision"):
+    if precision:
         train.precision = precision
     on_gpu = torch.device(device).type == "cuda"
     if on_gpu:
@@ -172,7 +164,7 @@ def run_stage(name: str, preset: str, device: str, work: Path, steps: int,
         (times[0] if times else None)
     frames = int(recipe.data.options.get("num_frames", 1) or 1)
     return {"stage": name, "preset": preset, "steps": 0 if closed_form else steps,
-            "batch": train.batch_size, "precision": getattr(train, "precision", "fp32"),
+            "batch": train.batch_size, "precision": train.precision,
             "step_seconds": step, "seconds": round(seconds, 2),
             "peak_gib": torch.cuda.max_memory_allocated(device) / 2 ** 30 if on_gpu else None,
             "images_per_second": train.batch_size * frames / step if step else None,

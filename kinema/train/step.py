@@ -59,7 +59,7 @@ class GroupUpdates:
         """(some group stepped, some group was non-finite, {group: loss shown})."""
         t = self.t
         clip = t.config.grad_clip or math.inf
-        micros = split_batch(batch, int(getattr(t.config, "accumulate", 1) or 1))
+        micros = split_batch(batch, t.config.accumulate)
         stepped = nonfinite = False
         shown = {}
         for group, optimizer in t.optimizers.items():

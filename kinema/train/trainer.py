@@ -123,8 +123,7 @@ class Trainer:
         """Train to ``train_config.steps``; returns the method (raw, non-EMA weights)."""
         try:
             self._start()
-            with GracefulStop(checkpoint_minutes=getattr(self.config, "checkpoint_minutes",
-                                                         None)) as self._stop:
+            with GracefulStop(checkpoint_minutes=self.config.checkpoint_minutes) as self._stop:
                 self._loop()
             self._finish()
         finally:
