@@ -1,8 +1,9 @@
 """The studio as a person uses it, in chromium (the browser, server and pages of
 test_studio_browser): results downloaded as files that decode, the input picture beside the
 results, each result's provenance line, an upload chosen and in view, a stale error gone after
-a good run, the Poke tab's reset, Edit's own button names and the tracks' legend, a readable
-PCA plot. All slow (``make test-studio``); together ~40 s here once the models are trained."""
+a good run, the poke's frames downloaded and its reset, Edit's own button names and the
+tracks' legend, a readable PCA plot. All slow (``make test-studio``); together ~20 s here
+once the models are trained."""
 from __future__ import annotations
 
 import io
@@ -148,7 +149,10 @@ def test_a_stale_error_goes_with_the_next_good_run(page):
     page.fill(f"{section} [name=frames]", "")
 
 
-def test_poke_reset_brings_back_the_still_picture(page):
+def test_poke_downloads_its_frames_and_resets_to_the_still_picture(page, tmp_path):
+    from PIL import Image
+
+    from tests.serve.test_studio_browser import page_frames
     section = open_tab(page, "poke", "poke-standin")
     page.fill(f"{section} [name=frames]", "30")
     page.wait_for_function("document.querySelector('#poke-canvas').width === 64")
@@ -163,10 +167,19 @@ def test_poke_reset_brings_back_the_still_picture(page):
     page.mouse.up()
     page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 30", timeout=20_000)
     assert page.evaluate(grab) != still                   # the last simulated frame is shown
+    page.wait_for_selector("#poke-download:not([hidden])")
+    frames = page_frames(page)[..., :3]                    # (30 40 64 3) as streamed
+    strip = np.asarray(Image.open(save_download(page, "#poke-download a", tmp_path)).convert("RGB"))
+    s = 2                                                  # 64 px -> 128 px, whole pixels
+    assert strip.shape == (4 * 40 * s, 8 * 64 * s, 3)      # 30 frames, 8 to a row
+    for k in (0, 9, 29):
+        row, col = divmod(k, 8)
+        assert np.array_equal(strip[row * 40 * s:(row + 1) * 40 * s:s, col * 64 * s:(col + 1) * 64 * s:s], frames[k])
     page.click(f"{section} .reset")
     assert page.evaluate(grab) == still
     assert page.evaluate("studio.poke.frames.length") == 0 and page.evaluate("studio.poke.stats") is None
     assert not page.inner_text("#poke-stats").startswith("30 frames")
+    assert page.is_hidden("#poke-download")
 
 
 def test_edit_names_its_buttons_and_explains_the_track_colours(full_page, full_server):

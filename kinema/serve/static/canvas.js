@@ -65,6 +65,41 @@ function finishPoke() {
     `played at ${fps.toFixed(1)} frames/s (simulated at ${arrival.toFixed(1)} frames/s)`;
 }
 
+// the streamed frames as one PNG to download, 8 to a row, enlarged by the whole factor the
+// server's downloads use (kinema.serve.downloads.MIN_SIDE: the longer side at least 128 px)
+const DOWNLOAD_MIN_SIDE = 128;
+
+function pokeStrip(p) {
+  const { width: w, height: h } = p.info, count = p.frames.length;
+  const scale = Math.max(1, Math.ceil(DOWNLOAD_MIN_SIDE / Math.max(w, h)));
+  const columns = Math.min(count, 8), rows = Math.ceil(count / columns);
+  const frame = Object.assign(document.createElement("canvas"), { width: w, height: h });
+  const sheet = Object.assign(document.createElement("canvas"), { width: columns * w * scale, height: rows * h * scale });
+  const context = sheet.getContext("2d");
+  context.imageSmoothingEnabled = false;
+  p.frames.forEach((buffer, k) => {
+    frame.getContext("2d").putImageData(new ImageData(new Uint8ClampedArray(buffer), w, h), 0, 0);
+    context.drawImage(frame, (k % columns) * w * scale, Math.floor(k / columns) * h * scale, w * scale, h * scale);
+  });
+  return new Promise((resolve) => sheet.toBlob(resolve, "image/png"));
+}
+
+async function offerPokeDownload(p) {
+  const holder = $("#poke-download"), link = $("a", holder);
+  const blob = await pokeStrip(p);
+  if (studio.poke !== p) return;                 // reset or poked again meanwhile
+  if (link.href) URL.revokeObjectURL(link.href);
+  link.href = URL.createObjectURL(blob);
+  holder.hidden = false;
+}
+
+function hidePokeDownload() {
+  const holder = $("#poke-download"), link = $("a", holder);
+  holder.hidden = true;
+  if (link.href) URL.revokeObjectURL(link.href);
+  link.removeAttribute("href");
+}
+
 function playPoke(time) {
   const p = studio.poke, canvas = $("#poke-canvas");
   if (p.reset) return;
@@ -74,7 +109,7 @@ function playPoke(time) {
     p.next += 1;
     p.drawn.push(performance.now());
   }
-  if (p.ended && p.next >= p.frames.length) { finishPoke(); return; }
+  if (p.ended && p.next >= p.frames.length) { finishPoke(); offerPokeDownload(p); return; }
   requestAnimationFrame(playPoke);
 }
 
@@ -127,6 +162,7 @@ function resetPoke() {
     canvas.getContext("2d").putImageData(poke.image, 0, 0);
   }
   clearError($("#tab-poke"));
+  hidePokeDownload();
   $("#poke-stats").textContent = poke.ready === studio.picture ? READY : "";
 }
 
@@ -160,6 +196,7 @@ function setUpPoke() {
                       damping: number(section, "damping"), stiffness: number(section, "stiffness"),
                       frames: number(section, "frames") };
     studio.poke = { frames: [], stats: null, times: [], drawn: [], next: 0 };
+    hidePokeDownload();
     poke.released = performance.now();
     const socket = openSocket();
     const send = () => socket.send(JSON.stringify(message));
