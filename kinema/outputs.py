@@ -7,9 +7,10 @@ place, so a failure at any point leaves the destination as it was.
 
 - Folder form: the staged files move into the folder (created if missing; files of the same
   name are replaced, others left alone). A path that is a file is refused.
-- File form: the first video the command wrote becomes ``--out`` in the requested form (a
-  ``.png`` is the frame strip of that video); every other file goes beside it as
-  ``<stem>-<name>``. A path that is a folder is refused.
+- File form: ``.mp4`` / ``.gif``: the first video the command wrote becomes ``--out`` in that
+  form; every other file goes beside it as ``<stem>-<name>``. ``.png``: one file, a picture of
+  every video the command wrote (the frame strip, one row per video of the first one's shape),
+  and nothing beside it. A path that is a folder is refused.
 """
 from __future__ import annotations
 
@@ -97,6 +98,13 @@ def place(staging: Path, out: Path) -> list[Path]:
     videos = [f for f in files if f.suffix.lower() in VIDEO_SUFFIXES]
     if not videos:
         raise KinemaError(f"--out {out}: the command wrote no video to save as {out.suffix}")
+    if out.suffix.lower() == ".png":     # a picture target is one picture: every video's strip
+        check_destinations(out, [out])
+        strip = staging / ".strip.png"
+        _strip(videos, strip)
+        set_default_mode(strip)
+        os.replace(strip, out)
+        return [out]
     main = videos[0]
     check_destinations(out, [out] + [out.with_name(f"{out.stem}-{f.relative_to(staging).as_posix().replace('/', '-')}")
                                      for f in files if f != main])
@@ -169,17 +177,27 @@ def upscale_outputs(folder: Path, size: int) -> None:
 
 
 def _convert(video: Path, dest: Path) -> None:
-    """Re-write a staged video in the form ``dest``'s suffix asks for (png: a frame strip)."""
-    from kinema.data.io import read_video, to_tensor, write_video
+    """Re-write a staged video in the form ``dest``'s suffix asks for (mp4 or gif)."""
+    from kinema.data.io import read_video, write_video
 
-    frames = read_video(video)
-    if dest.suffix == ".png":
-        from kinema.viz.grid import filmstrip
-        from kinema.viz.report import encode_png
+    write_video(dest, read_video(video), fps=_fps_of(video))
 
-        dest.write_bytes(encode_png(filmstrip(to_tensor(frames)[None]), min_size=256))
-    else:
-        write_video(dest, frames, fps=_fps_of(video))
+
+def _strip(videos: list[Path], dest: Path) -> None:
+    """The frame strip of ``videos`` as one png: a row per video of the first one's shape
+    (frames, size), at least 256 px on its short side."""
+    import torch
+
+    from kinema.data.io import read_video, to_tensor
+    from kinema.viz.grid import filmstrip
+    from kinema.viz.report import encode_png
+
+    rows = [to_tensor(read_video(videos[0]))]
+    for video in videos[1:]:
+        frames = to_tensor(read_video(video))
+        if frames.shape == rows[0].shape:
+            rows.append(frames)
+    dest.write_bytes(encode_png(filmstrip(torch.stack(rows)), min_size=256))
 
 
 def _fps_of(video: Path) -> float:

@@ -53,6 +53,25 @@ def test_a_png_target_is_the_frame_strip(tmp_path):
     frame1 = strip[:, 18 * 16:34 * 16]
     assert frame1[:8 * 16].mean() > 200 and frame1[8 * 16:].mean() < 60
     assert strip[:, :16 * 16].mean() < 60 and strip[:, 16 * 16:18 * 16].mean() > 240   # frame 0, gap
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["strip.png"]   # one file, nothing beside
+
+
+def test_a_png_target_is_one_picture_of_every_video(tmp_path):
+    from PIL import Image
+
+    def write(staging):
+        write_video(staging / "animation-00.mp4", _video(-1.0))
+        write_video(staging / "animation-01.mp4", _video(1.0))
+        (staging / "samples.png").write_bytes(b"png bytes")
+
+    assert write_staged(tmp_path / "x.png", write) == [tmp_path / "x.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+    with Image.open(tmp_path / "x.png") as image:
+        strip = np.asarray(image.convert("L"), dtype=float)
+    # two rows of 3 frames (16 px, 2-px gaps: 34 x 52), scaled by 256 // 34 = 7 (nearest)
+    assert strip.shape == (34 * 7, 52 * 7)
+    first, second = strip[:16 * 7, :16 * 7], strip[18 * 7:34 * 7, :16 * 7]   # frame 0 of each video
+    assert first.mean() < 60 and second.mean() > 200
 
 
 def test_wrong_kinds_of_target_are_refused_before_work(tmp_path):
