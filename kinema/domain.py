@@ -105,9 +105,12 @@ def measure_reference(reference: torch.Tensor, held_out: torch.Tensor, source: s
 
 def first_frames(dataset, count: int, size: tuple[int, int], channels: int,
                  offset: int = 0, step: int = 1) -> torch.Tensor:
-    """Frame 0 of up to ``count`` items (``offset``, ``offset + step``, ...) of ``dataset``, at
-    ``size`` and ``channels``: (n c h w) in [-1, 1]."""
-    indices = list(range(offset, len(dataset), step))[:count]
+    """Frame 0 of up to ``count`` items of ``dataset`` among ``offset``, ``offset + step``, ...,
+    evenly spread over them (a folder's clips follow each other video by video), at ``size`` and
+    ``channels``: (n c h w) in [-1, 1]."""
+    candidates = range(offset, len(dataset), step)
+    indices = [candidates[i * len(candidates) // count] for i in range(count)] \
+        if len(candidates) > count else list(candidates)
     frames = torch.stack([dataset[i]["video"][0].float() for i in indices])   # (n c h w)
     if tuple(frames.shape[-2:]) != tuple(size):
         frames = F.interpolate(frames, size=tuple(size), mode="area")

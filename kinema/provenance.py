@@ -203,7 +203,8 @@ def domain_sentence(folder: Path, picture, data: tuple[str, dict], size: tuple[i
     from kinema.errors import KinemaError
 
     if isinstance(picture, np.ndarray):
-        tensor = frames_to_model([picture], channels, size)
+        rgb = np.repeat(picture[..., None], 3, axis=2) if picture.ndim == 2 else picture[..., :3]
+        tensor = frames_to_model([rgb], channels, size)
     else:
         tensor = torch.as_tensor(picture).float().reshape(1, *picture.shape[-3:])
     try:

@@ -94,3 +94,12 @@ def test_reference_is_kept_in_the_model_folder_and_read_back(tmp_path, monkeypat
     assert again.mean == first.mean and again.threshold == first.threshold
     with pytest.raises(pytest.fail.Exception):          # another size is measured anew
         domain.reference_for(tmp_path, "clouds", options, (16, 16), 3)
+
+
+def test_first_frames_spread_evenly_over_the_dataset():
+    items = [{"video": torch.full((2, 1, 4, 4), float(i) / 10)} for i in range(10)]
+    frames = domain.first_frames(items, 4, (2, 2), 3)                # area-resized, grey to 3 channels
+    assert frames.shape == (4, 3, 2, 2)
+    np.testing.assert_allclose(frames[:, 0, 0, 0], [0.0, 0.2, 0.5, 0.7], atol=1e-6)
+    odd = domain.first_frames(items, 10, (4, 4), 1, offset=1, step=2)
+    np.testing.assert_allclose(odd[:, 0, 0, 0], [0.1, 0.3, 0.5, 0.7, 0.9], atol=1e-6)

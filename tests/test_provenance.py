@@ -112,3 +112,11 @@ def test_pipelines_put_the_about_in_info(tmp_path):
     assert calm.info["about"]["steps"] == 7
     python_only = pipelines.ImageToVideoPipeline(RepeatLastFrame(RepeatLastConfig(channels=3, height=8, width=8)))
     assert python_only(torch.zeros(3, 8, 8), num_frames=2, num_samples=2).info["about"] is None
+
+
+def test_a_grey_picture_is_measured_like_its_rgb_copy(tmp_path):
+    run = make_run(tmp_path / "run")
+    grey = skimage.data.camera()                                     # (h w) uint8
+    rgb = np.repeat(grey[..., None], 3, axis=2)
+    assert provenance.describe(run, picture=grey)["domain"] == provenance.describe(run, picture=rgb)["domain"]
+    assert provenance.describe(run, picture=grey)["domain"].startswith("This picture is outside")
