@@ -329,9 +329,9 @@ def speed_benchmark(out_dir: Path, repetitions: int = 5, flow_batch: int = 50,
              "", *table(flow), "",
              "- " + _goal("kinema / reference, CPU time:", fast["cpu"]["ratio"], 0.5) + "; "
              + _goal("wall:", fast["wall"]["ratio"], 0.5),
-             "- " + bf16_line(fast, flow[BF16_ROW]) + " The couplings' log-determinants and "
-             "the flow's sums stay float32 (fp32 islands, docs/precision.md); the subnets' "
-             "matmuls run in bf16.", ""]
+             "- " + bf16_line(fast, flow[BF16_ROW]) + " The couplings' scales, shifts and "
+             "log-determinants and the loss of Eq. (8) stay float32 (fp32 islands, "
+             "docs/precision.md); the subnets' matmuls run in bf16.", ""]
 
     _log("(b) video autoencoder, small preset")
     variants, facts = autoencoder_variants(autoencoder_preset, batch=4)
