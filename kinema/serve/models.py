@@ -148,7 +148,7 @@ def train_commands(family: str) -> str:
     """The ``kinema train`` commands that make a model of ``family``, its stages in order, each
     with its measured time where `make studio` trains it (``kinema.serve.train_times``)."""
     from kinema.registry import METHODS, available_methods
-    from kinema.serve.train_times import MEASURED, studio_runs
+    from kinema.serve.train_times import measured_on, studio_runs
 
     available_methods()                              # registers the built-in methods
     stages = [e for e in METHODS.values() if e.family == family]
@@ -163,7 +163,7 @@ def train_commands(family: str) -> str:
     steps = " && ".join(f"`kinema train {stage} --preset {preset}` ({seconds:.0f} s)"
                         for stage, preset, seconds in runs)
     total = sum(seconds for *_, seconds in runs)
-    return (f"train it with {steps}, {total:.0f} s in all ({MEASURED}; the tiny presets check "
+    return (f"train it with {steps}, {total:.0f} s in all ({measured_on()}; the tiny presets check "
             f"the pipeline, --preset small trains motion you can see); runs go to runs/")
 
 

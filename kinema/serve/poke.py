@@ -4,7 +4,7 @@ it is simulated, so the animation starts playing right after the release.
 Protocol (one connection may carry several pokes, one after the other):
 
     client -> {"type": "prepare", "model": id, "picture": id}    (optional, when a picture is shown)
-    server -> {"type": "ready", "picture": id}                    (the spectral volume is computed)
+    server -> {"type": "ready", "picture": id, "about": {...}}    (the spectral volume is computed; about: provenance)
     client -> {"type": "poke", "model": id, "picture": id, "point": [x, y], "drag": [dx, dy],
                "damping": d, "stiffness": k, "frames": n}      (x, y, dx, dy: fractions of the
                                                                picture's width and height)

@@ -180,9 +180,11 @@ def test_poke_streams_the_modal_simulation(client, runs):
                            drag=[0.2, -0.1], damping=0.1, stiffness=2.0, frames=8)
     with client.websocket_connect("/api/poke") as ws:
         ws.send_json({"type": "prepare", "model": "dynamics-render-tiny", "picture": "swaying-1"})
-        assert ws.receive_json() == {"type": "ready", "picture": "swaying-1"}
+        ready = ws.receive_json()
         ws.send_json(message)
         start, frames, end = receive_poke(ws)
+    assert {k: ready[k] for k in ("type", "picture")} == {"type": "ready", "picture": "swaying-1"}
+    assert ready["about"]["model"] == "dynamics-render (tiny)"     # the provenance: stage (preset)
     assert (start["width"], start["height"], end["frames"]) == (16, 16, 8)
     renderer = dynamics(runs)
     image = frames_to_model([client.app.state.catalogue.picture("swaying-1")], 3, (16, 16))
