@@ -82,13 +82,10 @@ def test_invariant_to_a_constant_added_to_the_metric():
         assert torch.allclose(out, shifted, atol=1e-9)
 
 
-@pytest.mark.parametrize("channels", [3, 20])
-def test_fast_path_equals_plain_scatter_add_path(channels):
-    torch.manual_seed(2)
-    args = [torch.randn(2, channels, 7, 9, dtype=torch.float64),
-            torch.randn(2, 2, 7, 9, dtype=torch.float64) * 2.0,
-            torch.randn(2, 1, 7, 9, dtype=torch.float64)]
-    args = [a.requires_grad_() for a in args]
+def assert_fast_path_equals_plain(image, flow, metric):
+    """softmax_splat and the plain scatter-add reference: the same frames, coverage and
+    gradients (for one random upstream gradient)."""
+    args = [image.requires_grad_(), flow.requires_grad_(), metric.requires_grad_()]
     fast, fast_covered = softmax_splat(*args)
     plain, plain_covered = softmax_splat_reference(*args)
     assert torch.allclose(fast, plain, atol=1e-12)
@@ -97,6 +94,14 @@ def test_fast_path_equals_plain_scatter_add_path(channels):
     for g_fast, g_plain in zip(torch.autograd.grad(fast, args, upstream),
                                torch.autograd.grad(plain, args, upstream)):
         assert torch.allclose(g_fast, g_plain, atol=1e-10)
+
+
+@pytest.mark.parametrize("channels", [3, 20])
+def test_fast_path_equals_plain_scatter_add_path(channels):
+    torch.manual_seed(2)
+    assert_fast_path_equals_plain(torch.randn(2, channels, 7, 9, dtype=torch.float64),
+                                  torch.randn(2, 2, 7, 9, dtype=torch.float64) * 2.0,
+                                  torch.randn(2, 1, 7, 9, dtype=torch.float64))
 
 
 @pytest.mark.parametrize("channels", [2, 17])
@@ -200,13 +205,7 @@ def test_weights_spanning_hundreds_agree_with_the_direct_loop(channels):
     expected, expected_covered = _direct_loop_per_destination(image, flow, metric)
     assert torch.allclose(out, expected, atol=1e-12)
     assert torch.equal(covered, expected_covered)
-    args = [image.requires_grad_(), flow.requires_grad_(), metric.requires_grad_()]
-    plain, _ = softmax_splat_reference(*args)
-    fast, _ = softmax_splat(*args)
-    assert torch.allclose(fast, plain, atol=1e-12)
-    upstream = torch.randn_like(fast)
-    for g_fast, g_plain in zip(torch.autograd.grad(fast, args, upstream), torch.autograd.grad(plain, args, upstream)):
-        assert torch.allclose(g_fast, g_plain, atol=1e-10)
+    assert_fast_path_equals_plain(image, flow, metric)
 
 
 @pytest.mark.parametrize("channels", [2, 17])
