@@ -167,6 +167,18 @@ def page_frames(page) -> np.ndarray:
                      for f in data])
 
 
+def drag_poke_canvas(page, at: tuple[float, float], by: tuple[float, float]) -> tuple[float, float]:
+    """Press on the poke canvas at ``at`` (fractions of its box), drag by ``by`` px in five
+    moves, release; returns the page position pressed."""
+    box = page.locator("#poke-canvas").bounding_box()
+    x, y = box["x"] + at[0] * box["width"], box["y"] + at[1] * box["height"]
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + by[0], y + by[1], steps=5)
+    page.mouse.up()
+    return x, y
+
+
 def test_poke_drag_and_release_moves_the_picture_where_dragged(page):
     section = open_tab(page, "poke", "poke-standin")
     page.fill(f"{section} [name=frames]", "60")
@@ -176,12 +188,7 @@ def test_poke_drag_and_release_moves_the_picture_where_dragged(page):
     still = page.evaluate("Array.from(document.querySelector('#poke-canvas').getContext('2d')"
                           ".getImageData(0, 0, 64, 40).data)")
     still = np.array(still, np.int32).reshape(40, 64, 4)[..., :3]
-    box = page.locator("#poke-canvas").bounding_box()
-    x, y = box["x"] + 0.7 * box["width"], box["y"] + 0.4 * box["height"]
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + 40, y + 10, steps=5)
-    page.mouse.up()
+    drag_poke_canvas(page, (0.7, 0.4), (40, 10))
     page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 60", timeout=20_000)
     stats = page.evaluate("studio.poke.stats")
     frames = page_frames(page)

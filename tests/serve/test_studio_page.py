@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from tests.serve.test_studio_browser import (  # noqa: F401  (fixtures)
-    browser, full_page, full_server, open_tab, page, server)
+    browser, drag_poke_canvas, full_page, full_server, open_tab, page, server)
 
 pytestmark = pytest.mark.slow
 
@@ -159,12 +159,7 @@ def test_poke_downloads_its_frames_and_resets_to_the_still_picture(page, tmp_pat
     page.wait_for_timeout(200)
     grab = "Array.from(document.querySelector('#poke-canvas').getContext('2d').getImageData(0, 0, 64, 40).data)"
     still = page.evaluate(grab)
-    box = page.locator("#poke-canvas").bounding_box()
-    x, y = box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"]
-    page.mouse.move(x, y)
-    page.mouse.down()
-    page.mouse.move(x + 40, y + 10, steps=5)
-    page.mouse.up()
+    drag_poke_canvas(page, (0.5, 0.5), (40, 10))
     page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 30", timeout=20_000)
     assert page.evaluate(grab) != still                   # the last simulated frame is shown
     page.wait_for_selector("#poke-download:not([hidden])")
