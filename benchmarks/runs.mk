@@ -43,6 +43,10 @@ runs/%-seed$(1)/model/config.json:
 endef
 $(foreach k,$(SEEDS),$(eval $(call SEEDED,$(k))))
 seeded = $(1) $(foreach k,$(SEEDS),$(patsubst runs/%/model/config.json,runs/%-seed$(k)/model/config.json,$(1)))
+# every seed of every variant of stem $(1) (runs/$(1)VARIANT[-seedK]; variants $(2), "" the plain
+# one) reads the earlier stage's model $(3)
+seeded_on = $(foreach v,$(2),$(foreach k,"" $(addprefix -seed,$(SEEDS)),$(eval \
+	$(call model,$(1)$(subst ",,$(v))$(subst ",,$(k))): $(3))))
 
 # ---------------------------------------------------------------- cINN (Tables 2 and 4)
 # flow STEM[-no-x0|-no-adain|-control] reads the autoencoder of its decoder ablation and the
@@ -140,8 +144,7 @@ dynamics-loops-small150: $(call model,dynamics-attention-small150)
 # 4 hours with -j2.
 GENDEF_PRETRAINED := "" -no-fc -no-reg -no-multiplier -freeze-canonical -early-fc
 define GENDEF
-$(foreach v,$(GENDEF_PRETRAINED),$(foreach k,"" $(addprefix -seed,$(SEEDS)),$(eval \
-	$(call model,gendef-video-$(1)$(subst ",,$(v))$(subst ",,$(k))): $(call model,gendef-image-$(1)))))
+$(call seeded_on,gendef-video-$(1),$(GENDEF_PRETRAINED),$(call model,gendef-image-$(1)))
 gendef_$(1) := $(call seeded,$(foreach v,$(GENDEF_PRETRAINED) -no-pretrain -frames,$(call model,gendef-video-$(1)$(subst ",,$(v)))))
 endef
 $(eval $(call GENDEF,small))
@@ -168,8 +171,7 @@ gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-s
 # data, the two benches side by side with -j2.
 define LATENTGAN
 $(call model,latentgan-embed-$(1)): $(call model,latentgan-image-$(1))
-$(foreach v,"" -no-gap,$(foreach k,"" $(addprefix -seed,$(SEEDS)),$(eval \
-	$(call model,latentgan-temporal-$(1)$(subst ",,$(v))$(subst ",,$(k))): $(call model,latentgan-embed-$(1)))))
+$(call seeded_on,latentgan-temporal-$(1),"" -no-gap,$(call model,latentgan-embed-$(1)))
 latentgan_$(1) := $(call seeded,$(call model,latentgan-temporal-$(1)) $(call model,latentgan-temporal-$(1)-no-gap))
 endef
 $(eval $(call LATENTGAN,small))
