@@ -6,6 +6,20 @@ import torch
 from kinema.nn.warp import SPLAT_EPS, softmax_splat, softmax_splat_reference
 
 
+def _landings(flow, i: int):
+    """(y, x, qy, qx, kernel): source pixel (y, x) of item i lands at p + F(p) and reaches each of
+    its 4 integer neighbours (qy, qx) that lie in the picture with the bilinear kernel."""
+    h, w = flow.shape[-2:]
+    for y in range(h):
+        for x in range(w):
+            tx, ty = x + flow[i, 0, y, x].item(), y + flow[i, 1, y, x].item()
+            x0, y0 = math.floor(tx), math.floor(ty)
+            for qx in (x0, x0 + 1):
+                for qy in (y0, y0 + 1):
+                    if 0 <= qx < w and 0 <= qy < h:
+                        yield y, x, qy, qx, (1 - abs(tx - qx)) * (1 - abs(ty - qy))
+
+
 def _direct_loop(image, flow, metric):
     """Softmax splatting written pixel by pixel: every source pixel pushes exp(Z) b I to the 4
     integer neighbours of p + F(p) that lie in the picture."""
@@ -14,16 +28,9 @@ def _direct_loop(image, flow, metric):
     den = torch.zeros(b, 1, h, w, dtype=image.dtype)
     for i in range(b):
         weight = torch.exp(metric[i, 0] - metric[i, 0].max())
-        for y in range(h):
-            for x in range(w):
-                tx, ty = x + flow[i, 0, y, x].item(), y + flow[i, 1, y, x].item()
-                x0, y0 = math.floor(tx), math.floor(ty)
-                for qx in (x0, x0 + 1):
-                    for qy in (y0, y0 + 1):
-                        if 0 <= qx < w and 0 <= qy < h:
-                            kernel = (1 - abs(tx - qx)) * (1 - abs(ty - qy))
-                            num[i, :, qy, qx] += kernel * weight[y, x] * image[i, :, y, x]
-                            den[i, 0, qy, qx] += kernel * weight[y, x]
+        for y, x, qy, qx, kernel in _landings(flow, i):
+            num[i, :, qy, qx] += kernel * weight[y, x] * image[i, :, y, x]
+            den[i, 0, qy, qx] += kernel * weight[y, x]
     return num / (den + SPLAT_EPS), den > 0
 
 
@@ -160,15 +167,9 @@ def _direct_loop_per_destination(image, flow, metric):
     covered = torch.zeros(b, 1, h, w, dtype=torch.bool)
     for i in range(b):
         landed = {}                                     # (qy, qx) -> [(Z, kernel, value)]
-        for y in range(h):
-            for x in range(w):
-                tx, ty = x + flow[i, 0, y, x].item(), y + flow[i, 1, y, x].item()
-                x0, y0 = math.floor(tx), math.floor(ty)
-                for qx in (x0, x0 + 1):
-                    for qy in (y0, y0 + 1):
-                        kernel = (1 - abs(tx - qx)) * (1 - abs(ty - qy))
-                        if 0 <= qx < w and 0 <= qy < h and kernel > 0:
-                            landed.setdefault((qy, qx), []).append((metric[i, 0, y, x].item(), kernel, image[i, :, y, x]))
+        for y, x, qy, qx, kernel in _landings(flow, i):
+            if kernel > 0:
+                landed.setdefault((qy, qx), []).append((metric[i, 0, y, x].item(), kernel, image[i, :, y, x]))
         for (qy, qx), sources in landed.items():
             top = max(z for z, _, _ in sources)
             weights = [kernel * math.exp(z - top) for z, kernel, _ in sources]
