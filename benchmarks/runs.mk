@@ -181,3 +181,18 @@ latentgan-actors: $(latentgan_small)
 	$(RUN) bench latentgan-actors --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 latentgan-carphone: $(latentgan_small-carphone)
 	$(RUN) bench latentgan-carphone --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
+
+# ---------------------------------------------------------------- bundled models (the first minute)
+# One trained model per method at the best CPU-sized preset each has, stored in the repository
+# (kinema/bundled/) so that `kinema animate`, `sample`, `poke`, `edit`, `track`, `make demo` and the
+# studio show learned motion without training. `bundled-runs` trains them (about 3 CPU hours,
+# ~1.5 h with -j2); `bundled-models` exports each to 16-bit safetensors with a model card that
+# quotes its benchmark page (kinema bundle export).
+BUNDLED_RUNS := dynamics-render-small150 cinn-flow-small-clouds cinn-flow-small-clouds-control ile-small \
+	gendef-video-small latentgan-temporal-small
+$(call model,ile-small):
+	@mkdir -p runs/logs
+	$(RUN) train ile --preset small --out runs/ile-small --no-tensorboard > runs/logs/ile-small.log 2>&1
+$(call model,dynamics-render-small150): $(call model,dynamics-attention-small150)
+.PHONY: bundled-runs bundled-models
+bundled-runs: $(foreach r,$(BUNDLED_RUNS),$(call model,$(r)))
