@@ -64,6 +64,8 @@ METRICS: dict[str, MetricEntry] = {e.name: e for e in [
                 "domain", {"unit": "frame", "name": "domain_fid_sliding", "window": 8, "stride": 2}),
     MetricEntry("domain-diversity", _DIVERSITY, "cINN diversity in domain clip features",
                 "domain", {"unit": "clip", "name": "domain_diversity"}),
+    MetricEntry("motion-fd", "kinema.metrics.flow_statistics:MotionFD",
+                "Fréchet distance of optical-flow statistics (DIS, no weights file): motion, not appearance"),
     MetricEntry("position-error", f"{_MOTION}:PositionError",
                 "bouncing-digits: located vs recorded digit position (px)",
                 dataset_options=("digit_size",)),
