@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "kinema.bench.cli",
     "kinema.apps",            # the verbs methods share: animate, sample
     "kinema.serve.cli",       # kinema studio
+    "kinema.bundled.cli",     # kinema bundle export / list
 )
 
 

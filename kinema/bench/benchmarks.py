@@ -149,7 +149,8 @@ CORE_BENCHMARKS = {"metrics-sanity": metrics_sanity_benchmark,
                    "eval-memory": eval_memory_benchmark,
                    "speed": "kinema.bench.speed:speed_benchmark",   # imported when run
                    "precision": "kinema.bench.precision:precision_benchmark",
-                   "gpu-check": "kinema.bench.gpu_check:gpu_check_benchmark"}
+                   "gpu-check": "kinema.bench.gpu_check:gpu_check_benchmark",
+                   "bundled-models": "kinema.bundled.bench:bundled_models_benchmark"}
 
 
 def benchmarks() -> dict[str, str | object]:

@@ -1,0 +1,52 @@
+"""``kinema bundle export`` and ``kinema bundle list``: the models kinema ships (``kinema.bundled``)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+bundle_app = typer.Typer(help="The trained models kinema ships: export them from their runs, "
+                              "list them.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bundle_app, name="bundle")
+
+
+@bundle_app.command("export")
+def export_command(
+    names: Optional[List[str]] = typer.Argument(None, help="bundled model names (default: all)"),
+    runs: Path = typer.Option(Path("runs"), "--runs", help="the folder of trained runs (runs/RUN)"),
+    to: Optional[Path] = typer.Option(None, "--to", help="where NAME/ folders are written "
+                                      "(default: kinema/bundled/models, or $KINEMA_BUNDLED)"),
+) -> None:
+    """Copy each bundled model's trained run into a model folder with its card: 16-bit weights
+    where a fidelity check shows the output unchanged (PSNR >= 40 dB), float32 otherwise.
+
+    Example: kinema bundle export dynamics --runs runs"""
+    from kinema.bundled.export import export
+
+    for card in export(names or None, runs, to):
+        psnr = "identical" if card["fidelity"]["identical"] else f"{card['fidelity']['psnr_db']} dB"
+        typer.echo(f"{card['name']:14s} {card['storage']:8s} fidelity {psnr:>12s}  "
+                   f"{card['size_mb']:7.2f} MB  {card['resolution']}  {card['steps']} steps")
+
+
+@bundle_app.command("list")
+def list_command() -> None:
+    """Every bundled model: its size on disk and the verbs it serves, or the command that
+    makes it when it is not there.
+
+    Example: kinema bundle list"""
+    from kinema.bundled import BUNDLED, MAKE_TARGET, root
+    from kinema.bundled.export import folder_bytes
+
+    here = root()
+    for bundled in BUNDLED:
+        folder = here / bundled.name
+        verbs = ", ".join(bundled.verbs) or "(pipelines, demo)"
+        if (folder / "config.json").is_file() and (folder / "model.safetensors").is_file():
+            typer.echo(f"{bundled.name:14s} {folder_bytes(folder) / 1e6:7.2f} MB  {verbs:22s} {folder}")
+        else:
+            typer.echo(f"{bundled.name:14s} {'missing':>10s}  {verbs:22s} make it: `{MAKE_TARGET}`")

