@@ -196,3 +196,9 @@ $(call model,ile-small):
 $(call model,dynamics-render-small150): $(call model,dynamics-attention-small150)
 .PHONY: bundled-runs bundled-models
 bundled-runs: $(foreach r,$(BUNDLED_RUNS),$(call model,$(r)))
+# export every bundled run into kinema/bundled/models (16-bit where the fidelity check allows, with
+# its card), then measure them (benchmarks/bundled-models.md) and write the numbers into the cards
+bundled-models: bundled-runs
+	@mkdir -p runs/logs
+	$(RUN) bundle export --runs runs > runs/logs/bundle-export.log 2>&1
+	$(RUN) bench bundled-models --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
