@@ -9,7 +9,10 @@ registry entry's ``apps`` field:
 
 The handler is chosen by ``--method`` (a family such as ``cinn`` or an entry name such as
 ``cinn-flow``) or else by the model folder's ``config.json`` class: the entry that trains that
-class if it has the verb, otherwise the stage of the same family that has it. The options
+class if it has the verb, otherwise the stage of the same family that has it. Without
+``--model`` (``sample``: without RUN) the verb reads its bundled model (``kinema.bundled``,
+``kinema.default_models``): the first bundled entry serving the verb, or with ``--method`` the
+one of that method (``--method`` may also name a bundled model, ``cinn-control``). The options
 hold ``None`` for everything the user did not set, so a handler applies its own defaults
 (``options.with_defaults(num=4, seed=0)``) and refuses what it cannot do
 (``options.refuse(unsupported=("loop", "magnify"), method="cinn")``). ``options.device`` is
@@ -26,6 +29,7 @@ from typing import Callable, Optional
 
 import typer
 
+from kinema.default_models import model_help
 from kinema.devices import device_option, resolve_device
 from kinema import validate
 from kinema.errors import KinemaError
@@ -108,8 +112,9 @@ def _names(found: list) -> str:
     return ", ".join(sorted({e.family for e in found} | {e.name for e in found})) or "none"
 
 
-def choose_entry(verb: str, model: Path, method: str | None = None):
-    """The registry entry whose ``apps[verb]`` serves ``model`` (see the module docstring)."""
+def choose_entry(verb: str, model: Path | None, method: str | None = None):
+    """The registry entry whose ``apps[verb]`` serves ``model`` (see the module docstring); with
+    ``method``, ``model`` is not read (None checks the method alone)."""
     from kinema.pretrained import model_folder, read_model_class
     from kinema.registry import entries, entry_for_class
 
@@ -149,6 +154,25 @@ def choose_entry(verb: str, model: Path, method: str | None = None):
                       f"({', '.join(e.name for e in family)}); choose one with --method")
 
 
+def model_and_method(verb: str, model: Path | None, method: str | None) -> tuple[Path, str | None]:
+    """(the model folder ``kinema VERB`` reads, the ``--method`` its handler is chosen by).
+
+    ``model`` given: it (a bundled name becomes its folder). Else the verb's bundled model: of
+    ``method`` when given, which is first checked to be a method with the verb (so that
+    ``--method gendef`` for ``animate`` says gendef has no animate), or a bundled model's name
+    (``--method cinn-control``: its folder, the handler then chosen by its class)."""
+    from kinema.bundled import BY_NAME
+    from kinema.default_models import model_for
+    from kinema.registry import entries
+
+    if model is not None or method is None:
+        return model_for(verb, model), method
+    if method in BY_NAME and not any(method in (e.name, e.family) for e in entries()):
+        return model_for(verb, None, method), None
+    choose_entry(verb, None, method)
+    return model_for(verb, None, method), method
+
+
 def handler(verb: str, model: Path, method: str | None = None) -> Callable:
     from kinema.registry import resolve
 
@@ -171,9 +195,10 @@ def register(app: typer.Typer) -> None:
     @app.command("animate")
     def animate_command(
         image: Path = typer.Argument(..., help="the start frame (png, jpg, ...)"),
-        model: Path = typer.Option(..., help="a trained model folder (or its run folder)"),
+        model: Optional[Path] = typer.Option(None, help=model_help("animate")),
         method: Optional[str] = typer.Option(None, help="method family or entry (default: the "
-                                                        "model folder's class)"),
+                                                        "model folder's class); without --model, "
+                                                        "its bundled model is read"),
         num: Optional[int] = typer.Option(None, help="how many different videos"),
         frames: Optional[int] = typer.Option(None, help="frames per video"),
         seed: Optional[int] = typer.Option(None, help="random seed"),
@@ -189,23 +214,27 @@ def register(app: typer.Typer) -> None:
                                                            ".gif or .png (a frame strip)"),
         device: Optional[str] = device_option(),
     ) -> None:
-        """Animate IMAGE with a trained image-to-video model; writes videos into OUT.
+        """Animate IMAGE with a trained image-to-video model (default: the bundled one); writes
+        videos into OUT.
 
-        Example: kinema animate photo.png --model runs/cinn-flow-small --num 4 --size 256
-        --fps 12 --out animations/ (or --out clip.gif: one video as a gif)"""
+        Example: kinema animate photo.png --method cinn --num 4 --size 256
+        --fps 12 --out animations/ (or --out clip.gif: one video as a gif;
+        --model runs/cinn-flow-small: a model of one's own)"""
         options = AnimateOptions(num=num, frames=frames, seed=seed, control=control,
                                  loop=True if loop else None, slowmo=slowmo, magnify=magnify,
                                  fps=fps, device=str(resolve_device(device)))
         check_options(options, size)
+        model, method = model_and_method("animate", model, method)
         serve = handler("animate", model, method)
         _report(write_staged(out, lambda staging: serve(image, model, staging, options), size),
                 model, image)
 
     @app.command("sample")
     def sample_command(
-        run: Path = typer.Argument(..., help="a trained model folder (or its run folder)"),
+        run: Optional[Path] = typer.Argument(None, help=model_help("sample", flag="RUN"), show_default=False),
         method: Optional[str] = typer.Option(None, help="method family or entry (default: the "
-                                                        "model folder's class)"),
+                                                        "model folder's class); without RUN, its "
+                                                        "bundled model is read"),
         num: Optional[int] = typer.Option(None, help="how many videos"),
         frames: Optional[int] = typer.Option(None, help="frames per video"),
         seed: Optional[int] = typer.Option(None, help="random seed"),
@@ -219,12 +248,16 @@ def register(app: typer.Typer) -> None:
                                                         "or .png (a frame strip)"),
         device: Optional[str] = device_option(),
     ) -> None:
-        """Generate videos from a trained generative model; writes them into OUT.
+        """Generate videos from a trained generative model (default: the bundled one); writes
+        them into OUT.
 
-        Example: kinema sample runs/gendef-video-small --num 8 --size 256 --out samples/"""
+        Example: kinema sample --method latentgan --num 2 --size 256
+        --out samples/ (kinema sample runs/gendef-video-small: a model of
+        one's own)"""
         options = SampleOptions(num=num, frames=frames, seed=seed, identity=identity, fps=fps,
                                 device=str(resolve_device(device)))
         check_options(options, size)
+        run, method = model_and_method("sample", run, method)
         serve = handler("sample", run, method)
         identity_picture = Path(identity) if identity not in (None, "random") else None
         _report(write_staged(out, lambda staging: serve(run, staging, options), size), run,

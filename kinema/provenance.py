@@ -6,8 +6,9 @@ whether the picture it was given is inside its training domain (``kinema.domain`
 It is read from what a training run leaves (``kinema train``): ``RUN/model/config.json`` (class
 and sizes), ``RUN/recipe.json`` (preset and data) and ``RUN/metrics.jsonl`` (the last logged
 step; else ``RUN/checkpoints/latest``). A model folder copied on its own may hold its
-``recipe.json`` (and ``metrics.jsonl``) beside ``config.json``; what is not there is said to be
-unknown, never made up.
+``recipe.json`` (and ``metrics.jsonl``) beside ``config.json``, as a bundled model does
+(``kinema.bundled``: its name is said too, ``bundled dynamics: dynamics-render (small150)``);
+what is not there is said to be unknown, never made up.
 """
 from __future__ import annotations
 
@@ -87,13 +88,26 @@ def read_recipe(folder: Path) -> dict | None:
 
 
 def model_name(folder: Path, meta: dict, recipe: dict | None) -> str:
-    """``entry (preset)``: the registry entry that trains the class, and the recipe's preset."""
+    """``entry (preset)``: the registry entry that trains the class, and the recipe's preset;
+    ``bundled NAME: entry (preset)`` for a bundled model (``kinema.bundled``)."""
     from kinema.registry import entry_for_class
 
     entry = entry_for_class(meta["class"])
     name = entry.name if entry is not None else meta["class"].rpartition(":")[2]
     preset = recipe.get("preset") if recipe else None
-    return f"{name} ({preset})" if isinstance(preset, str) and preset else name
+    name = f"{name} ({preset})" if isinstance(preset, str) and preset else name
+    shipped = bundled_name(folder)
+    return f"bundled {shipped}: {name}" if shipped else name
+
+
+def bundled_name(folder: Path) -> str | None:
+    """The name of the bundled model in ``folder`` (a folder of ``kinema.bundled.root()``), else None."""
+    from kinema.bundled import root
+
+    try:
+        return folder.name if folder.resolve().parent == root().resolve() else None
+    except OSError:
+        return None
 
 
 def model_size(config: dict) -> tuple[int, int] | None:

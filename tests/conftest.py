@@ -57,3 +57,12 @@ def frame_cache_in_tmp(tmp_path_factory):
         os.environ.pop("KINEMA_FRAME_CACHE", None)
     else:
         os.environ["KINEMA_FRAME_CACHE"] = before
+
+
+@pytest.fixture(scope="session")
+def tiny_bundled_models(tmp_path_factory):
+    """A folder of tiny bundled models (``KINEMA_BUNDLED``), one per ``kinema.bundled`` name but
+    ile, trained and exported once per session (``tests/tiny_bundle.py``, ~15 s)."""
+    from tests.tiny_bundle import build_tiny_bundle
+
+    return build_tiny_bundle(tmp_path_factory.mktemp("tiny-bundle"))

@@ -57,7 +57,7 @@ def test_parser_errors_are_one_line_too(capsys, monkeypatch):
     from kinema.cli import main
 
     monkeypatch.delenv("KINEMA_DEBUG", raising=False)
-    for argv, line in ((["animate", "x.png"], "error: Missing option '--model'. (see `kinema animate --help`)\n"),
+    for argv, line in ((["poke", "x.png"], "error: Missing option '--at'. (see `kinema poke --help`)\n"),
                        (["animate", "x.png", "--model", "m", "--frames", "abc"],
                         "error: Invalid value for '--frames': Input should be a valid integer, unable to parse "
                         "string as an integer (see `kinema animate --help`)\n")):

@@ -1,8 +1,9 @@
 """Trained models from Python, one pipeline per task (the shape of diffusers' pipelines).
 
-``load(path)`` takes a training run folder (``runs/cinn-flow-small``) or its ``model/``
-folder, finds the method from the folder's ``config.json`` class (``kinema.registry``) and
-returns the pipeline of the task the model serves:
+``load(path)`` takes a training run folder (``runs/cinn-flow-small``), its ``model/`` folder
+or a bundled model's name (``load("dynamics")``, ``load("gendef")``: the models kinema ships,
+``kinema.bundled``), finds the method from the folder's ``config.json`` class
+(``kinema.registry``) and returns the pipeline of the task the model serves:
 
 - ``ImageToVideoPipeline``: ``pipe(image, num_frames=16, num_samples=4, control=None, seed=0)``
   (cINN, Generative Image Dynamics, the baselines with ``task="ImageToVideo"``);

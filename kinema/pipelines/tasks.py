@@ -140,15 +140,22 @@ PIPELINES = {"ImageToVideo": ImageToVideoPipeline, "Prediction": PredictionPipel
 
 
 def load(path, task: str | None = None, device: str | torch.device = "cpu") -> Pipeline:
-    """The pipeline of the model in ``path`` (a run folder or a model folder). ``task``
-    ("ImageToVideo", "Prediction", "Generation") chooses among several the method serves;
-    default: the first its registry entry lists."""
+    """The pipeline of the model in ``path``: a run folder, a model folder, or a bundled model's
+    name (``kinema.bundled``: ``load("dynamics")`` reads ``kinema/bundled/models/dynamics``
+    unless a folder ``dynamics`` exists here). ``task`` ("ImageToVideo", "Prediction",
+    "Generation") chooses among several the method serves; default: the first its registry
+    entry lists.
+
+    Example: ``load("dynamics")("photo.png", num_samples=2).save("photo.mp4")`` animates a
+    picture with the bundled Generative Image Dynamics model; ``load("gendef")(num_videos=4)``
+    draws four GenDeF videos."""
+    from kinema.bundled import resolve
     from kinema.pretrained import load_pretrained, model_folder, read_model_class
     from kinema.registry import entries, entry_for_class
 
     if task is not None and task not in TASKS:
         raise KinemaError(f"task {task!r} is not one of {', '.join(TASKS)}")
-    folder = model_folder(path)
+    folder = model_folder(resolve(path))
     target = read_model_class(folder)
     entry = entry_for_class(target)
     tasks = tuple(entry.tasks) if entry is not None else ()

@@ -8,6 +8,7 @@ from typing import Optional
 
 import typer
 
+from kinema.default_models import model_for, model_help
 from kinema.devices import device_option, resolve_device
 from kinema.errors import KinemaError
 
@@ -95,7 +96,8 @@ def register(app: typer.Typer) -> None:
     def transfer_command(
         source_video: Path = typer.Argument(..., help="video whose motion is transferred"),
         image: Path = typer.Argument(..., help="new start frame"),
-        model: Path = typer.Option(..., help="a trained cinn-flow model (or its run folder)"),
+        model: Optional[Path] = typer.Option(None, help=model_help("transfer", "a trained cinn-flow model "
+                                                                     "(or its run folder)")),
         control: Optional[int] = typer.Option(None, help="eta of the source (models with "
                                               "control; default: read from the source's motion "
                                               "where the training data defines eta, else 0)"),
@@ -110,8 +112,9 @@ def register(app: typer.Typer) -> None:
         (clouds: drift direction; bouncing-digits: the digit's final cell; else 0) and says
         which it used.
 
-        Example: kinema transfer source.mp4 photo.png --model runs/cinn-flow-small-clouds-control
-        --out transfer/"""
+        Example: kinema transfer source.mp4 photo.png --out transfer/ (the
+        bundled cinn-control model; --model runs/cinn-flow-small-clouds-control:
+        a model of one's own)"""
         import torch
 
         from kinema.data.io import write_video
@@ -123,6 +126,7 @@ def register(app: typer.Typer) -> None:
         from kinema.validate import check_number
 
         check_number("--control", control, 0, MAX_CONTROL, integer=True)
+        model = model_for("transfer", model)
         where = resolve_device(device)
         net = _load(model, where)
         cfg = net.video_config

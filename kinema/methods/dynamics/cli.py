@@ -13,6 +13,7 @@ from typing import Optional
 
 import typer
 
+from kinema.default_models import model_for, model_help
 from kinema.devices import device_option, resolve_device
 from kinema.errors import KinemaError
 
@@ -199,8 +200,9 @@ def register(app: typer.Typer) -> None:
     @app.command("poke")
     def poke_command(
         image: Path = typer.Argument(..., help="the picture to poke (png, jpg, ...), or with --from-video a clip"),
-        model: Optional[Path] = typer.Option(None, help="a trained dynamics-render model (or its run folder); "
-                                             "with --from-video optional: it renders (default: plain splatting)"),
+        model: Optional[Path] = typer.Option(None, help=model_help("poke", "a trained dynamics-render model "
+                                             "(or its run folder)") + "; with --from-video it only renders "
+                                             "(default there: plain splatting)"),
         from_video: bool = typer.Option(False, "--from-video", help="IMAGE is a video: poke its first frame "
                                         "at full resolution with the clip's own motion spectrum (DIS flow)"),
         at: str = typer.Option(..., help="X,Y: the poked pixel of the picture as the model sees it"),
@@ -215,7 +217,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("poke"), help="output folder, or a file: .mp4, .gif or .png"),
         device: Optional[str] = device_option(),
     ) -> None:
-        """Poke IMAGE and watch it respond: modal dynamics from its predicted spectral volume."""
+        """Poke IMAGE and watch it respond: modal dynamics from its predicted spectral volume
+        (default model: the bundled one)."""
+        if model is not None or not from_video:     # a clip alone is poked by plain splatting
+            model = model_for("poke", model)
         written = poke_to(out, image, model, parse_pair(at, "at"), parse_pair(force, "force"), damping=damping,
                           stiffness=stiffness, frames=frames, seed=seed, fps=fps, modes=modes,
                           device=str(resolve_device(device)), from_video=from_video)

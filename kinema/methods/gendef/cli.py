@@ -20,6 +20,7 @@ from typing import Optional
 
 import typer
 
+from kinema.default_models import model_for, model_help
 from kinema.devices import device_option, resolve_device
 from kinema.errors import KinemaError
 from kinema.outputs import numbered
@@ -204,7 +205,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("edit")
     def edit_command(
-        run: Path = typer.Argument(..., help="a trained gendef-video model (or its run folder)"),
+        run: Optional[Path] = typer.Argument(None, help=model_help("edit", "a trained gendef-video model "
+                                                                   "(or its run folder)"), show_default=False),
         seed: int = typer.Option(0, help="the video (video i of `kinema sample --seed S` is seed S+i)"),
         canonical_edit: Path = typer.Option(..., help="the edited canonical image (e.g. canonical-00.png "
                                                       "of `kinema sample`, painted over)"),
@@ -213,15 +215,18 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("edit"), help="output folder"),
         device: Optional[str] = device_option(),
     ) -> None:
-        """Propagate an edit of a GenDeF video's canonical image to the whole video."""
+        """Propagate an edit of a GenDeF video's canonical image to the whole video (default model:
+        the bundled one)."""
         check_numbers(seed=seed, frames=frames, fps=fps)
+        run = model_for("edit", run)
         for path in edit(run, seed, canonical_edit, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
         typer.echo(f"about: {caption_for(run)}", err=True)
 
     @app.command("track")
     def track_command(
-        run: Path = typer.Argument(..., help="a trained gendef-video model (or its run folder)"),
+        run: Optional[Path] = typer.Argument(None, help=model_help("track", "a trained gendef-video model "
+                                                                   "(or its run folder)"), show_default=False),
         seed: int = typer.Option(0, help="the video (video i of `kinema sample --seed S` is seed S+i)"),
         points: str = typer.Option(..., help="points on the canonical image, 'x,y;x,y' in pixels"),
         frames: int = typer.Option(DEFAULT_FRAMES, help="frames of the video"),
@@ -229,8 +234,10 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("tracks"), help="output folder"),
         device: Optional[str] = device_option(),
     ) -> None:
-        """Track points chosen on a GenDeF video's canonical image through its deformation fields."""
+        """Track points chosen on a GenDeF video's canonical image through its deformation fields
+        (default model: the bundled one)."""
         check_numbers(seed=seed, frames=frames, fps=fps)
+        run = model_for("track", run)
         for path in track(run, seed, points, out, frames, fps, str(resolve_device(device))):
             typer.echo(path)
         typer.echo(f"about: {caption_for(run)}", err=True)
