@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-studio install clean studio studio-models
+.PHONY: demo test test-slow test-studio install clean studio studio-tiny studio-models
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -20,8 +20,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/kinema demo --out runs/demo
 
-# `make studio`: every method's tiny preset trained for seconds (a pipeline check, not trained
-# results), then the studio on runs/ at http://127.0.0.1:7860/. Stages already trained are kept.
+# `make studio`: the studio on the bundled models (kinema/bundled/models, trained by
+# `make -f benchmarks/runs.mk bundled-models`) at http://127.0.0.1:7860/; nothing is trained.
+studio: $(STAMP)
+	$(BIN)/kinema studio
+
+# `make studio-tiny`: every method's tiny preset trained for seconds (a pipeline check, not
+# trained results), then the studio on runs/. Stages already trained are kept.
 STUDIO_RUNS := cinn-autoencoder:tiny-clouds cinn-image-encoder:tiny-clouds cinn-flow:tiny-clouds \
 	cinn-flow:tiny-clouds-control gendef-image:tiny gendef-video:tiny latentgan-image:tiny \
 	latentgan-embed:tiny latentgan-temporal:tiny dynamics-vae:tiny dynamics-diffusion:tiny \
@@ -32,7 +37,7 @@ studio-models: $(STAMP)
 	  test -f runs/$$method-$$preset/model/config.json || \
 	  $(BIN)/kinema train $$method --preset $$preset --no-tensorboard || exit 1; done
 
-studio: studio-models
+studio-tiny: studio-models
 	$(BIN)/kinema studio --models runs
 
 test: $(STAMP)

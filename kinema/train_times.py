@@ -27,7 +27,7 @@ from pathlib import Path
 
 TIMES_FILE = Path(__file__).with_name("train_times.json")
 MACHINE = "shared 2-core CPU, 1 thread"
-# presets measured besides each stage's `tiny`: the runs `make studio` trains (Makefile STUDIO_RUNS)
+# presets measured besides each stage's `tiny`: the runs `make studio-tiny` trains (Makefile STUDIO_RUNS)
 EXTRA_RUNS = (("cinn-autoencoder", "tiny-clouds"), ("cinn-image-encoder", "tiny-clouds"),
               ("cinn-flow", "tiny-clouds"), ("cinn-flow", "tiny-clouds-control"))
 

@@ -1,4 +1,5 @@
-"""``kinema studio --models DIR [--host 127.0.0.1] [--port 7860]``."""
+"""``kinema studio [--models DIR] [--host 127.0.0.1] [--port 7860]``: without ``--models``, the
+bundled models (``kinema.bundled``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,8 +13,9 @@ from kinema.devices import device_option, resolve_device
 def register(app: typer.Typer) -> None:
     @app.command("studio")
     def studio(
-        models: Path = typer.Option(Path("runs"), help="folder of trained model or run folders "
-                                                       "(e.g. runs/ after `kinema train`)"),
+        models: Optional[Path] = typer.Option(None, help="folder of trained model or run folders "
+                                              "(e.g. runs/ after `kinema train`; default: the "
+                                              "bundled models, kinema/bundled/models)"),
         host: str = typer.Option("127.0.0.1", help="address to bind; the default serves this "
                                                    "machine only"),
         port: int = typer.Option(7860, help="port"),
@@ -21,18 +23,21 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(0, help="torch threads per call (0: torch's default)"),
         device: Optional[str] = device_option(),
     ) -> None:
-        """Open the studio: every trained model under MODELS in one page, at http://HOST:PORT."""
+        """Open the studio: every trained model under MODELS (default: the bundled models) in one
+        page, at http://HOST:PORT."""
         import dataclasses
         import logging
 
         import uvicorn
 
         from kinema.serve.app import StudioSettings, create_app
+        from kinema.serve.models import models_folder
         from kinema.validate import check_number
 
         check_number("--port", port, 1, 65535, integer=True)
         check_number("--workers", workers, 1, 64, integer=True)
         check_number("--threads", threads, 0, 1024, integer=True, unit=" (0: torch's default)")
+        models = models_folder(models)
         if threads:
             import torch
             torch.set_num_threads(threads)

@@ -6,7 +6,9 @@ which entry trains it (``kinema.registry.entry_for_class``). The entry's family 
 studio adapter from the fixed table ``ADAPTERS`` — a request names a model only by the id
 found here, so nothing a request sends is ever imported or opened.
 
-A tab whose methods have no trained model here says which ``kinema train`` commands make one.
+``kinema studio`` without ``--models`` serves the bundled models (``kinema.bundled.root()``,
+``models_folder``). A tab whose methods have no trained model here says which ``kinema train``
+commands make one, and where the bundled models are (or how to make them).
 """
 from __future__ import annotations
 
@@ -117,7 +119,13 @@ def discover(models_dir: Path, adapters: dict[str, str] | None = None
         raise KinemaError(f"--models {models_dir} is not a folder (it should hold trained model "
                           f"or run folders, e.g. runs/ after `kinema train`)")
     served, notes = [], []
-    for child in sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    children = sorted(p for p in models_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if is_bundled_folder(models_dir):   # kinema.bundled's order: a tab's first model is the verb's default
+        from kinema.bundled import names
+
+        order = {name: i for i, name in enumerate(names())}
+        children.sort(key=lambda p: order.get(p.name, len(order)))
+    for child in children:
         try:
             folder = model_folder(child)
             meta = read_meta(folder)
@@ -144,9 +152,54 @@ def discover(models_dir: Path, adapters: dict[str, str] | None = None
     return served, notes
 
 
+def models_folder(given: Path | None) -> Path:
+    """The folder ``kinema studio`` serves: ``--models`` when given, else the bundled models
+    (``kinema.bundled.root()``); a ``KinemaError`` saying how to make them when none is there."""
+    from kinema import bundled
+
+    if given is not None:
+        return Path(given)
+    if not bundled.names():
+        raise KinemaError(f"kinema studio without --models serves the bundled models, and "
+                          f"{bundled.root()} holds none: make them with `{bundled.MAKE_TARGET}`, "
+                          f"or pass --models runs (your own trained runs; `make studio-tiny` "
+                          f"trains tiny ones in seconds)")
+    return bundled.root()
+
+
+def is_bundled_folder(models_dir: Path) -> bool:
+    """``models_dir`` is the folder of bundled models (``kinema.bundled.root()``)."""
+    from kinema.bundled import root
+
+    try:
+        return Path(models_dir).resolve() == root().resolve()
+    except OSError:
+        return False
+
+
+def missing_hint(family: str, models_dir: Path) -> str:
+    """What a tab says when ``family`` has no model in ``models_dir`` (this studio's models):
+    the commands that train one, and the bundled models: the ``kinema studio`` that serves
+    them, or when they are the folder served, the make target that makes them."""
+    from kinema import bundled
+
+    title = FAMILY_TITLES.get(family, family)
+    if is_bundled_folder(models_dir):
+        return (f"No trained model of {title} in {models_dir} (this studio's --models: the "
+                f"bundled models, kinema studio's default): make the bundled models with "
+                f"`{bundled.MAKE_TARGET}`, or {train_commands(family)}, then restart "
+                f"`kinema studio --models runs`.")
+    shipped = [n for n in bundled.names() if n.split("-")[0] == family]
+    where = (f"serves the bundled {', '.join(shipped)} model(s) ({bundled.root()})" if shipped else
+             f"serves the bundled models ({bundled.root()}, made by `{bundled.MAKE_TARGET}`)")
+    return (f"No trained model of {title} in {models_dir} (this studio's --models): "
+            f"{train_commands(family)}, then restart `kinema studio --models runs`; "
+            f"`kinema studio` without --models {where}.")
+
+
 def train_commands(family: str) -> str:
     """The ``kinema train`` commands that make a model of ``family``, its stages in order, each
-    with its measured time where `make studio` trains it (``kinema.serve.train_times``)."""
+    with its measured time where `make studio-tiny` trains it (``kinema.serve.train_times``)."""
     from kinema.registry import METHODS, available_methods
     from kinema.serve.train_times import measured_on, studio_runs
 
@@ -198,9 +251,7 @@ class ModelStore:
         out = {"name": tab.name, "title": tab.title, "summary": tab.summary, "models": models}
         served = {self.models[m].family for m in models}
         absent = [f for f in tab.families if f not in served]
-        text = " ".join(f"No trained model of {FAMILY_TITLES.get(f, f)} in {self.models_dir} "
-                        f"(this studio's --models): {train_commands(f)}, then restart "
-                        f"`kinema studio --models runs`." for f in absent)
+        text = " ".join(missing_hint(f, self.models_dir) for f in absent)
         if absent:
             out["missing" if not models else "also"] = text
         return out

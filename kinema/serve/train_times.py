@@ -1,7 +1,8 @@
-"""How long the studio's missing models take to train: the `make studio` runs (the Makefile's
-STUDIO_RUNS, in its order) with the wall time each `kinema train` took, read from the one table
-of measured train times (``kinema/train_times.json``, made by ``python -m kinema.train_times``)
-so a tab without a model can say what its commands cost before anyone runs them.
+"""How long the studio's missing models take to train: the `make studio-tiny` runs (the
+Makefile's STUDIO_RUNS, in its order) with the wall time each `kinema train` took, read from the
+one table of measured train times (``kinema/train_times.json``, made by ``python -m
+kinema.train_times``) so a tab without a model can say what its commands cost before anyone
+runs them.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def measured_on() -> str:
 
 
 def studio_runs(stages: list[str]) -> list[tuple[str, str, float]]:
-    """(stage, preset, seconds) of the `make studio` runs of ``stages`` (a method family's
+    """(stage, preset, seconds) of the `make studio-tiny` runs of ``stages`` (a method family's
     stages), in training order; one run per stage (the first preset listed for it), only those
     with a measured time."""
     from kinema.train_times import load_times

@@ -268,7 +268,7 @@ def test_progress_is_visible_while_a_job_runs(client):
 
 
 def test_train_times_cover_the_makefiles_studio_runs():
-    """The measured times are of exactly the runs `make studio` trains, in its order."""
+    """The measured times are of exactly the runs `make studio-tiny` trains, in its order."""
     import re
     from pathlib import Path
 
