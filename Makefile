@@ -1,4 +1,4 @@
-# The two commands of the README. Both create (or reuse) .venv and install into it:
+# The make commands of the README's first lines. Each creates (or reuses) .venv and installs into it:
 # torch==2.13.0 first (a CPU build pip finds on local disk), then kinema with its extras.
 PY ?= python3
 VENV := .venv
