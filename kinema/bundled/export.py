@@ -58,10 +58,11 @@ def rounded_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             for k, v in state.items()}
 
 
-def storage_state(state: dict[str, torch.Tensor], dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """What is written: floating tensors as ``dtype``, integer buffers unchanged."""
-    return {k: (v.to(dtype) if v.is_floating_point() else v).detach().contiguous().cpu()
-            for k, v in state.items()}
+def storage_state(state: dict[str, torch.Tensor], dtype: torch.dtype | None) -> dict[str, torch.Tensor]:
+    """What is written: floating tensors as ``dtype`` (None: as they are, float32 or a float64
+    the model keeps), integer buffers unchanged."""
+    return {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v)
+            .detach().contiguous().cpu() for k, v in state.items()}
 
 
 def fits_float16(state: dict[str, torch.Tensor]) -> bool:
@@ -397,7 +398,7 @@ def export_run(bundled: Bundled, run: Path, dest: Path, runs: Path) -> dict:
         fidelity = fidelity_check(source, recipe)
         say(f"{bundled.name}: {fidelity['storage']} "
             f"(PSNR {'identical' if fidelity['identical'] else fidelity['psnr_db']} dB)")
-        dtype = torch.float16 if fidelity["storage"] == "float16" else torch.float32
+        dtype = torch.float16 if fidelity["storage"] == "float16" else None
         state = load_pretrained(source).state_dict()
         save_file(_untie(storage_state(state, dtype)), str(staging / WEIGHTS))
         set_default_mode(staging / WEIGHTS)
