@@ -15,7 +15,7 @@ METHOD_MAY_IMPORT = ("kinema.nn", "kinema.data", "kinema.metrics", "kinema.train
                      "kinema.pretrained", "kinema.config", "kinema.registry", "kinema.errors",
                      "kinema.tasks", "kinema.stages", "kinema.apps", "kinema.bench.harness",
                      "kinema.bench.seeds", "kinema.outputs", "kinema.validate", "kinema.devices",
-                     "kinema.provenance")
+                     "kinema.provenance", "kinema.default_models")
 
 
 def module_files(root: Path) -> dict[str, Path]:
