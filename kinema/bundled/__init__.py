@@ -37,42 +37,44 @@ class Bundled:
 # that lists it; --method FAMILY picks the first entry of that family serving the verb.
 BUNDLED = (
     Bundled("dynamics", "dynamics-render-small150", ("animate", "poke"), limits=(
-        "Trained on kinema's synthetic `swaying` scenes at 64x64 px: procedural meadows and crops "
-        "of scikit-image's photos whose regions oscillate in place, brighter regions faster and "
+        "Trained on kinema's synthetic `swaying` scenes only: procedural meadows and crops of "
+        "scikit-image's photos whose regions oscillate in place, brighter regions faster and "
         "textured ones wider. It makes small periodic sway and nothing else: nothing travels "
         "across the picture, the camera never moves, water, smoke and people do not move as "
         "they do. On a photograph it moves what is textured, not what is semantically movable "
-        "(a textured wall sways like grass), and every output is 64x64 px.")),
+        "(a textured wall sways like grass), and it sees and renders the picture at its "
+        "training resolution only.")),
     Bundled("cinn", "cinn-flow-small-clouds", ("animate",), limits=(
-        "Trained on kinema's synthetic `clouds` at 32x32 px, 16 frames: fractal clouds drifting "
-        "in a straight line at constant speed over a still landscape. It knows that one motion: "
-        "the cloud layer slides in some direction while the ground stays; it cannot move "
-        "objects, bodies or anything that deforms, and on a photograph it slides textured, "
-        "sky-like regions (or smears them) rather than moving what would move. Every output is "
-        "32x32 px; the direction is its own random choice (the cinn-control model takes one).")),
+        "Trained on kinema's synthetic `clouds` only: fractal clouds drifting in a straight line "
+        "at constant speed over a still landscape. It knows that one motion, a cloud layer "
+        "sliding in some direction while the ground stays; it cannot move objects, bodies or "
+        "anything that deforms, and on a photograph it slides or smears textured, sky-like "
+        "regions rather than moving what would move. The direction is its own random choice "
+        "(the cinn-control model takes one), and it works at its training resolution only.")),
     Bundled("cinn-control", "cinn-flow-small-clouds-control", ("animate", "transfer"), limits=(
-        "The cinn model with a control: trained on the same synthetic `clouds` (32x32 px, 16 "
-        "frames) with the drift direction given as one of 36 bins. It steers only that: the "
-        "direction of a cloud layer's straight drift; speed is its own choice, and motion "
-        "transfer carries over a source clip's cloud drift, not a person's or an object's "
-        "motion. On photographs it slides textured regions; every output is 32x32 px.")),
+        "The cinn model with a control: trained on the same synthetic `clouds`, with the drift "
+        "direction given as a direction bin. It steers only that, the direction of a cloud "
+        "layer's straight drift; the speed is its own choice, and motion transfer carries over "
+        "a source clip's cloud drift, not a person's or an object's motion. On photographs it "
+        "slides textured regions, at its training resolution only.")),
     Bundled("gendef", "gendef-video-small", ("sample", "edit", "track"), limits=(
-        "Trained on kinema's synthetic `clouds` at 32x32 px, 16 frames. It draws new cloud "
-        "videos as one canonical picture warped by smooth deformation fields, so it cannot "
-        "make anything appear or disappear, and its edits and tracks follow those smooth "
-        "deformations only. It takes no input picture: it generates, and only skies of "
-        "drifting clouds at 32x32 px.")),
+        "Trained on kinema's synthetic `clouds` only. It draws new cloud videos as one "
+        "canonical picture warped by smooth deformation fields, so nothing can appear or "
+        "disappear, and its edits and tracks follow those smooth deformations only. It takes "
+        "no input picture: it generates skies of drifting clouds at its training resolution, "
+        "nothing else.")),
     Bundled("latentgan", "latentgan-temporal-small", ("sample",), limits=(
-        "Trained on kinema's synthetic `actors` (small articulated figures walking, waving, "
-        "doing jumping jacks) through a small StyleGAN-style image generator: a recurrent "
-        "network walks that generator's latent space. Its identities and actions are the "
-        "synthetic cast's only, its frames are as sharp as the small image generator makes "
-        "them, and it takes no input picture.")),
+        "Trained on kinema's synthetic `actors` (small articulated figures walking, waving or "
+        "doing jumping jacks): a small StyleGAN-style image generator, and a recurrent network "
+        "walking its latent space along the embedded clips of the one actor its temporal stage "
+        "saw. It makes that actor's motions only, its frames are as sharp as the small image "
+        "generator makes them, and it takes no input picture.")),
     Bundled("ile", "ile-small", (), limits=(
-        "Trained on kinema's synthetic `bouncing-digits` (grey, 32x32 px, 10-frame clips: 5 "
-        "seen, 5 predicted). It continues a digit's straight, bouncing motion in latent linear "
-        "dynamics; it knows no other motion, blurs or fades digits over longer horizons, and "
-        "reads only grey 32x32 frames. No verb uses it by default (pipelines and the demo).")),
+        "Trained on kinema's synthetic `bouncing-digits` (grey handwritten digits bouncing in a "
+        "square). It continues a digit's straight, bouncing motion in latent linear dynamics; "
+        "it knows no other motion, blurs or fades digits over longer horizons, and reads only "
+        "grey frames at its training resolution. No verb uses it by default (pipelines and the "
+        "demo do).")),
 )
 BY_NAME = {b.name: b for b in BUNDLED}
 
