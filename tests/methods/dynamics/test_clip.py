@@ -62,16 +62,24 @@ def test_poke_from_video_writes_the_poke_of_the_first_frame(clips, tmp_path):
     assert abs(video[0].astype(float) - video[5].astype(float)).mean() > 0.5       # the poke moves it
 
 
-def test_poke_needs_a_model_or_a_clip(clips, tmp_path, capsys):
+def test_poke_needs_a_model_or_a_clip(clips, tmp_path, capsys, monkeypatch):
+    """Without --model a picture is poked by the bundled dynamics model; where that is missing
+    (an empty KINEMA_BUNDLED here), the error names it and --model."""
     from kinema.cli import main
 
     from PIL import Image
 
     picture = tmp_path / "picture.png"
     Image.fromarray(to_uint8(clips[0]["video"][:1])[0]).save(picture)
+    monkeypatch.setenv("KINEMA_BUNDLED", str(tmp_path / "no-bundle"))
     with pytest.raises(SystemExit) as done:
         main(["poke", str(picture), "--at", "3,3", "--force", "1,0", "--out", str(tmp_path / "out")])
-    assert done.value.code == 2 and "--from-video" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert done.value.code == 2 and "the bundled model 'dynamics' is missing" in err and "--model" in err
     assert not (tmp_path / "out").exists()
+    from kinema.methods.dynamics.cli import poke
+
+    with pytest.raises(KinemaError, match="--from-video"):    # poke() itself, from Python
+        poke(picture, None, tmp_path / "out", (3, 3), (1, 0))
     with pytest.raises(KinemaError, match="at least 4 frames"):
         clip_motion(to_uint8(clips[0]["video"][:3]))
