@@ -132,6 +132,15 @@ def test_a_bundled_name_is_read_wherever_a_model_folder_is(argv, bundle, picture
     assert about_line(text).startswith(f"about: bundled {name}: "), text
 
 
+def test_kinema_eval_reads_a_bundled_name(bundle, tmp_path):
+    import json
+
+    succeeded(["eval", "cinn", "--data", "clouds", "--task", "image-to-video", "--num-videos", "2",
+               "--num-frames", "4", "--option", "size=8", "--metrics", "psnr", "--out", tmp_path / "r.json"])
+    record = json.loads((tmp_path / "r.json").read_text())["model"]
+    assert record == {"run": str(bundle / "cinn"), "kind": "model folder"}
+
+
 def test_a_folder_named_like_a_bundled_model_is_the_folder(bundle, picture, tmp_path):
     """`--model cinn` where ./cinn exists reads ./cinn (here a copy of the gendef model: so the
     sample verb serves it), and its about: line names no bundled model."""
@@ -151,6 +160,7 @@ def test_a_folder_named_like_a_bundled_model_is_the_folder(bundle, picture, tmp_
     (lambda p: ["edit", "--canonical-edit", p], "gendef"),
     (lambda p: ["track", "--points", "1,1"], "gendef"),
     (lambda p: ["transfer", p, p], "cinn-control"),
+    (lambda p: ["eval", "gendef", "--data", "clouds"], "gendef"),
 ])
 def test_a_missing_bundled_model_is_one_error_naming_the_file_and_make_target(argv, name, picture, tmp_path,
                                                                               monkeypatch):

@@ -17,8 +17,9 @@ def register(app: typer.Typer) -> None:
 
 
 def eval_command(
-    run: str = typer.Argument(..., help="a saved model folder, or a baseline name "
-                                        "(repeat-last, dynamic-texture)"),
+    run: str = typer.Argument(..., help="a saved model folder, a bundled model's name "
+                                        "(dynamics, cinn, gendef, ...: kinema/bundled/models), "
+                                        "or a baseline name (repeat-last, dynamic-texture)"),
     data: str = typer.Option(..., "--data", help="dataset name (kinema data list)"),
     metrics: str = typer.Option("psnr,ssim", "--metrics", help="comma-separated metric names "
                                                                "(kinema metrics list)"),
@@ -63,6 +64,9 @@ def eval_command(
 
     names = check_eval_numbers(metrics, num_videos, num_frames, context_frames, num_samples,
                                batch_size, seed)
+    from kinema.bundled import resolve
+
+    run = str(resolve(run))          # a bundled model's name reads its folder (kinema.bundled)
     ranks = eval_ranks(device)
     model = entry = model_record = frames = None
     if Path(run).is_dir():
