@@ -237,3 +237,49 @@ def test_the_readme_table_is_kinema_bundled():
     for (name, _, defaults), entry in zip(rows, BUNDLED):
         for verb in entry.verbs:
             assert f"`kinema {verb}" in defaults, (name, verb, defaults)
+
+
+# -------------------------------------------------------- the real bundled models, when made
+
+def real_bundled(name: str):
+    """kinema/bundled/models/NAME, or a skip saying it is not made yet."""
+    from pathlib import Path
+
+    import kinema.bundled
+
+    folder = Path(kinema.bundled.__file__).parent / "models" / name
+    if not (folder / "config.json").is_file():
+        pytest.skip(f"kinema/bundled/models/{name} is not made yet (`{MAKE_TARGET}`)")
+    return folder
+
+
+@pytest.mark.parametrize("name", ["dynamics", "cinn", "cinn-control", "gendef", "latentgan", "ile"])
+def test_each_real_bundled_model_is_its_verbs_default_and_says_what_it_is(name, monkeypatch):
+    """Without KINEMA_BUNDLED the verbs read kinema/bundled/models; each model's about names it,
+    the stage and preset of its run (kinema.bundled.BUNDLED), its data and steps."""
+    from kinema import bundled
+    from kinema.default_models import model_for
+    from kinema.pretrained import read_model_class
+    from kinema.provenance import describe
+    from kinema.registry import entry_for_class
+
+    monkeypatch.delenv("KINEMA_BUNDLED", raising=False)
+    folder = real_bundled(name)
+    entry = bundled.BY_NAME[name]
+    for verb in entry.verbs:
+        assert model_for(verb, None, name) == folder
+        assert (model_for(verb) == folder) == (name == next(b.name for b in bundled.BUNDLED if verb in b.verbs))
+    stage = entry_for_class(read_model_class(folder)).name
+    assert entry.run.startswith(f"{stage}-")
+    about = describe(folder)
+    assert about["model"] == f"bundled {name}: {stage} ({entry.run[len(stage) + 1:]})"
+    assert about["data"] and about["resolution"] and isinstance(about["steps"], int), about
+
+
+@pytest.mark.slow
+def test_kinema_animate_picture_on_the_real_bundle(picture, tmp_path, monkeypatch):
+    monkeypatch.delenv("KINEMA_BUNDLED", raising=False)
+    real_bundled("dynamics")
+    text = succeeded(["animate", picture, "--out", tmp_path / "out"])
+    assert about_line(text).startswith("about: bundled dynamics: dynamics-render (small150), ")
+    assert (tmp_path / "out" / "animation.mp4").is_file()
