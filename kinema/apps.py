@@ -231,7 +231,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("sample")
     def sample_command(
-        run: Optional[Path] = typer.Argument(None, help=model_help("sample", flag="RUN"), show_default=False),
+        run: Optional[Path] = typer.Argument(None, show_default=False,
+                                             help=model_help("sample", flag="RUN")),
         method: Optional[str] = typer.Option(None, help="method family or entry (default: the "
                                                         "model folder's class); without RUN, its "
                                                         "bundled model is read"),

@@ -205,8 +205,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("edit")
     def edit_command(
-        run: Optional[Path] = typer.Argument(None, help=model_help("edit", "a trained gendef-video model "
-                                                                   "(or its run folder)"), show_default=False),
+        run: Optional[Path] = typer.Argument(None, show_default=False, help=model_help(
+            "edit", "a trained gendef-video model (or its run folder)")),
         seed: int = typer.Option(0, help="the video (video i of `kinema sample --seed S` is seed S+i)"),
         canonical_edit: Path = typer.Option(..., help="the edited canonical image (e.g. canonical-00.png "
                                                       "of `kinema sample`, painted over)"),
@@ -225,8 +225,8 @@ def register(app: typer.Typer) -> None:
 
     @app.command("track")
     def track_command(
-        run: Optional[Path] = typer.Argument(None, help=model_help("track", "a trained gendef-video model "
-                                                                   "(or its run folder)"), show_default=False),
+        run: Optional[Path] = typer.Argument(None, show_default=False, help=model_help(
+            "track", "a trained gendef-video model (or its run folder)")),
         seed: int = typer.Option(0, help="the video (video i of `kinema sample --seed S` is seed S+i)"),
         points: str = typer.Option(..., help="points on the canonical image, 'x,y;x,y' in pixels"),
         frames: int = typer.Option(DEFAULT_FRAMES, help="frames of the video"),
