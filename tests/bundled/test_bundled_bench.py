@@ -102,3 +102,13 @@ def test_strips_are_upscaled_pictures_of_the_samples(measured):
         assert factor >= bench.UPSCALE
         assert (width, height) == ((columns * (r["size"][1] + 2) - 2) * factor,
                                    (bench.STRIP_VIDEOS * (r["size"][0] + 2) - 2) * factor)
+
+
+def test_gif_is_every_other_frame_upscaled(tmp_path):
+    from kinema.data.io import read_video
+
+    video = torch.linspace(-1, 1, 6).view(6, 1, 1, 1).expand(6, 3, 8, 8)
+    frames = read_video(bench.write_gif(tmp_path / "x.gif", video))
+    assert frames.shape == (3, 8 * bench.GIF_UPSCALE, 8 * bench.GIF_UPSCALE, 3)
+    expected = ((video[::bench.GIF_FRAME_STEP, 0, 0, 0] + 1) * 127.5).round()
+    assert np.abs(frames[:, 0, 0, 0].astype(float) - expected.numpy()).max() <= 2
