@@ -314,8 +314,9 @@ def render_card(card: dict) -> str:
              f"- Steps: {card['steps'] if card['steps'] is not None else 'unknown'}"
              + (f" at batch {card['batch_size']}" if card.get("batch_size") else ""),
              f"- Training time of the whole chain: {_duration(card['training_seconds'])} "
-             f"(the trainer's wall-clock time of the steps, summed over "
-             f"{len(chain)} stage{'s' if len(chain) != 1 else ''}; see below)",
+             f"(the trainer's wall-clock time of the steps at one thread, summed over "
+             f"{len(chain)} stage{'s' if len(chain) != 1 else ''}, on the shared machine that "
+             f"trained it: indicative; see below)",
              f"- Storage: {card['storage']} (fidelity check: the {fidelity['task']} pipeline "
              f"on {fidelity.get('input') or 'no input'}, float32 against 16-bit-rounded "
              f"weights: {checked}; 16-bit is kept at {fidelity['min_psnr_db']:g} dB or more)",
