@@ -127,9 +127,6 @@ def pipeline_output(pipe, clip: dict | None) -> tuple[np.ndarray, str]:
     if pipe.task == "Generation":
         result = pipe(num_videos=FIDELITY_VIDEOS, seed=seed)
         return result.frames, f"{FIDELITY_VIDEOS} generated videos, seed {seed}"
-    if clip is None:
-        raise KinemaError(f"{pipe.folder}: the run's training data cannot be read, so the "
-                          f"fidelity check has no held-out input")
     video = clip["video"].float()                                  # (t c h w)
     if pipe.task == "ImageToVideo":
         bins = getattr(pipe.model.config, "control_bins", 0) or 0
@@ -153,14 +150,20 @@ def fidelity_check(folder: Path, recipe: dict | None) -> dict:
     import kinema.pipelines as pipelines
 
     pipe = pipelines.load(folder)
-    spec_frames = pipe.spec.get("num_frames")
-    clip = None if pipe.task == "Generation" else held_out_clip(
-        recipe, None if pipe.task == "Prediction" else spec_frames)
+    # frames only: no provenance line, whose domain check would measure the training data and
+    # write domain.json into the run's folder (the export measures it once, for the bundle)
+    pipe.folder = None
     state = {k: v.clone() for k, v in pipe.model.state_dict().items()}
     record = {"task": pipe.task, "min_psnr_db": FIDELITY_MIN_PSNR}
     if not fits_float16(state):
         return dict(record, psnr_db=None, identical=False, storage="float32", input=None,
                     reason="weights beyond float16's range")
+    spec_frames = pipe.spec.get("num_frames")
+    clip = None if pipe.task == "Generation" else held_out_clip(
+        recipe, None if pipe.task == "Prediction" else spec_frames)
+    if clip is None and pipe.task != "Generation":
+        raise KinemaError(f"{folder}: the run's training data (recipe.json beside the model or "
+                          f"its run) cannot be read, so the fidelity check has no held-out input")
     reference, said = pipeline_output(pipe, clip)
     pipe.model.load_state_dict(rounded_state(state))
     rounded, _ = pipeline_output(pipe, clip)

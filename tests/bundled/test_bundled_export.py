@@ -125,6 +125,7 @@ def test_bundle_output_is_the_float32_output_within_the_measured_fidelity(tiny_r
     for name, card in cards.items():
         run = tiny_runs / BY_NAME[name].run / "model"
         full, bundled = pipelines.load(run), pipelines.load(bundle / name)
+        full.folder = None          # as the check runs it: frames only, no provenance line
         assert all(p.dtype == torch.float32 for p in bundled.model.parameters()
                    if p.dtype != torch.float64)
         frames = bundled.spec.get("num_frames") if bundled.task == "ImageToVideo" else None
@@ -279,3 +280,23 @@ def test_bundle_commands(tiny_runs, tiny_bundle, tmp_path, monkeypatch, capsys):
                              monkeypatch, capsys)
     assert code == 0 and out.split()[:2] == ["ile", "float16"]
     assert "ile: fidelity check" in err and (tmp_path / "m" / "ile" / "card.json").is_file()
+
+
+def test_fidelity_check_without_training_data_is_one_sentence(tiny_runs, tmp_path):
+    from kinema.bundled.export import fidelity_check
+
+    with pytest.raises(KinemaError, match="the run's training data .* cannot be read, so the "
+                                          "fidelity check has no held-out input"):
+        fidelity_check(tiny_runs / "ile-small" / "model", None)
+
+
+def test_fidelity_check_writes_nothing_into_the_run(tiny_runs):
+    """The pipeline runs without its provenance line, whose domain check would measure the
+    training data and write domain.json into the run's model folder."""
+    from kinema.bundled.export import fidelity_check
+    from kinema.provenance import read_recipe
+
+    folder = tiny_runs / "cinn-flow-small-clouds" / "model"      # image-to-video: a picture
+    before = sorted(p.name for p in folder.iterdir())
+    assert fidelity_check(folder, read_recipe(folder))["storage"] == "float16"
+    assert sorted(p.name for p in folder.iterdir()) == before and "domain.json" not in before
