@@ -5,7 +5,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
+import socket
+import subprocess
+import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -145,6 +150,47 @@ def wait_job(client, job: str, timeout: float = 30.0) -> dict:
             return state
         time.sleep(0.02)
     raise AssertionError(f"job {job} did not finish in {timeout} s: {state}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def kinema_studio(bundle, log_path, timeout: float = 120.0):
+    """``kinema studio`` without ``--models``, as a user starts it: its own process, serving the
+    bundled models (``KINEMA_BUNDLED=bundle``) on a free loopback port; its URL once it answers.
+    What it prints goes to ``log_path`` (shown if it fails to start)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "kinema", "studio", "--port", str(port)],
+                                   env={**os.environ, "KINEMA_BUNDLED": str(bundle)},
+                                   stdout=log, stderr=subprocess.STDOUT)
+    try:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/api/state", timeout=5):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > end:
+                    raise AssertionError(f"kinema studio did not start:\n{open(log_path).read()}") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def bundled_studio(tiny_bundled_models, tmp_path_factory):
+    """The URL of ``kinema studio`` on the tiny bundle (one process for the session's browser
+    tests, so each bundled model is loaded once)."""
+    with kinema_studio(tiny_bundled_models, tmp_path_factory.mktemp("studio-log") / "studio.log") as url:
+        yield url
 
 
 def run_job(client, tab: str, body: dict) -> dict:

@@ -1,21 +1,25 @@
-"""The studio in a real browser: Playwright driving Debian's chromium against a uvicorn server on
-a free loopback port, with the tiny models the session trained. Each tab's main action end to
-end, the poke by a real mouse drag-and-release, uploads refused in the page, and a screenshot
-of every tab under ``test-artifacts/studio`` (or $KINEMA_TEST_ARTIFACTS). Animate, Poke and the
-uploads run by default; Vary, Edit, Generate and the untrained page are marked slow (the
-whole module takes ~20 s on this machine beside the session's training)."""
+"""The studio in a real browser: Playwright driving Debian's chromium. The default tests (Animate,
+Poke by a real mouse drag-and-release, uploads refused in the page) run against a uvicorn server
+of the tiny models the session trained under a runs-like folder. The slow ones (``make
+test-studio``: Vary, Edit, Generate, Animate with dynamics; test_studio_page's too) run against
+``kinema studio`` without ``--models`` as a user starts it, serving the tiny bundled models
+(``KINEMA_BUNDLED``, tests/tiny_bundle.py), each result labelled with its bundled model; the
+untrained page against an empty ``--models`` folder. A screenshot of every tab goes under
+``test-artifacts/studio`` (or $KINEMA_TEST_ARTIFACTS)."""
 from __future__ import annotations
 
 import base64
 import os
 import shutil
-import socket
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tests.serve.conftest import free_port
+from tests.serve.test_studio_bundled import ABOUT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 if not os.path.exists(CHROMIUM):
@@ -27,12 +31,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(os.environ.get("KINEMA_TEST_ARTIFACTS", Path(__file__).parents[2] / "test-artifacts")) / "studio"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(models_dir):
@@ -66,13 +64,6 @@ def server(models_dir):
 
 
 @pytest.fixture(scope="module")
-def full_server(full_models_dir):
-    url, stop = serve(full_models_dir)
-    yield url
-    stop()
-
-
-@pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as p:
         instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -99,9 +90,9 @@ def page(browser, server):
 
 
 @pytest.fixture(scope="module")
-def full_page(browser, full_server):
-    """The page of a studio serving every method (slow: trains GenDeF, latent GAN, dynamics)."""
-    page = open_page(browser, full_server)
+def bundled_page(browser, bundled_studio):
+    """The page of ``kinema studio`` without ``--models`` on the tiny bundle (tests/serve/conftest.py)."""
+    page = open_page(browser, bundled_studio)
     yield page
     page.close()
     assert not page.errors, page.errors
@@ -121,6 +112,22 @@ def distinct_frames(page, selector: str, samples: int = 16, every_ms: int = 50) 
             break
         page.wait_for_timeout(every_ms)
     return len(seen)
+
+
+def about_line(name: str) -> str:
+    """The line the page writes under a result of the tiny bundled model ``name``: model,
+    resolution, training data and steps (results.js's aboutLine of ``ABOUT[name]``)."""
+    about = ABOUT[name]
+    return f"{about['model']} · {about['resolution']} · trained on {about['data']} · {about['steps']} steps"
+
+
+def assert_labelled(page, section: str, name: str) -> None:
+    """Every result in ``section`` (at least one) says the bundled model ``name`` made it."""
+    # the result shown in full: the tab's buttons come back when its last figure is in place
+    page.wait_for_function("s => !document.querySelector(s + ' button:disabled')", arg=section)
+    lines = page.locator(f"{section} figure.result .about").all_inner_texts()
+    assert len(lines) == page.locator(f"{section} figure.result").count() > 0, lines
+    assert all(line.startswith(about_line(name)) for line in lines), (lines, about_line(name))
 
 
 def open_tab(page, name: str, model: str | None = None) -> str:
@@ -143,8 +150,9 @@ def test_animate_plays_a_video(page):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["samples", "control", "transfer"])
-def test_vary_modes_play(page, mode):
-    section = open_tab(page, "vary", "cinn-flow-tiny-clouds-control")
+def test_vary_modes_play(bundled_page, mode):
+    page = bundled_page
+    section = open_tab(page, "vary", "cinn-control")
     page.check(f"{section} [name=mode][value={mode}]")
     if mode == "transfer":
         page.click(f"{section} .clip-strip canvas >> nth=1")
@@ -154,6 +162,7 @@ def test_vary_modes_play(page, mode):
     expected = {"samples": "sample 1", "control": "eta = bin 0 of 36", "transfer": "source: clouds #1"}[mode]
     assert expected in captions[0], captions
     assert distinct_frames(page, f"{section} figure canvas.player >> nth=-1") > 1
+    assert_labelled(page, section, "cinn-control")
     shot(page, f"vary-{mode}")
 
 
@@ -206,9 +215,9 @@ def test_poke_drag_and_release_moves_the_picture_where_dragged(page):
 
 
 @pytest.mark.slow
-def test_edit_scribble_propagates_and_points_track(full_page):
-    page = full_page
-    section = open_tab(page, "edit", "gendef-video-tiny")
+def test_edit_scribble_propagates_and_points_track(bundled_page):
+    page = bundled_page
+    section = open_tab(page, "edit", "gendef")
     page.fill(f"{section} [name=frames]", "12")
     page.click(f"{section} .canonical")
     page.wait_for_function("document.querySelector('#edit-canvas').width === 256 && "
@@ -224,6 +233,7 @@ def test_edit_scribble_propagates_and_points_track(full_page):
     captions = page.locator(f"{section} figcaption").all_inner_texts()
     assert any("scribble, propagated" in c for c in captions), captions
     assert distinct_frames(page, f"{section} figure canvas.player >> nth=1") > 1
+    assert_labelled(page, section, "gendef")
     shot(page, "edit-scribble")
     page.check(f"{section} [name=tool][value=track]")
     page.click(f"{section} .clear")
@@ -237,15 +247,16 @@ def test_edit_scribble_propagates_and_points_track(full_page):
 
 
 @pytest.mark.slow
-def test_generate_plays_long_videos(full_page):
-    page = full_page
-    section = open_tab(page, "generate", "latentgan-temporal-tiny")
+def test_generate_plays_long_videos(bundled_page):
+    page = bundled_page
+    section = open_tab(page, "generate", "latentgan")
     page.fill(f"{section} [name=frames]", "48")
     page.select_option(f"{section} [name=identity]", "random")
     page.click(f"{section} .run")
     page.wait_for_selector(f"{section} figure canvas.player >> nth=1")
     assert distinct_frames(page, f"{section} figure canvas.player >> nth=0") > 1
     assert page.locator(f"{section} figure img.still").count() == 2      # the PCA plots
+    assert_labelled(page, section, "latentgan")
     shot(page, "generate")
 
 
@@ -302,9 +313,9 @@ def test_uploads_in_the_page(page, tmp_path):
 
 
 @pytest.mark.slow
-def test_animate_with_dynamics_loops_and_shows_the_spectral_volume(full_page):
-    page = full_page
-    section = open_tab(page, "animate", "dynamics-render-tiny")
+def test_animate_with_dynamics_loops_and_shows_the_spectral_volume(bundled_page):
+    page = bundled_page
+    section = open_tab(page, "animate", "dynamics")
     assert page.is_visible(f"{section} [name=loop]") and page.is_hidden(f"{section} [name=control]")
     page.check(f"{section} [name=loop]")
     page.fill(f"{section} [name=slowmo]", "2")
@@ -313,25 +324,5 @@ def test_animate_with_dynamics_loops_and_shows_the_spectral_volume(full_page):
     page.wait_for_selector(f"{section} figure img.still", timeout=60_000)
     assert "loop" in page.inner_text(f"{section} figure.result figcaption >> nth=0")
     assert distinct_frames(page, f"{section} figure canvas.player >> nth=0") > 1
+    assert_labelled(page, section, "dynamics")
     shot(page, "animate-dynamics")
-
-
-@pytest.mark.slow
-def test_poke_with_dynamics_streams_frames(full_page):
-    page = full_page
-    section = open_tab(page, "poke", "dynamics-render-tiny")
-    page.fill(f"{section} [name=frames]", "24")
-    page.wait_for_function("studio.pokeReady && document.querySelector('#poke-canvas').width === 16",
-                           timeout=60_000)
-    # what the frames come from, under the canvas: model, size, data, steps
-    assert page.inner_text("#poke-about .about").startswith("dynamics-render (tiny) · 16x16 · trained on "), \
-        page.inner_text("#poke-about")
-    box = page.locator("#poke-canvas").bounding_box()
-    page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.5 * box["height"])
-    page.mouse.down()
-    page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.4 * box["height"], steps=4)
-    page.mouse.up()
-    page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 24", timeout=30_000)
-    frames = page_frames(page)
-    assert frames.shape == (24, 16, 16, 4) and len({f.tobytes() for f in frames}) > 1
-    shot(page, "poke-dynamics")
