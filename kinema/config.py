@@ -53,8 +53,8 @@ class TrainConfig:
     # torch.compile the method's training_step (first step compiles: minutes on a CPU;
     # benchmarks/speed.md and issue 16 say what it gave)
     compile: bool = False
-    # "fp32", "bf16" (autocast, no loss scaling) or "fp16" (autocast + a loss scaler per
-    # optimiser group); delicate parts stay float32 (kinema.train.precision, kinema.nn.precision)
+    # "fp32", "bf16" (autocast, no loss scaling), "fp16" (autocast + a loss scaler per
+    # optimiser group) or "auto" (bf16 where the hardware has it, else fp32); delicate parts stay float32 (kinema.train.precision, kinema.nn.precision)
     precision: str = "fp32"
     tf32: bool = False                # CUDA: TensorFloat-32 matmuls and convolutions; CPU: no effect
     accumulate: int = 1               # micro-batches per optimiser step (kinema.train.step)

@@ -192,9 +192,18 @@ class Trainer:
             cfg = self.config
             self._say(f"training {type(self.method).__name__} for {cfg.steps} steps, global "
                       f"batch {cfg.batch_size} on {self.dist.world_size} process(es), "
-                      f"{self.dist.device}, into {self.out_dir}")
+                      f"{self.dist.device}, {self._precision_said()}, into {self.out_dir}")
             self.log = RunLog(self.out_dir, checkpoint.step if checkpoint else None,
                               self.tensorboard)
+
+    def _precision_said(self) -> str:
+        """``bf16`` / ``fp32`` / ..., and what ``auto`` resolved to on this hardware."""
+        p = self.precision
+        if p.requested == "auto":
+            why = "bfloat16 has hardware support here" if p.precision == "bf16" else \
+                "no bfloat16 hardware support here"
+            return f"precision auto -> {p.precision} ({why})"
+        return f"precision {p.precision}"
 
     def _find_checkpoint(self) -> Checkpoint | None:
         found = checkpoint_dirs(self.ckpt_root)

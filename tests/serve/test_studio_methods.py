@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-from kinema.methods.dynamics.render import bfloat16_is_fast
+from kinema.nn.precision import bfloat16_is_fast
 from tests.serve.conftest import run_job
 from tests.serve.test_studio_api import as_uint8, frames_of
 

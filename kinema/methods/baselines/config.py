@@ -159,11 +159,12 @@ def mathieu_recipe(preset: str = "small") -> Recipe:
     # PSNR of 20.2 dB on bouncing-digits instead of 21.6 (measured, see the baselines notes)
     train = {"tiny": TrainConfig(steps=4, batch_size=2, lr=1e-3, checkpoint_every=2),
              "small": TrainConfig(steps=3000, batch_size=8, lr=1e-3, grad_clip=None,
-                                  checkpoint_every=250, precision="bf16"),
+                                  checkpoint_every=250, precision="auto"),
              "paper": TrainConfig(steps=100_000, batch_size=8, lr=2e-4, grad_clip=None,
                                   checkpoint_every=2000, checkpoint_minutes=30,
-                                  precision="bf16")}[preset]
-    # (bf16: benchmarks/precision.md measured the small step at 0.7x fp32's, the same loss)
+                                  precision="auto")}[preset]
+    # (auto: bf16 where the hardware has it, kinema.train.precision; benchmarks/precision.md
+    # measured the small step at 0.7x fp32's with AMX, the same loss)
     data = DataConfig("bouncing-digits",
                       {"num_frames": model.context_frames + future, "size": 32})
     return Recipe(method="baselines.mathieu", preset=preset, model=model, train=train, data=data)

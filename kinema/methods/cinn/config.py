@@ -262,7 +262,7 @@ def _train(base: str, stage: str) -> TrainConfig:
                        lr_final_factor=0.0 if schedule == "linear" else 0.1,
                        log_every=20, checkpoint_every=max(steps // 5, 100),
                        checkpoint_minutes=30 if base == "paper" else None,
-                       precision="bf16" if bf16 else "fp32",
+                       precision="auto" if bf16 else "fp32",
                        # every stage writes samples (reconstructions of x0 for the image
                        # encoder, sampled videos for the flow) 4 times and at the end
                        sample_every=max(steps // 4, 1))

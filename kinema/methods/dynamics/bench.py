@@ -221,7 +221,7 @@ def speed_benchmark(out_dir: Path = Path("benchmarks"), **options) -> tuple[Path
     from kinema.bench.harness import write_benchmark
 
     splats = [splat_timings(c) for c in (64, 3)]
-    from kinema.methods.dynamics.render import bfloat16_is_fast
+    from kinema.nn.precision import bfloat16_is_fast
 
     # float32 and, where the CPU has bf16 instructions, the bf16 decoder, alternating
     precisions = (False, True) if bfloat16_is_fast() else (False,)

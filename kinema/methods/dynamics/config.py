@@ -234,16 +234,14 @@ def _train(base: str, stage: str) -> TrainConfig:
     steps = {("small", "vae"): 1200, ("small", "diffusion"): 2000, ("small", "attention"): 600,
              ("paper", "vae"): 200_000, ("paper", "diffusion"): 500_000, ("paper", "attention"): 200_000}[(base, stage)]
     batch = {"small": {"vae": 8, "diffusion": 16, "attention": 4}[stage], "paper": 64}[base]
-    # precision: bf16 for the paper presets (GPUs); fp32 for every small stage on a CPU. The small
-    # U-Nets were no faster in bf16 (benchmarks/precision.md), and the small VAE, 0.72x in that
-    # bench's short timing, ran at 40 s/step in bf16 against 4 s/step in fp32 in a real small150
-    # run beside another training (2026-12-07, 1 thread): its decoder's convolutions left the
-    # fast path there, so fp32
-    bf16 = base == "paper"
+    # precision: "auto" (bf16 where the hardware has it, kinema.train.precision) for the paper
+    # presets (GPUs) and the small VAE; the small U-Nets were no faster in bf16 even with AMX
+    # (benchmarks/precision.md), so fp32 there
+    bf16 = base == "paper" or stage == "vae"
     return TrainConfig(steps=steps, batch_size=batch, grad_clip=1.0, warmup_steps=min(500, steps // 20),
                        log_every=20, checkpoint_every=max(steps // 10, 100),
                        checkpoint_minutes=30 if base == "paper" else None,
-                       precision="bf16" if bf16 else "fp32")
+                       precision="auto" if bf16 else "fp32")
 
 
 def vae_recipe(preset: str = "small") -> Recipe:
@@ -344,6 +342,6 @@ def render_recipe(preset: str = "small") -> Recipe:
         # bf16: benchmarks/precision.md (warps and splatting stay float32: fp32 islands)
         train = TrainConfig(steps=steps, batch_size={"small": 8, "paper": 32}[base], grad_clip=1.0,
                             warmup_steps=min(200, steps // 20), log_every=20, checkpoint_every=max(steps // 10, 100),
-                            checkpoint_minutes=30 if base == "paper" else None, precision="bf16")
+                            checkpoint_minutes=30 if base == "paper" else None, precision="auto")
     return Recipe(method="dynamics-render", preset=preset, model=render_config(preset), train=train,
                   data=render_data(preset))

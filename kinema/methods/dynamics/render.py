@@ -277,18 +277,6 @@ class ImageRenderer(nn.Module, Pretrained):
         return torch.stack([batch["image"], self.predict_pair(batch).clamp(-1, 1), batch["target"]], dim=1)
 
 
-def bfloat16_is_fast(device: torch.device | str = "cpu") -> bool:
-    """Whether bfloat16 convolutions have hardware support here (CPU: oneDNN's bf16 path, i.e.
-    AVX512-BF16 or AMX; CUDA: the device supports bf16); elsewhere autocast would be slower."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
 def _motion_model(renderer: nn.Module, config: RenderConfig):
     """(config with the motion model embedded, the motion model or None)."""
     if config.motion is not None:

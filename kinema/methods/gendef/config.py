@@ -214,7 +214,7 @@ def _train(base: str, stage: str) -> TrainConfig:
     return TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=25,
                        checkpoint_every=max(steps // 5, 100), sample_every=steps // 3,
                        checkpoint_minutes=30 if base == "paper" else None,
-                       precision="bf16" if bf16 else "fp32",
+                       precision="auto" if bf16 else "fp32",
                        ema_decay=stylegan_ema_decay(batch) if base == "paper" else None)
 
 

@@ -88,10 +88,10 @@ def recipe(preset: str = "small") -> Recipe:
         # bf16: benchmarks/precision.md (the flow's couplings and log-determinants, and the
         # linear system, stay float32: fp32 islands)
         "small": TrainConfig(steps=3000, batch_size=8, lr=5e-4, warmup_steps=100, grad_clip=5.0,
-                             checkpoint_every=500, sample_every=500, precision="bf16"),
+                             checkpoint_every=500, sample_every=500, precision="auto"),
         "paper": TrainConfig(steps=100_000, batch_size=16, lr=1e-4, warmup_steps=1000,
                              grad_clip=5.0, checkpoint_every=2000, sample_every=2000,
-                             checkpoint_minutes=30, precision="bf16"),
+                             checkpoint_minutes=30, precision="auto"),
     }[preset]
     data = DataConfig(name="bouncing-digits",
                       options={"num_frames": frames, "size": model.image_size})

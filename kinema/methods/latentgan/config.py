@@ -215,7 +215,7 @@ def image_recipe(preset: str = "small") -> Recipe:
         train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=20,
                             checkpoint_every=max(steps // 10, 100), sample_every=steps // 5,
                             checkpoint_minutes=30 if p["base"] == "paper" else None,
-                            precision="bf16",
+                            precision="auto",
                             ema_decay=stylegan_ema_decay(batch) if p["base"] == "paper" else None)
     return Recipe(method="latentgan-image", preset=preset, model=image_config(preset),
                   train=train, data=_image_data(p))
@@ -251,5 +251,5 @@ def temporal_recipe(preset: str = "small") -> Recipe:
                             log_every=20, divergence_factor=None,
                             checkpoint_every=max(steps // 5, 100),
                             checkpoint_minutes=30 if p["base"] == "paper" else None,
-                            precision="bf16" if p["base"] == "paper" else "fp32")
+                            precision="auto" if p["base"] == "paper" else "fp32")
     return Recipe(method="latentgan-temporal", preset=preset, model=model, train=train, data=data)

@@ -159,7 +159,7 @@ def stream_poke(renderer, ready: dict, request):
 
     from kinema.data.io import to_uint8
     from kinema.methods.dynamics.modal import ModalSimulator, simulate
-    from kinema.methods.dynamics.render import bfloat16_is_fast
+    from kinema.nn.precision import bfloat16_is_fast
 
     image, period = ready["image"], ready["period"]
     h, w = image.shape[-2:]
