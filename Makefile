@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-slow test-studio install clean studio studio-tiny studio-models
+.PHONY: demo test test-slow test-studio install clean studio studio-tiny studio-models studio-screenshots
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -40,11 +40,17 @@ studio-models: $(STAMP)
 studio-tiny: studio-models
 	$(BIN)/kinema studio --models runs
 
+# `make studio-screenshots`: docs/studio-{animate,poke,vary,edit,generate}.png, each tab of
+# `kinema studio` on the bundled models after its main action, shot in chromium at 1280x900
+# (scripts/studio_screenshots.py; --models runs there shoots one's own runs instead)
+studio-screenshots: $(STAMP)
+	$(BIN)/python scripts/studio_screenshots.py --out docs
+
 test: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --durations=15
 
-# the studio's long browser tests (every tab end to end in chromium, the soak, the poke's speed;
-# about 5 min): CI runs them after `make test`
+# the studio's long browser tests (every tab end to end in chromium on `kinema studio` serving a
+# tiny bundle of models, the soak, the poke's speed; about 5 min): CI runs them after `make test`
 test-studio: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow tests/serve --durations=10
 

@@ -1,12 +1,14 @@
 """One screenshot per studio tab, each after its main action, for the README:
 
-    .venv/bin/python scripts/studio_screenshots.py --models runs --out docs
+    make studio-screenshots          # = .venv/bin/python scripts/studio_screenshots.py --out docs
 
-serves the models under --models (``make studio-models`` trains the tiny ones) on a free
+serves what ``kinema studio`` serves (without ``--models``: the bundled models,
+``kinema/bundled/models`` or $KINEMA_BUNDLED; ``--models runs`` for one's own runs) on a free
 loopback port, drives Debian's chromium through Playwright as a person would (a picture chosen,
-the button pressed, the poke dragged, two points clicked to track) and writes
-OUT/studio-{animate,poke,vary,edit,generate}.png. A tab without a model is shot as it is (its
-hint says how to train one)."""
+the button pressed, the poke dragged, two points clicked to track) in a 1280x900 window and
+writes OUT/studio-{animate,poke,vary,edit,generate}.png (the whole page). It prints, per tab,
+the model used and the line under its result that says what made it; a tab without a model is
+shot as it is (its hint says how to make one) and named at the end."""
 from __future__ import annotations
 
 import argparse
@@ -19,10 +21,13 @@ from pathlib import Path
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-# per tab: the model to prefer (the first option whose id contains this) and the picture
-CHOICES = {"animate": ("dynamics-render", "swaying-0"), "poke": ("dynamics-render", "swaying-2"),
-           "vary": ("control", "clouds-0"), "edit": ("gendef-video", None),
-           "generate": ("latentgan-temporal", "actors-0")}
+VIEWPORT = {"width": 1280, "height": 900}
+# per tab: the model to prefer (the first option whose id contains this: a bundled name or a
+# run's) and the picture (from the synthetic suite the bundled models were trained on)
+CHOICES = {"animate": ("dynamics", "swaying-0"), "poke": ("dynamics", "swaying-2"),
+           "vary": ("control", "clouds-0"), "edit": ("gendef", None),
+           "generate": ("latentgan", "actors-0")}
+WAIT_MS = 600_000       # a CPU-sized model's first call loads it (and dynamics' a spectral volume)
 
 
 def start_server(models: Path) -> tuple[str, callable]:
@@ -61,70 +66,97 @@ def open_tab(page, tab: str) -> str | None:
 
 
 def act(page, tab: str, section: str) -> None:
-    """The tab's main action, waited for until its result shows."""
+    """The tab's main action, waited for until its result shows in full (the tab's buttons are
+    enabled again once its last figure is in place)."""
     if tab == "animate":
         page.check(f"{section} [name=loop]") if page.is_visible(f"{section} [name=loop]") else None
         page.fill(f"{section} [name=num]", "2")
         page.click(f"{section} .run")
-        page.wait_for_selector(f"{section} figure.result >> nth=1", timeout=120_000)
+        page.wait_for_selector(f"{section} figure.result >> nth=1", timeout=WAIT_MS)
     elif tab == "poke":
-        page.wait_for_function("studio.pokeReady === studio.picture", timeout=120_000)
+        page.wait_for_function("studio.pokeReady === studio.picture", timeout=WAIT_MS)
         box = page.locator("#poke-canvas").bounding_box()
         x, y = box["x"] + 0.5 * box["width"], box["y"] + 0.3 * box["height"]
         page.mouse.move(x, y)
         page.mouse.down()
         page.mouse.move(x + 60, y + 20, steps=6)
         page.mouse.up()
-        page.wait_for_function("studio.poke.stats && studio.poke.stats.frames", timeout=120_000)
+        page.wait_for_function("studio.poke.stats && studio.poke.stats.frames", timeout=WAIT_MS)
+        page.wait_for_selector("#poke-download:not([hidden])", timeout=WAIT_MS)
     elif tab == "vary":
         page.check(f"{section} [name=mode][value=control]")
         page.click(f"{section} .run")
-        page.wait_for_selector(f"{section} figure.result", timeout=120_000)
+        page.wait_for_selector(f"{section} figure.result", timeout=WAIT_MS)
     elif tab == "edit":
         page.fill(f"{section} [name=frames]", "16")
         page.click(f"{section} .canonical")
-        page.wait_for_selector(f"{section} figure.result", timeout=120_000)
+        page.wait_for_selector(f"{section} figure.result", timeout=WAIT_MS)
+        page.wait_for_function("s => !document.querySelector(s + ' button:disabled')", arg=section,
+                               timeout=WAIT_MS)
         page.check(f"{section} [name=tool][value=track]")
         box = page.locator("#edit-canvas").bounding_box()
         for fx, fy in ((0.3, 0.35), (0.65, 0.6)):
             page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.click(f"{section} .run")
-        page.wait_for_selector(f"{section} .legend li", timeout=120_000)
+        page.wait_for_selector(f"{section} .legend li", timeout=WAIT_MS)
     elif tab == "generate":
         page.fill(f"{section} [name=num]", "1")
         page.fill(f"{section} [name=frames]", "48")
         page.select_option(f"{section} [name=identity]", "picture")
         page.click(f"{section} .run")
-        page.wait_for_selector(f"{section} figure img.plot", timeout=120_000)
+        page.wait_for_selector(f"{section} figure img.plot", timeout=WAIT_MS)
+    page.wait_for_function("s => !document.querySelector(s + ' button:disabled')", arg=section,
+                           timeout=WAIT_MS)
+    if page.is_visible(f"{section} .error"):
+        raise SystemExit(f"{tab}: the studio answered {page.inner_text(f'{section} .error')!r}")
     page.wait_for_timeout(400)          # a few frames played: the players are not all frame 0
+
+
+def label(page, tab: str, section: str) -> str:
+    """The line under the tab's (first) result that says what made it."""
+    where = "#poke-about .about" if tab == "poke" else f"{section} figure.result .about >> nth=0"
+    return page.inner_text(where) if page.locator(where).count() else "(no label)"
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=Path, default=Path("runs"))
+    parser.add_argument("--models", type=Path, default=None,
+                        help="folder of trained models (default: the bundled models, as kinema studio)")
     parser.add_argument("--out", type=Path, default=Path("docs"))
     args = parser.parse_args(argv)
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     from playwright.sync_api import sync_playwright
 
-    url, stop = start_server(args.models)
+    from kinema.serve.models import models_folder
+
+    models = models_folder(args.models)
+    print(f"serving {models}")
+    url, stop = start_server(models)
     args.out.mkdir(parents=True, exist_ok=True)
+    without = []
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=ARGS)
-            page = browser.new_page(viewport={"width": 1100, "height": 760})
+            page = browser.new_page(viewport=VIEWPORT)
             page.goto(url + "/")
             page.wait_for_function("window.studio && window.studio.ready", timeout=60_000)
             for tab in CHOICES:
+                started = time.monotonic()
                 section = open_tab(page, tab)
                 if section:
                     act(page, tab, section)
+                else:
+                    without.append(tab)
                 path = args.out / f"studio-{tab}.png"
                 page.screenshot(path=str(path), full_page=True)
-                print(f"wrote {path}")
+                model = page.input_value(f"#tab-{tab} .model") if section else "no model"
+                print(f"wrote {path} ({model}, {time.monotonic() - started:.0f} s): "
+                      f"{label(page, tab, section) if section else page.inner_text(f'#tab-{tab} .missing')}")
             browser.close()
     finally:
         stop()
+    if without:
+        print(f"tabs without a model, shot as they are: {', '.join(without)}")
     return 0
 
 
