@@ -53,7 +53,7 @@ _RULES = {
                        "one of fused, foreach, plain"),
     "channels_last_3d": (lambda v: isinstance(v, bool), "true or false"),
     "compile": (lambda v: isinstance(v, bool), "true or false"),
-    "precision": (lambda v: v in ("fp32", "bf16", "fp16"), "one of fp32, bf16, fp16"),
+    "precision": (lambda v: v in ("fp32", "bf16", "fp16", "auto"), "one of fp32, bf16, fp16, auto"),
     "tf32": (lambda v: isinstance(v, bool), "true or false"),
     "accumulate": (lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     "activation_checkpointing": (lambda v: isinstance(v, bool), "true or false"),
