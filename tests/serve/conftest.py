@@ -182,7 +182,11 @@ def kinema_studio(bundle, log_path, timeout: float = 120.0):
         yield url
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:       # a job still running: it is not waited for
+            process.kill()
+            process.wait()
 
 
 @pytest.fixture(scope="session")
