@@ -31,6 +31,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from kinema.errors import KinemaError
+
 CLIPS = 32                 # held-out clips per model, except:
 # the dynamics model samples a spectral volume per video (20 DPM-Solver++ steps with CFG over 16
 # frequency slices): ~13 s a video at 64 px on one thread of this shared 2-core machine while it
@@ -74,7 +76,6 @@ def held_out_clips(folder: Path, pipe, count: int) -> tuple[dict, str]:
     """({"video": (n t c h w) at the model's size and channels, "eta": (n) when the data
     records a control}, the data's label) for ``count`` test clips of the training data."""
     from kinema.bundled.export import held_out_data
-    from kinema.errors import KinemaError
     from kinema.provenance import data_label, read_recipe, training_data
 
     recipe = read_recipe(folder)
@@ -233,7 +234,8 @@ def card_numbers(record: dict) -> dict:
     return {k: record[k] for k in keys}
 
 
-def page_lines(records: list[dict], missing: list[str], seconds: float) -> list[str]:
+def page_lines(records: list[dict], missing: list[str], seconds: float,
+               failed: dict[str, str] | None = None) -> list[str]:
     from kinema.bundled import MAKE_TARGET
 
     lines = ["Each bundled model (`kinema bundle list`) on held-out clips of the data it was trained "
@@ -258,6 +260,8 @@ def page_lines(records: list[dict], missing: list[str], seconds: float) -> list[
     if missing:
         lines += ["", f"Not present, so not measured: {', '.join(missing)} (make them with "
                       f"`{MAKE_TARGET}`)."]
+    for name, reason in (failed or {}).items():
+        lines += ["", f"`{name}` could not be measured: {reason}"]
     for r in records:
         rows = {"ImageToVideo": "one row per held-out clip's frame 0 (the first column)",
                 "Prediction": "one row per held-out clip (its last context frame first)",
@@ -279,14 +283,20 @@ def bundled_models_benchmark(out_dir: Path, num_videos: int | None = None, **_) 
 
     started = time.time()
     present = names()
-    records = [measure(name, folder(name), num_videos or CLIPS_OF.get(name, CLIPS), SEEDS,
-                       Path(out_dir) / "bundled") for name in present]
+    records, failed = [], {}
+    for name in present:
+        try:
+            records.append(measure(name, folder(name), num_videos or CLIPS_OF.get(name, CLIPS),
+                                   SEEDS, Path(out_dir) / "bundled"))
+        except KinemaError as err:      # one unreadable model must not cost the others' numbers
+            failed[name] = str(err)
+            say(f"{name}: not measured: {err}")
     missing = [b.name for b in BUNDLED if b.name not in present]
     seconds = time.time() - started
-    record = {"models": {r["name"]: r for r in records}, "missing": missing,
+    record = {"models": {r["name"]: r for r in records}, "missing": missing, "failed": failed,
               "bundled_root": str(root()), "seconds": round(seconds, 1)}
     written = write_benchmark(out_dir, "bundled-models", "Bundled models against doing nothing",
-                              page_lines(records, missing, seconds), record)
+                              page_lines(records, missing, seconds, failed), record)
     for r in records:
         card = read_card(folder(r["name"]))
         if card is None:

@@ -112,3 +112,16 @@ def test_gif_is_every_other_frame_upscaled(tmp_path):
     assert frames.shape == (3, 8 * bench.GIF_UPSCALE, 8 * bench.GIF_UPSCALE, 3)
     expected = ((video[::bench.GIF_FRAME_STEP, 0, 0, 0] + 1) * 127.5).round()
     assert np.abs(frames[:, 0, 0, 0].astype(float) - expected.numpy()).max() <= 2
+
+
+def test_a_model_that_cannot_be_measured_is_named_on_the_page(tiny_bundle, tmp_path, monkeypatch):
+    source, _ = tiny_bundle
+    bundle = tmp_path / "models"
+    shutil.copytree(source / "ile", bundle / "ile")
+    (bundle / "ile" / "recipe.json").unlink()                 # no training data to hold out
+    monkeypatch.setenv(ENV, str(bundle))
+    md, js = bench.bundled_models_benchmark(tmp_path / "out")
+    record = json.loads(js.read_text())
+    assert record["models"] == {} and list(record["failed"]) == ["ile"]
+    assert "no recipe.json naming its training data" in record["failed"]["ile"]
+    assert "`ile` could not be measured: " in md.read_text()
