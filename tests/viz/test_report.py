@@ -90,6 +90,15 @@ def test_report_embeds_decodable_media_and_table_values(tmp_path):
     assert "a &lt;test&gt; report" in text and "kinema demo --out runs/demo" in text
 
 
+def test_a_lead_line_sits_under_the_title_above_the_sections_whenever_it_is_added():
+    report = Report("page").section("First").text("body")
+    report.lead("made in <3> s").section("Second")
+    text = report.to_html()
+    lead = '<p class="lead">made in &lt;3&gt; s</p>'
+    assert text.count(lead) == 1
+    assert text.index("<h1>page</h1>") < text.index(lead) < text.index("<nav>") < text.index("<pre>body</pre>")
+
+
 def test_a_batch_of_videos_is_tiled_into_one(tmp_path):
     batch = -torch.ones(4, 3, 1, 16, 16)                    # (b t c h w): 2 x 2 grid
     report = Report("grid").video(batch, min_size=0)

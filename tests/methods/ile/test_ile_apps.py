@@ -83,17 +83,32 @@ def test_eigenvalue_figure_marks_points_on_the_circle():
     assert abs(ys.mean() - 50) < 1
 
 
-def test_demo_stage_adds_a_section_and_scores(tmp_path):
+def test_demo_stage_shows_the_bundled_model_and_scores_it_beside_the_still_baseline(tmp_path, monkeypatch):
     from kinema.methods.ile.demo import demo_section
+    from kinema.metrics.psnr_ssim import psnr
     from kinema.viz.report import Report
-    from kinema.viz.sections import DemoContext, DemoSettings
+    from kinema.viz.sections import DemoContext, DemoSettings, load_clips
+    from tests.demo_bundle import ILE_SIZE, demo_bundle
 
-    ctx = DemoContext(DemoSettings.make(quick=True), tmp_path, Report("test"))
-    demo_section(ctx, train_steps=2)
-    methods = [row["method"] for row in ctx.scores]
-    assert methods == ["ILE (mean)", "ILE (one sample)"]
+    bundle = demo_bundle(None, tmp_path / "tiny")                  # a tiny ILE (16 px) alone
+    monkeypatch.setenv("KINEMA_BUNDLED", str(bundle))
+    settings = DemoSettings.make(quick=True)
+    ctx = DemoContext(settings, tmp_path, Report("test"))
+    demo_section(ctx)
+    assert ctx.models == [{"name": "ile", "folder": str(bundle / "ile")}]
+    # 16 px is not the baselines' 32: the section scores the still baseline on its own clips
+    dataset = f"bouncing-digits ({ILE_SIZE} px, {ILE(ile_config('tiny')).config.context_frames} context frames)"
+    rows = {row["method"]: row for row in ctx.scores}
+    assert list(rows) == ["ILE (mean)", "ILE (one sample)", "repeat last frame"]
+    assert all(row["dataset"] == dataset for row in ctx.scores)
     assert all(np.isfinite(row["PSNR (dB)"]) and np.isfinite(row["SSIM"]) for row in ctx.scores)
-    assert "ILE on bouncing-digits" in ctx.report.to_html()
+    k, n = ILE(ile_config("tiny")).config.context_frames, settings.predicted_frames
+    clips = load_clips("bouncing-digits", "test", settings.eval_clips, num_videos=settings.eval_clips,
+                       num_frames=k + n, size=ILE_SIZE)
+    still = clips[:, k - 1:k].expand(-1, n, -1, -1, -1)
+    assert rows["repeat last frame"]["PSNR (dB)"] == pytest.approx(float(psnr(still, clips[:, k:]).mean()))
+    html = ctx.report.to_html()
+    assert "ILE on bouncing-digits" in html and "bundled ile: ile (tiny), 16x16, trained" in html
 
 
 def test_load_ile_from_model_folder_and_checkpoint(tmp_path):
