@@ -17,8 +17,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 install: $(STAMP)
 
+# `make demo`: every method's bundled model (kinema/bundled/models) beside its baselines in one page,
+# runs/demo/index.html; nothing is trained. One torch thread: on a 2-core machine that is also
+# doing other work, two threads wait on each other (diffusion steps measured 7 to 12 times slower).
 demo: $(STAMP)
-	$(BIN)/kinema demo --out runs/demo
+	$(BIN)/kinema --threads 1 demo --out runs/demo
 
 # `make studio`: the studio on the bundled models (kinema/bundled/models, trained by
 # `make -f benchmarks/runs.mk bundled-models`) at http://127.0.0.1:7860/; nothing is trained.

@@ -108,14 +108,16 @@ def stage_flow(ctx: DemoContext) -> None:
     ctx.log(f"swaying: end-point error {float(epe):.3f} px (largest displacement {largest:.2f})")
 
 
-def made_with(ctx: DemoContext, seconds: float) -> str:
-    """The page's first line: how long the demo took here and which bundled models it showed."""
+def made_with(ctx: DemoContext, seconds: float, cpu_seconds: float) -> str:
+    """The page's first line: how long the demo took here (wall clock and CPU: on a shared
+    machine they part) and which bundled models it showed."""
     import torch
 
     from kinema.bundled import MAKE_TARGET, root
 
     shown = ", ".join(m["name"] for m in ctx.models) or "none"
-    line = (f"Made in {seconds:.0f} s on this machine ({torch.get_num_threads()} torch thread(s)), "
+    line = (f"Made in {seconds:.0f} s ({cpu_seconds:.0f} s of CPU) on this machine "
+            f"({torch.get_num_threads()} torch thread(s)), "
             f"with no training, from the bundled models in {root()}: {shown}.")
     if ctx.missing:
         line += (f" Missing, so their sections say which file is absent: {', '.join(ctx.missing)} "
@@ -185,10 +187,10 @@ def run_demo(out: Path, quick: bool = False) -> Path:
         # CPU time beside the wall clock: on a shared machine the two part
         ctx.timings.append({"stage": name, "seconds": seconds, "CPU seconds": cpu})
         typer.echo(f"  done in {seconds:.1f} s ({cpu:.1f} s of CPU)")
-    seconds = time.perf_counter() - total
-    ctx.timings.append({"stage": "total", "seconds": seconds, "CPU seconds": time.process_time() - total_cpu})
+    seconds, cpu = time.perf_counter() - total, time.process_time() - total_cpu
+    ctx.timings.append({"stage": "total", "seconds": seconds, "CPU seconds": cpu})
 
-    ctx.report.lead(made_with(ctx, seconds))
+    ctx.report.lead(made_with(ctx, seconds, cpu))
     write_summary(ctx)
     ctx.report.section("How this page was made")
     ctx.report.text(shlex.join(["kinema", "demo", "--out", str(out)] + ["--quick"] * quick))

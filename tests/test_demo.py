@@ -141,7 +141,8 @@ def test_quick_demo_shows_every_bundled_model_with_its_provenance(quick_demo, bu
 
     (lead,) = page.leads
     every = [b.name for b in BUNDLED]
-    assert re.fullmatch(rf"Made in \d+ s on this machine \(\d+ torch thread\(s\)\), with no training, "
+    assert re.fullmatch(rf"Made in \d+ s \(\d+ s of CPU\) on this machine \(\d+ torch thread\(s\)\), "
+                        rf"with no training, "
                         rf"from the bundled models in {re.escape(str(bundle))}: (.*)\.", lead)
     assert lead.rpartition(": ")[2].rstrip(".").split(", ") == sorted(every, key=order_of_sections)
     for name in every:
@@ -198,24 +199,21 @@ def test_a_missing_bundled_model_gets_a_section_naming_the_missing_file(tmp_path
         assert "make -f benchmarks/runs.mk bundled-models" in str(missing.value)
     assert html_lib.escape(str(partial / "cinn" / "model.safetensors")) in text
     assert html_lib.escape(str(partial / "dynamics" / "config.json")) in text
-    line = made_with(ctx, 3.0)
+    line = made_with(ctx, 3.0, 2.0)
     assert line.endswith(f"Missing, so their sections say which file is absent: {', '.join(ctx.missing)} "
                          f"(`make -f benchmarks/runs.mk bundled-models` trains and exports them).")
     assert ": none." in line
 
 
-def test_enlarge_repeats_each_pixel_into_a_square_until_the_short_side_is_192():
+def test_scale_for_is_the_whole_factor_that_shows_a_frame_at_192_px_or_more():
     import torch
 
-    from kinema.viz.sections import DISPLAY_SIZE, enlarge
+    from kinema.viz.sections import DISPLAY_SIZE, scale_for
 
-    frames = torch.arange(2 * 3 * 16 * 20, dtype=torch.float32).reshape(2, 1, 3, 16, 20)
-    big = enlarge(frames)
-    assert DISPLAY_SIZE == 192 and big.shape == (2, 1, 3, 192, 240)          # factor 12
-    assert torch.equal(big[..., ::12, ::12], frames)
-    assert torch.equal(big[..., 5:12, 7:12], frames[..., :1, :1].expand(-1, -1, -1, 7, 5))
-    assert enlarge(torch.zeros(3, 50, 64)).shape == (3, 200, 256)             # 192/50 -> 4
-    assert enlarge(torch.zeros(3, 200, 300)).shape == (3, 200, 300)           # already large
+    assert DISPLAY_SIZE == 192
+    assert scale_for(torch.zeros(2, 5, 3, 16, 20)) == 12                   # 16 * 12 = 192
+    assert scale_for(torch.zeros(3, 50, 64)) == 4                          # 3 * 50 < 192 <= 4 * 50
+    assert scale_for(torch.zeros(3, 200, 300)) == 1                        # already large enough
 
 
 def test_a_failing_stage_stops_the_demo_and_is_named(tmp_path, monkeypatch):

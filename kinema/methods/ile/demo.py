@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-from kinema.viz.sections import (DISPLAY_SIZE, DemoContext, about, bundled, enlarge, load_clips,
-                                  prediction_grid, repeat_frame, score_predictions)
+from kinema.viz.sections import (DISPLAY_SIZE, DemoContext, about, bundled, load_clips,
+                                  prediction_grid, repeat_frame, scale_for, score_predictions)
 
 NAME = "ile"
 
@@ -45,9 +45,8 @@ def demo_section(ctx: DemoContext) -> None:
                 f"{held_out['objective_bits_per_dim'].item():.3f} bits/dim; on the {n} future frames "
                 f"given {k}: {held_out['predictive_objective_bits_per_dim'].item():.3f} bits/dim.",
                 preformatted=False)
-    shown = slice(0, s.shown_clips)
-    columns = [enlarge(v[shown]) for v in (future, still, mean, *samples.unbind(1))]
-    report.video(prediction_grid(enlarge(context[shown]), columns, s.shown_clips), fps=5,
+    columns = [future, still, mean, *samples.unbind(1)]
+    report.video(prediction_grid(context, columns, s.shown_clips), fps=5, scale=scale_for(context),
                  caption=f"rows: held-out clips; columns: the truth, the last context frame repeated "
                          f"(the still baseline), ILE's mean prediction, {s.num_samples} ILE samples "
                          f"(each after the same {k} context frames). {about(pipe, context[0, -1])}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from kinema.viz.sections import DemoContext, about, bundled, enlarge, repeat_frame
+from kinema.viz.sections import DemoContext, about, bundled, repeat_frame, scale_for
 
 NAME = "latentgan"
 TITLE = "StyleVideoGAN on actors: a temporal GAN in W+"
@@ -46,7 +46,7 @@ def demo_section(ctx: DemoContext) -> None:
                 f"(Delta = w_new - w'_new) moves the same trajectory onto a random new actor.",
                 preformatted=False)
     panel = torch.cat([videos[0], videos[1], real[0], repeat_frame(real[:, 0], frames)[0]], dim=-1)
-    report.video(enlarge(panel), fps=10,
+    report.video(panel, fps=10, scale=scale_for(real),
                  caption=f"left to right: {frames} generated frames of the training actor; the same "
                          f"motion on a random actor; a real held-out clip of the training actor; its "
                          f"first frame repeated (the still baseline). {about(pipe)}")
