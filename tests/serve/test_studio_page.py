@@ -204,7 +204,7 @@ def test_poke_an_upload_with_an_error_fixed_labelled_downloaded_and_reset(bundle
     section = open_tab(page, "poke", "dynamics")
     picture = upload(page, tmp_path / "halves.png", halves((230, 30, 30), (30, 30, 230)))
     page.wait_for_function("id => studio.pokeReady === id && document.querySelector('#poke-canvas').width === 16",
-                           arg=picture, timeout=60_000)
+                           arg=picture, timeout=240_000)
     # what the frames come from, under the canvas
     assert page.inner_text("#poke-about .about").startswith(about_line("dynamics"))
     grab = "Array.from(document.querySelector('#poke-canvas').getContext('2d').getImageData(0, 0, 16, 16).data)"
@@ -216,7 +216,7 @@ def test_poke_an_upload_with_an_error_fixed_labelled_downloaded_and_reset(bundle
     show_error(page, section, "frames", "1", lambda: drag_poke_canvas(page, (0.5, 0.5), (30, 10)))
     page.fill(f"{section} [name=frames]", "24")
     drag_poke_canvas(page, (0.5, 0.5), (30, 10))
-    page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 24", timeout=30_000)
+    page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 24")
     assert page.is_hidden(f"{section} .error")
     frames = page_frames(page)[..., :3]                    # (24 16 16 3) as streamed
     assert frames.shape == (24, 16, 16, 3) and len({f.tobytes() for f in frames}) > 1
