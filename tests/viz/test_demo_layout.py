@@ -77,9 +77,10 @@ def test_no_figure_overlaps_and_each_dataset_row_starts_below_the_last(page_file
 
 
 @pytest.mark.slow
-def test_the_whole_quick_demo_page_has_no_overlapping_blocks(tmp_path):
+def test_the_whole_quick_demo_page_has_no_overlapping_blocks(tmp_path, tiny_bundled_models, monkeypatch):
     from kinema.demo import run_demo
 
+    monkeypatch.setenv("KINEMA_BUNDLED", str(tiny_bundled_models))   # tiny models; ile's section says it is missing
     page_path = run_demo(tmp_path / "demo", quick=True)       # out/index.html
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
