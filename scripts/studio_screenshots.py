@@ -6,9 +6,10 @@ serves what ``kinema studio`` serves (without ``--models``: the bundled models,
 ``kinema/bundled/models`` or $KINEMA_BUNDLED; ``--models runs`` for one's own runs) on a free
 loopback port, drives Debian's chromium through Playwright as a person would (a picture chosen,
 the button pressed, the poke dragged, two points clicked to track) in a 1280x900 window and
-writes OUT/studio-{animate,poke,vary,edit,generate}.png (the whole page). It prints, per tab,
-the model used and the line under its result that says what made it; a tab without a model is
-shot as it is (its hint says how to make one) and named at the end."""
+writes OUT/studio-{animate,poke,vary,edit,generate}.png (the whole page; ``--tabs edit,generate``
+for some only). It prints, per tab, the model used and the line under its result that says what
+made it; a tab without a model is shot as it is (its hint says how to make one) and named at
+the end."""
 from __future__ import annotations
 
 import argparse
@@ -95,7 +96,7 @@ def act(page, tab: str, section: str) -> None:
                                timeout=WAIT_MS)
         page.check(f"{section} [name=tool][value=track]")
         box = page.locator("#edit-canvas").bounding_box()
-        for fx, fy in ((0.3, 0.35), (0.65, 0.6)):
+        for fx, fy in ((0.3, 0.3), (0.8, 0.4)):       # in the upper half: the sky of clouds
             page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
         page.click(f"{section} .run")
         page.wait_for_selector(f"{section} .legend li", timeout=WAIT_MS)
@@ -123,7 +124,11 @@ def main(argv=None) -> int:
     parser.add_argument("--models", type=Path, default=None,
                         help="folder of trained models (default: the bundled models, as kinema studio)")
     parser.add_argument("--out", type=Path, default=Path("docs"))
+    parser.add_argument("--tabs", default=",".join(CHOICES), help="comma-separated tabs to shoot")
     args = parser.parse_args(argv)
+    tabs = args.tabs.split(",")
+    if unknown := sorted(set(tabs) - set(CHOICES)):
+        parser.error(f"--tabs: no tab {', '.join(unknown)}; the tabs are {', '.join(CHOICES)}")
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     from playwright.sync_api import sync_playwright
 
@@ -140,7 +145,7 @@ def main(argv=None) -> int:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(url + "/")
             page.wait_for_function("window.studio && window.studio.ready", timeout=60_000)
-            for tab in CHOICES:
+            for tab in tabs:
                 started = time.monotonic()
                 section = open_tab(page, tab)
                 if section:
@@ -149,9 +154,11 @@ def main(argv=None) -> int:
                     without.append(tab)
                 path = args.out / f"studio-{tab}.png"
                 page.screenshot(path=str(path), full_page=True)
-                model = page.input_value(f"#tab-{tab} .model") if section else "no model"
-                print(f"wrote {path} ({model}, {time.monotonic() - started:.0f} s): "
-                      f"{label(page, tab, section) if section else page.inner_text(f'#tab-{tab} .missing')}")
+                if section:
+                    print(f"wrote {path} ({page.input_value(f'{section} .model')}, "
+                          f"{time.monotonic() - started:.0f} s): {label(page, tab, section)}")
+                else:
+                    print(f"wrote {path}: no model")
             browser.close()
     finally:
         stop()
