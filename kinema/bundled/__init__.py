@@ -60,8 +60,9 @@ BUNDLED = (
     Bundled("gendef", "gendef-video-small", ("sample", "edit", "track"), limits=(
         "Trained on kinema's synthetic `clouds` only. It draws new cloud videos as one "
         "canonical picture warped by smooth deformation fields, so nothing can appear or "
-        "disappear, and its edits and tracks follow those smooth deformations only. It takes "
-        "no input picture: it generates skies of drifting clouds at its training resolution, "
+        "disappear, and its edits and tracks follow those smooth deformations only; its clouds "
+        "drift more slowly than the training clips' (the benchmark's speed ratio). It takes no "
+        "input picture: it generates skies of drifting clouds at its training resolution, "
         "nothing else.")),
     Bundled("latentgan", "latentgan-temporal-small", ("sample",), limits=(
         "Trained on kinema's synthetic `actors` (small articulated figures walking, waving or "
