@@ -4,8 +4,8 @@ picture animated beside the picture repeated (the still baseline), its spectral 
 (modal dynamics), and a photograph from outside the training data (the real clip's first frame)
 animated too, with the sentence that says it is out of domain.
 
-The spectral volumes are sampled as ``kinema animate`` samples them (DPM-Solver++, its default
-20 steps). Seamless loops are not on this page: their sampler (DDIM, 50 steps, 2 self-recurrences,
+The spectral volumes are sampled as ``kinema animate`` samples them (DPM-Solver++ at its default
+number of steps, ``sampling.DEFAULT_STEPS``). Seamless loops are not on this page: their sampler (DDIM, 50 steps, 2 self-recurrences,
 a self-guidance gradient through the decoder at every step) takes minutes on a CPU; they are
 ``kinema animate --loop`` and ``benchmarks/dynamics-loops*.md``.
 """
@@ -28,6 +28,7 @@ def demo_section(ctx: DemoContext) -> None:
     from kinema.data import load_dataset
     from kinema.methods.dynamics.apps import animate, spectral_volume_picture
     from kinema.methods.dynamics.modal import poke_frames
+    from kinema.methods.dynamics.sampling import DEFAULT_STEPS
 
     s, report = ctx.settings, ctx.report
     pipe = bundled(ctx, NAME, TITLE)
@@ -53,7 +54,8 @@ def demo_section(ctx: DemoContext) -> None:
     report.section(TITLE)
     report.text(f"The bundled model animates a still picture: a spectral volume (the motion of every "
                 f"pixel as its {volume.shape[1]} lowest temporal frequencies over a period of {period} "
-                f"frames) sampled by DPM-Solver++ in 20 steps (the default of `kinema animate`) from "
+                f"frames) sampled by DPM-Solver++ in {DEFAULT_STEPS['dpm']} steps (the default of "
+                f"`kinema animate`) from "
                 f"the picture, turned into displacements and rendered by softmax splatting of a "
                 f"feature pyramid. Left: the picture repeated, the still baseline every animation "
                 f"must beat; right: the model's animation, {frames} frames.", preformatted=False)
