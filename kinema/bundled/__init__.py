@@ -72,10 +72,12 @@ BUNDLED = (
         "generator makes them, and it takes no input picture.")),
     Bundled("ile", "ile-small", (), limits=(
         "Trained on kinema's synthetic `bouncing-digits` (grey handwritten digits bouncing in a "
-        "square). It continues a digit's straight, bouncing motion in latent linear dynamics; "
-        "it knows no other motion, blurs or fades digits over longer horizons, and reads only "
-        "grey frames at its training resolution. No verb uses it by default (pipelines and the "
-        "demo do).")),
+        "square), predicting in latent linear dynamics. At this CPU-sized preset it does not "
+        "keep the digit: what it predicts is a blurred, dotted blob that moves (more than a "
+        "still frame does, by the benchmark), often away from where the digit was and fading "
+        "(benchmarks/bundled/ile.png); its predictions do not vary with the seed. It knows no "
+        "motion but the digits', and reads only grey frames at its training resolution. No "
+        "verb uses it by default (pipelines and the demo do).")),
 )
 BY_NAME = {b.name: b for b in BUNDLED}
 
