@@ -70,10 +70,11 @@ def act(page, tab: str, section: str) -> None:
     """The tab's main action, waited for until its result shows in full (the tab's buttons are
     enabled again once its last figure is in place)."""
     if tab == "animate":
-        page.check(f"{section} [name=loop]") if page.is_visible(f"{section} [name=loop]") else None
-        page.fill(f"{section} [name=num]", "2")
+        # one video, no loop: the self-guided loop of a 64 px dynamics model took over 10 min
+        # on a loaded 2-core CPU
+        page.fill(f"{section} [name=num]", "1")
         page.click(f"{section} .run")
-        page.wait_for_selector(f"{section} figure.result >> nth=1", timeout=WAIT_MS)
+        page.wait_for_selector(f"{section} figure.result", timeout=WAIT_MS)
     elif tab == "poke":
         page.wait_for_function("studio.pokeReady === studio.picture", timeout=WAIT_MS)
         box = page.locator("#poke-canvas").bounding_box()
