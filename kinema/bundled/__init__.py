@@ -68,8 +68,10 @@ BUNDLED = (
         "Trained on kinema's synthetic `actors` (small articulated figures walking, waving or "
         "doing jumping jacks): a small StyleGAN-style image generator, and a recurrent network "
         "walking its latent space along the embedded clips of the one actor its temporal stage "
-        "saw. It makes that actor's motions only, its frames are as sharp as the small image "
-        "generator makes them, and it takes no input picture.")),
+        "saw. At this CPU-sized preset its image generator did not learn the figure: its samples "
+        "are a purple-grey blur with no visible actor (benchmarks/bundled/latentgan.png), so its "
+        "motion-fd against a still frame measures the blur's flicker, not learned motion. It "
+        "takes no input picture; train the image stage longer before trusting it.")),
     Bundled("ile", "ile-small", (), limits=(
         "Trained on kinema's synthetic `bouncing-digits` (grey handwritten digits bouncing in a "
         "square), predicting in latent linear dynamics. At this CPU-sized preset it does not "
