@@ -279,7 +279,7 @@ def bundled_models_benchmark(out_dir: Path, num_videos: int | None = None, **_) 
     """Measure every bundled model present; write the page, the pictures and the cards."""
     from kinema.bench.harness import write_benchmark
     from kinema.bundled import BUNDLED, folder, names, root
-    from kinema.bundled.export import read_card, write_card
+    from kinema.bundled.card import read_card, write_card
 
     started = time.time()
     present = names()

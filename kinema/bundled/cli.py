@@ -40,7 +40,7 @@ def list_command() -> None:
 
     Example: kinema bundle list"""
     from kinema.bundled import BUNDLED, MAKE_TARGET, root
-    from kinema.bundled.export import folder_bytes
+    from kinema.bundled.card import folder_bytes
 
     here = root()
     for bundled in BUNDLED:

@@ -97,7 +97,7 @@ def save_checkpoint(root: str | Path, step: int, *, model: dict[str, torch.Tenso
         torch.save(state, tmp / "state.pt")
         if recipe is not None:
             (tmp / "recipe.json").write_text(json.dumps(recipe, indent=2))
-        files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+        files = {p.name: {"bytes": p.stat().st_size, "sha256": file_sha256(p)}
                  for p in sorted(tmp.iterdir())}
         (tmp / MANIFEST).write_text(json.dumps({"format": 1, "step": step, "files": files},
                                                indent=2))
@@ -185,7 +185,7 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         if size != meta["bytes"]:
             raise CorruptCheckpoint(f, f"has {size} bytes, the manifest says {meta['bytes']} "
                                        f"(truncated or overwritten)")
-        if _sha256(f) != meta["sha256"]:
+        if file_sha256(f) != meta["sha256"]:
             raise CorruptCheckpoint(f, "sha256 differs from the manifest (damaged)")
 
     def load(name, loader):
@@ -245,7 +245,8 @@ def _cpu(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous().cpu() for k, v in state.items()}
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

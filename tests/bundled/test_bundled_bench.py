@@ -50,7 +50,7 @@ def test_baselines_hold_the_input_frame_still():
 
 
 def test_page_and_cards_carry_the_same_numbers(measured):
-    from kinema.bundled.export import read_card
+    from kinema.bundled.card import read_card
 
     bundle, out, md, record = measured
     assert list(record["models"]) == ["cinn", "gendef", "ile"]

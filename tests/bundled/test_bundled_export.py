@@ -230,7 +230,7 @@ def test_weights_beyond_float16_are_kept_float32_without_running(tiny_runs, tmp_
 
 
 def test_reexport_keeps_the_benchmark_only_for_the_same_weights(tiny_runs, tmp_path):
-    from kinema.bundled.export import read_card, write_card
+    from kinema.bundled.card import read_card, write_card
 
     to = tmp_path / "models"
     export_quickly(["ile"], tiny_runs, to)
