@@ -207,16 +207,20 @@ def image_recipe(preset: str = "small") -> Recipe:
     if p["base"] == "tiny":
         train = TrainConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=4, grad_clip=None)
     else:
-        steps = {"small": 2500, "paper": 200_000}[p["base"]]
+        # small: 2500 steps (10 k images) left the bundled generator a purple-grey blur with no
+        # figure (kinema/bundled/models/latentgan, 2026-12-07), while a 4000-step run drew it
+        # (benchmarks/latentgan-actors.md); 8000 steps (32 k images, ~45 CPU minutes) leaves a
+        # margin, and G_ema averages out the last steps' jitter
+        steps = {"small": 8000, "paper": 200_000}[p["base"]]
         batch = 4 if p["base"] == "small" else 16
-        # paper: StyleGAN2's G_ema (half-life of 10 k images: 0.99889 per step of 16), saved
-        # and sampled in place of the raw generator
+        # StyleGAN2's G_ema (half-life of 10 k images: 0.99889 per step of 16, 0.99972 per step
+        # of 4), saved and sampled in place of the raw generator
         # bf16: benchmarks/precision.md measured the small step faster with the same losses
         train = TrainConfig(steps=steps, batch_size=batch, grad_clip=None, log_every=20,
                             checkpoint_every=max(steps // 10, 100), sample_every=steps // 5,
                             checkpoint_minutes=30 if p["base"] == "paper" else None,
                             precision="auto",
-                            ema_decay=stylegan_ema_decay(batch) if p["base"] == "paper" else None)
+                            ema_decay=stylegan_ema_decay(batch))
     return Recipe(method="latentgan-image", preset=preset, model=image_config(preset),
                   train=train, data=_image_data(p))
 

@@ -9,11 +9,14 @@ from kinema.train.checkpoint import read_checkpoint
 from kinema.train.recipes import train_recipe
 
 
-def test_the_paper_preset_averages_the_generator_at_stylegans_half_life():
+def test_the_paper_and_small_presets_average_the_generator_at_stylegans_half_life():
     assert ImagePair.ema_prefixes == ("mapping", "synthesis", "inverter")
     decay = image_recipe("paper").train.ema_decay
     assert abs(decay - 0.5 ** (16 / 10_000)) < 1e-12          # 10 k images at batch 16
-    assert image_recipe("small").train.ema_decay is None
+    small = image_recipe("small").train
+    assert small.batch_size == 4
+    assert abs(small.ema_decay - 0.5 ** (4 / 10_000)) < 1e-12   # the same half-life at batch 4
+    assert image_recipe("tiny").train.ema_decay is None
 
 
 def test_the_saved_image_pair_holds_the_averaged_generator_and_the_trained_discriminator(tmp_path):
