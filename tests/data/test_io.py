@@ -44,6 +44,32 @@ def test_gif_round_trip_is_near_exact(tmp_path, make_video):
     assert psnr(back, video) > 30.0
 
 
+def test_gif_keeps_a_frame_equal_to_the_one_before(tmp_path, make_video):
+    """Pillow's save_all writes frames 3 and 4, when equal, as one frame lasting two: the gif
+    read back was a frame short (and a still video a single frame)."""
+    video = make_video(t=8, h=32, w=40)
+    video[4] = video[3]
+    out = write_video(tmp_path / "a.gif", video, fps=8)
+    back = read_video(out)
+    assert back.shape == video.shape
+    assert np.abs(back.astype(int) - video.astype(int)).mean() < 3.0      # palette error only
+    np.testing.assert_array_equal(back[4], back[3])
+    with Image.open(out) as gif:
+        durations = []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            durations.append(gif.info["duration"])
+    # 8 fps is 12.5 centiseconds a frame: 12 and 13 alternate, frame i starts at 125 i ms
+    assert sorted(set(durations)) == [120, 130] and sum(durations) == 1000
+    assert len(read_video(write_video(tmp_path / "still.gif", video[[2] * 5], fps=8))) == 5
+
+
+def test_gif_delays_start_each_frame_at_its_time():
+    assert vio.gif_delays(4, 12.5) == [8, 8, 8, 8]
+    assert vio.gif_delays(6, 30) == [3, 4, 3, 3, 4, 3]           # 30 fps: frame i at 10 i / 3 cs
+    assert vio.gif_delays(3, 100) == [vio.MIN_GIF_DELAY] * 3       # faster than a gif may play
+
+
 def test_png_folder_round_trip_is_exact_in_natural_order(tmp_path, make_video, make_frame_folder):
     video = make_video(t=12, h=16, w=16)
     make_frame_folder(tmp_path / "v", video)          # frame0 … frame11: lexical order is wrong
