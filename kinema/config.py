@@ -29,6 +29,9 @@ class TrainConfig:
     lr_final_factor: float = 0.1
     grad_clip: float | None = 1.0     # max global grad norm per optimiser group; None = off
     ema_decay: float | None = None    # None = no EMA copy
+    # StyleGAN2-ADA's ema_rampup: the EMA's half-life is at most this fraction of the steps
+    # taken, so a short run's average forgets its random start (kinema.train.ema.ramped_decay)
+    ema_rampup: float | None = None
     seed: int = 0
     # DataLoader workers per rank: an integer, or "auto" (none on a CPU run, min(8, cores per
     # rank - 1) on CUDA; kinema.train.data.loader_workers); each prefetches prefetch_factor batches

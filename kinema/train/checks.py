@@ -34,6 +34,7 @@ _RULES = {
     "grad_clip": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0 or null"),
     "ema_decay": (lambda v: v is None or (_is_number(v) and 0 <= v < 1),
                   "a number in [0, 1) or null"),
+    "ema_rampup": (lambda v: v is None or (_is_number(v) and v > 0), "a number > 0 or null"),
     "seed": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "num_workers": (lambda v: v == "auto" or (_is_int(v) and v >= 0),
                     "an integer >= 0 or auto"),

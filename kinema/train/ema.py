@@ -10,6 +10,8 @@ D, so its discriminator is saved and sampled as trained while its generator is a
 """
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -26,11 +28,13 @@ class EMA:
             raise ValueError(f"no floating-point weights under {prefixes} to average")
 
     @torch.no_grad()
-    def update(self, module: nn.Module) -> None:
-        """shadow <- decay * shadow + (1 - decay) * weights."""
+    def update(self, module: nn.Module, decay: float | None = None) -> None:
+        """shadow <- decay * shadow + (1 - decay) * weights; ``decay`` defaults to the EMA's own
+        (``ramped_decay`` gives a ramped-up one for this step)."""
+        decay = self.decay if decay is None else decay
         state = module.state_dict()
         for name, average in self.shadow.items():
-            average.lerp_(state[name].detach(), 1.0 - self.decay)
+            average.lerp_(state[name].detach(), 1.0 - decay)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self.shadow)
@@ -49,3 +53,18 @@ class EMA:
                     if k in self.shadow}
         module.load_state_dict(self.shadow, strict=False)
         return previous
+
+
+def ramped_decay(decay: float, rampup: float | None, steps_taken: int) -> float:
+    """The decay of the update after ``steps_taken`` optimiser steps (counting this one), with
+    StyleGAN2-ADA's ``ema_rampup``: the average's half-life, ``log 0.5 / log decay`` steps, is
+    at most ``rampup * steps_taken`` steps (its ``ema_nimg = min(ema_nimg, cur_nimg * ema_rampup)``
+    at a constant batch), so a short run's average forgets the random start: without it, decay
+    0.99972 (a 10 k-image half-life at batch 4) still weighs the initial weights by 0.1 after
+    8000 steps. ``rampup`` None: ``decay`` unchanged."""
+    if rampup is None:
+        return decay
+    if steps_taken < 1 or rampup <= 0:
+        raise ValueError(f"ramped_decay needs steps_taken >= 1 and rampup > 0; got {steps_taken}, {rampup}")
+    half_life = math.log(0.5) / math.log(decay)
+    return min(decay, 0.5 ** (1.0 / min(half_life, rampup * steps_taken)))

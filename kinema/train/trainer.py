@@ -42,7 +42,7 @@ from kinema.train.checkpoint import (Checkpoint, CheckpointWarning, checkpoint_d
 from kinema.train.data import DataPosition, ResumableBatches, loader_workers, to_device
 from kinema.train.distributed import init_distributed
 from kinema.train.divergence import DivergenceMonitor, weight_norm
-from kinema.train.ema import EMA
+from kinema.train.ema import EMA, ramped_decay
 from kinema.train.log import LossMeter, RunLog
 from kinema.train.method import TrainableMethod
 from kinema.train.optim import implementation_options
@@ -287,7 +287,8 @@ class Trainer:
                     for scheduler in self.schedulers.values():
                         scheduler.step()
             if stepped and self.ema is not None:
-                self.ema.update(self.method)
+                self.ema.update(self.method, ramped_decay(self.ema.decay, self.config.ema_rampup,
+                                                          self.step + 1))
             self.step += 1
             self.nonfinite_total += int(nonfinite)
             self.nonfinite_run = self.nonfinite_run + 1 if nonfinite else 0

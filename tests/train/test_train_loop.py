@@ -52,6 +52,40 @@ def test_ema_follows_its_recurrence_and_skips_integer_entries(tmp_path):
     assert torch.allclose(saved["net.0.weight"], expected["net.0.weight"], atol=1e-6)
 
 
+def test_ema_rampup_follows_stylegan2_adas_half_life_per_step(tmp_path):
+    # decay 0.9 has a half-life of log 0.5 / log 0.9 = 6.58 steps; rampup 0.5 caps it at
+    # 0.5, 1.0, 1.5 steps after updates 1, 2, 3: decays 0.25, 0.5, 0.5 ** (1 / 1.5)
+    trainer = make_trainer(tmp_path, ema_decay=0.9, ema_rampup=0.5)
+    optimizer = trainer.optimizers["model"]
+    snapshots = []
+
+    def snapshot(*_):
+        snapshots.append({k: v.detach().clone() for k, v in trainer.method.state_dict().items()
+                          if v.is_floating_point()})
+
+    optimizer.register_step_pre_hook(lambda *_: None if snapshots else snapshot())
+    optimizer.register_step_post_hook(snapshot)
+    trainer.fit()
+    decays = [0.25, 0.5, 0.5 ** (1 / 1.5)]
+    expected = dict(snapshots[0])
+    for decay, weights in zip(decays, snapshots[1:]):
+        expected = {k: decay * expected[k] + (1 - decay) * weights[k] for k in expected}
+    for key, value in expected.items():
+        assert torch.allclose(trainer.ema.shadow[key], value, atol=1e-6), key
+
+
+def test_ramped_decay_reaches_the_plain_decay_once_the_run_is_long_enough():
+    from kinema.train.ema import ramped_decay
+
+    assert ramped_decay(0.99, None, 1) == 0.99
+    half_life = math.log(0.5) / math.log(0.99)                # 68.97 steps
+    assert ramped_decay(0.99, 0.05, 10) == pytest.approx(0.5 ** (1 / 0.5))
+    assert ramped_decay(0.99, 0.05, 1000) == pytest.approx(0.5 ** (1 / 50))
+    assert ramped_decay(0.99, 0.05, int(half_life / 0.05) + 1) == 0.99
+    with pytest.raises(ValueError):
+        ramped_decay(0.99, 0.05, 0)
+
+
 @pytest.mark.parametrize("clip", [1e-3, None])
 def test_gradient_clipping(tmp_path, clip):
     trainer = make_trainer(tmp_path, grad_clip=clip, steps=2)

@@ -220,7 +220,10 @@ def image_recipe(preset: str = "small") -> Recipe:
                             checkpoint_every=max(steps // 10, 100), sample_every=steps // 5,
                             checkpoint_minutes=30 if p["base"] == "paper" else None,
                             precision="auto",
-                            ema_decay=stylegan_ema_decay(batch))
+                            ema_decay=stylegan_ema_decay(batch),
+                            # StyleGAN2-ADA's ramp-up (its "auto" config): a short run's G_ema
+                            # would otherwise keep 10 % of the random start after 8000 steps
+                            ema_rampup=0.05 if p["base"] == "small" else None)
     return Recipe(method="latentgan-image", preset=preset, model=image_config(preset),
                   train=train, data=_image_data(p))
 

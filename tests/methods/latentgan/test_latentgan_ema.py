@@ -16,6 +16,7 @@ def test_the_paper_and_small_presets_average_the_generator_at_stylegans_half_lif
     small = image_recipe("small").train
     assert small.batch_size == 4
     assert abs(small.ema_decay - 0.5 ** (4 / 10_000)) < 1e-12   # the same half-life at batch 4
+    assert small.ema_rampup == 0.05 and image_recipe("paper").train.ema_rampup is None
     assert image_recipe("tiny").train.ema_decay is None
 
 
