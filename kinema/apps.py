@@ -29,7 +29,7 @@ from typing import Callable, Optional
 
 import typer
 
-from kinema.default_models import model_help
+from kinema.default_models import default_names, model_help
 from kinema.devices import device_option, resolve_device
 from kinema import validate
 from kinema.errors import KinemaError
@@ -62,7 +62,7 @@ class VerbOptions:
             raise ValueError(f"{type(self).__name__} has no option(s) {', '.join(unknown)}")
         refused = [n for n in unsupported if getattr(self, n) is not None]
         if refused:
-            flags = ", ".join(f"--{n}" for n in refused)
+            flags = ", ".join(f"--{n.replace('_', '-')}" for n in refused)
             raise KinemaError(f"{method} does not support {flags} "
                               f"({'it' if len(refused) == 1 else 'they'} cannot be used with "
                               f"this model)")
@@ -88,6 +88,7 @@ class AnimateOptions(VerbOptions):
     magnify: float | None = None    # motion magnification factor
     fps: float | None = None        # frame rate of the written videos
     device: str | None = None       # where the model runs (the verb resolves --device)
+    from_video: bool | None = None  # the input is a clip animated by its own motion (--from-video)
 
 
 @dataclass(frozen=True)
@@ -173,20 +174,22 @@ def model_and_method(verb: str, model: Path | None, method: str | None) -> tuple
     return model_for(verb, None, method), method
 
 
-def handler(verb: str, model: Path, method: str | None = None) -> Callable:
+def handler(verb: str, model: Path | None, method: str | None = None) -> Callable:
     from kinema.registry import resolve
 
     return resolve(choose_entry(verb, model, method).apps[verb])
 
 
-def _report(written: list[Path], model: Path, picture: Path | None = None) -> None:
+def _report(written: list[Path], model: Path | None, picture: Path | None = None) -> None:
     """The files written (stdout, one per line), then what made them (stderr, ``about: ...``:
-    ``kinema.provenance``; with the input picture, whether it lies outside the training domain)."""
+    ``kinema.provenance``; with the input picture, whether it lies outside the training domain;
+    nothing when no model was read: a clip animated by its own motion)."""
     from kinema.provenance import caption_for
 
     for path in written:
         typer.echo(path)
-    typer.echo(f"about: {caption_for(model, picture)}", err=True)
+    if model is not None:
+        typer.echo(f"about: {caption_for(model, picture)}", err=True)
 
 
 # ------------------------------------------------------------------ the commands
@@ -194,7 +197,8 @@ def _report(written: list[Path], model: Path, picture: Path | None = None) -> No
 def register(app: typer.Typer) -> None:
     @app.command("animate")
     def animate_command(
-        image: Path = typer.Argument(..., help="the start frame (png, jpg, ...)"),
+        image: Path = typer.Argument(..., help="the start frame (png, jpg, ...), or with "
+                                                "--from-video a clip"),
         model: Optional[Path] = typer.Option(None, help=model_help("animate")),
         method: Optional[str] = typer.Option(None, help="method family or entry (default: the "
                                                         "model folder's class); without --model, "
@@ -204,6 +208,12 @@ def register(app: typer.Typer) -> None:
         seed: Optional[int] = typer.Option(None, help="random seed"),
         control: Optional[int] = typer.Option(None, help="control bin (models trained with one)"),
         loop: bool = typer.Option(False, "--loop", help="a seamless loop"),
+        from_video: bool = typer.Option(False, "--from-video", help="IMAGE is a video: animate its "
+                                        "first frame at full resolution by the clip's own motion "
+                                        "(--method dynamics: the 16 lowest frequencies of its DIS optical "
+                                        "flow; --loop: one whole period of them, closed by construction); "
+                                        "--model then only renders "
+                                        "(default: plain softmax splatting)"),
         slowmo: Optional[float] = typer.Option(None, help="slow-motion factor"),
         magnify: Optional[float] = typer.Option(None, help="motion magnification factor"),
         fps: Optional[float] = typer.Option(None, help="frame rate of the written videos"),
@@ -219,15 +229,23 @@ def register(app: typer.Typer) -> None:
 
         Example: kinema animate photo.png --method cinn --num 4 --size 256
         --fps 12 --out animations/ (or --out clip.gif: one video as a gif;
-        --model runs/cinn-flow-small: a model of one's own)"""
+        --model runs/cinn-flow-small: a model of one's own; kinema animate
+        clip.mp4 --method dynamics --from-video: a video's first frame moved by
+        the video's own motion, with the loop flag one whole period of it)"""
         options = AnimateOptions(num=num, frames=frames, seed=seed, control=control,
                                  loop=True if loop else None, slowmo=slowmo, magnify=magnify,
-                                 fps=fps, device=str(resolve_device(device)))
+                                 fps=fps, device=str(resolve_device(device)),
+                                 from_video=True if from_video else None)
         check_options(options, size)
-        model, method = model_and_method("animate", model, method)
-        serve = handler("animate", model, method)
+        if from_video and model is None:
+            # a clip is its own motion model: no model folder is read (--model would only render);
+            # the handler is --method's, else the default bundled model's method
+            serve = handler("animate", None, method or default_names("animate")[0])
+        else:
+            model, method = model_and_method("animate", model, method)
+            serve = handler("animate", model, method)
         _report(write_staged(out, lambda staging: serve(image, model, staging, options), size),
-                model, image)
+                model, None if from_video else image)
 
     @app.command("sample")
     def sample_command(

@@ -48,7 +48,7 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     from kinema.outputs import numbered
     from kinema.validate import check_work
 
-    options.refuse(unsupported=("loop", "slowmo", "magnify"), method="cinn")
+    options.refuse(unsupported=("loop", "slowmo", "magnify", "from_video"), method="cinn")
     options = options.with_defaults(num=4, seed=0, fps=8.0)
     net = _load(model, options.device or "cpu")
     control = options.control

@@ -54,9 +54,12 @@ def write_outputs(folder: Path, name: str, videos, volume, fps: float, picture=N
 def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
     """``kinema animate IMAGE --method dynamics --model RUN [--loop] [--slowmo F] [--magnify F]
     [--frames N] [--num N] [--seed S] --out video.mp4``: IMAGE animated by sampled spectral
-    volumes (DPM-Solver++), one video per sample, a gif, and the first sample's spectral volume."""
+    volumes (DPM-Solver++), one video per sample, a gif, and the first sample's spectral volume.
+    With ``--from-video`` IMAGE is a clip animated by its own motion (``animate_from_video``)."""
     from kinema.methods.dynamics.apps import animate as animate_picture, load_sampler, prepare_picture
 
+    if options.from_video:
+        return animate_from_video(image, model, out, options)
     options.refuse(unsupported=("control",), method="dynamics")
     options = options.with_defaults(num=1, seed=0, slowmo=1.0, magnify=1.0, fps=25.0)
     device = options.device or "cpu"
@@ -69,6 +72,39 @@ def animate(image: Path, model: Path, out: Path, options) -> list[Path]:
                                       magnify=options.magnify)
     return write_outputs(out, "animation", videos.cpu(), volumes[0].cpu(), options.fps,
                          picture=picture)
+
+
+def animate_from_video(clip: Path, model: Path | None, out: Path, options) -> list[Path]:
+    """``kinema animate CLIP --method dynamics --from-video [--loop] [--frames N | --slowmo F]
+    [--magnify F] [--model RUN]``: the clip's first frame at full resolution, moved by the clip's
+    own spectral volume (``clip.animate_clip``; with ``--loop`` exactly one period of it, so it
+    closes at any length), rendered by plain softmax splatting or by ``model``'s renderer; writes
+    ``animation.mp4``, the gif, the clip's spectral volume and ``samples.png``."""
+    import torch
+
+    from kinema.methods.dynamics.apps import load_sampler
+    from kinema.methods.dynamics.clip import animate_clip, read_clip_checked, splatting_renderer
+    from kinema.validate import check_frame_count, check_work
+
+    refused = [f"--{name}" for name in ("control", "num", "seed") if getattr(options, name) is not None]
+    if refused:
+        raise KinemaError(f"kinema animate --from-video takes no {', '.join(refused)}: a clip's own motion "
+                          f"makes one video, nothing is sampled")
+    if options.loop and options.frames is not None and options.slowmo is not None:
+        raise KinemaError("kinema animate --loop --from-video takes --frames or --slowmo, not both: the loop "
+                          "is one period of the clip's motion, so either fixes the other")
+    options = options.with_defaults(slowmo=1.0, magnify=1.0, fps=25.0)
+    frames = read_clip_checked(clip, "kinema animate --from-video")
+    period, height, width = frames.shape[:3]
+    count = options.frames if options.frames is not None else max(1, int(round(period * options.slowmo)))
+    check_frame_count("--frames" if options.frames is not None else
+                      f"--slowmo {options.slowmo:g} (x the clip's {period} frames)", count)
+    check_work("kinema animate --from-video", height, width, count)
+    renderer = load_sampler(model) if model is not None else splatting_renderer(height, width)
+    renderer.check_picture(torch.zeros(1, 3, height, width))     # its scales divide the frame size, before the flow
+    made = animate_clip(frames, renderer.to(options.device or "cpu"), num_frames=count,
+                        slowmo=options.slowmo, magnify=options.magnify, loop=bool(options.loop))
+    return write_outputs(out, "animation", made.video[None], made.volume, options.fps, picture=made.picture)
 
 
 def check_animation_work(renderer, options) -> int:
@@ -176,13 +212,9 @@ def clip_poke_inputs(path: Path, model: Path | None, device: str):
     clip: the trained renderer of ``model`` when given (its scales must divide the frame size),
     else plain softmax splatting."""
     from kinema.methods.dynamics.apps import load_sampler
-    from kinema.methods.dynamics.clip import clip_motion, read_clip, splatting_renderer
-    from kinema.validate import check_frame_count, check_work
+    from kinema.methods.dynamics.clip import clip_motion, read_clip_checked, splatting_renderer
 
-    frames = read_clip(path)
-    check_frame_count(f"the frames of {Path(path).name}", len(frames))
-    check_work("kinema poke --from-video (optical flow)", frames.shape[1], frames.shape[2], len(frames))
-    picture, volume, period = clip_motion(frames)
+    picture, volume, period = clip_motion(read_clip_checked(path, "kinema poke --from-video"))
     renderer = load_sampler(model) if model is not None else splatting_renderer(*picture.shape[-2:])
     renderer.check_picture(picture)
     return renderer.to(device), picture.to(device), volume.to(device), period
