@@ -47,6 +47,7 @@ register_method(MethodEntry(
     benchmarks={"dynamics-speed": "kinema.methods.dynamics.bench:speed_benchmark",
                 "dynamics-swaying": "kinema.methods.dynamics.bench_swaying:swaying_benchmark",
                 "dynamics-real": "kinema.methods.dynamics.bench_real:real_benchmark",
+                "dynamics-render-real": "kinema.methods.dynamics.bench_render_real:render_real_benchmark",
                 "dynamics-loops": "kinema.methods.dynamics.bench_swaying:loops_benchmark",
                 "dynamics-oracle": "kinema.methods.dynamics.bench_oracle:oracle_benchmark",
                 "dynamics-table2": "kinema.methods.dynamics.bench_table2:table2_benchmark"},

