@@ -16,7 +16,8 @@ from kinema.train.recipes import build_recipe
 ROOT = Path(__file__).parents[2]
 TRAIN = re.compile(r" train (\S+) --preset (\S+) \\?\s*(?:--seed (\d+) )?--out (\S+)")
 BENCHES = ("cinn-bouncing-digits", "cinn-clouds", "ile-bouncing-digits", "dynamics-swaying",
-           "dynamics-real", "gendef-clouds", "gendef-actors", "latentgan-actors", "latentgan-carphone")
+           "dynamics-real", "dynamics-render-real", "gendef-clouds", "gendef-actors", "latentgan-actors",
+           "latentgan-carphone")
 
 
 def planned(target: str, cwd: Path) -> tuple[list[tuple[str, str, str]], list[str]]:

@@ -45,7 +45,8 @@ def held_out_clips(preset: str, max_clips: int | None = None) -> dict[str, dict]
         videos = torch.stack([data[i]["video"] for i in range(count)])
         if videos.shape[2] != 3:
             raise KinemaError(f"{source}: the renderer takes colour frames; got {videos.shape[2]} channels")
-        clips[source] = {"video": videos, "trajectories": torch.stack([trajectories(v, progress=False) for v in videos])}
+        motion = torch.stack([trajectories(v, progress=False) for v in videos])        # (n t 2 h w)
+        clips[source] = {"video": videos, "trajectories": motion}
     return clips
 
 
@@ -190,10 +191,11 @@ def render_real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path(
     lines += [f"| {r['model']} | {r['all']['psnr']:.2f} | {r['all']['ssim']:.3f} | {r['all']['sharpness']:.2f} |"
               for r in record["rows"]]
     for source in clips:
-        lines += ["", f"## {source} ({record['clips'][source]} clips, {record['rows'][0][source]['frames']} frames)", "",
+        frames = record["rows"][0][source]["frames"]
+        lines += ["", f"## {source} ({record['clips'][source]} clips, {frames} frames)", "",
                   "| model | PSNR (dB) ↑ | SSIM ↑ | sharpness |", "|---|---:|---:|---:|"]
-        lines += [f"| {r['model']} | {r[source]['psnr']:.2f} | {r[source]['ssim']:.3f} | {r[source]['sharpness']:.2f} |"
-                  for r in record["rows"]]
+        lines += [f"| {r['model']} | {r[source]['psnr']:.2f} | {r[source]['ssim']:.3f} | "
+                  f"{r[source]['sharpness']:.2f} |" for r in record["rows"]]
     columns = "frame 0, the real frame t, the plain splat, " + ", ".join(label for label, _ in renderers.values())
     lines += ["", f"![strip]({strip.name})", "",
               f"One row per source (its first test clip, t = {o['num_frames'] // 2}): {columns}; "

@@ -16,8 +16,10 @@ A future frame is rendered from I0 and the displacement F_t (pixel p of I0 moves
 
 Training (Sec. 5): pairs (I0, I_t) with the flow from I0 to I_t from real videos
 (``render_data.RenderPairs``), L1 plus a VGG perceptual loss when ``vgg_weights`` is given; without
-VGG weights L1 + MS-SSIM + image-gradient L1 (``RenderConfig``; the run log says which). The renderer's config names the trained motion model, which it
-embeds (frozen), so the saved renderer is the whole image-to-video sampler (``apps.py``).
+VGG weights L1 + MS-SSIM + image-gradient L1 (``RenderConfig``; the run log says which). The
+renderer's config names the trained motion model, which it embeds (frozen), so the saved
+renderer is the whole image-to-video sampler (``apps.py``); the ``BASE-real`` presets train a
+renderer alone on real footage (``config.render_config``).
 """
 from __future__ import annotations
 
