@@ -6,6 +6,8 @@
     GET  /api/pictures/{id}        a catalogue picture (PNG)
     GET  /api/clips/{id}           a clip's preview (PNG sprite sheet)
     POST /api/uploads              body = the picture's bytes -> {"id": "upload-..."}
+    POST /api/videos               body = a clip's bytes (mp4, webm, gif) -> 202 {"job": id}: its
+                                   modal basis made once, for the Poke tab (kinema.serve.videos)
     POST /api/run/{tab}            JSON {model, picture, ...} -> 202 {"job": id}; 429 when busy
     GET  /api/jobs/{id}            state, progress, stage, result (when done)
     GET  /api/jobs/{id}/media/{k}  a result's PNG (a sprite sheet for a video)
@@ -34,9 +36,10 @@ from kinema.errors import KinemaError
 from kinema.validate import short_repr
 from kinema.serve.catalogue import Catalogue
 from kinema.serve.jobs import Jobs
-from kinema.serve.media import decode_upload, sprite_sheet, video_to_uint8, png
+from kinema.serve.media import decode_upload, decode_video_upload, sprite_sheet, video_to_uint8, png
 from kinema.serve.models import TABS, ModelStore, with_about
 from kinema.serve.requests import ApiError, Payload, read_body, read_json
+from kinema.serve.videos import PokeVideos
 
 log = logging.getLogger("kinema.studio")
 STATIC = {"index.html": "text/html; charset=utf-8", "studio.js": "text/javascript; charset=utf-8",
@@ -52,6 +55,12 @@ class StudioSettings:
     workers: int = 1                      # model calls at once (2 CPU cores: one job uses them)
     max_waiting: int = 4                  # queued jobs beyond the running ones; more get 429
     poke_streams: int = 1                 # simulations streaming at once; more get 503
+    # a clip poked with its own motion (POST /api/videos): its optical flow and every poke's
+    # frames are at its full resolution, so 640x360 (5.6x the 256x160 picture the Poke tab
+    # animates) and the paper's 150-frame clips at most
+    max_clip_pixels: int = 640 * 360
+    max_clip_frames: int = 150
+    keep_videos: int = 4                  # clips kept ready to poke (tens of MB each)
     keep_jobs: int = 32                   # finished jobs whose results stay in memory
     device: str = "cpu"                   # where the models run (kinema studio --device)
 
@@ -103,6 +112,7 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
     store = ModelStore(Path(models_dir), adapters, device=settings.device)
     catalogue = Catalogue()
     jobs = Jobs(settings.workers, settings.max_waiting, settings.keep_jobs)
+    videos = PokeVideos(settings.keep_videos)
     static = _static_files()
     tabs = {t.name: t for t in TABS}
 
@@ -146,6 +156,16 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
             stored, settings.max_upload_bytes, settings.max_pixels))
         return JSONResponse({"id": key, "width": width, "height": height}, status_code=201)
 
+    async def upload_video(request: Request) -> Response:
+        """A clip for the Poke tab: decoded within the limits at once (4xx before the queue),
+        its modal basis made by a job whose progress the page shows."""
+        require_type(request, ("video/", "image/gif", "application/octet-stream"))
+        data = await read_body(request, settings.max_upload_bytes)
+        frames = await run_in_threadpool(decode_video_upload, data, settings.max_upload_bytes,
+                                         settings.max_clip_pixels, settings.max_clip_frames)
+        job = jobs.submit("poke-video", videos.request(frames))
+        return JSONResponse({"job": job.id}, status_code=202)
+
     async def run(request: Request) -> Response:
         tab = request.path_params["tab"]
         if tab not in tabs or tab == "poke":
@@ -185,11 +205,12 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
         Route("/api/pictures/{id}", picture),
         Route("/api/clips/{id}", clip),
         Route("/api/uploads", upload, methods=["POST"]),
+        Route("/api/videos", upload_video, methods=["POST"]),
         Route("/api/run/{tab}", run, methods=["POST"]),
         Route("/api/jobs/{id}", job_state),
         Route("/api/jobs/{id}/media/{k:int}", job_media),
         Route("/api/jobs/{id}/download/{k:int}.{fmt}", job_download),
-        WebSocketRoute("/api/poke", poke_endpoint(store, catalogue, settings, jobs)),
+        WebSocketRoute("/api/poke", poke_endpoint(store, catalogue, settings, jobs, videos)),
     ]
 
     async def api_error(request, err: ApiError):
@@ -216,5 +237,6 @@ def create_app(models_dir: str | Path, settings: StudioSettings | None = None,
     app = Starlette(routes=routes, middleware=middleware, exception_handlers={
         ApiError: api_error, KinemaError: user_error, HTTPException: http_error, Exception: bug})
     app.state.store, app.state.jobs, app.state.catalogue = store, jobs, catalogue
+    app.state.videos = videos
     app.state.settings = settings
     return app

@@ -1,8 +1,12 @@
-"""Pictures in and videos out of the studio, all in memory (nothing is written to disk).
+"""Pictures and clips in, videos out of the studio, all in memory (nothing is written to disk).
 
 In: ``decode_upload`` accepts only the raster formats listed in ``FORMATS``, and reads the
 header first (PIL's ``Image.open`` does not decode pixels) so an image whose declared size is
 over the pixel limit — a decompression bomb — is refused before any pixel is decoded.
+``decode_video_upload`` (the Poke tab's clips) accepts only mp4, webm and gif, recognised by their
+first bytes and opened with that one demuxer (FFmpeg never probes an upload, nor follows a
+reference out of it), refuses a frame size over the limit from the header, and stops decoding
+as soon as the clip has more frames than the limit.
 
 Out: a video is sent as one PNG *sprite sheet* (frames left to right, top to bottom in a grid)
 that the page draws frame by frame on a canvas; a still as a PNG.
@@ -18,6 +22,7 @@ import numpy as np
 from kinema.serve.requests import ApiError
 
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP")
+VIDEO_FORMATS = ("mp4", "webm", "gif")
 SPRITE_COLUMNS = 8
 
 
@@ -52,6 +57,106 @@ def decode_upload(data: bytes, max_bytes: int, max_pixels: int, min_side: int = 
         raise ApiError(415, f"the {image.format} picture could not be decoded (damaged or "
                             f"truncated)") from None
     return np.ascontiguousarray(rgb)
+
+
+def video_format(data: bytes) -> str | None:
+    """Which of ``VIDEO_FORMATS`` the bytes are, by their signature (None: none of them): an
+    ISO media file's box ``ftyp`` at byte 4, EBML's magic number (Matroska/WebM), GIF's header."""
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "gif"
+    if data[4:8] == b"ftyp":
+        return "mp4"
+    if data[:4] == b"\x1a\x45\xdf\xa3":
+        return "webm"
+    return None
+
+
+def decode_video_upload(data: bytes, max_bytes: int, max_pixels: int, max_frames: int,
+                        min_side: int = 8) -> np.ndarray:
+    """Upload bytes of a clip -> (t h w 3) uint8 RGB frames, or an ApiError: 413 over the byte,
+    frame-size or length limit, 415 not an mp4/webm/gif video or not decodable, 422 too small."""
+    if len(data) > max_bytes:
+        raise ApiError(413, f"upload of {len(data)} bytes is over the limit of {max_bytes} bytes")
+    if not data:
+        raise ApiError(400, "the upload is empty: send the video's bytes as the request body")
+    kind = video_format(data)
+    if kind is None:
+        raise ApiError(415, f"the upload is not a video in a supported format ({', '.join(VIDEO_FORMATS)})")
+
+    def check_size(width: int, height: int) -> None:
+        if width * height > max_pixels:
+            raise ApiError(413, f"the video is {width}x{height} = {width * height} pixels a frame; the "
+                                f"limit is {max_pixels} pixels (scale it down)")
+        if min(width, height) < min_side:
+            raise ApiError(422, f"the video is {width}x{height}; both sides must be at least {min_side} px")
+
+    def too_long() -> ApiError:
+        return ApiError(413, f"the video has more than {max_frames} frames; the limit is {max_frames} "
+                             f"frames (trim it, e.g. ffmpeg -frames:v {max_frames})")
+
+    decode = _decode_gif if kind == "gif" else _decode_av
+    frames = decode(data, kind, check_size, too_long, max_frames, max_pixels)
+    if len({frame.shape for frame in frames}) > 1:
+        raise ApiError(422, "the video's frames change size; every frame of a clip must have the same size")
+    return np.stack(frames)
+
+
+def _decode_gif(data: bytes, kind: str, check_size, too_long, max_frames: int,
+                max_pixels: int) -> list[np.ndarray]:
+    from PIL import Image, ImageSequence, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data), formats=("GIF",))            # the header only
+    except Image.DecompressionBombError:
+        raise ApiError(413, f"the gif declares more pixels a frame than the limit of {max_pixels}") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ApiError(415, "the gif could not be read (damaged or truncated)") from None
+    check_size(*image.size)
+    frames = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            for frame in ImageSequence.Iterator(image):
+                if len(frames) == max_frames:
+                    raise too_long()
+                frames.append(np.asarray(frame.convert("RGB")))
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError):
+        raise ApiError(415, "the gif could not be decoded (damaged or truncated)") from None
+    return frames
+
+
+def _decode_av(data: bytes, kind: str, check_size, too_long, max_frames: int,
+               max_pixels: int) -> list[np.ndarray]:
+    import av
+
+    try:
+        container = av.open(io.BytesIO(data), mode="r", format=kind)   # this demuxer only, no probing
+    except (av.FFmpegError, OSError, ValueError):
+        raise ApiError(415, f"the {kind} video could not be read (damaged, truncated or not a video)") from None
+    frames = []
+    with container:
+        if not container.streams.video:
+            raise ApiError(415, f"the {kind} file holds no video stream")
+        stream = container.streams.video[0]
+        check_size(stream.codec_context.width, stream.codec_context.height)
+        stream.thread_type = "AUTO"
+        promised = stream.frames                                # 0 where the header does not say
+        try:
+            for frame in container.decode(stream):
+                if len(frames) == max_frames:
+                    raise too_long()
+                check_size(frame.width, frame.height)          # a stream may change size mid-way
+                frames.append(frame.to_ndarray(format="rgb24"))
+        except (av.FFmpegError, OSError, ValueError):
+            raise ApiError(415, f"the {kind} video could not be decoded after {len(frames)} frames "
+                                f"(damaged or truncated)") from None
+    if not frames:
+        raise ApiError(415, f"the {kind} video holds no decodable frame")
+    if len(frames) < promised:
+        raise ApiError(415, f"the {kind} video is truncated: its header promises {promised} frames, "
+                            f"{len(frames)} decode")
+    return frames
 
 
 def video_to_uint8(video) -> np.ndarray:

@@ -8,6 +8,9 @@ Protocol (one connection may carry several pokes, one after the other):
     client -> {"type": "poke", "model": id, "picture": id, "point": [x, y], "drag": [dx, dy],
                "damping": d, "stiffness": k, "frames": n}      (x, y, dx, dy: fractions of the
                                                                picture's width and height)
+           or {"type": "poke", "video": id, "point": ..., ...}  (a clip uploaded to /api/videos,
+                                                               poked with its own modal basis:
+                                                               ``kinema.serve.videos``)
     server -> {"type": "start", "width": w, "height": h, "frames": n, ...}
               n binary messages, each one frame as RGBA bytes (h * w * 4, row-major)
               {"type": "end", "frames": n, "simulate_seconds": s}
@@ -55,9 +58,16 @@ class PokeRequest:
 
 
 def poke_fields(p: Payload, catalogue) -> PokeRequest:
-    """The fields every poke carries, checked (400 naming the field); the picture must exist."""
+    """The fields every poke of a picture carries, checked (400 naming the field); the picture
+    must exist."""
     picture = p.text("picture", required=True)
     catalogue.picture(picture)
+    return poke_motion(p, picture)
+
+
+def poke_motion(p: Payload, picture: str) -> PokeRequest:
+    """The drag, the sliders and the frame count of a poke of ``picture`` (a picture's or a
+    clip's id), checked; no other field is accepted."""
     point = p.pair("point", 0.0, 1.0, required=True)     # fractions of width, height
     drag = p.pair("drag", -1.0, 1.0, required=True)
     request = PokeRequest(picture, point, drag,
@@ -75,9 +85,10 @@ def _rgba(frame: np.ndarray) -> bytes:
     return out.tobytes()
 
 
-def poke_endpoint(store, catalogue, settings, jobs):
+def poke_endpoint(store, catalogue, settings, jobs, videos):
     """The websocket endpoint; ``jobs``: the studio's queue (``kinema.serve.jobs.Jobs``), which
-    a ``prepare`` (the diffusion sampler: seconds of work) waits in like every other job."""
+    a ``prepare`` (the diffusion sampler: seconds of work) waits in like every other job;
+    ``videos``: the uploaded clips made ready to poke (``kinema.serve.videos.PokeVideos``)."""
     slots = threading.BoundedSemaphore(settings.poke_streams)
 
     async def prepare(websocket: WebSocket, payload: Payload) -> None:
@@ -106,13 +117,17 @@ def poke_endpoint(store, catalogue, settings, jobs):
         payload = Payload(message)
         if payload.text("type", "poke", choices=("poke", "prepare")) == "prepare":
             return await prepare(websocket, payload)
-        served = store.get(payload.text("model", required=True), "poke")
+        if payload.data.get("video") is not None:      # an uploaded clip, no model
+            start = lambda: videos.poke(payload)
+        else:
+            served = store.get(payload.text("model", required=True), "poke")
+            start = lambda: served.module().poke(served, payload, catalogue)
         if not slots.acquire(blocking=False):
             raise ApiError(503, "another simulation is streaming; release again in a moment")
         started = False
         try:
             # the adapter checks the fields and loads the model (off the loop), then simulates
-            info, frames = await run_in_threadpool(served.module().poke, served, payload, catalogue)
+            info, frames = await run_in_threadpool(start)
             loop = asyncio.get_running_loop()
             queue: asyncio.Queue = asyncio.Queue(maxsize=4)
             stop = threading.Event()

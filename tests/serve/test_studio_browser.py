@@ -1,10 +1,10 @@
 """The studio in a real browser: Playwright driving Debian's chromium. The default tests (Animate,
 Poke by a real mouse drag-and-release, uploads refused in the page) run against a uvicorn server
-of the tiny models the session trained under a runs-like folder. The slow ones (``make
-test-studio``: Vary, Edit, Generate, Animate with dynamics; test_studio_page's too) run against
-``kinema studio`` without ``--models`` as a user starts it, serving the tiny bundled models
-(``KINEMA_BUNDLED``, tests/tiny_bundle.py), each result labelled with its bundled model; the
-untrained page against an empty ``--models`` folder. A screenshot of every tab goes under
+of the tiny models the session trained under a runs-like folder, as does the slow Poke of an
+uploaded video. The other slow ones (``make test-studio``: Vary, Edit, Generate, Animate with
+dynamics; test_studio_page's too) run against ``kinema studio`` without ``--models`` as a user
+starts it, serving the tiny bundled models (``KINEMA_BUNDLED``, tests/tiny_bundle.py), each result
+labelled with its bundled model; the untrained page against an empty ``--models`` folder. A screenshot of every tab goes under
 ``test-artifacts/studio`` (or $KINEMA_TEST_ARTIFACTS)."""
 from __future__ import annotations
 
@@ -215,6 +215,44 @@ def test_poke_drag_and_release_moves_the_picture_where_dragged(page):
     shot(page, "poke")
 
 
+@pytest.mark.slow      # 5-10 s here: the clip's h264 encoding, its flow job and a poke
+def test_poke_a_video_moves_its_first_frame_where_the_clip_moves(page, tmp_path):
+    """The Poke tab's upload: a clip (mp4, kinema's writer) -> its modal basis made by a job ->
+    its first frame at its own size on the canvas, labelled, poked with no model; a file that is
+    not a video is refused in the tab; choosing a picture pokes pictures again."""
+    from kinema.data.io import read_video, write_video
+    from tests.serve.test_studio_video_poke import FRAMES, HEIGHT, WIDTH, half_swaying_frames
+
+    section = open_tab(page, "poke", "poke-standin")
+    text = tmp_path / "notes.mp4"
+    text.write_text("not a video at all")
+    page.set_input_files("#poke-video", str(text))
+    page.wait_for_function("document.querySelector('#tab-poke .error').textContent.includes('not a video')")
+    clip = write_video(tmp_path / "sway.mp4", half_swaying_frames(), fps=25)
+    page.set_input_files("#poke-video", str(clip))
+    page.wait_for_function("document.querySelector('#poke-about').textContent.includes('modal basis')")
+    assert page.inner_text("#poke-about").startswith(f"modal basis of your clip ({FRAMES} frames), no learned model")
+    assert page.is_hidden(f"{section} .model-choice") and page.is_hidden(f"{section} .error")
+    assert page.evaluate("[document.querySelector('#poke-canvas').width, document.querySelector('#poke-canvas').height]") \
+        == [WIDTH, HEIGHT]
+    still = np.array(page.evaluate(f"Array.from(document.querySelector('#poke-canvas').getContext('2d')"
+                                   f".getImageData(0, 0, {WIDTH}, {HEIGHT}).data)"), np.int32)
+    still = still.reshape(HEIGHT, WIDTH, 4)[..., :3]
+    np.testing.assert_array_equal(still, read_video(clip)[0])           # the clip's first frame, as decoded
+    page.fill(f"{section} [name=frames]", "8")
+    drag_poke_canvas(page, (0.75, 0.5), (24, 0))
+    page.wait_for_function("studio.poke.stats && studio.poke.stats.frames === 8", timeout=30_000)
+    frames = page_frames(page)
+    assert frames.shape == (8, HEIGHT, WIDTH, 4)
+    change = np.abs(frames[..., :3].astype(np.int32) - still).mean(axis=(0, 3))       # (h w)
+    moving, still_part = change[:, WIDTH // 2 + 8:].mean(), change[:, :WIDTH // 2 - 12].mean()
+    assert moving > 2.0 and still_part < 0.05 * moving, (moving, still_part)
+    shot(page, "poke-video")
+    page.click("#picture-strip img >> nth=0")              # back to pictures and the model
+    page.wait_for_function("document.querySelector('#poke-canvas').width === 64")
+    assert page.is_visible(f"{section} .model-choice") and "modal basis" not in page.inner_text("#poke-about")
+
+
 @pytest.mark.slow
 def test_edit_scribble_propagates_and_points_track(bundled_page):
     page = bundled_page
@@ -289,6 +327,15 @@ def test_tabs_without_models_say_how_to_train_them(browser, tmp_path):
             assert f"in {tmp_path / 'runs'} (this studio's --models)" in text and " s in all (" in text, text
             assert page.is_hidden(f"{section} .controls")
         shot(page, "not-trained")
+        # a video needs no model: its upload opens the Poke tab's controls and canvas
+        from kinema.data.io import write_video
+        from tests.serve.test_studio_video_poke import half_swaying_frames
+
+        section = open_tab(page, "poke")
+        page.set_input_files("#poke-video", str(write_video(tmp_path / "sway.gif", half_swaying_frames(), fps=25)))
+        page.wait_for_function("document.querySelector('#poke-about').textContent.includes('no learned model')")
+        assert page.is_visible(f"{section} .controls") and page.is_visible("#poke-canvas")
+        assert page.is_hidden(f"{section} .model-choice") and page.is_visible(f"{section} .missing")
     finally:
         page.close()
         instance.should_exit = True

@@ -10,6 +10,12 @@
   most; ``modal.modal_basis`` keeps the predicted relative amplitudes under one scale). The spectral volume of a (model, picture, seed) is computed once and kept: only the
   first poke of a picture waits for the diffusion sampler (the page asks for it as soon as the
   picture is shown, ``prepare``).
+- *Poke a video* (no model): ``clip.clip_motion`` — the paper's data path on a user's clip (DIS
+  flow from its first frame to every frame, the temporal FFT, its K lowest bins) gives the clip's
+  own modal basis; its first frame is poked at full resolution and rendered by plain softmax
+  splatting (``clip.splatting_renderer``), whatever model the tab has selected: a trained
+  renderer is trained at one size, the clip comes at its own. ``clip_request`` makes the state
+  once (a job); ``clip_poke`` streams a poke of it.
 """
 from __future__ import annotations
 
@@ -184,3 +190,53 @@ def stream_poke(renderer, ready: dict, request):
     info = {"width": w, "height": h, "frames": request.frames, "period": period,
             "precision": "bfloat16 decoder" if fast else "float32"}
     return info, frames()
+
+
+def clip_caption(frames: int, width: int, height: int, modes: int, bins: int) -> str:
+    """What a poke of an uploaded clip is made of, said under the Poke tab's canvas."""
+    return (f"modal basis of your clip ({frames} frames), no learned model: its first frame at "
+            f"{width}x{height} px moved by the {modes} strongest of its {bins} lowest frequencies "
+            f"(DIS flow), rendered by plain softmax splatting")
+
+
+def clip_request(frames, keep):
+    """The job that makes an uploaded clip (T h w 3) uint8 ready to poke, checked at once: at
+    least ``clip.MIN_CLIP_FRAMES`` frames, and its optical flow (one field per frame at full
+    resolution) within KINEMA_MAX_WORK. ``keep(state) -> id`` stores the state (the Poke tab's
+    clips); the job's result says the id, the sizes, the caption, and carries the first frame
+    (PNG, media ``first_frame``: the picture the tab pokes)."""
+    from kinema.methods.dynamics.clip import MIN_CLIP_FRAMES
+    from kinema.validate import check_work
+
+    num_frames, height, width = frames.shape[:3]
+    if num_frames < MIN_CLIP_FRAMES:
+        raise ApiError(422, f"the video has {num_frames} frame(s); a clip needs at least {MIN_CLIP_FRAMES} "
+                            f"to have a motion spectrum")
+    check_work("the optical flow of the video", height, width, num_frames)
+
+    def work(progress) -> Result:
+        from kinema.methods.dynamics.clip import clip_motion, splatting_renderer
+        from kinema.serve.media import png
+
+        progress(0.05, f"optical flow (DIS) from the first frame to the {num_frames - 1} others at "
+                       f"{width}x{height}")
+        picture, volume, period = clip_motion(frames, progress=False)      # period: the clip's T frames
+        progress(0.85, "the clip's modal basis and splatting weights")
+        renderer = splatting_renderer(height, width)
+        state = poke_state(renderer, picture, volume, period)
+        state.pop("volume")       # a poke needs the basis; the (k 4 h w) float volume is twice its size
+        modes, bins = len(state["basis"].bins), volume.shape[0]
+        state["renderer"] = renderer
+        state["caption"] = clip_caption(period, width, height, modes, bins)
+        result = Result({"video": keep(state), "width": width, "height": height, "frames": period,
+                         "bins": bins, "modes": modes, "caption": state["caption"]})
+        result.info["first_frame"] = result.add(png(frames[0]))
+        return result
+
+    return work
+
+
+def clip_poke(ready: dict, request):
+    """``stream_poke`` of a clip made ready by ``clip_request``, with its caption in the stream info."""
+    info, frames = stream_poke(ready["renderer"], ready, request)
+    return {**info, "caption": ready["caption"]}, frames

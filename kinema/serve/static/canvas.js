@@ -1,18 +1,20 @@
 // kinema studio: the two interactive canvases — Poke (drag and release; frames streamed over a
-// websocket as the modal simulation makes them) and Edit (scribble on GenDeF's canonical image,
+// websocket as the modal simulation makes them; the picture poked is the chosen one, with the
+// model's predicted motion, or an uploaded video's first frame at its own size, with the clip's
+// own modal basis and no model) and Edit (scribble on GenDeF's canonical image,
 // or click points to track). Loaded before studio.js, whose helpers ($, api, runJob, modelOf,
-// number, loadImage, showError, clearError) and results.js's trackColour and aboutLine these
-// functions call once the page has started.
+// number, loadImage, showError, clearError, followJob) and results.js's trackColour, aboutLine and
+// element these functions call once the page has started.
 "use strict";
 
 // ------------------------------------------------------------------ poke: drag and release
 
-const poke = { start: null, end: null, image: null, socket: null, released: 0 };
+const poke = { start: null, end: null, image: null, socket: null, released: 0, video: null };
 
 async function drawPokePicture() {
   const section = $("#tab-poke"), canvas = $("#poke-canvas");
   const model = modelOf(section);
-  if (!model || !studio.picture) return;
+  if (poke.video || !model || !studio.picture) return;     // a video's first frame stays
   const [h, w] = model.info && model.info.shape ? model.info.shape : [160, 256];
   canvas.width = w; canvas.height = h;
   const image = await loadImage(`/api/pictures/${studio.picture}`);
@@ -131,6 +133,7 @@ function openSocket() {
         p.ended = true;
       } else if (message.type === "ready") {
         poke.ready = message.picture; studio.pokeReady = message.picture;
+        if (poke.video) return;       // a picture prepared while a video was uploaded: the video stays
         clearError(section);          // an earlier picture's error is stale now
         $("#poke-stats").textContent = READY;
         // what the poke's frames come from: the model, and whether the picture is in its domain
@@ -163,12 +166,72 @@ function resetPoke() {
   }
   clearError($("#tab-poke"));
   hidePokeDownload();
-  $("#poke-stats").textContent = poke.ready === studio.picture ? READY : "";
+  $("#poke-stats").textContent = poke.video || poke.ready === studio.picture ? READY : "";
+}
+
+// ------------------------------------------------------------------ poke a video: its own motion
+
+function pokeVideoMode(on) {
+  // a video needs no model: the tab's controls and canvas show even where no model is trained
+  const section = $("#tab-poke"), hasModels = $(".model", section).options.length > 0;
+  $(".model-choice", section).hidden = on;
+  $$(".controls, .note, .poke-area", section).forEach((el) => (el.hidden = !(on || hasModels)));
+}
+
+async function uploadPokeVideo(file) {
+  // the clip's bytes -> a job that makes its modal basis (progress in the tab's bar) -> its first
+  // frame on the canvas, poked from then on with the clip's own motion
+  const section = $("#tab-poke"), input = $("#poke-video"), status = $("#poke-video-status");
+  clearError(section);
+  status.textContent = `${file.name}: uploading…`;
+  input.disabled = true;
+  try {
+    const { job } = await api("/api/videos", { method: "POST", body: file,
+                                               headers: { "content-type": file.type || "application/octet-stream" } });
+    status.textContent = `${file.name}: finding its motion…`;
+    const result = await followJob(section, job);
+    const image = await loadImage(`/api/jobs/${job}/media/${result.first_frame}`);
+    poke.video = { id: result.video, caption: result.caption, name: file.name };
+    const canvas = $("#poke-canvas");
+    canvas.width = result.width; canvas.height = result.height;
+    const context = canvas.getContext("2d");
+    context.drawImage(image, 0, 0);
+    poke.image = context.getImageData(0, 0, result.width, result.height);
+    pokeVideoMode(true);
+    resetPoke();
+    $("#poke-about").replaceChildren(element("p", { className: "about", textContent: result.caption }));
+    status.textContent = `${file.name}: ${result.width}×${result.height}, ${result.frames} frames`;
+  } catch (err) {
+    status.textContent = "";
+    showError(section, err.message, "video");
+  } finally {
+    input.disabled = false;
+  }
+}
+
+function leavePokeVideo() {
+  if (!poke.video) return;
+  poke.video = null; poke.prepared = null;       // the chosen picture is prepared again
+  $("#poke-about").replaceChildren();
+  $("#poke-video-status").textContent = pokeVideoHint();
+  pokeVideoMode(false);
+}
+
+function pokeVideoHint() {
+  const { max_clip_frames: frames, max_clip_pixels: pixels } = studio.state.limits;
+  return `a short clip (mp4, webm or gif; at most ${frames} frames of ${pixels.toLocaleString("en")} pixels): ` +
+         "its first frame poked with the clip's own motion, no learned model";
 }
 
 function setUpPoke() {
   const canvas = $("#poke-canvas"), section = $("#tab-poke");
   $(".reset", section).addEventListener("click", resetPoke);
+  $("#poke-video-status").textContent = pokeVideoHint();
+  $("#poke-video").addEventListener("change", (event) => {
+    const file = event.target.files[0];
+    event.target.value = "";                       // the same file may be chosen again
+    if (file) uploadPokeVideo(file);
+  });
   $$("input[type=range]", section).forEach((input) => {
     const out = input.nextElementSibling;
     const show = () => (out.textContent = input.value);
@@ -188,9 +251,10 @@ function setUpPoke() {
     if (!poke.start) return;
     const start = poke.start, end = canvasPoint(event);
     poke.start = null; poke.end = null;
-    const model = modelOf(section);
     clearError(section);
-    const message = { type: "poke", model: model.id, picture: studio.picture,
+    // a video's first frame is poked by the clip's id; a picture by the model and its id
+    const subject = poke.video ? { video: poke.video.id } : { model: modelOf(section).id, picture: studio.picture };
+    const message = { type: "poke", ...subject,
                       point: start.map((v) => Math.min(1, Math.max(0, v))),
                       drag: [end[0] - start[0], end[1] - start[1]],
                       damping: number(section, "damping"), stiffness: number(section, "stiffness"),

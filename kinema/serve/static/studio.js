@@ -1,7 +1,7 @@
 // kinema studio: one page, no dependencies. The server's /api/state says which tabs have a
 // trained model; each tab posts a job, polls its progress and plays the result on a canvas
 // (frames come as one PNG sprite sheet per video; results.js lays the result out). The Poke tab
-// streams frames over a websocket (canvas.js).
+// streams frames over a websocket (canvas.js), of a picture or of an uploaded video's first frame.
 "use strict";
 
 const studio = { state: null, picture: null, players: [], poke: { frames: [], stats: null } };
@@ -74,8 +74,28 @@ function clearError(section, cause = null) {
   delete error.dataset.cause;
 }
 
-async function runJob(section, tab, body) {
+async function followJob(section, job) {
+  // the job's progress in the section's bar until it ends: its result, or an Error with its message
   const progress = $(".progress", section), bar = $(".bar", progress), stage = $(".stage", progress);
+  const shownAfter = performance.now() + 300;   // fast jobs do not flash a bar
+  try {
+    for (;;) {
+      const status = await api(`/api/jobs/${job}`);
+      if (performance.now() > shownAfter || status.state !== "done") {
+        progress.hidden = status.state === "done";
+        bar.style.width = `${Math.round(100 * status.progress)}%`;
+        stage.textContent = `${status.stage} (${status.elapsed.toFixed(1)} s)`;
+      }
+      if (status.state === "done") return status.result;
+      if (status.state === "error") throw new Error(status.error);
+      await new Promise((r) => setTimeout(r, 120));
+    }
+  } finally {
+    progress.hidden = true;
+  }
+}
+
+async function runJob(section, tab, body) {
   // the picture the job animates, shown beside its results (as it was when the job was sent)
   const input = body.picture ? { id: body.picture, title: studio.pictureTitle } : null;
   clearError(section);
@@ -84,25 +104,11 @@ async function runJob(section, tab, body) {
   try {
     const { job } = await api(`/api/run/${tab}`, {
       method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
-    const shownAfter = performance.now() + 300;   // fast jobs do not flash a bar
-    for (;;) {
-      const status = await api(`/api/jobs/${job}`);
-      if (performance.now() > shownAfter || status.state !== "done") {
-        progress.hidden = status.state === "done";
-        bar.style.width = `${Math.round(100 * status.progress)}%`;
-        stage.textContent = `${status.stage} (${status.elapsed.toFixed(1)} s)`;
-      }
-      if (status.state === "done") {
-        progress.hidden = true;
-        clearError(section);          // a stale error (say, of another picture) goes too
-        await showResult(section, job, status.result, input);
-        return { job, ...status.result };
-      }
-      if (status.state === "error") throw new Error(status.error);
-      await new Promise((r) => setTimeout(r, 120));
-    }
+    const result = await followJob(section, job);
+    clearError(section);          // a stale error (say, of another picture) goes too
+    await showResult(section, job, result, input);
+    return { job, ...result };
   } catch (err) {
-    progress.hidden = true;
     showError(section, err.message);
     return null;
   } finally {
@@ -225,6 +231,7 @@ function showTab(name) {
 
 function choosePicture(id, title) {
   studio.picture = id; studio.pictureTitle = title;
+  leavePokeVideo();                        // the Poke tab pokes the chosen picture again
   $("#picture-name").textContent = title;
   $$("#picture-strip img").forEach((img) => img.classList.toggle("chosen", img.dataset.id === id));
   $$(".tab").forEach((section) => clearError(section, "picture"));
