@@ -227,14 +227,16 @@ def domain_sentence(folder: Path, picture, data: tuple[str, dict], size: tuple[i
         return None
     if tuple(tensor.shape[-2:]) != tuple(reference.size) or tensor.shape[1] != reference.channels:
         tensor = frames_to_model([_to_rgb8(tensor[0])], reference.channels, reference.size)
-    distance = float(reference.distance(picture_statistics(tensor))[0])
+    statistics = picture_statistics(tensor)
+    distance = float(reference.distance(statistics)[0])
     if distance <= reference.threshold:
         return None
-    return (f"This picture is outside the model's training domain: its colour and texture "
+    return (f"This picture is outside the model's training domain: its colour, edge and detail "
             f"statistics lie at Mahalanobis distance {distance:.1f} from those of the training "
             f"pictures ({label}), beyond the {reference.threshold:.1f} within which "
-            f"{reference.percentile:g}% of held-out training pictures lie, so the motion shown "
-            f"is not one the model has seen on such pictures.")
+            f"{reference.percentile:g}% of held-out training pictures lie, most of all in "
+            f"{reference.most_unlike(statistics)}, so the motion shown is not one the model has "
+            f"seen on such pictures.")
 
 
 def _to_rgb8(picture):

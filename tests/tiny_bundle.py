@@ -15,7 +15,7 @@ from pathlib import Path
 TINY_RUNS = {"dynamics": "dynamics-render-tiny", "cinn": "cinn-flow-tiny-clouds",
              "cinn-control": "cinn-flow-tiny-clouds-control", "gendef": "gendef-video-tiny",
              "latentgan": "latentgan-temporal-tiny"}
-# the domain references are measured on this many pictures (kinema.domain measures 256 + 128;
+# the domain references are measured on this many pictures (kinema.domain measures 256 + 256;
 # the swaying pictures alone take ~7 s at that count)
 DOMAIN_PICTURES = (24, 12)
 

@@ -1,4 +1,4 @@
-"""``kinema bundle export`` and ``kinema bundle list``: the models kinema ships (``kinema.bundled``)."""
+"""``kinema bundle export``, ``domain`` and ``list``: the models kinema ships (``kinema.bundled``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,6 +31,25 @@ def export_command(
         psnr = "identical" if card["fidelity"]["identical"] else f"{card['fidelity']['psnr_db']} dB"
         typer.echo(f"{card['name']:14s} {card['storage']:8s} fidelity {psnr:>12s}  "
                    f"{card['size_mb']:7.2f} MB  {card['resolution']}  {card['steps']} steps")
+
+
+@bundle_app.command("domain")
+def domain_command(
+    names: Optional[List[str]] = typer.Argument(None, help="bundled model names (default: all)"),
+    to: Optional[Path] = typer.Option(None, "--to", help="where the NAME/ folders are "
+                                      "(default: kinema/bundled/models, or $KINEMA_BUNDLED)"),
+) -> None:
+    """Measure each bundled model's domain.json anew on its training data (kinema.domain: the
+    statistics a picture is checked against), leaving its weights and card as they are: after
+    the domain statistics change.
+
+    Example: kinema bundle domain dynamics"""
+    from kinema.bundled.export import remeasure_domains
+
+    for name, path, reference in remeasure_domains(names or None, to):
+        typer.echo(f"{name:14s} {len(reference.names)} statistics, threshold "
+                   f"{reference.threshold:.2f} ({reference.pictures} training + "
+                   f"{reference.held_out} held-out pictures)  {path}")
 
 
 @bundle_app.command("list")

@@ -250,9 +250,11 @@ def standalone_recipe(recipe: dict) -> dict:
                 data_as_trained=data)
 
 
-def measure_domain(folder: Path, meta: dict, recipe: dict | None, name: str) -> None:
+def measure_domain(folder: Path, meta: dict, recipe: dict | None, name: str, fresh: bool = False):
     """domain.json in ``folder`` for the size and channels ``kinema.provenance`` will ask for
-    (kept when a copied one already matches; measured on the training data otherwise)."""
+    (kept when a copied one already matches, unless ``fresh``; measured on the training data
+    otherwise). Returns its ``kinema.domain.DomainReference``, or None when the training data
+    or the size cannot be read."""
     from kinema.domain import reference_for
     from kinema.provenance import _find, model_size, training_data
 
@@ -260,11 +262,34 @@ def measure_domain(folder: Path, meta: dict, recipe: dict | None, name: str) -> 
     size = model_size(meta["config"])
     if data is None or size is None:
         say(f"{name}: no domain.json (the training data or the size cannot be read)")
-        return
+        return None
     channels = _find(meta["config"], ("channels",))
     channels = channels if channels in (1, 3) else 3
     say(f"{name}: domain reference of {data[0]} at {size[0]}x{size[1]}")
-    reference_for(folder, data[0], data[1], size, channels)
+    return reference_for(folder, data[0], data[1], size, channels, fresh=fresh)
+
+
+def remeasure_domains(names: list[str] | None = None, to: str | Path | None = None) -> list[tuple]:
+    """Measure the domain.json of the bundled models ``names`` (default: all) in ``to/NAME``
+    (default ``kinema.bundled.root()``) anew on the training data their recipe.json names, with
+    ``kinema.domain`` as it is now; weights and card are left as they are (the card does not
+    hold the domain). What ``kinema bundle domain`` runs when the domain statistics change.
+    Returns (name, domain.json path, reference) for each."""
+    from kinema.domain import DOMAIN_FILE
+    from kinema.pretrained import read_meta
+    from kinema.provenance import read_recipe
+
+    to = Path(to) if to is not None else root()
+    done = []
+    for bundled in chosen(names):
+        folder = to / bundled.name
+        if not (folder / "config.json").is_file():
+            raise KinemaError(f"{folder / 'config.json'} is missing: export the bundled model "
+                              f"first (`kinema bundle export {bundled.name}`)")
+        reference = measure_domain(folder, read_meta(folder), read_recipe(folder), bundled.name, fresh=True)
+        if reference is not None:
+            done.append((bundled.name, folder / DOMAIN_FILE, reference))
+    return done
 
 
 def chosen(names: list[str] | None) -> list[Bundled]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 TINY_NAMES = ("cinn", "gendef", "ile")
-DOMAIN_PICTURES = (24, 12)     # kinema.domain measures 256 + 128 pictures; a test needs fewer
+DOMAIN_PICTURES = (24, 12)     # kinema.domain measures 256 + 256 pictures; a test needs fewer
 
 
 def train_tiny_runs(runs: Path) -> Path:

@@ -250,6 +250,39 @@ def test_reexport_keeps_the_benchmark_only_for_the_same_weights(tiny_runs, tmp_p
 
 # ------------------------------------------------------------------------------ errors and the CLI
 
+def test_bundle_domain_measures_domain_json_anew_and_leaves_weights_and_card(tmp_path, monkeypatch, capsys):
+    """``kinema bundle domain``: a bundled folder's domain.json (here of version 1) is measured
+    again on the training data of its recipe.json with kinema.domain as it is, even when it is
+    current; the weights and the card stay byte for byte."""
+    import kinema.domain
+    from kinema.methods.baselines.config import RepeatLastConfig
+    from kinema.methods.baselines.repeat_last import RepeatLastFrame
+    from tests.commands import run_cli
+
+    folder = RepeatLastFrame(RepeatLastConfig(channels=3, height=8, width=8)).save_pretrained(
+        tmp_path / "models" / "cinn")
+    data = {"name": "clouds", "options": {"num_frames": 4, "size": 8}, "split": "train"}
+    (folder / "recipe.json").write_text(json.dumps({"method": "baselines.repeat-last", "data": data}))
+    (folder / "card.json").write_text("{}")
+    (folder / "domain.json").write_text(json.dumps({"version": 1, "threshold": 4.9}))
+    kept = {name: (folder / name).read_bytes() for name in ("model.safetensors", "config.json", "card.json")}
+    monkeypatch.setattr(kinema.domain, "REFERENCE_PICTURES", 24)
+    monkeypatch.setattr(kinema.domain, "HELD_OUT_PICTURES", 12)
+    measured = []
+    real = kinema.domain.measure_dataset
+    monkeypatch.setattr(kinema.domain, "measure_dataset", lambda *a: measured.append(a) or real(*a))
+    code, out, _ = run_cli(["bundle", "domain", "cinn", "--to", tmp_path / "models"], monkeypatch, capsys)
+    stored = json.loads((folder / "domain.json").read_text())
+    assert code == 0 and stored["version"] == kinema.domain.VERSION and stored["pictures"] == 24
+    assert out.split()[:2] == ["cinn", str(len(stored["names"]))] and f"{stored['threshold']:.2f}" in out
+    assert measured == [("clouds", {"num_frames": 4, "size": 8}, (8, 8), 3)]
+    run_cli(["bundle", "domain", "cinn", "--to", tmp_path / "models"], monkeypatch, capsys)
+    assert len(measured) == 2                                  # current, and measured again
+    assert {name: (folder / name).read_bytes() for name in kept} == kept
+    code, _, err = run_cli(["bundle", "domain", "ile", "--to", tmp_path / "models"], monkeypatch, capsys)
+    assert code != 0 and "ile/config.json is missing: export the bundled model first" in err
+
+
 def test_export_of_a_run_not_trained_names_its_file_and_the_make_target(tmp_path):
     from kinema.bundled.export import export
 
