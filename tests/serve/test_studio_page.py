@@ -107,8 +107,9 @@ def show_error(page, section: str, field: str, bad: str, start) -> None:
 
 def gif_frames(path, fps: float) -> np.ndarray:
     """A gif's frames as a player shows them at ``fps``: (t h w 3), each frame repeated for as
-    many frame times as it lasts (Pillow writes a run of identical frames as one longer frame;
-    kinema.data.io.read_video returns the run once)."""
+    many frame times as it lasts (kinema writes one gif frame per video frame, with delays
+    rounded to whole 10 ms; a gif written elsewhere may hold a run of identical frames as one
+    longer frame, which read_video returns once)."""
     from PIL import Image, ImageSequence
 
     with Image.open(path) as gif:
