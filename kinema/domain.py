@@ -18,10 +18,19 @@ frames of the test split (seeded apart from train, and for a source split by pic
 pictures), so about one in-domain picture in a hundred is flagged, and a picture beyond it is
 one the training data rarely or never looks like.
 
+A user's picture reaches the model resized (``kinema.data.pictures.frames_to_model``), and
+resizing changes exactly what the edge and detail statistics see: the same synthetic actor drawn
+at 128 px and brought to 32 px lay at 2-4x the threshold of one drawn at 32 px. So a synthetic
+source (one whose ``size`` option draws it at any resolution) is also drawn at each of
+``RESAMPLED_SCALES`` times its size and brought to the model's size by that same resize, and
+those pictures join both the reference and the held-out pictures: a picture of the training kind
+at another resolution is inside the domain.
+
 The reference is computed once from the dataset a run's recipe names and kept as ``domain.json``
 in the model folder (``reference_for``), so a model folder carries it when it is copied. A
 ``domain.json`` of another ``VERSION`` (version 1 held 9 colour and texture statistics and no
-standardisation) is measured anew on the training data and replaced.
+standardisation; version 2 no resized drawings) is measured anew on the training data and
+replaced.
 """
 from __future__ import annotations
 
@@ -35,11 +44,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-VERSION = 2
+VERSION = 3
 DOMAIN_FILE = "domain.json"
 REFERENCE_PICTURES = 256     # first frames of the training split the statistics are measured over
 HELD_OUT_PICTURES = 256      # first frames of the test split the threshold is calibrated on
 PERCENTILE = 99.0
+# a synthetic source is also drawn this many times larger and resized to the model's size as a
+# user's picture is, a quarter of the pictures at each scale (module docstring)
+RESAMPLED_SCALES = (2, 4)
+RESAMPLED_MAX_SIDE = 256
 ORIENTATION_BINS = 8         # over 180 degrees: 22.5 degrees a bin
 PYRAMID_LEVELS = 4           # octaves of detail, fewer when the picture is too small for them
 MIN_BAND_SIDE = 4            # a pyramid level is measured while its picture is at least this wide
@@ -266,7 +279,42 @@ def measure_dataset(name: str, options: dict, size: tuple[int, int], channels: i
         held_out = first_frames(train, HELD_OUT_PICTURES, size, channels, 1, 2)
     if len(reference) < 3 or len(held_out) < 1:
         raise KinemaError(f"dataset {name} has too few videos ({len(train)}) to measure its domain")
+    if name in DATASETS:
+        reference = torch.cat([reference, resampled_frames(name, "train", options, len(reference) // 4,
+                                                           size, channels)])
+        held_out = torch.cat([held_out, resampled_frames(name, "test", options, len(held_out) // 4,
+                                                         size, channels)])
     return measure_reference(reference, held_out, source=json.dumps([name, options], sort_keys=True))
+
+
+def resampled_frames(name: str, split: str, options: dict, count: int, size: tuple[int, int],
+                     channels: int) -> torch.Tensor:
+    """First frames of synthetic dataset ``name`` drawn at each of ``RESAMPLED_SCALES`` times its
+    ``size`` option (at most ``RESAMPLED_MAX_SIDE``), ``count`` per scale, brought to ``size`` the
+    way a user's picture is (8-bit RGB through ``frames_to_model``): (n c h w), empty when the
+    source has no integer ``size`` option. Two-frame clips: only frame 0 is read."""
+    from kinema.data import load_dataset
+    from kinema.data.pictures import frames_to_model
+
+    native = options.get("size")
+    found = [torch.zeros(0, channels, *size)]
+    if not isinstance(native, int) or count < 1:
+        return found[0]
+    for scale in RESAMPLED_SCALES:
+        side = min(native * scale, RESAMPLED_MAX_SIDE)
+        if side <= native:
+            continue
+        drawn = load_dataset(name, split, **{**options, "size": side, "num_frames": 2,
+                                             "num_videos": count})
+        frames = [dataset_frame_rgb(drawn[i]["video"][0]) for i in range(min(count, len(drawn)))]
+        found.append(frames_to_model(frames, channels, size))
+    return torch.cat(found)
+
+
+def dataset_frame_rgb(frame: torch.Tensor) -> np.ndarray:
+    """A dataset frame (c h w) in [-1, 1] as the (h w 3) uint8 RGB picture a user would save."""
+    rgb = frame.float().expand(3, -1, -1) if frame.shape[0] == 1 else frame[:3].float()
+    return ((rgb.permute(1, 2, 0).numpy() + 1.0) * 127.5).round().clip(0, 255).astype(np.uint8)
 
 
 _cache: dict[tuple, DomainReference] = {}

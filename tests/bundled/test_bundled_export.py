@@ -273,7 +273,8 @@ def test_bundle_domain_measures_domain_json_anew_and_leaves_weights_and_card(tmp
     monkeypatch.setattr(kinema.domain, "measure_dataset", lambda *a: measured.append(a) or real(*a))
     code, out, _ = run_cli(["bundle", "domain", "cinn", "--to", tmp_path / "models"], monkeypatch, capsys)
     stored = json.loads((folder / "domain.json").read_text())
-    assert code == 0 and stored["version"] == kinema.domain.VERSION and stored["pictures"] == 24
+    assert code == 0 and stored["version"] == kinema.domain.VERSION
+    assert stored["pictures"] == 24 + len(kinema.domain.RESAMPLED_SCALES) * 6   # and resampled drawings
     assert out.split()[:2] == ["cinn", str(len(stored["names"]))] and f"{stored['threshold']:.2f}" in out
     assert measured == [("clouds", {"num_frames": 4, "size": 8}, (8, 8), 3)]
     run_cli(["bundle", "domain", "cinn", "--to", tmp_path / "models"], monkeypatch, capsys)
