@@ -172,7 +172,7 @@ gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-s
 # per arm (kinema.methods.latentgan.bench_loop: STUDY_SEEDS, STUDY_STEPS), one after another.
 # CPU cost per data, from one iteration (critic + generator step) timed at 1 thread on this shared
 # 2-core machine (2026-12-07: temporal small preset, batch 32: 0.14 s with L_GAP, 0.09 s without;
-# study model, batch 16: 0.11 s / 0.05 s): the image pair ~45 min (8000 steps at ~0.3 s), 6 temporal
+# study model, batch 16: 0.11 s / 0.05 s): the image pair 51 min (8000 steps, measured), 6 temporal
 # runs of 600 steps ~7 min, the study's 40 models of 1500 steps ~80 min, the bench's own
 # measurements (Fréchet rows per seed, 320 long samples judged) ~30 min: about 3 CPU hours per
 # data, the two benches side by side with -j2.

@@ -208,7 +208,9 @@ def test_hostile_videos_are_4xx_and_log_no_error(video_client, clip_file, caplog
         "webm magic then junk": (b"\x1a\x45\xdf\xa3" + b"\xff" * 200, 415, "could not be read"),
         "gif magic then junk": (b"GIF89a" + b"\x00" * 5, 415, "gif could not be"),
         "a gif declaring 4000x4000": (gif_declaring(4000, 4000), 413, "4000x4000 = 16000000 pixels a frame"),
-        "a gif declaring 20000x20000": (gif_declaring(20_000, 20_000), 413, "more pixels a frame than the limit"),
+        # Pillow's decompression-bomb check or kinema's own header check answers first, depending
+        # on Image.MAX_IMAGE_PIXELS, which other tests in the same worker may have changed
+        "a gif declaring 20000x20000": (gif_declaring(20_000, 20_000), 413, "pixels a frame"),
     }
     with caplog.at_level(logging.INFO, logger="kinema.studio"):
         for case, (body, status, words) in cases.items():
