@@ -132,6 +132,9 @@ def assert_labelled(page, section: str, name: str) -> None:
 
 
 def open_tab(page, name: str, model: str | None = None) -> str:
+    # the module's two pages share one chromium: the one in front runs its timers at full rate
+    # (a page behind another may have its setTimeout polling of a job throttled)
+    page.bring_to_front()
     page.click(f"nav button[data-tab={name}]")
     section = f"#tab-{name}"
     if model:
