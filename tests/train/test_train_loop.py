@@ -29,8 +29,8 @@ def read_metrics(path) -> list[dict]:
     return [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
 
 
-def test_ema_follows_its_recurrence_and_skips_integer_entries(tmp_path):
-    trainer = make_trainer(tmp_path, ema_decay=0.7)
+def fit_recording_weights(trainer) -> list[dict]:
+    """Train; the float weights before the first optimiser step and after every one."""
     optimizer = trainer.optimizers["model"]
     snapshots = []
 
@@ -41,6 +41,12 @@ def test_ema_follows_its_recurrence_and_skips_integer_entries(tmp_path):
     optimizer.register_step_pre_hook(lambda *_: None if snapshots else snapshot())
     optimizer.register_step_post_hook(snapshot)
     trainer.fit()
+    return snapshots
+
+
+def test_ema_follows_its_recurrence_and_skips_integer_entries(tmp_path):
+    trainer = make_trainer(tmp_path, ema_decay=0.7)
+    snapshots = fit_recording_weights(trainer)
     assert len(snapshots) == 4                       # initial weights + three updates
     expected = dict(snapshots[0])
     for weights in snapshots[1:]:
@@ -56,16 +62,7 @@ def test_ema_rampup_follows_stylegan2_adas_half_life_per_step(tmp_path):
     # decay 0.9 has a half-life of log 0.5 / log 0.9 = 6.58 steps; rampup 0.5 caps it at
     # 0.5, 1.0, 1.5 steps after updates 1, 2, 3: decays 0.25, 0.5, 0.5 ** (1 / 1.5)
     trainer = make_trainer(tmp_path, ema_decay=0.9, ema_rampup=0.5)
-    optimizer = trainer.optimizers["model"]
-    snapshots = []
-
-    def snapshot(*_):
-        snapshots.append({k: v.detach().clone() for k, v in trainer.method.state_dict().items()
-                          if v.is_floating_point()})
-
-    optimizer.register_step_pre_hook(lambda *_: None if snapshots else snapshot())
-    optimizer.register_step_post_hook(snapshot)
-    trainer.fit()
+    snapshots = fit_recording_weights(trainer)
     decays = [0.25, 0.5, 0.5 ** (1 / 1.5)]
     expected = dict(snapshots[0])
     for decay, weights in zip(decays, snapshots[1:]):
