@@ -94,7 +94,14 @@ def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, t
     assert rows["repeat I0"]["amplitude_error"]["mean"] == pytest.approx(float(truth[:, 1:].mean()), rel=1e-6)
     still = torch.stack([item["trajectories"] for item in items]).double().norm(dim=2).mean()
     assert rows["repeat I0"]["trajectory_epe"]["mean"] == pytest.approx(float(still), rel=1e-6)
-    assert "| repeat I0 |" in md.read_text()
+    # the motion video metric of standing still: the true motion's flow features against all-zero ones
+    from kinema.methods.dynamics.bench_table2 import true_features
+    from kinema.metrics.flow_statistics import motion_fd
+
+    real = true_features(items)
+    assert rows["repeat I0"]["motion_fd"]["mean"] == pytest.approx(motion_fd(real, 0 * real), rel=1e-6)
+    assert rows["repeat I0"]["motion_fd"]["mean"] > 0
+    assert "| repeat I0 |" in md.read_text() and "motion-FD" in md.read_text()
 
 
 def test_oracle_benchmark_page_holds_both_winds_and_refuses_video_presets(tmp_path):

@@ -78,3 +78,44 @@ def test_seam_of_a_drift_that_does_not_return_by_hand():
     wrap = abs(motion[1, 0, 1].item() - motion[1, 9, 1].item())
     assert scores["wrap_speed_ratio"][1].item() == pytest.approx(wrap / steps.mean().item(), rel=1e-12)
     assert scores["position"][1].item() < 0.05
+
+
+def test_motion_video_moves_the_picture_by_each_shown_frames_field():
+    from kinema.methods.dynamics.scores import motion_video
+
+    torch.manual_seed(0)
+    pictures = torch.rand(2, 3, 5, 6) * 2 - 1
+    motion = torch.zeros(2, 9, 2, 5, 6)
+    motion[0, :, 0] = torch.arange(9.0).view(9, 1, 1) // 4         # picture 0: x shift 0 (t < 4), 1 (t 4..7), 2 (t 8)
+    motion[1, 4:, 1] = 1.0                                          # picture 1: one row down from t = 4
+    video = motion_video(pictures, motion, stride=4)                # frames 0, 4, 8
+    assert video.shape == (2, 3, 3, 5, 6)
+    assert torch.equal(video[:, 0], pictures)
+    # pixel p lands at p + F: column j of frame 4 holds column j - 1 of the picture; column 0,
+    # which nothing lands on, keeps the picture's colour
+    assert torch.allclose(video[0, 1, :, :, 1:], pictures[0, :, :, :-1], atol=1e-6)
+    assert torch.allclose(video[0, 1, :, :, :1], pictures[0, :, :, :1], atol=1e-6)
+    assert torch.allclose(video[0, 2, :, :, 2:], pictures[0, :, :, :-2], atol=1e-6)
+    assert torch.allclose(video[1, 1, :, 1:], pictures[1, :, :-1], atol=1e-6)
+    assert torch.allclose(video[1, 1, :, :1], pictures[1, :, :1], atol=1e-6)
+    with pytest.raises(KinemaError, match="same b, h, w"):
+        motion_video(pictures, motion[:1])
+
+
+def test_motion_video_features_are_picture_major_and_zero_for_a_still_texture():
+    from kinema.methods.dynamics.scores import motion_video_features
+    from kinema.metrics.flow_statistics import FEATURE_NAMES
+
+    torch.manual_seed(0)
+    pictures = torch.rand(2, 3, 32, 32) * 2 - 1
+    moving = torch.zeros(12, 2, 32, 32)
+    moving[:, 0] = 0.5 * torch.arange(12.0).view(12, 1, 1)         # drifts right, 2 px per shown frame
+    still = torch.zeros_like(moving)
+    features = motion_video_features(pictures, torch.stack([torch.stack([still, moving]),
+                                                            torch.stack([moving, still])]))
+    assert features.shape == (4, len(FEATURE_NAMES))
+    assert (features[0] == 0).all() and (features[3] == 0).all()
+    speed, right = FEATURE_NAMES.index("speed_mean"), FEATURE_NAMES.index("direction_0")
+    # 2 px per shown frame at 32 px wide is 6.25 % of the width (DIS finds most of it inside the frame)
+    assert 3.0 < features[1, speed] < 7.0 and 3.0 < features[2, speed] < 7.0
+    assert features[1, right] > 0.9 and features[2, right] > 0.9
