@@ -183,6 +183,7 @@ def list_methods() -> None:
     families: dict[str, list] = {}
     width = max((len(e.name) for e in entries()), default=0)
     tasks_width = max((len(",".join(e.tasks)) for e in entries()), default=1)
+    presets_width = max((len(",".join(e.presets)) for e in entries()), default=1)
     for e in entries():
         families.setdefault(e.family, []).append(e)
     for family, stages in families.items():
@@ -198,7 +199,7 @@ def list_methods() -> None:
         typer.echo(f"{family}" + (f"  ({'; '.join(extras)})" if extras else ""))
         for e in stages:
             typer.echo(f"  {e.name:{width}s}  tasks: {','.join(e.tasks) or '-':{tasks_width}s}  "
-                       f"presets: {','.join(e.presets) or '-':21s}  {e.summary}")
+                       f"presets: {','.join(e.presets) or '-':{presets_width}s}  {e.summary}")
             if e.presets:
                 typer.echo(f"  {'':{width}s}  train time: {preset_times(e.name, e.presets, times)}")
     typer.echo(f"train times: wall, {MACHINE}; tiny presets timed by `python -m kinema.train_times`, "

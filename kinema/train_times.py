@@ -56,10 +56,15 @@ def format_seconds(seconds: float) -> str:
 
 def preset_times(stage: str, presets: tuple[str, ...], times: dict) -> str:
     """``tiny 3.7 s, small 35 min, paper not measured``: each of ``presets`` and every measured
-    variant of it (``small-clouds``), in that order."""
+    variant of it (``small-clouds``), in that order. A variant is listed once, under the longest
+    of ``presets`` it extends (``small-real-l1`` under ``small-real`` when both are listed)."""
+    def listed_under(variant: str) -> str | None:
+        extended = [p for p in presets if variant == p or variant.startswith(p + "-")]
+        return max(extended, key=len, default=None)
+
     parts = []
     for preset in presets:
-        variants = [p for (s, p) in times if s == stage and (p == preset or p.startswith(preset + "-"))]
+        variants = [p for (s, p) in times if s == stage and listed_under(p) == preset]
         for variant in sorted(variants, key=lambda p: (p != preset, p)):
             found = times[(stage, variant)]
             parts.append(f"{variant} {'~' if found['estimate'] else ''}{format_seconds(found['seconds'])}")

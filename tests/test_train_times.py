@@ -58,6 +58,18 @@ def test_preset_times_lists_variants_and_says_not_measured():
             == "tiny 4.0 s, small ~35 min, small-clouds 4.0 min, paper not measured")
 
 
+def test_a_variant_is_listed_once_under_the_longest_preset_it_extends():
+    times = {("a", "small"): {"seconds": 2100.0, "estimate": False},
+             ("a", "small-clouds"): {"seconds": 240.0, "estimate": False},
+             ("a", "small-real"): {"seconds": 3240.0, "estimate": False},
+             ("a", "small-real-l1"): {"seconds": 1860.0, "estimate": False}}
+    assert (train_times.preset_times("a", ("small", "small-real"), times)
+            == "small 35 min, small-clouds 4.0 min, small-real 54 min, small-real-l1 31 min")
+    # without small-real listed, its runs are variants of small
+    assert (train_times.preset_times("a", ("small",), times)
+            == "small 35 min, small-clouds 4.0 min, small-real 54 min, small-real-l1 31 min")
+
+
 def test_kinema_methods_prints_each_presets_time():
     from kinema.cli import app
 
@@ -71,4 +83,11 @@ def test_kinema_methods_prints_each_presets_time():
                 f"small 35 min, small-clouds 32 min, bench not measured, paper not measured")
     assert lines[row + 1].strip() == expected
     assert "dynamics-vae" in result.output and "small150 ~29 min" in result.output
+    # the renderer trained on real footage is a listed preset, timed from its benchmark page
+    row = lines.index(next(line for line in lines if line.strip().startswith("dynamics-render ")))
+    assert "presets: tiny,small,small-real,small150,paper " in lines[row]
+    assert lines[row + 1].strip() == ("train time: tiny "
+                                      f"{train_times.format_seconds(times[('dynamics-render', 'tiny')]['seconds'])}, "
+                                      "small not measured, small-real 54 min, small-real-l1 31 min, "
+                                      "small150 not measured, paper not measured")
     assert lines[-1].startswith("train times: wall, shared 2-core CPU, 1 thread")

@@ -53,5 +53,7 @@ register_method(MethodEntry(
                 "dynamics-table2": "kinema.methods.dynamics.bench_table2:table2_benchmark"},
     demo="kinema.methods.dynamics.demo:demo_section",
     demo_order=40,
-    presets=("tiny", "small", "small150", "paper"),
+    # small-real: the renderer alone trained on real footage (config.REAL_VARIANT), besides the
+    # renderers of the motion presets
+    presets=("tiny", "small", "small-real", "small150", "paper"),
 ))
