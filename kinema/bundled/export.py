@@ -80,12 +80,19 @@ def psnr_uint8(a: np.ndarray, b: np.ndarray) -> float:
 
 # ------------------------------------------------------------------------------ the fidelity check
 
-def held_out_data(name: str, options: dict, count: int, num_frames: int | None = None):
+def held_out_data(name: str | list[str], options: dict, count: int, num_frames: int | None = None):
     """The held-out clips of dataset ``name`` (``kinema.data.load_dataset`` with ``options``):
     its test split (a synthetic one drawn with ``count`` videos), ``num_frames`` long when given;
-    the train split when a source has no test split. A ``KinemaError`` when neither loads."""
+    the train split when a source has no test split. Of a list of datasets (read with the same
+    ``options``, ``kinema.provenance.training_data``), each one's held-out clips taken in turn
+    (``Interleaved``), so the first items hold a clip of every one. A ``KinemaError`` when one
+    loads neither split."""
     from kinema.data import DATASETS, load_dataset
 
+    if not isinstance(name, str):
+        if not name:
+            raise KinemaError("held-out data of an empty list of datasets")
+        return Interleaved([held_out_data(source, options, count, num_frames) for source in name])
     options = dict(options)
     if num_frames is not None:
         options["num_frames"] = num_frames
@@ -101,6 +108,23 @@ def held_out_data(name: str, options: dict, count: int, num_frames: int | None =
         if len(dataset):
             return dataset
     raise error or KinemaError(f"dataset {name} has no clips to hold out")
+
+
+class Interleaved(torch.utils.data.Dataset):
+    """The items of several datasets taken in turn: the first of each, then the second of each,
+    and so on; a shorter dataset drops out once it has given all its items."""
+
+    def __init__(self, datasets: list):
+        longest = max((len(d) for d in datasets), default=0)
+        self.order = [(dataset, index) for index in range(longest) for dataset in datasets
+                      if index < len(dataset)]
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, index: int) -> dict:
+        dataset, item = self.order[index]
+        return dataset[item]
 
 
 def held_out_clip(recipe: dict | None, num_frames: int | None = None) -> dict | None:
@@ -265,7 +289,8 @@ def measure_domain(folder: Path, meta: dict, recipe: dict | None, name: str, fre
         return None
     channels = _find(meta["config"], ("channels",))
     channels = channels if channels in (1, 3) else 3
-    say(f"{name}: domain reference of {data[0]} at {size[0]}x{size[1]}")
+    sources = data[0] if isinstance(data[0], str) else ", ".join(data[0])
+    say(f"{name}: domain reference of {sources} at {size[0]}x{size[1]}")
     return reference_for(folder, data[0], data[1], size, channels, fresh=fresh)
 
 

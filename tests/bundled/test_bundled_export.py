@@ -82,6 +82,26 @@ def test_standalone_recipe_follows_an_earlier_runs_output_to_its_source(tmp_path
     assert standalone_recipe(plain) is plain
 
 
+def test_held_out_data_of_a_list_takes_each_sources_clips_in_turn():
+    """A run trained on several sources (the real-footage renderer's clips) is checked and
+    benchmarked on held-out clips of every one: the first, then the second, ..."""
+    from kinema.bundled.export import Interleaved, held_out_data
+    from kinema.data import load_dataset
+    from tests.picture_sources import VIDEOS
+
+    sources = ["tests.picture_sources:Smooth", "tests.picture_sources:GrainWithoutTest"]
+    clips = held_out_data(sources, {"size": 8}, 3, num_frames=4)
+    smooth = load_dataset(sources[0], "test", size=8, num_frames=4)
+    grain = load_dataset(sources[1], "train", size=8, num_frames=4)        # no test split: its train split
+    assert len(clips) == VIDEOS["test"] + VIDEOS["train"]
+    for index, expected in enumerate([smooth[0], grain[0], smooth[1], grain[1]]):
+        torch.testing.assert_close(clips[index]["video"], expected["video"])
+    assert clips[0]["video"].shape == (4, 3, 8, 8)
+    assert [Interleaved([[1, 2, 3], [10], []])[i] for i in range(4)] == [1, 10, 2, 3]
+    with pytest.raises(KinemaError, match="empty list"):
+        held_out_data([], {}, 3)
+
+
 # ------------------------------------------------------------------------------ the bundle
 
 def test_bundle_holds_the_runs_files(tiny_runs, tiny_bundle):
