@@ -77,6 +77,75 @@ def model_volumes(model, pictures: torch.Tensor, num_samples: int, seed: int) ->
                                               sampler="dpm", progress=False) for s in range(0, len(pictures), 8)])
 
 
+SHOWN_PICTURES = 4     # held-out pictures in the page's amplitude maps
+PICTURE_SCALE = 4      # nearest-neighbour upscale of 64-px pictures, so a person can see them
+
+
+def amplitude_map(volume: torch.Tensor, period: int) -> torch.Tensor:
+    """How far each pixel oscillates: (... k 4 h w) -> (... h w), the amplitudes of bins 1..k-1
+    (``scores.oscillation_amplitude``, px) added up."""
+    from kinema.methods.dynamics.scores import oscillation_amplitude
+
+    return oscillation_amplitude(volume, period)[..., 1:, :, :].sum(dim=-3)
+
+
+def amplitude_picture(pictures: torch.Tensor, truth: torch.Tensor, shown: dict[str, torch.Tensor],
+                      period: int) -> torch.Tensor:
+    """(c H W) grid in [-1, 1]: a row per picture (b 3 h w), its true amplitude map (from the true
+    volumes, b k 4 h w), then each shown row's mean amplitude map over its samples (b n k 4 h w),
+    black 0 px to white at the truth's largest amplitude in that picture (one scale per row)."""
+    maps = [amplitude_map(truth, period)] + [amplitude_map(v, period).mean(dim=1) for v in shown.values()]
+    top = maps[0].flatten(1).amax(dim=1).clamp_min(1e-6).view(-1, 1, 1)
+    cells = [pictures.float()] + [(m.float() / top.float()).clamp(0, 1)[:, None].expand(-1, 3, -1, -1) * 2 - 1
+                                  for m in maps]
+    from kinema.viz.grid import image_grid
+
+    return image_grid(torch.stack(cells, dim=1).flatten(0, 1), nrow=len(cells))
+
+
+def write_pictures(out_dir: Path, items: list[dict], shown: dict[str, torch.Tensor], period: int) -> list[str]:
+    """The page's pictures from the held-out items and each shown row's first-seed volumes
+    (label -> (b n k 4 h w) of the first ``SHOWN_PICTURES`` pictures): amplitude maps, X-t
+    slices of the first picture moved by the truth and by each row's first sample, and a
+    looping gif of the truth beside the first shown row (the full model); markdown lines."""
+    import torch.nn.functional as F
+
+    from kinema.data.io import write_video
+    from kinema.methods.dynamics.motion import spectral_volume_to_motion
+    from kinema.methods.dynamics.scores import motion_video
+    from kinema.viz.grid import image_grid, video_grid
+    from kinema.viz.report import encode_png
+    from kinema.viz.slices import most_moving_row, xt_slice
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    b = min(SHOWN_PICTURES, len(items))
+    pictures = torch.stack([item["image"] for item in items[:b]])
+    truth = torch.stack([item["spectral_volume"] for item in items[:b]]).double()
+    amplitude = out_dir / "dynamics-table2-amplitude.png"
+    amplitude.write_bytes(encode_png(amplitude_picture(pictures, truth, shown, period), scale=PICTURE_SCALE))
+    motions = {"truth": torch.stack([item["trajectories"] for item in items[:1]]).float()}
+    motions.update({label: spectral_volume_to_motion(v[:1, 0].double(), period, period=period).float()
+                    for label, v in shown.items()})
+    videos = {label: motion_video(pictures[:1], m, stride=1)[0] for label, m in motions.items()}   # (t 3 h w)
+    row = most_moving_row(videos["truth"])
+    slices = out_dir / "dynamics-table2-xt.png"
+    slices.write_bytes(encode_png(image_grid(torch.stack([xt_slice(v, row) for v in videos.values()]),
+                                             nrow=len(videos)), scale=PICTURE_SCALE))
+    full = next(iter(shown))
+    loop = out_dir / "dynamics-table2-loop.gif"
+    pair = video_grid(torch.stack([videos["truth"], videos[full]]), nrow=2)        # (t 3 H W)
+    write_video(loop, F.interpolate(pair, scale_factor=PICTURE_SCALE, mode="nearest"), fps=25)
+    labels = ", ".join(shown)
+    return ["## Pictures", "",
+            f"- How far each pixel oscillates (sum of bins 1..K-1 of the amplitude, px; black 0, white the "
+            f"truth's largest in that picture), {b} held-out pictures: picture, truth, then {labels} (mean of "
+            f"the first seed's samples): ![amplitude maps]({amplitude.name})",
+            f"- X-t slices of the first picture (row {row}, time downwards, {period} frames; plain softmax splat): "
+            f"truth, then the first sample of {labels}: ![X-t slices]({slices.name})",
+            f"- The first picture's true motion (left) beside the first sample of {full} (right), one "
+            f"period played as a loop, {PICTURE_SCALE}x: ![loop]({loop.name})", ""]
+
+
 def summary(per_seed: list[dict[str, float]]) -> dict:
     values = {key: torch.tensor([s[key] for s in per_seed], dtype=torch.float64) for key in SCORES}
     return {key: {"mean": float(v.mean()), "std": float(v.std()) if len(v) > 1 else None, "seeds": len(v)}
@@ -110,17 +179,27 @@ def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs
     models = {name: [load_pretrained(run / "model").eval() for run in group] for name, group in groups.items()}
     k_eval = max(model.num_frequencies for group in models.values() for model in group)
     real = true_features(items)
-    rows = []
+    # the pictures show the full model, stage A alone and the volume baseline, then the oracle
+    pictured = [f"{stage}-{p['base']}{variant}" for stage, variant in
+                (("attention", ""), ("diffusion", ""), ("diffusion", "-volume"))]
+    rows, shown = [], {}
     for name, group in models.items():
-        per_seed = [scores_of(model_volumes(model, pictures, num_samples, seed), items, period, k_eval, real)
-                    for seed, model in enumerate(group)]
+        per_seed = []
+        for seed, model in enumerate(group):
+            volumes = model_volumes(model, pictures, num_samples, seed)
+            per_seed.append(scores_of(volumes, items, period, k_eval, real))
+            if seed == 0 and name.removeprefix("dynamics-") in pictured:
+                shown[name.removeprefix("dynamics-")] = volumes[:SHOWN_PICTURES]
         rows.append({"row": name.removeprefix("dynamics-"), **summary(per_seed)})
     seeds = len(groups[full])
     zero = torch.zeros(len(items), 1, k_eval, 4, *pictures.shape[-2:])
     rows.append({"row": "repeat I0", **summary([scores_of(zero, items, period, k_eval, real)])})
-    oracle = [scores_of(torch.stack([oracle_volumes(source, item, num_samples, 1000 * seed + i)
-                                     for i, item in enumerate(items)]), items, period, k_eval, real)
-              for seed in range(seeds)]
+    oracle = []
+    for seed in range(seeds):
+        volumes = torch.stack([oracle_volumes(source, item, num_samples, 1000 * seed + i) for i, item in enumerate(items)])
+        oracle.append(scores_of(volumes, items, period, k_eval, real))
+        if seed == 0:
+            shown["oracle"] = volumes[:SHOWN_PICTURES]
     rows.append({"row": "oracle (the data's law, random phases)", **summary(oracle)})
 
     def cell(score: dict) -> str:
@@ -137,7 +216,9 @@ def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs
              "| row | amplitude error (px) | trajectory EPE (px) | best of n EPE (px) | motion-FD | seam (px) | "
              "wrap speed / mean speed |", "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['row']} | " + " | ".join(cell(r[key]) for key in SCORES) + " |" for r in rows]
-    lines += ["", f"Wall time {time.perf_counter() - started:.0f} s ({torch.get_num_threads()} thread(s))."]
+    shown = {label: shown[label] for label in [*pictured, "oracle"] if label in shown}
+    lines += [""] + write_pictures(Path(out_dir), items, shown, period)
+    lines += [f"Wall time {time.perf_counter() - started:.0f} s ({torch.get_num_threads()} thread(s))."]
     return write_benchmark(out_dir, "dynamics-table2", "Generative Image Dynamics: Table 2 with motion scores",
                            lines, {"preset": preset, "num_videos": num_videos, "num_samples": num_samples,
                                    "k_eval": k_eval, "rows": rows})

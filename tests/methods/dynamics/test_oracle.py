@@ -102,6 +102,8 @@ def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, t
     assert rows["repeat I0"]["motion_fd"]["mean"] == pytest.approx(motion_fd(real, 0 * real), rel=1e-6)
     assert rows["repeat I0"]["motion_fd"]["mean"] > 0
     assert "| repeat I0 |" in md.read_text() and "motion-FD" in md.read_text()
+    for picture in ("dynamics-table2-amplitude.png", "dynamics-table2-xt.png", "dynamics-table2-loop.gif"):
+        assert (tmp_path / "out" / picture).is_file() and f"]({picture})" in md.read_text()
 
 
 def test_oracle_benchmark_page_holds_both_winds_and_refuses_video_presets(tmp_path):

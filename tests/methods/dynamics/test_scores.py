@@ -119,3 +119,22 @@ def test_motion_video_features_are_picture_major_and_zero_for_a_still_texture():
     # 2 px per shown frame at 32 px wide is 6.25 % of the width (DIS finds most of it inside the frame)
     assert 3.0 < features[1, speed] < 7.0 and 3.0 < features[2, speed] < 7.0
     assert features[1, right] > 0.9 and features[2, right] > 0.9
+
+
+def test_table2_amplitude_picture_scales_each_row_by_its_truths_largest_amplitude():
+    from kinema.methods.dynamics.bench_table2 import amplitude_picture
+
+    period, h, w = 20, 4, 5
+    truth = torch.zeros(2, 3, 4, h, w, dtype=torch.float64)
+    truth[0, 1, 0, 1, 2] = 10.0                          # picture 0: one pixel at bin 1, |S| = 10
+    truth[1, 2, 1, 3, 4] = 5.0                           # picture 1: another pixel at bin 2
+    shown = {"model": torch.zeros(2, 2, 3, 4, h, w, dtype=torch.float64)}
+    shown["model"][0, 0, 1, 0, 1, 2] = 10.0              # sample 0 of picture 0 is right, sample 1 still
+    pictures = torch.zeros(2, 3, h, w)
+    grid = amplitude_picture(pictures, truth, shown, period)          # 2 rows x 3 cells, pad 2
+    assert grid.shape == (3, 2 * h + 2, 3 * w + 4)
+    truth_cell, model_cell = grid[0, :h, w + 2:2 * w + 2], grid[0, :h, 2 * w + 4:]
+    assert truth_cell[1, 2] == 1.0 and truth_cell.sum() == 1.0 - (h * w - 1)        # white at the peak, black elsewhere
+    assert model_cell[1, 2] == pytest.approx(0.0)        # half the truth's amplitude (mean of 2 samples): mid grey
+    second = grid[0, h + 2:, w + 2:2 * w + 2]
+    assert second[3, 4] == 1.0 and grid[0, h + 2:, 2 * w + 4:].max() == -1.0   # its own scale; the model is still there
