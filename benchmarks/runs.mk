@@ -110,8 +110,11 @@ dynamics-loops: $(call model,dynamics-attention-small)
 # CPU cost, from the small preset's runs at 1 thread on this shared 2-core machine (config.py: VAE
 # 1.47 s/step, stage A 0.70, stage B 1.80 at load 4-7; the same networks on slices of longer clips):
 # one chain ~70 min (1200 + 2000 + 600 steps), 3 full chains + 3 volume stage-A runs (~23 min each)
-# + 4 ablation chains = ~9.5 CPU hours, ~5 h with -j2; the bench ~30 min; dynamics-loops-small150
-# (16 seeds, two samplers, guided and not) ~50 min; dynamics-oracle ~10 min.
+# + 4 ablation chains = ~9.5 CPU hours, ~5 h with -j2; the bench ~30 min; dynamics-oracle ~10 min.
+# dynamics-loops-small150 (16 seeds, two samplers, guided and not, at one period and at 3/4 of one) ~2-3 CPU
+# hours: a guided DDIM loop (50 steps x 2 self-recurrences) is ~136 s at 64 px with 2 threads
+# (benchmarks/dynamics-loops.md); every finished seed is kept in runs/dynamics-attention-small150/seam-study.json,
+# so a stopped study goes on where it was.
 DYNAMICS150_STEMS := small150 small150-k4 small150-k8 small150-k24 small150-no-adaptive-norm
 $(foreach s,$(DYNAMICS150_STEMS),$(eval $(call model,dynamics-diffusion-$(s)): $(call model,dynamics-vae-$(s))))
 $(foreach s,$(DYNAMICS150_STEMS),$(eval $(call model,dynamics-attention-$(s)): $(call model,dynamics-diffusion-$(s))))

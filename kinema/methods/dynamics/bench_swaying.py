@@ -97,27 +97,59 @@ SEAM_SAMPLINGS = ((f"DPM-Solver++, {DEFAULT_STEPS['dpm']} steps", "dpm", DEFAULT
                    LOOP_STEPS))
 
 
-def seam_study(model, pictures, num_seeds: int, samplings=SEAM_SAMPLINGS, frames: int | None = None) -> dict:
+def seam_study(model, pictures, num_seeds: int, samplings=SEAM_SAMPLINGS, frames: int | None = None,
+               progress_file: Path | None = None) -> dict:
     """Seam error of Eq. (5) with and without motion self-guidance (u = 200) over ``num_seeds``
     seeds of one picture, for each (label, sampler, steps) of ``samplings``, for a loop of
     ``frames`` frames (default 3/4 of a period, not a whole number of cycles; the apps' default
-    loop is one whole period, where the series repeats but can still jump at the wrap)."""
+    loop is one whole period, where the series repeats but can still jump at the wrap).
+
+    Each seed is its own call (sample i of a call with seed 0 is the sample of seed i, so this
+    is the batch's result), timed alone: the seconds a user waits for one loop. With
+    ``progress_file`` every finished seed is kept there (JSON, written atomically), and a study
+    stopped part way (the guided DDIM loops take minutes each) goes on from where it was;
+    results of another model, picture or setting are not reused."""
+    import hashlib
+    import json
+
+    from kinema.data.io import write_atomic
     from kinema.methods.dynamics.motion import seam_error
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
     frames = loop_frames(model.period) if frames is None else int(frames)
+    done: dict = {}
+    if progress_file is not None and Path(progress_file).is_file():
+        try:
+            done = json.loads(Path(progress_file).read_text())
+        except (OSError, ValueError):
+            done = {}
+    # the key names the model's weights, the picture and the setting: a changed one starts afresh
+    weights = hashlib.sha256()
+    for tensor in model.state_dict().values():
+        weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    weights.update(pictures[:1].detach().cpu().contiguous().numpy().tobytes())
+    identity = weights.hexdigest()[:16]
     result = {"frames": frames, "seeds": num_seeds, "rows": []}
     for label, sampler, steps in samplings:
         row = {"sampling": label, "sampler": sampler, "steps": steps}
         for loop in (False, True):
-            started = time.perf_counter()
-            # sample i of one call uses seed i: the same samples as one call per seed
-            volumes = predict_spectral_volume(model, pictures[:1], num_samples=num_seeds, seed=0, sampler=sampler,
-                                              steps=steps, loop=loop, loop_frames=frames, progress=False)[0]
-            errors = seam_error(volumes, frames, model.period)
+            errors, seconds = [], []
+            for seed in range(num_seeds):
+                key = f"{identity}|{frames}|{sampler}|{steps}|{'guided' if loop else 'unguided'}|{seed}"
+                if key not in done:
+                    started = time.perf_counter()
+                    volume = predict_spectral_volume(model, pictures[:1], seed=seed, sampler=sampler, steps=steps,
+                                                     loop=loop, loop_frames=frames, progress=False)[0]
+                    done[key] = {"seam": float(seam_error(volume, frames, model.period)[0]),
+                                 "seconds": time.perf_counter() - started}
+                    if progress_file is not None:
+                        write_atomic(Path(progress_file), json.dumps(done, indent=1))
+                errors.append(done[key]["seam"])
+                seconds.append(done[key]["seconds"])
+            values = torch.tensor(errors, dtype=torch.float64)
             row["guided" if loop else "unguided"] = {
-                "mean": float(errors.mean()), "median": float(errors.median()), "per_seed": errors.tolist(),
-                "seconds_per_sample": (time.perf_counter() - started) / num_seeds}
+                "mean": float(values.mean()), "median": float(values.median()), "per_seed": errors,
+                "seconds_per_sample": sum(seconds) / len(seconds)}
         row["guided_is_lower"] = row["guided"]["mean"] < row["unguided"]["mean"]
         result["rows"].append(row)
     return result
@@ -327,7 +359,10 @@ def loops_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs"
     _, main, model = trained_models(runs, preset, "dynamics-loops")
     (h, _), period = model.image_size, model.period
     pictures = load_dataset("swaying", "test", num_videos=1, size=h, num_frames=period)[0]["image"][None]
-    studies = [seam_study(model, pictures, num_seeds, frames=frames) for frames in (period, loop_frames(period))]
+    # each finished seed is kept beside the model's run: a stopped study goes on where it was
+    progress = Path(runs) / main / "seam-study.json"
+    studies = [seam_study(model, pictures, num_seeds, frames=frames, progress_file=progress)
+               for frames in (period, loop_frames(period))]
     lines = [f"The full model (`{Path(runs) / main}`), CFG w = 1.75, self-guidance weight u = 200 (the paper's), "
              f"on the first held-out `swaying` picture ({h} px). The paper samples loops by DDIM with 500 steps "
              f"and 2 self-recurrence iterations; u * grad L_g is a gradient step on the seam whose size grows with "

@@ -154,9 +154,12 @@ def test_a_model_of_another_period_is_labelled_with_its_clips():
         "attention-small-k24 (48-frame clips)"
 
 
-def test_seam_study_scores_each_seed_as_its_own_call(tiny_runs):
-    """The study samples all seeds in one call; seed i's seam must be that of a call with seed i,
-    unguided and guided, and guided sampling must use the row's sampler and steps."""
+def test_seam_study_scores_each_seed_as_its_own_call(tiny_runs, tmp_path):
+    """Seed i's seam must be that of a call with seed i, unguided and guided, and guided sampling
+    must use the row's sampler and steps; a progress file keeps every seed, is read back instead
+    of sampling again, and is not reused for another picture."""
+    import json
+
     from kinema.methods.dynamics.bench_swaying import seam_study
     from kinema.methods.dynamics.motion import seam_error
     from kinema.methods.dynamics.sampling import predict_spectral_volume
@@ -164,7 +167,9 @@ def test_seam_study_scores_each_seed_as_its_own_call(tiny_runs):
 
     model = load_pretrained(tiny_runs["attention"] / "model").eval()
     picture = torch.rand(1, 3, *model.image_size) * 2 - 1
-    seams = seam_study(model, picture, 2, samplings=(("fast", "dpm", 3), ("paper", "ddim", 4)))
+    samplings = (("fast", "dpm", 3), ("paper", "ddim", 4))
+    progress = tmp_path / "seam-study.json"
+    seams = seam_study(model, picture, 2, samplings=samplings, progress_file=progress)
     frames = loop_frames(model.period)
     assert seams["frames"] == frames and [r["sampling"] for r in seams["rows"]] == ["fast", "paper"]
     for row in seams["rows"]:
@@ -176,6 +181,16 @@ def test_seam_study_scores_each_seed_as_its_own_call(tiny_runs):
             assert got["per_seed"] == pytest.approx(alone, rel=1e-4, abs=1e-6)
             assert got["mean"] == pytest.approx(sum(alone) / 2, rel=1e-4)
     assert seams["rows"][0]["guided"]["per_seed"] != pytest.approx(seams["rows"][1]["guided"]["per_seed"])
+    kept = json.loads(progress.read_text())
+    assert len(kept) == 2 * 2 * 2                                     # samplings x guided or not x seeds
+    for key in kept:                                                  # a resumed study reads what is kept
+        kept[key]["seam"] = 7.0
+    progress.write_text(json.dumps(kept))
+    resumed = seam_study(model, picture, 2, samplings=samplings, progress_file=progress)
+    assert resumed["rows"][1]["guided"]["per_seed"] == [7.0, 7.0]
+    other = seam_study(model, picture.flip(-1), 1, samplings=samplings[:1], progress_file=progress)
+    assert other["rows"][0]["guided"]["per_seed"] != [7.0]            # another picture is sampled afresh
+    assert len(json.loads(progress.read_text())) == 8 + 2
 
 
 def test_loops_benchmark_names_the_missing_training(tmp_path):
