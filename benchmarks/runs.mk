@@ -176,9 +176,11 @@ gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-s
 # CPU cost per data, from one iteration (critic + generator step) timed at 1 thread on this shared
 # 2-core machine (2026-12-07: temporal small preset, batch 32: 0.14 s with L_GAP, 0.09 s without;
 # study model, batch 16: 0.11 s / 0.05 s): the image pair 51 min (8000 steps, measured), 6 temporal
-# runs of 600 steps ~7 min, the study's 40 models of 1500 steps ~80 min, the bench's own
-# measurements (Fréchet rows per seed, 320 long samples judged) ~30 min: about 3 CPU hours per
-# data, the two benches side by side with -j2.
+# runs of 600 steps ~7 min, the bench's own measurements (Fréchet rows per seed, 320 long samples
+# judged) ~30 min, and the study's 40 models of 1500 steps: estimated at 80 min from one iteration,
+# measured at 450-640 s of training per L_GAP model (runs/latentgan-loop-small/gap-seed*/, one thread
+# beside another run, 2026-12-07), i.e. ~3 h for the 20 L_GAP models and ~1.5 h for the 20 without.
+# About 5-6 CPU hours per data; a stopped bench keeps every finished study model and goes on from there.
 define LATENTGAN
 $(call model,latentgan-embed-$(1)): $(call model,latentgan-image-$(1))
 $(call seeded_on,latentgan-temporal-$(1),"" -no-gap,$(call model,latentgan-embed-$(1)))
