@@ -3,7 +3,12 @@ import math
 import pytest
 import torch
 
+from kinema.nn import warp
 from kinema.nn.warp import SPLAT_EPS, softmax_splat, softmax_splat_reference
+
+# channel counts that take each path of the differentiable splat: one scatter / gather per corner
+# (few channels, and a mid count with wider per-corner temporaries), sparse matrix products (many)
+PATHS = [3, 20, 40]
 
 
 def _landings(flow, i: int):
@@ -51,7 +56,11 @@ def test_integer_flow_moves_impulse_exactly(dx, dy):
     assert torch.equal(~covered[0, 0], holes)
 
 
-@pytest.mark.parametrize("channels", [3, 20])   # the scatter path and the sparse-product path
+def test_the_channel_counts_cover_both_paths():
+    assert min(PATHS) < warp._SPARSE_CHANNELS <= max(PATHS)
+
+
+@pytest.mark.parametrize("channels", PATHS)
 def test_agrees_with_direct_loop(channels):
     torch.manual_seed(0)
     image = torch.randn(2, channels, 5, 6, dtype=torch.float64)
@@ -103,7 +112,7 @@ def assert_fast_path_equals_plain(image, flow, metric):
         assert torch.allclose(g_fast, g_plain, atol=1e-10)
 
 
-@pytest.mark.parametrize("channels", [3, 20])
+@pytest.mark.parametrize("channels", PATHS)
 def test_fast_path_equals_plain_scatter_add_path(channels):
     torch.manual_seed(2)
     assert_fast_path_equals_plain(torch.randn(2, channels, 7, 9, dtype=torch.float64),
@@ -111,7 +120,7 @@ def test_fast_path_equals_plain_scatter_add_path(channels):
                                   torch.randn(2, 1, 7, 9, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("channels", [2, 17])
+@pytest.mark.parametrize("channels", [2, 17, 33])
 def test_gradients_match_finite_differences(channels):
     torch.manual_seed(3)
     image = torch.randn(1, channels, 3, 4, dtype=torch.float64, requires_grad=True)
@@ -120,7 +129,7 @@ def test_gradients_match_finite_differences(channels):
     assert torch.autograd.gradcheck(lambda i, f, m: softmax_splat(i, f, m)[0], (image, flow, metric))
 
 
-@pytest.mark.parametrize("channels", [3, 20])
+@pytest.mark.parametrize("channels", PATHS)
 def test_gradients_finite_where_the_metric_is_large(channels):
     torch.manual_seed(4)
     image = torch.randn(1, channels, 16, 16, requires_grad=True)
@@ -149,9 +158,10 @@ def test_mismatched_flow_is_refused():
         softmax_splat(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 8, 8), torch.zeros(1, 2, 8, 8))
 
 
-def test_inference_path_equals_the_differentiable_one():
+@pytest.mark.parametrize("channels", PATHS)
+def test_inference_path_equals_the_differentiable_one(channels):
     torch.manual_seed(5)
-    image, flow, metric = torch.randn(2, 20, 6, 7), torch.randn(2, 2, 6, 7) * 2, torch.randn(2, 1, 6, 7)
+    image, flow, metric = torch.randn(2, channels, 6, 7), torch.randn(2, 2, 6, 7) * 2, torch.randn(2, 1, 6, 7)
     with torch.no_grad():
         inference, covered = softmax_splat(image, flow, metric)
     trained, trained_covered = softmax_splat(image.requires_grad_(), flow, metric)
@@ -196,7 +206,7 @@ def test_a_layer_far_above_the_background_still_wins_its_collisions():
         assert covered[0, 0].tolist() == [[False, True, False, True, True]]
 
 
-@pytest.mark.parametrize("channels", [3, 20])   # the scatter path and the sparse-product path
+@pytest.mark.parametrize("channels", PATHS)
 def test_weights_spanning_hundreds_agree_with_the_direct_loop(channels):
     torch.manual_seed(6)
     image = torch.randn(2, channels, 5, 6, dtype=torch.float64)
@@ -209,7 +219,7 @@ def test_weights_spanning_hundreds_agree_with_the_direct_loop(channels):
     assert_fast_path_equals_plain(image, flow, metric)
 
 
-@pytest.mark.parametrize("channels", [2, 17])
+@pytest.mark.parametrize("channels", [2, 17, 33])
 def test_per_destination_gradients_match_finite_differences(channels):
     torch.manual_seed(7)
     image = torch.randn(1, channels, 3, 4, dtype=torch.float64, requires_grad=True)
@@ -217,3 +227,45 @@ def test_per_destination_gradients_match_finite_differences(channels):
     metric = (torch.randn(1, 1, 3, 4, dtype=torch.float64) * 8.0).requires_grad_()
     metric.data[0, 0, 0, 0] = 60.0                       # one source far above: per-destination shifts
     assert torch.autograd.gradcheck(lambda i, f, m: softmax_splat(i, f, m)[0], (image, flow, metric))
+
+
+@pytest.mark.parametrize("channels", [3, 64])
+@pytest.mark.parametrize("spread", [1.0, 60.0])      # one per-image shift / per-destination shifts
+def test_fast_path_equals_plain_at_the_benchmark_channel_counts(channels, spread):
+    torch.manual_seed(8)
+    assert_fast_path_equals_plain(torch.randn(3, channels, 6, 8, dtype=torch.float64),
+                                  torch.randn(3, 2, 6, 8, dtype=torch.float64) * 2.5,
+                                  torch.randn(3, 1, 6, 8, dtype=torch.float64) * spread)
+
+
+@pytest.mark.parametrize("channels", PATHS)
+def test_fast_path_equals_plain_without_a_metric(channels):
+    torch.manual_seed(9)
+    image = torch.randn(2, channels, 5, 7, dtype=torch.float64, requires_grad=True)
+    flow = (torch.randn(2, 2, 5, 7, dtype=torch.float64) * 2.0).requires_grad_()
+    fast, fast_covered = softmax_splat(image, flow)
+    plain, plain_covered = softmax_splat_reference(image, flow)
+    assert torch.allclose(fast, plain, atol=1e-12)
+    assert torch.equal(fast_covered, plain_covered)
+    upstream = torch.randn_like(fast)
+    for g_fast, g_plain in zip(torch.autograd.grad(fast, (image, flow), upstream),
+                               torch.autograd.grad(plain, (image, flow), upstream)):
+        assert torch.allclose(g_fast, g_plain, atol=1e-10)
+
+
+@pytest.mark.parametrize("channels", PATHS)
+@pytest.mark.parametrize("spread", [1.0, 60.0])
+@pytest.mark.parametrize("needed", [(True, False, False), (False, True, False), (False, False, True),
+                                    (True, False, True)])
+def test_gradients_of_a_subset_of_the_inputs_equal_the_plain_ones(channels, spread, needed):
+    """The backward computes only the gradients asked for (a renderer trained on given flows
+    needs none for the flow); those it computes equal the plain path's."""
+    torch.manual_seed(10)
+    args = [torch.randn(2, channels, 5, 6, dtype=torch.float64), torch.randn(2, 2, 5, 6, dtype=torch.float64) * 2.0,
+            torch.randn(2, 1, 5, 6, dtype=torch.float64) * spread]
+    args = [a.requires_grad_(need) for a, need in zip(args, needed)]
+    wanted = [a for a in args if a.requires_grad]
+    fast, plain = softmax_splat(*args)[0], softmax_splat_reference(*args)[0]
+    upstream = torch.randn_like(fast)
+    for g_fast, g_plain in zip(torch.autograd.grad(fast, wanted, upstream), torch.autograd.grad(plain, wanted, upstream)):
+        assert torch.allclose(g_fast, g_plain, atol=1e-10)
