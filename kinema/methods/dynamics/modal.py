@@ -178,15 +178,53 @@ def simulate(simulator: ModalSimulator, num_frames: int):
         yield simulator.displacement()
 
 
+# Frames per renderer call after the first: after the release the simulation is deterministic, so
+# the next frames' displacements are known before they are shown, and fewer, larger calls keep
+# two threads busier than one frame per call (PLAYBACK_BATCH frames, measured at 256x160 in
+# benchmarks/studio.md)
+PLAYBACK_BATCH = 3
+
+
+def simulate_batches(simulator: ModalSimulator, num_frames: int, batch: int = 1):
+    """``simulate``'s displacements stacked (n 2 h w): frame 0 alone (it is shown at once), then
+    ``batch`` frames at a time."""
+    if batch < 1:
+        raise KinemaError(f"a batch of frames needs at least 1 frame; got {batch}")
+    pending = []
+    for t, displacement in enumerate(simulate(simulator, num_frames)):
+        pending.append(displacement)
+        if t == 0 or len(pending) == batch:
+            yield torch.stack(pending)
+            pending = []
+    if pending:
+        yield torch.stack(pending)
+
+
+def render_simulation(renderer, features: list[torch.Tensor], metric: torch.Tensor, simulator: ModalSimulator,
+                      num_frames: int, batch: int = PLAYBACK_BATCH, decoder=None, bfloat16: bool = False):
+    """Frames (3 h w) in [-1, 1] of a poked simulator, yielded one at a time, rendered
+    ``simulate_batches(..., batch)`` at a time: the renderer's features (each (1 c h w)) and
+    metric (1 1 h w) of the picture; ``decoder`` and ``bfloat16``: ``ImageRenderer.render_frames``."""
+    for flows in simulate_batches(simulator, num_frames, batch):
+        n = flows.shape[0]
+        frames = renderer.render_frames([f.expand(n, -1, -1, -1) for f in features], flows.to(metric),
+                                        metric.expand(n, -1, -1, -1), bfloat16=bfloat16, decoder=decoder)
+        yield from frames.clamp(-1, 1)
+
+
 @torch.no_grad()
 def poke_frames(renderer, image: torch.Tensor, volume: torch.Tensor, period: int, at: tuple[float, float],
                 force: tuple[float, float], num_frames: int, stiffness: float = 1.0, damping: float = 0.03,
-                bins: tuple[int, ...] | None = None, num_modes: int = 4, bfloat16: bool = False):
+                bins: tuple[int, ...] | None = None, num_modes: int = 4, bfloat16: bool = False,
+                batch: int = PLAYBACK_BATCH, folded: bool = True):
     """Render a poke as it is simulated: yields frames (3 h w) in [-1, 1] one at a time (a
     browser can stream them). image (1 3 h w); volume (k 4 h w) the picture's spectral volume;
     ``renderer`` an ``ImageRenderer``. The splatting weight is the mean motion magnitude of the
     volume's own motion over one period (what moves in the picture). ``bfloat16``: the
-    renderer's decoder in bfloat16 (``ImageRenderer.render_frames``)."""
+    renderer's decoder in bfloat16 (``ImageRenderer.render_frames``). By default the playback
+    path (``render_simulation``: ``batch`` frames per renderer call after the first, the
+    ``folded`` decoder); ``batch=1, folded=False`` is the plain one, the same frames to float
+    rounding."""
     from kinema.methods.dynamics.motion import spectral_volume_to_motion
     from kinema.methods.dynamics.render_data import motion_weight
 
@@ -196,6 +234,5 @@ def poke_frames(renderer, image: torch.Tensor, volume: torch.Tensor, period: int
     weight = motion_weight(spectral_volume_to_motion(volume[None], period, period=period))
     features = renderer.pyramid(image)
     metric = renderer.metric(image, weight.to(image))
-    for displacement in simulate(simulator, num_frames):
-        frame = renderer.render_frames(features, displacement[None].to(image), metric, bfloat16=bfloat16)
-        yield frame[0].clamp(-1, 1)
+    yield from render_simulation(renderer, features, metric, simulator, num_frames, batch,
+                                 renderer.folded_decoder() if folded else None, bfloat16)

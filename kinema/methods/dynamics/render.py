@@ -92,6 +92,62 @@ class SynthesisDecoder(nn.Module):
         return warped[0][:, :3] + self.refine(x) + (1.0 - masks[0]) * self.fill(x)
 
 
+def _upsampled_conv_phases(weight: torch.Tensor) -> torch.Tensor:
+    """A 3x3 conv's weights (o c 3 3) on a nearest-upsampled (x2) map -> (4o c 2 2): the 2x2 convs
+    of the coarse map that give output phase (row parity py, column parity px), phase-major.
+
+    Output row 2i + py reads upsampled rows 2i + py - 1 .. 2i + py + 1, i.e. coarse rows (i - 1, i,
+    i) for py = 0 and (i, i, i + 1) for py = 1: two coarse rows, the taps that read the same one
+    summed; columns likewise. Zero padding of the upsampled map is zero padding of the coarse one."""
+    def pairs(w: torch.Tensor, dim: int) -> list[torch.Tensor]:   # [py = 0, py = 1] along ``dim``
+        a, b, c = w.unbind(dim)
+        return [torch.stack([a, b + c], dim), torch.stack([a + b, c], dim)]
+
+    return torch.cat([phase for rows in pairs(weight, 2) for phase in pairs(rows, 3)])
+
+
+class FoldedDecoder(nn.Module):
+    """A ``SynthesisDecoder`` rearranged for playback: the same frames to float rounding with about
+    a fifth less work (tests/methods/dynamics/test_render.py).
+
+    1. A block's first conv reads [warped, mask, upsampled coarser output]; it is split in two:
+       the 3x3 conv of [warped, mask] at full size, plus, for the upsampled part, its 4 output
+       phases as 2x2 convs of the coarse map (``_upsampled_conv_phases``) at the coarse size, added
+       into every second row and column: 4/9 of that part's multiply-adds and no upsampled copy.
+    2. The two heads are one conv of 6 outputs.
+
+    The weights are taken from ``decoder`` when built (build it again after training it)."""
+
+    def __init__(self, decoder: SynthesisDecoder):
+        super().__init__()
+        self.blocks = decoder.blocks
+        self.own, self.phases = [], []
+        for j, block in enumerate(decoder.blocks):
+            conv = block[0]
+            coarse = decoder.blocks[j + 1][0].out_channels if j + 1 < len(decoder.blocks) else 0
+            own = conv.in_channels - coarse
+            self.own.append((conv.weight[:, :own].detach().clone(), conv.bias.detach().clone()))
+            self.phases.append(_upsampled_conv_phases(conv.weight[:, own:].detach()) if coarse else None)
+        self.heads = (torch.cat([decoder.refine.weight, decoder.fill.weight]).detach(),
+                      torch.cat([decoder.refine.bias, decoder.fill.bias]).detach())
+
+    def forward(self, warped: list[torch.Tensor], masks: list[torch.Tensor]) -> torch.Tensor:
+        x = None
+        for j in reversed(range(len(warped))):
+            y = F.conv2d(torch.cat([warped[j], masks[j]], dim=1), *self.own[j], padding=1)
+            if x is not None:
+                h, w = x.shape[-2:]
+                phases = F.conv2d(x, self.phases[j], padding=1)                  # (b 4o h+1 w+1)
+                o = y.shape[1]
+                for k in range(4):   # phase (py, px) at coarse (i, j) is its conv at (i + py, j + px)
+                    py, px = divmod(k, 2)
+                    y[:, :, py::2, px::2] += phases[:, k * o:(k + 1) * o, py:py + h, px:px + w]
+            block = self.blocks[j]
+            x = block[3](block[2](block[1](y)))
+        refine, fill = F.conv2d(x, *self.heads, padding=1).split(3, dim=1)
+        return warped[0][:, :3] + refine + (1.0 - masks[0]) * fill
+
+
 class ImageRenderer(nn.Module, Pretrained):
     """``render(image, motion)`` -> frames; the embedded motion model (``self.motion``, or None for
     a renderer trained alone) predicts spectral volumes for ``apps.animate``."""
@@ -155,10 +211,15 @@ class ImageRenderer(nn.Module, Pretrained):
             return self.metric_net(image)
         return self.weight_scale * weight
 
+    def folded_decoder(self) -> FoldedDecoder:
+        """The decoder as it is now, rearranged for playback (``FoldedDecoder``)."""
+        return FoldedDecoder(self.decoder)
+
     def render_frames(self, features: list[torch.Tensor], flow: torch.Tensor, metric: torch.Tensor,
-                      bfloat16: bool = False) -> torch.Tensor:
-        """One frame per flow: features of I0 (each (b c h w), repeated to the flows' batch),
-        flow (b 2 H W), metric (b 1 H W) -> (b 3 H W).
+                      bfloat16: bool = False, decoder: nn.Module | None = None) -> torch.Tensor:
+        """One frame per flow: features of I0 (each (b c h w), repeated or expanded to the flows'
+        batch), flow (b 2 H W), metric (b 1 H W) -> (b 3 H W); ``decoder``: the synthesis decoder
+        to run, ``self.decoder`` by default (``folded_decoder()`` for playback).
 
         ``bfloat16``: run the synthesis decoder's convolutions in bfloat16 (autocast) for
         interactive playback; the splatting and the splatted picture the decoder corrects stay
@@ -173,10 +234,11 @@ class ImageRenderer(nn.Module, Pretrained):
             splat, covered = softmax_splat(feature, f, z)
             warped.append(splat)
             masks.append(covered.to(splat.dtype))
+        decoder = self.decoder if decoder is None else decoder
         if not bfloat16:
-            return self.decoder(warped, masks)
+            return decoder(warped, masks)
         with torch.autocast(device_type=flow.device.type, dtype=torch.bfloat16):
-            return self.decoder(warped, masks).float()
+            return decoder(warped, masks).float()
 
     def render(self, image: torch.Tensor, motion: torch.Tensor, weight: torch.Tensor | None = None,
                chunk: int | None = None, bfloat16: bool = False) -> torch.Tensor:

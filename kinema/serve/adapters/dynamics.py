@@ -104,8 +104,8 @@ def request(tab: str, p: Payload, served, catalogue):
 
 def poke_state(renderer, image, volume, period: int) -> dict:
     """What every poke of a picture shares: the picture (1 3 h w), its spectral volume (k 4 h w),
-    the modal basis, the renderer's features and splatting metric of the picture (the steps of
-    ``modal.poke_frames`` before its loop, from its public pieces)."""
+    the modal basis, the renderer's features and splatting metric of the picture and its folded
+    decoder (the steps of ``modal.poke_frames`` before its loop, from its public pieces)."""
     import torch
 
     from kinema.methods.dynamics.modal import modal_basis
@@ -115,7 +115,8 @@ def poke_state(renderer, image, volume, period: int) -> dict:
     with torch.no_grad():
         weight = motion_weight(spectral_volume_to_motion(volume[None], period, period=period))
         return {"image": image, "volume": volume, "period": period, "basis": modal_basis(volume, period),
-                "features": renderer.pyramid(image), "metric": renderer.metric(image, weight.to(image))}
+                "features": renderer.pyramid(image), "metric": renderer.metric(image, weight.to(image)),
+                "decoder": renderer.folded_decoder()}
 
 
 def prepared(served, catalogue, picture_id: str, seed: int = 0) -> dict:
@@ -164,7 +165,7 @@ def stream_poke(renderer, ready: dict, request):
     import torch
 
     from kinema.data.io import to_uint8
-    from kinema.methods.dynamics.modal import ModalSimulator, simulate
+    from kinema.methods.dynamics.modal import ModalSimulator, render_simulation
     from kinema.nn.precision import bfloat16_is_fast
 
     image, period = ready["image"], ready["period"]
@@ -181,11 +182,10 @@ def stream_poke(renderer, ready: dict, request):
     fast = bfloat16_is_fast(image.device)
 
     def frames():
-        with torch.no_grad():
-            for displacement in simulate(simulator, request.frames):     # Eq. (6), frame by frame
-                frame = renderer.render_frames(ready["features"], displacement[None].to(image), ready["metric"],
-                                               bfloat16=fast)
-                yield to_uint8(frame[:1].clamp(-1, 1))[0]
+        with torch.no_grad():   # Eq. (6); the first frame alone, then a few per renderer call
+            for frame in render_simulation(renderer, ready["features"], ready["metric"], simulator,
+                                           request.frames, decoder=ready["decoder"], bfloat16=fast):
+                yield to_uint8(frame[None])[0]
 
     info = {"width": w, "height": h, "frames": request.frames, "period": period,
             "precision": "bfloat16 decoder" if fast else "float32"}

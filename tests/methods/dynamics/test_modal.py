@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from kinema.errors import KinemaError
-from kinema.methods.dynamics.modal import (ModalBasis, ModalSimulator, check_step, modal_basis, poke_frames,
-                                           simulate)
+from kinema.methods.dynamics.modal import (PLAYBACK_BATCH, ModalBasis, ModalSimulator, check_step, modal_basis,
+                                           poke_frames, simulate, simulate_batches)
 
 
 def _volume(seed: int = 0) -> torch.Tensor:
@@ -159,3 +159,40 @@ def test_frames_stream_one_at_a_time_from_the_renderer():
     assert len(rest) == 4 and not torch.allclose(rest[-1], image[0], atol=1e-3)
     with pytest.raises(KinemaError, match="outside"):
         next(poke_frames(renderer, image, _volume(), 16, at=(40, 6), force=(2.0, 0.0), num_frames=5))
+
+
+def test_displacements_come_first_frame_alone_then_in_batches():
+    basis = modal_basis(_volume(), 16, num_modes=2)
+    one, batched = ModalSimulator(basis), ModalSimulator(basis)
+    for sim in (one, batched):
+        sim.poke(4, 6, (2.0, -1.0))
+    expected = torch.stack(list(simulate(one, 8)))
+    pieces = list(simulate_batches(batched, 8, 3))
+    assert [p.shape[0] for p in pieces] == [1, 3, 3, 1]
+    assert torch.equal(torch.cat(pieces), expected)
+    assert [p.shape[0] for p in simulate_batches(ModalSimulator(basis), 3, 5)] == [1, 2]
+    with pytest.raises(KinemaError, match="at least 1 frame"):
+        next(simulate_batches(ModalSimulator(basis), 3, 0))
+
+
+@pytest.mark.parametrize("batch", [3, PLAYBACK_BATCH])
+def test_playback_in_batches_with_the_folded_decoder_is_the_plain_frame_by_frame_render(batch):
+    """``poke_frames``' default path (frames rendered ``batch`` at a time after the first, the
+    folded decoder) against one frame per call of the plain decoder, on a renderer whose decoder
+    changes the frames (its heads at PyTorch's default init, scaled up, not zero)."""
+    from kinema.methods.dynamics.config import RenderConfig
+    from kinema.methods.dynamics.render import ImageRenderer
+
+    torch.manual_seed(3)
+    renderer = ImageRenderer(RenderConfig(attention_path="", widths=(4, 8), image_size=(12, 10))).eval()
+    with torch.no_grad():
+        for head in (renderer.decoder.fill, renderer.decoder.refine):
+            head.reset_parameters()
+            head.weight.mul_(12.0)
+    image = torch.rand(1, 3, 12, 10) * 2 - 1
+    args = (renderer, image, _volume(), 16, (4, 6), (2.0, -1.0), 9)
+    plain = torch.stack(list(poke_frames(*args, batch=1, folded=False)))
+    fast = torch.stack(list(poke_frames(*args, batch=batch)))
+    assert fast.shape == plain.shape == (9, 3, 12, 10)
+    assert (plain[1:] - plain[:1]).abs().amax() > 0.1                 # the poke moves the picture
+    assert torch.allclose(fast, plain, atol=1e-5), (fast - plain).abs().max()

@@ -295,3 +295,39 @@ def test_pairs_of_several_sources_follow_one_another_with_one_seed_sequence(tmp_
         assert [pairs[3 * clip_number + k]["flow"][0, 0, 0].item() for k in range(3)] == drawn.tolist()
     with pytest.raises(KinemaError, match="swaying"):
         RenderPairs("train", source=["swaying", "a"], cache_dir=str(tmp_path), progress=False)
+
+
+@pytest.mark.parametrize("widths", [(16, 32, 64), (4, 8), (4,)])
+def test_folded_decoder_gives_the_decoders_frames(widths):
+    """The playback decoder (a block's conv of the upsampled coarser output as 2x2 convs of each
+    output phase at the coarse size; the two heads as one conv) against the decoder, with every
+    weight at PyTorch's default init (the heads too, scaled up as in the bfloat16 test) and holes
+    in the masks."""
+    renderer = _renderer(widths=widths).eval()
+    g = torch.Generator().manual_seed(2)
+    with torch.no_grad():
+        for head in (renderer.decoder.fill, renderer.decoder.refine):
+            head.reset_parameters()
+            head.weight.mul_(12.0)
+        features = renderer.pyramid(torch.rand(2, 3, 16, 16, generator=g) * 2 - 1)
+        warped = [f + torch.randn(f.shape, generator=g) for f in features]
+        masks = [(torch.rand(2, 1, *f.shape[-2:], generator=g) > 0.2).float() for f in features]
+        plain = renderer.decoder(warped, masks)
+        folded = renderer.folded_decoder()(warped, masks)
+    assert folded.shape == plain.shape == (2, 3, 16, 16)
+    assert (plain - warped[0][:, :3]).abs().mean() > 0.1            # the decoder changes the frames
+    assert torch.allclose(folded, plain, atol=1e-5, rtol=1e-5), (folded - plain).abs().max()
+
+
+def test_render_frames_runs_the_decoder_it_is_given():
+    renderer = _renderer()
+    features = renderer.pyramid(torch.rand(1, 3, 16, 16))
+    flow, metric = torch.randn(1, 2, 16, 16), torch.rand(1, 1, 16, 16)
+    calls = []
+
+    def decoder(warped, masks):
+        calls.append([w.shape[1] for w in warped])
+        return torch.zeros(1, 3, 16, 16)
+
+    assert torch.equal(renderer.render_frames(features, flow, metric, decoder=decoder), torch.zeros(1, 3, 16, 16))
+    assert calls == [[3 + 4, 8, 8]]
