@@ -19,6 +19,8 @@ The models (``FrequencyDiffusion``, ``FrequencyCoordinatedDiffusion``) provide `
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from einops import repeat
 
@@ -33,6 +35,7 @@ DEFAULT_STEPS = {"ddim": 250, "dpm": 20}   # Sec. 7: DDIM with 250 steps; DPM-So
 # steps helps only some seeds, while DDIM at 50 steps with 2 recurrences lowers the seam
 # several-fold (benchmarks/dynamics-loops.md). The applications sample loops so by default.
 LOOP_SAMPLER, LOOP_STEPS = "ddim", 50
+LOOP_RECURRENCE = 2   # self-recurrence iterations of a DDIM loop (Sec. 7: 2)
 
 
 def _pictures(image: torch.Tensor) -> torch.Tensor:
@@ -50,9 +53,20 @@ def _normal(shape, generators: list[torch.Generator], device, dtype) -> torch.Te
     return torch.stack([torch.randn(shape, generator=g, device=device, dtype=dtype) for g in generators])
 
 
+# the parts of a guided evaluation, in order (``guided_noise``'s ``lap``)
+GUIDED_PARTS = ("denoiser forward", "decoder forward + seam loss", "backward through decoder + seam loss",
+                "backward through the denoiser")
+
+
 def guided_noise(model, latents, timestep, condition, guidance: float, loop: bool, loop_weight: float,
-                 alpha_bar: torch.Tensor, loop_frames: int, slowmo: float) -> torch.Tensor:
-    """eps_hat of Eq. (5) for latents (b k c h w) at one ``timestep``."""
+                 alpha_bar: torch.Tensor, loop_frames: int, slowmo: float,
+                 lap: Callable[[str | None], None] | None = None) -> torch.Tensor:
+    """eps_hat of Eq. (5) for latents (b k c h w) at one ``timestep``.
+
+    ``lap``: called with the name of each part of ``GUIDED_PARTS`` as it begins and with None
+    when the evaluation ends (benchmarks time the parts; without ``loop`` only the first)."""
+    lap = lap or (lambda part: None)
+    lap(GUIDED_PARTS[0])
     b = latents.shape[0]
     timesteps = torch.full((2 * b,), int(timestep), device=latents.device, dtype=torch.long)
     both_conditions = torch.cat([condition, torch.zeros_like(condition)])
@@ -61,19 +75,29 @@ def guided_noise(model, latents, timestep, condition, guidance: float, loop: boo
         eps_conditional, eps_null = model.denoise(torch.cat([z, z]), timesteps, both_conditions).chunk(2)
         eps = (1.0 + guidance) * eps_conditional - guidance * eps_null
         if not loop:
+            lap(None)
             return eps
+        lap(GUIDED_PARTS[1])
         clean = (z - (1.0 - alpha_bar).sqrt() * eps) / alpha_bar.sqrt()       # z0_hat at step n
         volume = model.decode_latents(clean)
         loss = seam_error(volume, loop_frames, model.period, slowmo).sum()   # per-sample losses add
-        (gradient,) = torch.autograd.grad(loss, z)
+        lap(GUIDED_PARTS[2])
+        # the chain rule in two calls (the same products as one call from loss to z), so that
+        # the decoder's and the denoiser's shares of the backward pass can be timed apart
+        (clean_gradient,) = torch.autograd.grad(loss, clean)
+        lap(GUIDED_PARTS[3])
+        (gradient,) = torch.autograd.grad(clean, z, clean_gradient)
+        lap(None)
     return eps.detach() + loop_weight * gradient
 
 
 def sample_latents(model, image: torch.Tensor, num_samples: int = 1, seed: int = 0, *, sampler: str = "ddim",
                    steps: int | None = None, guidance: float = 1.75, loop: bool = False,
                    loop_weight: float = 200.0, loop_frames: int | None = None, slowmo: float = 1.0,
-                   recurrence: int | None = None, progress: bool = True) -> torch.Tensor:
-    """Latents (b n k c h w) of ``num_samples`` spectral volumes per picture; see ``predict_spectral_volume``."""
+                   recurrence: int | None = None, progress: bool = True,
+                   lap: Callable[[str | None], None] | None = None) -> torch.Tensor:
+    """Latents (b n k c h w) of ``num_samples`` spectral volumes per picture; see ``predict_spectral_volume``
+    (``lap``: ``guided_noise``'s, for every evaluation)."""
     from tqdm.auto import tqdm
 
     if sampler not in SAMPLERS:
@@ -92,7 +116,7 @@ def sample_latents(model, image: torch.Tensor, num_samples: int = 1, seed: int =
                           f"({scheduler.config.num_train_timesteps} training timesteps); got {steps}")
     if num_samples < 1:
         raise KinemaError(f"num_samples must be at least 1; got {num_samples}")
-    recurrence = (2 if loop and kind == "ddim" else 1) if recurrence is None else int(recurrence)
+    recurrence = (LOOP_RECURRENCE if loop and kind == "ddim" else 1) if recurrence is None else int(recurrence)
     if recurrence < 1 or (recurrence > 1 and kind != "ddim"):
         raise KinemaError(f"self-recurrence needs the DDIM sampler and at least 1 iteration; got "
                           f"recurrence={recurrence} with {sampler}")
@@ -111,7 +135,7 @@ def sample_latents(model, image: torch.Tensor, num_samples: int = 1, seed: int =
         t = int(timestep)
         for r in range(recurrence):
             eps = guided_noise(model, latents, t, condition, guidance, loop, loop_weight, alphas[t],
-                               loop_frames, slowmo)
+                               loop_frames, slowmo, lap)
             previous = scheduler.step(eps, timestep, latents).prev_sample
             if r + 1 < recurrence:   # self-recurrence: noise z_{n-1} back to level n and repeat
                 a_prev = alphas[t - stride] if t - stride >= 0 else scheduler.final_alpha_cumprod.to(alphas)

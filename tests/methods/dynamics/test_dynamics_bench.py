@@ -199,3 +199,58 @@ def test_loops_benchmark_names_the_missing_training(tmp_path):
     with pytest.raises(KinemaError, match="dynamics-attention-small.*--preset small"):
         loops_benchmark(tmp_path / "out", runs=tmp_path / "runs", preset="small")
     assert not (tmp_path / "out").exists()
+
+
+def test_part_clock_sums_each_part_between_laps():
+    """Wall and CPU time go to the part begun by the last lap; time between evaluations to none."""
+    from kinema.methods.dynamics.bench import PartClock
+
+    wall, cpu = iter([0.0, 1.0, 3.0, 10.0, 10.5, 11.0]), iter([0.0, 2.0, 6.0, 20.0, 21.0, 22.0])
+    clock = PartClock(lambda: next(wall), lambda: next(cpu))
+    for part in ("a", "b", None, "a", "b", None):
+        clock(part)
+    assert clock.evaluations == 2
+    assert clock.wall == {"a": 1.5, "b": 2.5} and clock.cpu == {"a": 3.0, "b": 5.0}
+
+
+def test_guided_evaluations_time_every_part_after_a_warm_up(tiny_runs):
+    from kinema.methods.dynamics.bench import guided_evaluations
+    from kinema.methods.dynamics.sampling import GUIDED_PARTS
+    from kinema.pretrained import load_pretrained
+
+    model = load_pretrained(tiny_runs["attention"] / "model").eval()
+    clock = guided_evaluations(model, torch.rand(1, 3, 16, 16) * 2 - 1, frames=6, evaluations=2)
+    assert clock.evaluations == 2 and list(clock.wall) == list(GUIDED_PARTS)
+    assert all(seconds > 0 for seconds in clock.wall.values())
+
+
+def loop_record(whole_loop: bool) -> dict:
+    """An ``end_to_end_loop`` record with round numbers: 2 s per evaluation (0.5 s a part)."""
+    from kinema.methods.dynamics.sampling import GUIDED_PARTS
+
+    parts = {p: 0.5 for p in GUIDED_PARTS}
+    stages = {"sampling": 230.0 if whole_loop else 200.0, "decoding the final latents": 1.0,
+              "motion texture (inverse FFT)": 2.0, "rendering": 6.0, "mp4 encoding": 1.0}
+    return {"size": [64, 64] if whole_loop else [160, 256], "frames": 150, "threads": 2, "sampler": "ddim",
+            "steps": 50, "recurrence": 2, "evaluations": 100, "whole_loop": whole_loop, "measured_evaluations": 3,
+            "evaluation_parts": parts, "evaluation_parts_cpu": parts,
+            "loop_parts": {p: 55.0 for p in GUIDED_PARTS} if whole_loop else None,
+            "loop_parts_cpu": {p: 55.0 for p in GUIDED_PARTS} if whole_loop else None,
+            "seconds": stages, "cpu_seconds": stages, "total_seconds": sum(stages.values()),
+            "total_cpu_seconds": sum(stages.values())}
+
+
+def test_loop_page_splits_the_time_and_labels_the_projection():
+    from kinema.methods.dynamics.bench import loop_lines, loop_shares
+
+    measured, projected = loop_record(True), loop_record(False)
+    shares = dict(loop_shares(measured))
+    assert shares["rest of the sampler (scheduler steps, re-noising)"] == 230.0 - 4 * 55.0
+    assert sum(shares.values()) == measured["total_seconds"]
+    shares = dict(loop_shares(projected))                         # 100 evaluations x 0.5 s a part
+    assert shares["denoiser forward (100 evaluations)"] == 50.0 and sum(shares.values()) == 210.0
+    page = "\n".join(loop_lines([measured, projected]))
+    assert "**projected** sampling time = 100 x the mean of 3 measured guided evaluations" in page
+    assert "Where the time goes at 256x160 (projected from 3 measured evaluations)" in page
+    assert "total 240 s = 4.0x the goal" in page and "total 210 s = 3.5x the goal" in page
+    assert "| denoiser forward (100 evaluations) | 50.00 | 23.8% |" in page

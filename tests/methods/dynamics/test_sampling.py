@@ -11,7 +11,8 @@ from kinema.errors import KinemaError
 from kinema.methods.dynamics.config import DiffusionConfig
 from kinema.methods.dynamics.diffusion import noise_schedule
 from kinema.methods.dynamics.motion import seam_error
-from kinema.methods.dynamics.sampling import guided_noise, predict_spectral_volume, sample_latents
+from kinema.methods.dynamics.sampling import (GUIDED_PARTS, LOOP_RECURRENCE, guided_noise, predict_spectral_volume,
+                                              sample_latents)
 from kinema.pretrained import load_pretrained
 
 
@@ -216,3 +217,42 @@ def test_animate_slows_and_magnifies_the_motion_it_renders():
         assert torch.allclose(videos, expected, atol=1e-3)
         if magnify == 0.0:
             assert torch.allclose(videos, image[:, None].expand_as(videos), atol=1e-6)   # no motion at all
+
+
+def test_the_seam_gradient_in_two_backward_calls_is_autograd_s_in_one(stage_b):
+    """``guided_noise`` back-propagates the loop loss first to z0_hat, then through the denoiser to
+    z (so that benchmarks time the two apart): on the tiny stage B's networks the result equals
+    one autograd call from the loss to z, and ``lap`` sees the parts in order."""
+    torch.manual_seed(3)
+    z = torch.randn(1, *stage_b.latent_shape())
+    with torch.no_grad():
+        condition = stage_b.condition(picture()[None])
+    t, w, u, frames = 40, 1.75, 200.0, stage_b.period - 2
+    a = stage_b.scheduler("ddim").alphas_cumprod[t]
+    laps = []
+    eps = guided_noise(stage_b, z, t, condition, guidance=w, loop=True, loop_weight=u, alpha_bar=a,
+                       loop_frames=frames, slowmo=1.0, lap=laps.append)
+    assert laps == [*GUIDED_PARTS, None]
+
+    z = z.clone().requires_grad_(True)
+    both = stage_b.denoise(torch.cat([z, z]), torch.full((2,), t), torch.cat([condition, 0 * condition]))
+    plain = (1 + w) * both[:1] - w * both[1:]
+    x0_hat = (z - (1 - a).sqrt() * plain) / a.sqrt()
+    loss = seam_error(stage_b.decode_latents(x0_hat), frames, stage_b.period).sum()
+    gradient, x0_hat_gradient = torch.autograd.grad(loss, (z, x0_hat))
+    expected = plain.detach() + u * gradient
+    scale = float((u * gradient).abs().max())
+    assert scale > 1e-3                                            # the guidance term is not negligible
+    assert torch.allclose(eps, expected, atol=1e-5 * scale, rtol=1e-5)
+    # the denoiser's Jacobian matters here: z0_hat's gradient divided by sqrt(a) alone is not it
+    assert not torch.allclose(gradient, x0_hat_gradient / a.sqrt(), atol=1e-2 * float(gradient.abs().max()))
+
+
+def test_sample_latents_laps_every_evaluation(stage_b):
+    laps = []
+    sample_latents(stage_b, picture()[None], sampler="ddim", steps=3, loop=True, loop_frames=6, progress=False,
+                   lap=laps.append)
+    assert laps == [*GUIDED_PARTS, None] * (3 * LOOP_RECURRENCE)
+    laps.clear()
+    sample_latents(stage_b, picture()[None], sampler="dpm", steps=3, progress=False, lap=laps.append)
+    assert laps == [GUIDED_PARTS[0], None] * 3                    # unguided: the denoiser alone
