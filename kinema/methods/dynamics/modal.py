@@ -180,8 +180,9 @@ def simulate(simulator: ModalSimulator, num_frames: int):
 
 # Frames per renderer call after the first: after the release the simulation is deterministic, so
 # the next frames' displacements are known before they are shown, and fewer, larger calls keep
-# two threads busier than one frame per call (PLAYBACK_BATCH frames, measured at 256x160 in
-# benchmarks/studio.md)
+# two threads busier than one frame per call (256x160, widths (16, 32, 64), 2 threads, render and
+# RGBA only, training paused: 24.4 fps in threes against 20.7-22.5 one at a time with the folded
+# decoder, 18.8-19.4 with the plain one; fours were as fast as threes within the noise)
 PLAYBACK_BATCH = 3
 
 
