@@ -45,7 +45,7 @@ def _timed(fn) -> float:
     return time.thread_time() - start
 
 
-def splat_timings(channels: int, repeats: int = 15) -> dict:
+def splat_timings(channels: int, repeats: int = 41) -> dict:
     """softmax_splat vs softmax_splat_reference fwd+bwd at 256x160 (CPU ms of this thread)."""
     from kinema.nn.warp import softmax_splat, softmax_splat_reference
 
