@@ -154,6 +154,7 @@ def test_a_model_of_another_period_is_labelled_with_its_clips():
         "attention-small-k24 (48-frame clips)"
 
 
+@pytest.mark.slow            # ~15 s: 2 samplers x guided or not x 2 seeds, then a resumed study
 def test_seam_study_scores_each_seed_as_its_own_call(tiny_runs, tmp_path):
     """Seed i's seam must be that of a call with seed i, unguided and guided, and guided sampling
     must use the row's sampler and steps; a progress file keeps every seed, is read back instead
