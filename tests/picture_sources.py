@@ -9,6 +9,8 @@ frames, drawn from a generator seeded by (seed, split, index).
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
@@ -16,7 +18,9 @@ from torch.utils.data import Dataset
 VIDEOS = {"train": 160, "test": 48}
 
 
-class PictureSource(Dataset):
+class PictureSource(Dataset, ABC):
+    """A still video per item; subclasses say what one picture looks like (``draw``)."""
+
     videos = VIDEOS
 
     def __init__(self, split: str = "train", size: int = 16, num_frames: int = 2, seed: int = 0):
@@ -32,8 +36,9 @@ class PictureSource(Dataset):
         picture = self.draw(generator).clamp(-1, 1)                              # (3 h w)
         return {"video": picture.expand(self.num_frames, -1, -1, -1).clone()}    # (t c h w)
 
+    @abstractmethod
     def draw(self, generator: torch.Generator) -> torch.Tensor:
-        raise NotImplementedError
+        """One picture (3 h w) in about [-1, 1] from ``generator``."""
 
 
 class Smooth(PictureSource):

@@ -142,8 +142,7 @@ class FoldedDecoder(nn.Module):
                 for k in range(4):   # phase (py, px) at coarse (i, j) is its conv at (i + py, j + px)
                     py, px = divmod(k, 2)
                     y[:, :, py::2, px::2] += phases[:, k * o:(k + 1) * o, py:py + h, px:px + w]
-            block = self.blocks[j]
-            x = block[3](block[2](block[1](y)))
+            x = self.blocks[j][1:](y)          # the block after its first conv, as SynthesisDecoder runs it
         refine, fill = F.conv2d(x, *self.heads, padding=1).split(3, dim=1)
         return warped[0][:, :3] + refine + (1.0 - masks[0]) * fill
 
