@@ -109,8 +109,10 @@ dynamics-loops: $(call model,dynamics-attention-small)
 # K = 4 / 8 / 24 and no adaptive normalisation from 1 seed; repeat-I0 and the oracle need no training.
 # CPU cost, from the small preset's runs at 1 thread on this shared 2-core machine (config.py: VAE
 # 1.47 s/step, stage A 0.70, stage B 1.80 at load 4-7; the same networks on slices of longer clips):
-# one chain ~70 min (1200 + 2000 + 600 steps), 3 full chains + 3 volume stage-A runs (~23 min each)
-# + 4 ablation chains = ~9.5 CPU hours, ~5 h with -j2; the bench ~30 min; dynamics-oracle ~10 min.
+# one chain ~70 min (1200 + 2000 + 600 steps). The volume baseline was estimated at ~23 min a seed and
+# measured at 3.0-3.7 s/step (one U-Net denoises all 4K = 64 channels at once; 1 thread beside another
+# run, 2026-12-07), ~2 h a seed. 3 full chains + 3 volume runs + 4 ablation chains = ~14 CPU hours,
+# ~7 h with -j2; the bench ~40 min; dynamics-oracle ~10 min.
 # dynamics-loops-small150 (16 seeds, two samplers, guided and not, at one period and at 3/4 of one) ~2-3 CPU
 # hours: a guided DDIM loop (50 steps x 2 self-recurrences) is ~136 s at 64 px with 2 threads
 # (benchmarks/dynamics-loops.md); every finished seed is kept in runs/dynamics-attention-small150/seam-study.json,

@@ -123,3 +123,41 @@ def test_oracle_benchmark_page_holds_both_winds_and_refuses_video_presets(tmp_pa
     with pytest.raises(KinemaError, match="needs a preset whose motion data is swaying"):
         oracle_benchmark(tmp_path / "paper", preset="paper")
     assert not (tmp_path / "paper").exists()
+
+
+def test_table2_verdict_compares_the_mean_gap_with_the_larger_seed_spread():
+    from kinema.methods.dynamics.bench_table2 import verdict
+
+    full = {"mean": 0.50, "std": 0.02, "seeds": 3}
+    # delta = other - full (lower is better); the spread is the larger std of the two rows
+    assert verdict(full, {"mean": 0.60, "std": 0.05, "seeds": 3}) == pytest.approx(
+        {"delta": 0.10, "spread": 0.05, "verdict": "ahead"})
+    assert verdict(full, {"mean": 0.54, "std": 0.05, "seeds": 3})["verdict"] == "within spread"
+    assert verdict(full, {"mean": 0.46, "std": 0.01, "seeds": 3}) == pytest.approx(
+        {"delta": -0.04, "spread": 0.02, "verdict": "behind"})
+    # a 1-seed row is judged by the full model's spread alone; two 1-seed rows are undecided
+    assert verdict(full, {"mean": 0.53, "std": None, "seeds": 1})["verdict"] == "ahead"
+    assert verdict({"mean": 0.5, "std": None, "seeds": 1}, {"mean": 0.9, "std": None, "seeds": 1})["verdict"] \
+        == "undecided (1 seed each)"
+
+
+def test_table2_claim_lines_name_the_paper_rows_and_count_the_goal():
+    from kinema.methods.dynamics.bench_table2 import VERDICT_SCORES, claim_lines, paper_name
+
+    assert paper_name("attention-small150-k4", "small150") == "K = 4"
+    assert paper_name("diffusion-small150-volume", "small150") == "Volume pred."
+    assert paper_name("diffusion-small150", "small150") == "Independent pred."
+    assert paper_name("attention-small150", "small150") == "Full (K = 16)"
+
+    def row(name, *means, std=0.01):
+        return {"row": name, **{k: {"mean": m, "std": std, "seeds": 3} for k, m in zip(VERDICT_SCORES, means)}}
+
+    rows = [row("attention-small150", 0.5, 0.5, 0.5), row("diffusion-small150-volume", 0.6, 0.5, 0.4),
+            row("repeat I0", 0.6, 0.6, 0.6, std=None), row("oracle (the data's law, random phases)", 0.1, 0.1, 0.1)]
+    text = "\n".join(claim_lines(rows, "attention-small150", "small150"))
+    assert "| diffusion-small150-volume (Volume pred.) | ahead (+0.100 vs 0.010) | within spread (+0.000 vs 0.010) " \
+           "| behind (-0.100 vs 0.010) |" in text
+    assert "repeat I0: ahead on 3 of 3" in text
+    assert "diffusion-small150-volume: ahead on 1 of 3 (amplitude_error)" in text
+    assert "oracle" not in text.split("Goal")[0].split("|---|")[1]          # the oracle is a bound, not a rival
+    assert "not trained yet" in "\n".join(claim_lines(rows[:1] + rows[2:], "attention-small150", "small150"))
