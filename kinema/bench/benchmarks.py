@@ -67,7 +67,7 @@ def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: 
 
     from kinema.data import load_dataset
     from kinema.metrics.features.domain import load_domain_extractor
-    from kinema.metrics.features.domain_train import recipe_for, train_extractor
+    from kinema.metrics.features.domain_train import accuracy_sentence, recipe_for, train_extractor
 
     recipe = recipe_for(data)
     training = None
@@ -87,13 +87,7 @@ def metrics_sanity_benchmark(out_dir: Path, extractor: str | None = None, data: 
             f"noise = uniform in [-1, 1]. Features: the domain extractor trained by the "
             f"recipe (`kinema metrics train-extractor --data {data}`).", ""]
     if training:
-        within = training.get("test_accuracy_within_one_class")
-        body += [f"Extractor held-out accuracy ({', '.join(training['labels'])}): "
-                 f"{', '.join(f'{a:.3f}' for a in training['test_accuracy'])} "
-                 f"(chance {', '.join(f'{c:.3f}' for c in training['chance'])}; "
-                 f"{training['test_videos']} test clips, {training['steps']} training steps)"
-                 + (f"; within one class (circular labels counted around): "
-                    f"{', '.join(f'{a:.3f}' for a in within)}" if within else "") + ".", ""]
+        body += [accuracy_sentence(training), ""]
     body += ["| distance of real to | " + " | ".join(SANITY_METRICS) + " |",
              "|---" * (len(SANITY_METRICS) + 1) + "|"]
     for name, values in table.items():

@@ -1,7 +1,9 @@
 import json
 
+import pytest
 import torch
 
+from kinema.errors import KinemaError
 from kinema.metrics.features.domain import DomainExtractor, DomainExtractorConfig, load_domain_extractor
 from kinema.metrics.features.domain_train import LABELS, ExtractorRecipe, train_extractor
 
@@ -148,3 +150,24 @@ def test_actor_labels_agree_with_generated_clips():
         assert travel == 0 or (travel == 1) == (moved > 0), i
     assert recipe_for("actors-motion").labels == ("identity", "action", "tempo", "travel")
     assert recipe_for("actors").labels == ("identity",)            # ACD's identity features unchanged
+
+
+def test_accuracy_sentence_quotes_each_label_beside_chance_and_majority():
+    from kinema.metrics.features.domain_train import accuracy_sentence
+
+    record = {"labels": ["identity", "eta"], "test_accuracy": [0.9934, 0.5], "chance": [0.125, 0.1],
+              "majority_class_rate": [0.15, 0.2], "test_videos": 300, "steps": 800,
+              "test_accuracy_within_one_class": [0.9934, 0.75], "circular_labels": ["eta"]}
+    assert accuracy_sentence(record) == (
+        "Extractor held-out accuracy (identity, eta): 0.993, 0.500 (chance 0.125, 0.100; always the majority "
+        "class 0.150, 0.200; 300 test clips, 800 training steps); within one class (circular labels counted "
+        "around): 0.993, 0.750.")
+    assert "within one class" not in accuracy_sentence({**record, "circular_labels": []})
+
+
+def test_trained_extractor_refuses_a_folder_without_its_training_record(tmp_path):
+    from kinema.metrics.features.domain_train import trained_extractor
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(KinemaError, match="training.json is missing"):
+        trained_extractor("actors", tmp_path)

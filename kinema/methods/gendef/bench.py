@@ -196,10 +196,11 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
     except KinemaError:
         pass
     extractor = runs / "extractors" / EXTRACTORS.get(data, data)
-    if found and not (extractor / "config.json").is_file():
-        from kinema.metrics.features.domain_train import recipe_for, train_extractor
+    training = None
+    if found:
+        from kinema.metrics.features.domain_train import trained_extractor
 
-        train_extractor(data, extractor, recipe=recipe_for(EXTRACTORS.get(data, data)), progress=False)
+        training = trained_extractor(data, extractor, EXTRACTORS.get(data, data))[1]
     test = load_dataset(data, "test", num_frames=frames, size=size)
     record: dict = {"preset": preset, "data": data, "rows": []}
     lines, shown = [], {}
@@ -210,7 +211,7 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
             start = time.time()
             model = make() if make is not None else load_pretrained(model_folder(seed_run)).eval()
             r = {}
-            for length, count, metrics in ((frames, num_videos, ["domain-fvd", "domain-fid"]),
+            for length, count, metrics in ((frames, num_videos, ["domain-fvd", "domain-fid", "motion-fd"]),
                                            (128, long_videos, ["domain-fvd"])):
                 protocol = Protocol(task="generation", num_videos=count, num_frames=length, batch_size=16,
                                     data_options={"size": size})
@@ -218,8 +219,9 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
                                   extractor=str(extractor), progress=False,
                                   model_record={"run": str(seed_run)})["results"]
                 r[f"domain_fvd_{length}"] = result["domain_fvd"]
-                if "domain_fid" in result:
-                    r["domain_fid"] = result["domain_fid"]
+                for key in ("domain_fid", "motion_fd"):
+                    if key in result:
+                        r[key] = result[key]
             tracked = {} if model.frames_mode else tracking_error(model, data, test, track_clips, inversion_steps)
             examples = tracked.pop("examples", None)
             r.update(tracked, seconds=round(time.time() - start, 1))
@@ -233,31 +235,36 @@ def gendef_benchmark(data: str, out_dir: Path, runs: str | Path | None = None, n
                                "spread": {k: v["std"] for k, v in summary.items()}, "per_seed": per_seed})
         cell = lambda key: mean_spread(summary.get(key))  # noqa: E731
         lines.append(f"| {label} | {cell('domain_fvd_' + str(frames))} | {cell('domain_fvd_128')} | "
-                     f"{cell('domain_fid')} | {cell('track_error_px')} | {cell('static_point_error_px')} | "
+                     f"{cell('domain_fid')} | {cell('motion_fd')} | {cell('track_error_px')} | {cell('static_point_error_px')} | "
                      f"{cell('trivial_tracker_error_px')} | {cell('inversion_psnr')} | "
                      + (f"{len(per_seed)} | `{run}` ({trained}) |" if run else "— | train split |"))
     for row in missing:
-        lines.append(f"| {row['label']} | not trained: `{row['missing']}` |" + " |" * 8)
+        lines.append(f"| {row['label']} | not trained: `{row['missing']}` |" + " |" * 9)
     order = [label for label, _ in ROWS]
     order += [label for label, _, _ in references]
     record["rows"] = sorted(record["rows"] + missing, key=lambda row: order.index(row["label"]))
     moving = "cloud points (opacity > 0.5, staying in the sky)" if data == "clouds" else "the 11 keypoints"
     body = [f"**Preset `{preset}`** ({size}x{size} px; training clips of {frames} frames; 3 sparse frames "
-            f"per video; recipe `kinema.methods.gendef.config`), each row trained once on a 2-core CPU, "
+            f"per video; recipe `kinema.methods.gendef.config`), trained on a 2-core CPU, "
             f"far smaller and shorter than the paper's 256-px models on 8 A100s: rows compare with each "
             f"other, not with the paper's numbers.", "",
             f"Columns: domain FVD of {num_videos} generated {frames}-frame videos and of {long_videos} "
             f"128-frame videos against as many `{data}` test clips, domain FID of their frames (features "
-            f"of `{extractor}`); tracking error (px, mean over frames 1..{frames - 1}) of {moving} "
+            f"of `{extractor}`), motion-FD of the {frames}-frame videos (Fréchet distance of optical-flow "
+            f"statistics, `kinema.metrics.flow_statistics`: it sees motion, not appearance); tracking error (px, mean over frames 1..{frames - 1}) of {moving} "
             f"through the fields fitted to {track_clips} test clips by {inversion_steps} inversion steps"
             + (", static = ground points, which do not move" if data == "clouds" else "")
             + "; 'points stay put' is the error of a tracker that never moves them; inversion PSNR is "
             "how well the fitted video matches the clip (dB).", "",
             f"Rows trained from several seeds (`RUN-seedK` beside `RUN`, `kinema.bench.seeds`) show "
             f"mean ± sample standard deviation over the seeds; a row with seeds = 1 is one run.", "",
-            f"| model | domain FVD{frames} ↓ | domain FVD128 ↓ | domain FID ↓ | track error ↓ | "
+            f"| model | domain FVD{frames} ↓ | domain FVD128 ↓ | domain FID ↓ | motion-FD ↓ | track error ↓ | "
             "static points ↓ | points stay put | inversion PSNR ↑ | seeds | run |",
-            "|---|---|---|---|---|---|---|---|---|---|", *lines]
+            "|---|---|---|---|---|---|---|---|---|---|---|", *lines]
+    if training:
+        from kinema.metrics.features.domain_train import accuracy_sentence
+
+        body[2:2] = [f"Domain features: `{extractor}`. " + accuracy_sentence(training), ""]
     from kinema.metrics.features.domain_train import RECIPES
 
     if data not in RECIPES:

@@ -10,6 +10,12 @@ Rows, for the model trained with L_GAP ("Ours") and without ("Ours \\ L_GAP"):
   W+ clip: the PCA coordinates at steps 0, 6, 12, 18, 24 of a window, concatenated;
   original frame / clip: the domain extractor trained on ``actors`` identities
   (``runs/extractors/actors``, trained here if missing): its frame features / clip features);
+- motion (what the W+ and identity features do not see): the Fréchet distance of optical-flow
+  statistics (``kinema.metrics.flow_statistics``, motion-FD) of the rendered 25-step windows
+  against the original videos' 25-frame windows, for any data; on actors also the clip
+  features of the extractor trained on motion labels (``runs/extractors/actors-motion``:
+  identity, action, tempo, travel; its held-out accuracy quoted first); beside them the trivial
+  baseline, a still video (each real window's first frame repeated);
 - identity consistency ACD (Sec. 4): the mean L2 distance between the extractor's frame
   features of all pairs of frames of a long video (every 5th frame), averaged over videos: real
   videos, the training actor, random new actors by the offset trick;
@@ -37,6 +43,8 @@ ACD_EVERY = 5
 STUDY_SEEDS = 20      # per arm (the paper: 20 models with L_GAP, 20 without)
 STUDY_SAMPLES = 8
 SUFFIX = {"actors": "", "carphone": "-carphone"}
+# data with motion labels -> the domain-extractor recipe trained on them (carphone, real footage, has none)
+MOTION_EXTRACTORS = {"actors": "actors-motion"}
 
 
 def _commands(stem: str) -> str:
@@ -115,10 +123,39 @@ def identity_extractor(runs: Path, extractor: str | None):
     return load_domain_extractor(folder), folder
 
 
+def motion_references(real_frames: torch.Tensor, window: int, motion_extractor=None) -> dict:
+    """The motion features of the original videos' non-overlapping ``window``-frame slices:
+    flow statistics ("flow", n d) and, given one, the motion extractor's clip features."""
+    from kinema.metrics.flow_statistics import flow_features
+
+    clips = slices(real_frames, window)
+    return {"flow": flow_features(clips),
+            "extractor": motion_extractor.clip_features(clips) if motion_extractor is not None else None}
+
+
+def motion_distances(video: torch.Tensor, references: dict, motion_extractor=None) -> dict:
+    """{"motion FD": flow-statistics Fréchet distance, "motion clip": the motion extractor's
+    clip FD (given one)} of videos (b t c h w) against ``motion_references``."""
+    from kinema.metrics.flow_statistics import flow_features, motion_fd
+
+    out = {"motion FD": motion_fd(references["flow"], flow_features(video))}
+    if motion_extractor is not None:
+        out["motion clip"] = frechet(motion_extractor.clip_features(video), references["extractor"])
+    return out
+
+
+def still_baseline(real_frames: torch.Tensor, window: int, references: dict, motion_extractor=None) -> dict:
+    """The trivial baseline's ``motion_distances``: each real window's first frame repeated."""
+    clips = slices(real_frames, window)
+    return motion_distances(clips[:, :1].expand_as(clips).contiguous(), references, motion_extractor)
+
+
 # --------------------------------------------------------------------------- the benchmark
 
-def distances(model, real_windows, real_frames, extractor, count_short, count_long, seed=0):
-    """Rows of Fréchet distances of one model (see the module docstring)."""
+def distances(model, real_windows, real_frames, extractor, count_short, count_long, seed=0,
+              motion: dict | None = None, motion_extractor=None):
+    """Rows of Fréchet distances of one model (see the module docstring); ``motion``: the
+    ``motion_references`` of the originals, for the motion columns."""
     g = torch.Generator().manual_seed(seed)
     short = model.config.window
     real_w_frame, real_w_clip = wplus_features(model, real_windows)
@@ -134,6 +171,7 @@ def distances(model, real_windows, real_frames, extractor, count_short, count_lo
                       "W+ clip": frechet(fake_w_clip, real_w_clip),
                       "original frame": frechet(extractor.frame_features(video.flatten(0, 1)), real_x_frame),
                       "original clip": frechet(extractor.clip_features(video), real_x_clip),
+                      **(motion_distances(video, motion, motion_extractor) if motion is not None else {}),
                       "windows": int(windows.shape[0])}
     return rows
 
@@ -177,12 +215,21 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
     real_windows = torch.stack([windows[i]["ws"] for i in range(len(windows))])
     real_videos = original_videos(embed_folder)
     ident, ident_folder = identity_extractor(runs, extractor)
+    motion_net, motion_training = None, None
+    if data in MOTION_EXTRACTORS:
+        from kinema.metrics.features.domain_train import trained_extractor
+
+        motion_net, motion_training = trained_extractor(
+            data, runs / "extractors" / MOTION_EXTRACTORS[data], MOTION_EXTRACTORS[data])
+    references = motion_references(real_videos, short, motion_net)
+    still = still_baseline(real_videos, short, references, motion_net)
     count_short = num_videos or 256
     count_long = max(2, count_short // 8)
     table, acd = {}, {}
     for label, folders_of_label in seeded.items():      # every seed of a row: mean ± std
         seed_models = [models[label]] + [load_model(f) for f in folders_of_label[1:]]
-        found = [distances(m, real_windows, real_videos, ident, count_short, count_long)
+        found = [distances(m, real_windows, real_videos, ident, count_short, count_long,
+                           motion=references, motion_extractor=motion_net)
                  for m in seed_models]
         table[label] = {length: summarise([f[length] for f in found]) for length in ("short", "long")}
         acd[label] = summarise([identity_consistency(m, real_videos, ident, min(count_long, 16))
@@ -190,11 +237,13 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
     study = looping_study(data, preset, runs, STUDY_SEEDS, STUDY_SAMPLES)
     cost = compare_step_costs(models["Ours"], real_windows[:16])
     pictures = write_pictures(models, out_dir, f"latentgan-{data}")
+    motion = {"still": still, "training": motion_training,
+              "extractor": str(runs / "extractors" / MOTION_EXTRACTORS[data]) if motion_net is not None else None}
     body = _body(data, stem, table, acd, study, cost, pictures, len(real_windows),
-                 tuple(real_videos.shape), ident_folder, count_short, count_long)
+                 tuple(real_videos.shape), ident_folder, count_short, count_long, motion)
     record = {"data": data, "preset": preset,
               "runs": {k: [str(f) for f in v] for k, v in seeded.items()},
-              "frechet": table, "acd": acd, "looping": study, "cost": cost,
+              "frechet": table, "acd": acd, "looping": study, "cost": cost, "motion": motion,
               "reference": {"embedding_windows": len(real_windows),
                             "original_videos": list(real_videos.shape)},
               "extractor": str(ident_folder), "pictures": [str(p) for _, p in pictures]}
@@ -228,7 +277,41 @@ def write_pictures(models: dict, out_dir: Path, name: str, frames: int = LONG) -
     return written
 
 
-def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, ident, short, long):
+def motion_lines(table: dict, motion: dict, window: int) -> list[str]:
+    """The page's motion section: the motion extractor's held-out accuracy first (when the data
+    has one), the motion columns of every row beside the still baseline, and per row whether its
+    mean is below the still video's by more than its seed spread."""
+    from kinema.bench.seeds import mean_spread
+    from kinema.metrics.features.domain_train import accuracy_sentence
+
+    keys = ["motion FD"] + (["motion clip"] if motion["extractor"] else [])
+    lines = ["## Motion (measures that see motion, not appearance)", ""]
+    if motion["training"]:
+        lines += [f"`{motion['extractor']}`, trained on motion labels too. " + accuracy_sentence(motion["training"]), ""]
+    else:
+        lines += ["Real footage records no motion labels, so only the flow statistics measure motion here.", ""]
+    lines += [f"motion-FD: Fréchet distance of optical-flow statistics (`kinema.metrics.flow_statistics`, DIS) of "
+              f"the rendered {window}-step windows against the original videos' {window}-frame windows"
+              + ("; motion clip FD: the same windows in the clip features of the motion extractor" if
+                 motion["extractor"] else "") + ". The trivial baseline is a still video (each original "
+              "window's first frame repeated). Smaller is better.", "",
+              "| model | " + " | ".join(f"{k} {length}" for k in keys for length in ("short", "long")) + " |",
+              "|---|" + "---|" * (2 * len(keys))]
+    for label, rows in table.items():
+        lines.append(f"| {label} | " + " | ".join(mean_spread(rows[length].get(k), 4)
+                                                 for k in keys for length in ("short", "long")) + " |")
+    lines.append("| still (an original frame repeated) | "
+                 + " | ".join(f"{motion['still'][k]:.4g}" for k in keys for _ in range(2)) + " |")
+    verdicts = []
+    for label, rows in table.items():
+        ahead = [f"{k} {length}" for k in keys for length in ("short", "long")
+                 if motion["still"][k] - rows[length][k]["mean"] > rows[length][k]["std"]]
+        verdicts.append(f"{label} below the still video by more than its seed spread on {len(ahead)} of "
+                        f"{2 * len(keys)} ({', '.join(ahead) or 'none'})")
+    return lines + ["", "; ".join(verdicts) + ".", ""]
+
+
+def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, ident, short, long, motion=None):
     from kinema.methods.latentgan.bench_loop import study_lines
 
     window = cost["window"]
@@ -248,6 +331,8 @@ def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, 
             cells = [mean_spread(rows[length][f"{key} {kind}"], 4)
                      for kind in ("frame", "clip") for length in ("short", "long")]
             lines.append(f"| {label} | {ref} | " + " | ".join(cells) + " |")
+    if motion is not None:
+        lines += [""] + motion_lines(table, motion, window)
     lines += ["", "## Identity consistency (ACD, lower = more consistent)", "",
               "| model | real videos | training actor | random actors (offset trick) |", "|---|---|---|---|"]
     for label, row in acd.items():

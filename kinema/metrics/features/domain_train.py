@@ -272,3 +272,35 @@ def train_extractor(data: str, out: str | Path, labels: tuple[str, ...] | None =
     model.save_pretrained(out)
     (out / "training.json").write_text(json.dumps(record, indent=2))
     return record
+
+
+def accuracy_sentence(training: dict) -> str:
+    """A trained extractor's held-out accuracy (its ``training.json`` record) as one sentence,
+    the first thing a page quotes before any distance in that extractor's features."""
+    within = training.get("test_accuracy_within_one_class") if training.get("circular_labels") else None
+    majority = training.get("majority_class_rate")          # records older than the key lack it
+    return (f"Extractor held-out accuracy ({', '.join(training['labels'])}): "
+            f"{', '.join(f'{a:.3f}' for a in training['test_accuracy'])} "
+            f"(chance {', '.join(f'{c:.3f}' for c in training['chance'])}; "
+            + (f"always the majority class {', '.join(f'{m:.3f}' for m in majority)}; " if majority else "")
+            + f"{training['test_videos']} test clips, {training['steps']} training steps)"
+            + (f"; within one class (circular labels counted around): {', '.join(f'{a:.3f}' for a in within)}"
+               if within else "") + ".")
+
+
+def trained_extractor(data: str, folder: str | Path, recipe_name: str | None = None, progress: bool = False):
+    """(the domain extractor in ``folder``, its training record): trained there first by the
+    recipe ``recipe_name`` (``RECIPES``; default ``data``) on ``data`` when the folder holds none."""
+    from kinema.errors import KinemaError
+    from kinema.metrics.features.domain import load_domain_extractor
+
+    folder = Path(folder)
+    if not (folder / "config.json").is_file():
+        print(f"training the {recipe_name or data} domain extractor into {folder}")
+        train_extractor(data, folder, recipe=recipe_for(recipe_name or data), progress=progress)
+    record = folder / "training.json"
+    if not record.is_file():
+        raise KinemaError(f"{record} is missing: a page quotes the extractor's held-out accuracy before its "
+                          f"distances; retrain it (kinema metrics train-extractor) into {folder}")
+    return load_domain_extractor(folder), json.loads(record.read_text())
+

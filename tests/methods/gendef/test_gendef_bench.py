@@ -77,6 +77,9 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
         tmp_path / "runs" / "gendef-video-tiny-seed1" / "model")
     DomainExtractor(DomainExtractorConfig(size=16, width=8, feature_dim=8)).save_pretrained(
         tmp_path / "runs" / "extractors" / "clouds")
+    (tmp_path / "runs" / "extractors" / "clouds" / "training.json").write_text(json.dumps(
+        {"labels": ["eta"], "test_accuracy": [0.5], "chance": [0.1], "majority_class_rate": [0.2],
+         "test_videos": 9, "steps": 7, "circular_labels": []}))
     md, js = bench.clouds_benchmark(tmp_path / "out", runs=tmp_path / "runs", preset="tiny", num_videos=4,
                                     long_videos=2, track_clips=1, inversion_steps=1)
     text = md.read_text()
@@ -85,8 +88,12 @@ def test_benchmark_writes_the_table_for_a_tiny_run(tmp_path):
     record = json.loads(js.read_text())
     row = record["rows"][0]
     assert row["label"] == "GenDeF" and record["rows"][-1]["label"] == "reference: real training clips"
-    for key in ("domain_fvd_4", "domain_fvd_128", "domain_fid", "inversion_psnr"):
+    for key in ("domain_fvd_4", "domain_fvd_128", "domain_fid", "motion_fd", "inversion_psnr"):
         assert math.isfinite(row["results"][key]), key
+    # the extractor's held-out accuracy comes before the table, and the table has a motion-FD column
+    assert "held-out accuracy (eta): 0.500 (chance 0.100; always the majority class 0.200; 9 test clips" in \
+        text.split("| model |")[0]
+    assert "| motion-FD ↓ |" in text
     # two seeds: the cell is their mean, the spread their sample standard deviation
     assert row["seeds"] == 2 and len(row["per_seed"]) == 2
     values = [r["domain_fid"] for r in row["per_seed"]]

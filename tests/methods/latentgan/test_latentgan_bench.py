@@ -1,6 +1,7 @@
 """The benchmark's measures against hand computations, and its study settings."""
 import math
 
+import pytest
 import torch
 
 from kinema.methods.latentgan.bench import average_content_distance, slices
@@ -68,3 +69,72 @@ def test_table_cells_are_mean_and_spread_over_seeds():
     assert "| Ours \\ L_GAP | original | 15 | 15 | 20 | 20 |" in lines       # one seed: the value
     assert "Ours: 2 seed(s)" in lines[0] and "Ours \\ L_GAP: 1 seed(s)" in lines[0]
     assert "| without L_GAP | 1/1 | 5/8 | 1 | 1/1 | 0.100 |" in lines
+
+
+def _moving_square_videos(b: int = 2, t: int = 10, size: int = 32) -> torch.Tensor:
+    """(b t 3 h w) in [-1, 1]: a bright textured square moving right 1 px a frame (video 1: 2 px)."""
+    g = torch.Generator().manual_seed(0)
+    texture = torch.rand(8, 8, generator=g) * 1.5 - 0.5
+    videos = -torch.ones(b, t, 3, size, size)
+    for i in range(b):
+        for k in range(t):
+            x = 4 + (i % 2 + 1) * k
+            videos[i, k, :, 10:18, x:x + 8] = texture
+    return videos
+
+
+def test_still_baseline_is_the_originals_against_zero_motion():
+    import numpy as np
+
+    from kinema.methods.latentgan.bench import motion_distances, motion_references, still_baseline
+    from kinema.metrics.flow_statistics import flow_features, motion_fd
+
+    videos = _moving_square_videos()                           # 2 videos of 10 frames -> 4 windows of 5
+    refs = motion_references(videos, 5)
+    assert refs["flow"].shape[0] == 4 and refs["extractor"] is None
+    still = still_baseline(videos, 5, refs)
+    # a still window has no flow, no direction, no change: every feature is 0
+    assert still["motion FD"] == pytest.approx(motion_fd(refs["flow"], np.zeros_like(refs["flow"])), rel=1e-9)
+    # the originals against themselves are at distance ~0, and the still video is far from them
+    assert motion_distances(videos[:, :5], {"flow": flow_features(videos[:, :5])})["motion FD"] < 1e-6 * still["motion FD"]
+
+
+def test_motion_distances_read_the_motion_extractor_clip_features():
+    from kinema.methods.latentgan.bench import frechet, motion_distances, motion_references
+
+    class MeanExtractor:                                       # clip features: mean colour per frame half
+        def clip_features(self, video):
+            return torch.stack([video[:, : video.shape[1] // 2].mean((1, 2, 3, 4)),
+                                video[:, video.shape[1] // 2:].mean((1, 2, 3, 4)),
+                                video[:, :, :, :, :16].mean((1, 2, 3, 4))], 1)
+
+    videos = _moving_square_videos(b=3)
+    refs = motion_references(videos, 5, MeanExtractor())
+    fake = videos.flip(1)[:, :5]                               # moving left
+    out = motion_distances(fake, refs, MeanExtractor())
+    assert out["motion clip"] == pytest.approx(frechet(MeanExtractor().clip_features(fake), refs["extractor"]))
+    assert set(out) == {"motion FD", "motion clip"}
+
+
+def test_motion_lines_quote_accuracy_first_and_judge_each_row_against_the_still_video():
+    from kinema.bench.seeds import summarise
+    from kinema.methods.latentgan.bench import motion_lines
+
+    def row(*values):
+        return {length: summarise([{"motion FD": v, "motion clip": 2 * v} for v in values])
+                for length in ("short", "long")}
+
+    table = {"Ours": row(1.0, 3.0), "Ours \\ L_GAP": row(9.0)}       # Ours: 2 ± 1.41; clip 4 ± 2.83
+    training = {"labels": ["identity", "action"], "test_accuracy": [0.99, 0.8], "chance": [0.125, 1 / 3],
+                "majority_class_rate": [0.15, 0.35], "test_videos": 300, "steps": 3000, "circular_labels": []}
+    motion = {"still": {"motion FD": 4.0, "motion clip": 8.5}, "training": training,
+              "extractor": "runs/extractors/actors-motion"}
+    lines = motion_lines(table, motion, 25)
+    assert lines[2].startswith("`runs/extractors/actors-motion`") and "0.990, 0.800 (chance 0.125, 0.333" in lines[2]
+    assert "| still (an original frame repeated) | 4 | 4 | 8.5 | 8.5 |" in lines
+    # Ours: 4 - 2 = 2 > 1.41 on motion FD; 8.5 - 4 = 4.5 > 2.83 on the clip FD; the one-seed row is behind
+    assert "Ours below the still video by more than its seed spread on 4 of 4" in lines[-2]
+    assert "Ours \\ L_GAP below the still video by more than its seed spread on 0 of 4 (none)" in lines[-2]
+    carphone = motion_lines({"Ours": {k: v for k, v in row(1.0).items()}},
+                            {"still": {"motion FD": 0.5}, "training": None, "extractor": None}, 25)
+    assert "no motion labels" in carphone[2] and "motion clip" not in carphone[6]
