@@ -66,11 +66,11 @@ class ImageSpaceTemporalGAN(nn.Module):
                 fake = self.render(generator(i, s)[0])
             loss = wasserstein_critic_loss(self.critic(real), self.critic(fake))
             return {"loss": loss + self.model.config.gp_weight * wgan_gradient_penalty(self.critic, real, fake)}
-        ws, motion = generator(i, s)
+        ws, _ = generator(i, s)
         with frozen(self.critic):
             loss = wasserstein_generator_loss(self.critic(self.render(ws)))
         if self.model.config.gap_weight > 0:
-            loss = loss + self.model.config.gap_weight * self.model.angle_penalty(i, s, motion)[0]
+            loss = loss + self.model.config.gap_weight * self.model.angle_penalty(i, s)[0]
         return {"loss": loss}
 
 

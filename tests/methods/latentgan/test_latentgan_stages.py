@@ -230,3 +230,24 @@ def test_paper_schedule_is_350_epochs_of_batch_128_with_the_supplement_ema():
     assert recipe.train.ema_decay == EMA_DECAY == 0.997
     carphone = temporal_recipe("paper-carphone")      # 72 windows: all of them per step
     assert (carphone.train.batch_size, carphone.train.steps) == (72, 350)
+
+
+def test_image_space_generator_step_is_the_critic_term_plus_the_weighted_gap(stages):
+    """The cost benchmark's image-space arm trains the same generator with the same L_GAP term
+    (its weight by hand), only its critic reads rendered frames; both arms time a whole step."""
+    from kinema.methods.latentgan.bench_cost import ImageSpaceTemporalGAN, compare_step_costs
+    from kinema.methods.latentgan.losses import wasserstein_generator_loss
+
+    model = StyleVideoGAN(dataclasses.replace(stages["cfg"], gap_weight=0.7)).train()
+    method = ImageSpaceTemporalGAN(model)
+    windows = stages["embed"].codes[:model.config.window][None].expand(2, -1, -1, -1).contiguous()
+    torch.manual_seed(3)
+    loss = method.training_step({"ws": windows}, "generator")["loss"]
+    torch.manual_seed(3)
+    i, s = model.generator.noise(2, model.config.window)
+    adversarial = wasserstein_generator_loss(method.critic(method.render(model.generator(i, s)[0])))
+    assert float(loss.detach()) == pytest.approx(float((adversarial + 0.7 * model.angle_penalty(i, s)[0]).detach()), rel=1e-5)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cost = compare_step_costs(model, windows, steps=1)
+    assert cost["ratio"] == cost["image_space_seconds"] / cost["w_plus_seconds"] and cost["batch"] == 2
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())     # restored afterwards
