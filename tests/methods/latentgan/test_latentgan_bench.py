@@ -49,7 +49,8 @@ def test_table_cells_are_mean_and_spread_over_seeds():
     from kinema.methods.latentgan.bench import _body
 
     def distances(v):
-        return {"W+ frame": v, "W+ clip": 2 * v, "original frame": 3 * v, "original clip": 4 * v, "windows": 8}
+        return {"W+ frame": v, "W+ clip": 2 * v, "original frame": 3 * v, "original clip": 4 * v,
+                "motion FD": 5 * v, "windows": 8}
 
     table = {"Ours": {length: summarise([distances(1.0), distances(3.0)]) for length in ("short", "long")},
              "Ours \\ L_GAP": {length: summarise([distances(5.0)]) for length in ("short", "long")}}
@@ -61,8 +62,12 @@ def test_table_cells_are_mean_and_spread_over_seeds():
              "gap": [verdict], "no-gap": [{**verdict, "died_out": True, "angle": 0.1}]}
     cost = {"window": 25, "w_plus_seconds": 0.2, "image_space_seconds": 2.0, "resolution": 32,
             "ratio": 10.0, "batch": 16}
+    motion = {"still": {"motion FD": 30.0}, "training": None, "extractor": None}
     lines = _body("actors", "small", table, acd, study, cost, [], 100, (2, 100, 3, 32, 32),
-                  "runs/extractors/actors", 8, 2)
+                  "runs/extractors/actors", 8, 2, motion)
+    assert "| Ours \\ L_GAP | 25 | 25 |" in lines and "| still (an original frame repeated) | 30 | 30 |" in lines
+    assert lines.index("## Motion (measures that see motion, not appearance)") < \
+        lines.index("## Identity consistency (ACD, lower = more consistent)")
     ours = next(line for line in lines if line.startswith("| Ours | W+ |"))
     assert ours == f"| Ours | W+ | 2 ± {math.sqrt(2):.2g} | 2 ± {math.sqrt(2):.2g} | 4 ± {2 * math.sqrt(2):.2g} | " \
                    f"4 ± {2 * math.sqrt(2):.2g} |"                           # mean ± sample std of 2
