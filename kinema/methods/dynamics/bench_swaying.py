@@ -109,26 +109,14 @@ def seam_study(model, pictures, num_seeds: int, samplings=SEAM_SAMPLINGS, frames
     ``progress_file`` every finished seed is kept there (JSON, written atomically), and a study
     stopped part way (the guided DDIM loops take minutes each) goes on from where it was;
     results of another model, picture or setting are not reused."""
-    import hashlib
-    import json
-
-    from kinema.data.io import write_atomic
+    from kinema.bench.kept import KeptResults, content_key
     from kinema.methods.dynamics.motion import seam_error
     from kinema.methods.dynamics.sampling import predict_spectral_volume
 
     frames = loop_frames(model.period) if frames is None else int(frames)
-    done: dict = {}
-    if progress_file is not None and Path(progress_file).is_file():
-        try:
-            done = json.loads(Path(progress_file).read_text())
-        except (OSError, ValueError):
-            done = {}
+    done = KeptResults(progress_file)
     # the key names the model's weights, the picture and the setting: a changed one starts afresh
-    weights = hashlib.sha256()
-    for tensor in model.state_dict().values():
-        weights.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    weights.update(pictures[:1].detach().cpu().contiguous().numpy().tobytes())
-    identity = weights.hexdigest()[:16]
+    identity = content_key(model, pictures[:1])
     result = {"frames": frames, "seeds": num_seeds, "rows": []}
     for label, sampler, steps in samplings:
         row = {"sampling": label, "sampler": sampler, "steps": steps}
@@ -142,8 +130,6 @@ def seam_study(model, pictures, num_seeds: int, samplings=SEAM_SAMPLINGS, frames
                                                      loop=loop, loop_frames=frames, progress=False)[0]
                     done[key] = {"seam": float(seam_error(volume, frames, model.period)[0]),
                                  "seconds": time.perf_counter() - started}
-                    if progress_file is not None:
-                        write_atomic(Path(progress_file), json.dumps(done, indent=1))
                 errors.append(done[key]["seam"])
                 seconds.append(done[key]["seconds"])
             values = torch.tensor(errors, dtype=torch.float64)

@@ -9,7 +9,8 @@ paper's regime, 16 of 76 bins), from trained runs (``--runs``):
 - repeat-I0 (S = 0) and the oracle (``oracle.py``), with one sampling seed per model seed.
 
 Scores, means over the pictures: the amplitude error (phase-invariant, px, over bins 1..K_eval-1
-of the truth, K_eval the largest K of the rows: a model of fewer bins counts the bins it drops),
+of the truth, K_eval the largest K of the Table 2 rows, ``evaluation_bins``: a model of fewer
+bins counts the bins it drops),
 the trajectory end-point error of one sample, the best of ``num_samples``' error, the motion-FD of
 the pictures moved by the samples against them moved by the truth (``scores.motion_video_features``:
 a video metric on motion), and the seam of one period played in a loop (position + velocity terms of Eq. (5), px; wrap speed / mean speed).
@@ -215,9 +216,29 @@ def summary(per_seed: list[dict[str, float]]) -> dict:
             for key, v in values.items()}
 
 
+def evaluation_bins(period: int) -> int:
+    """K_eval: the largest K of the Table 2 rows (``config.FREQUENCY_CHOICES``) capped by the
+    clip's rfft bins; fixed by the preset, not by which rows are trained yet, so a row's scores
+    do not change when another row is added (and kept scores stay valid)."""
+    from kinema.methods.dynamics.config import FREQUENCY_CHOICES
+
+    return min(max(FREQUENCY_CHOICES), period // 2 + 1)
+
+
+def progress_files(runs: Path, preset: str) -> tuple[Path, Path]:
+    """Where a stopped benchmark's finished work is kept: (the scores of each model seed, JSON;
+    the folder of the pictured rows' sample volumes)."""
+    folder = Path(runs) / "bench-progress"
+    return folder / f"dynamics-table2-{preset}.json", folder / f"dynamics-table2-{preset}-volumes"
+
+
 def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs"), preset: str = "small150",
                      num_videos: int = 32, num_samples: int = 4, **options) -> tuple[Path, Path]:
-    """``kinema bench dynamics-table2 --runs runs --preset small150``; see the module docstring."""
+    """``kinema bench dynamics-table2 --runs runs --preset small150``; see the module docstring.
+    Sampling every model seed takes hours on a CPU: each finished one is kept
+    (``progress_files``, keyed by the model's weights, the pictures and the settings), so a
+    stopped benchmark goes on where it was."""
+    from kinema.bench.kept import KeptResults, content_key
     from kinema.bench.harness import write_benchmark
     from kinema.data.synthetic.swaying import Swaying
     from kinema.errors import KinemaError
@@ -240,8 +261,10 @@ def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs
     pictures = torch.stack([item["image"] for item in items])
     period = source.num_frames
     models = {name: [load_pretrained(run / "model").eval() for run in group] for name, group in groups.items()}
-    k_eval = max(model.num_frequencies for group in models.values() for model in group)
+    k_eval = evaluation_bins(period)
     real = true_features(items)
+    kept_file, volumes_folder = progress_files(runs, preset)
+    kept = KeptResults(kept_file)
     # the pictures show the full model, stage A alone and the volume baseline, then the oracle
     pictured = [f"{stage}-{p['base']}{variant}" for stage, variant in
                 (("attention", ""), ("diffusion", ""), ("diffusion", "-volume"))]
@@ -249,10 +272,21 @@ def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs
     for name, group in models.items():
         per_seed = []
         for seed, model in enumerate(group):
+            key = f"{content_key(model, pictures)}|{num_samples}|{seed}|{k_eval}|{MOTION_VIDEO_STRIDE}"
+            pictured_here = seed == 0 and name.removeprefix("dynamics-") in pictured
+            volumes_file = volumes_folder / f"{key.replace('|', '-')}.pt"
+            if key in kept and (not pictured_here or volumes_file.is_file()):
+                per_seed.append(kept[key])
+                if pictured_here:
+                    shown[name.removeprefix("dynamics-")] = torch.load(volumes_file)
+                continue
             volumes = model_volumes(model, pictures, num_samples, seed)
-            per_seed.append(scores_of(volumes, items, period, k_eval, real))
-            if seed == 0 and name.removeprefix("dynamics-") in pictured:
-                shown[name.removeprefix("dynamics-")] = volumes[:SHOWN_PICTURES]
+            if pictured_here:
+                shown[name.removeprefix("dynamics-")] = volumes[:SHOWN_PICTURES].clone()
+                volumes_folder.mkdir(parents=True, exist_ok=True)
+                torch.save(shown[name.removeprefix("dynamics-")], volumes_file)
+            kept[key] = scores_of(volumes, items, period, k_eval, real)
+            per_seed.append(kept[key])
         rows.append({"row": name.removeprefix("dynamics-"), **summary(per_seed)})
     seeds = len(groups[full])
     zero = torch.zeros(len(items), 1, k_eval, 4, *pictures.shape[-2:])

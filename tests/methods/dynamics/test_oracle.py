@@ -65,7 +65,7 @@ def test_the_oracle_beats_standing_still_on_the_measures_that_see_motion(held_ou
 
 
 @pytest.mark.slow            # ~8 s: samples the tiny models (the other benchmarks' tiny-run tests are slow too)
-def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, tmp_path):
+def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, tmp_path, monkeypatch):
     import json
 
     from kinema.data.synthetic.swaying import Swaying
@@ -90,7 +90,11 @@ def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, t
     # standing still misses the whole amplitude of every oscillating bin, and never moves
     options = {**motion_data("tiny", "test").options["source_options"], "num_videos": 2}
     items = [Swaying("test", num_frequencies=4, **options)[i] for i in range(2)]
-    truth = oscillation_amplitude(torch.stack([item["spectral_volume"] for item in items]).double(), 8)
+    # K_eval = 5: every rfft bin of the 8-frame clips (the largest K, 24, capped), whatever rows exist
+    from kinema.data.spectral import spectral_volume
+
+    assert json.loads(js.read_text())["k_eval"] == 5
+    truth = oscillation_amplitude(spectral_volume(torch.stack([item["trajectories"] for item in items]).double(), 5), 8)
     assert rows["repeat I0"]["amplitude_error"]["mean"] == pytest.approx(float(truth[:, 1:].mean()), rel=1e-6)
     still = torch.stack([item["trajectories"] for item in items]).double().norm(dim=2).mean()
     assert rows["repeat I0"]["trajectory_epe"]["mean"] == pytest.approx(float(still), rel=1e-6)
@@ -104,6 +108,21 @@ def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, t
     assert "| repeat I0 |" in md.read_text() and "motion-FD" in md.read_text()
     for picture in ("dynamics-table2-amplitude.png", "dynamics-table2-xt.png", "dynamics-table2-loop.gif"):
         assert (tmp_path / "out" / picture).is_file() and f"]({picture})" in md.read_text()
+    # a second run reads every model seed's kept scores and pictured volumes: no sampling at all
+    import kinema.methods.dynamics.bench_table2 as bench_table2
+
+    amplitude_png = (tmp_path / "out" / "dynamics-table2-amplitude.png").read_bytes()
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampled again")
+
+    monkeypatch.setattr(bench_table2, "model_volumes", no_sampling)
+    _, again = table2_benchmark(tmp_path / "out", runs=runs, preset="tiny", num_videos=2, num_samples=2)
+    assert json.loads(again.read_text())["rows"] == json.loads(js.read_text())["rows"]
+    assert (tmp_path / "out" / "dynamics-table2-amplitude.png").read_bytes() == amplitude_png
+    # another setting is not read from the kept scores
+    with pytest.raises(AssertionError, match="sampled again"):
+        table2_benchmark(tmp_path / "out", runs=runs, preset="tiny", num_videos=2, num_samples=3)
 
 
 def test_oracle_benchmark_page_holds_both_winds_and_refuses_video_presets(tmp_path):
