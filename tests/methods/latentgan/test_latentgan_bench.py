@@ -50,7 +50,7 @@ def test_table_cells_are_mean_and_spread_over_seeds():
 
     def distances(v):
         return {"W+ frame": v, "W+ clip": 2 * v, "original frame": 3 * v, "original clip": 4 * v,
-                "motion FD": 5 * v, "windows": 8}
+                "motion FD": 5 * v, "still motion FD": 30.0, "windows": 8}
 
     table = {"Ours": {length: summarise([distances(1.0), distances(3.0)]) for length in ("short", "long")},
              "Ours \\ L_GAP": {length: summarise([distances(5.0)]) for length in ("short", "long")}}
@@ -66,6 +66,7 @@ def test_table_cells_are_mean_and_spread_over_seeds():
     lines = _body("actors", "small", table, acd, study, cost, [], 100, (2, 100, 3, 32, 32),
                   "runs/extractors/actors", 8, 2, motion)
     assert "| Ours \\ L_GAP | 25 | 25 |" in lines and "| still (an original frame repeated) | 30 | 30 |" in lines
+    assert "| Ours \\ L_GAP, still (its own first frame repeated) | 30 | 30 |" in lines
     assert lines.index("## Motion (measures that see motion, not appearance)") < \
         lines.index("## Identity consistency (ACD, lower = more consistent)")
     ours = next(line for line in lines if line.startswith("| Ours | W+ |"))
@@ -125,21 +126,24 @@ def test_motion_lines_quote_accuracy_first_and_judge_each_row_against_the_still_
     from kinema.bench.seeds import summarise
     from kinema.methods.latentgan.bench import motion_lines
 
-    def row(*values):
-        return {length: summarise([{"motion FD": v, "motion clip": 2 * v} for v in values])
+    def row(*values, still=(4.0, 8.5)):
+        return {length: summarise([{"motion FD": v, "motion clip": 2 * v, "still motion FD": still[0],
+                                    "still motion clip": still[1] + v} for v in values])
                 for length in ("short", "long")}
 
-    table = {"Ours": row(1.0, 3.0), "Ours \\ L_GAP": row(9.0)}       # Ours: 2 ± 1.41; clip 4 ± 2.83
+    # Ours: 2 ± 1.41, clip 4 ± 2.83, its still clip 10.5 ± 1.41; the one-seed row: 9, 18 vs 4, 17.5
+    table = {"Ours": row(1.0, 3.0), "Ours \\ L_GAP": row(9.0)}
     training = {"labels": ["identity", "action"], "test_accuracy": [0.99, 0.8], "chance": [0.125, 1 / 3],
                 "majority_class_rate": [0.15, 0.35], "test_videos": 300, "steps": 3000, "circular_labels": []}
-    motion = {"still": {"motion FD": 4.0, "motion clip": 8.5}, "training": training,
+    motion = {"still": {"motion FD": 4.0, "motion clip": 0.5}, "training": training,
               "extractor": "runs/extractors/actors-motion"}
     lines = motion_lines(table, motion, 25)
     assert lines[2].startswith("`runs/extractors/actors-motion`") and "0.990, 0.800 (chance 0.125, 0.333" in lines[2]
-    assert "| still (an original frame repeated) | 4 | 4 | 8.5 | 8.5 |" in lines
-    # Ours: 4 - 2 = 2 > 1.41 on motion FD; 8.5 - 4 = 4.5 > 2.83 on the clip FD; the one-seed row is behind
-    assert "Ours below the still video by more than its seed spread on 4 of 4" in lines[-2]
-    assert "Ours \\ L_GAP below the still video by more than its seed spread on 0 of 4 (none)" in lines[-2]
-    carphone = motion_lines({"Ours": {k: v for k, v in row(1.0).items()}},
-                            {"still": {"motion FD": 0.5}, "training": None, "extractor": None}, 25)
+    assert "| still (an original frame repeated) | 4 | 4 | 0.5 | 0.5 |" in lines
+    assert "| Ours, still (its own first frame repeated) | 4 ± 0 | 4 ± 0 | 10.5 ± 1.4 | 10.5 ± 1.4 |" in lines
+    # Ours against its own still: 4 - 2 = 2 > 1.41 (motion FD); 10.5 - 4 = 6.5 > 2.83 (clip); the real
+    # still's 0.5 is not the yardstick. The one-seed row: 9 > 4 and 18 > 17.5, behind on all four
+    assert "Ours below its own still video by more than the seed spread on 4 of 4" in lines[-2]
+    assert "Ours \\ L_GAP below its own still video by more than the seed spread on 0 of 4 (none)" in lines[-2]
+    carphone = motion_lines({"Ours": row(1.0)}, {"still": {"motion FD": 0.5}, "training": None, "extractor": None}, 25)
     assert "no motion labels" in carphone[2] and "motion clip" not in carphone[6]
