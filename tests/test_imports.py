@@ -14,7 +14,7 @@ SHARED_LAYERS = ("nn", "data", "metrics", "train", "viz")
 METHOD_MAY_IMPORT = ("kinema.nn", "kinema.data", "kinema.metrics", "kinema.train", "kinema.viz",
                      "kinema.pretrained", "kinema.config", "kinema.registry", "kinema.errors",
                      "kinema.tasks", "kinema.stages", "kinema.apps", "kinema.bench.harness",
-                     "kinema.bench.seeds", "kinema.outputs", "kinema.validate", "kinema.devices",
+                     "kinema.bench.seeds", "kinema.bench.kept", "kinema.outputs", "kinema.validate", "kinema.devices",
                      "kinema.provenance", "kinema.default_models")
 
 
