@@ -238,6 +238,8 @@ def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs
     Sampling every model seed takes hours on a CPU: each finished one is kept
     (``progress_files``, keyed by the model's weights, the pictures and the settings), so a
     stopped benchmark goes on where it was."""
+    from safetensors.torch import load_file, save_file
+
     from kinema.bench.kept import KeptResults, content_key
     from kinema.bench.harness import write_benchmark
     from kinema.data.synthetic.swaying import Swaying
@@ -274,17 +276,17 @@ def table2_benchmark(out_dir: Path = Path("benchmarks"), runs: Path = Path("runs
         for seed, model in enumerate(group):
             key = f"{content_key(model, pictures)}|{num_samples}|{seed}|{k_eval}|{MOTION_VIDEO_STRIDE}"
             pictured_here = seed == 0 and name.removeprefix("dynamics-") in pictured
-            volumes_file = volumes_folder / f"{key.replace('|', '-')}.pt"
+            volumes_file = volumes_folder / f"{key.replace('|', '-')}.safetensors"
             if key in kept and (not pictured_here or volumes_file.is_file()):
                 per_seed.append(kept[key])
                 if pictured_here:
-                    shown[name.removeprefix("dynamics-")] = torch.load(volumes_file)
+                    shown[name.removeprefix("dynamics-")] = load_file(volumes_file)["volumes"]
                 continue
             volumes = model_volumes(model, pictures, num_samples, seed)
             if pictured_here:
                 shown[name.removeprefix("dynamics-")] = volumes[:SHOWN_PICTURES].clone()
                 volumes_folder.mkdir(parents=True, exist_ok=True)
-                torch.save(shown[name.removeprefix("dynamics-")], volumes_file)
+                save_file({"volumes": shown[name.removeprefix("dynamics-")].contiguous()}, volumes_file)
             kept[key] = scores_of(volumes, items, period, k_eval, real)
             per_seed.append(kept[key])
         rows.append({"row": name.removeprefix("dynamics-"), **summary(per_seed)})
