@@ -147,3 +147,61 @@ def test_motion_lines_quote_accuracy_first_and_judge_each_row_against_the_still_
     assert "Ours \\ L_GAP below its own still video by more than the seed spread on 0 of 4 (none)" in lines[-2]
     carphone = motion_lines({"Ours": row(1.0)}, {"still": {"motion FD": 0.5}, "training": None, "extractor": None}, 25)
     assert "no motion labels" in carphone[2] and "motion clip" not in carphone[6]
+
+
+class _BrightnessModel:
+    """A stand-in temporal model: trajectories are seeded random W+ codes (b t 1 2); a frame renders
+    a square moving right 1 px a frame whose brightness is the code's first value, so a video's
+    first frame and its last frame (or a real frame) differ in looks."""
+
+    class config:
+        window = 5
+
+    class basis:
+        @staticmethod
+        def coordinates(windows):
+            return windows.flatten(2)
+
+    def trajectory(self, count, length, g):
+        return torch.rand(count, length, 1, 2, generator=g) * 1.6 - 0.8, None
+
+    def render(self, windows):
+        b, t = windows.shape[:2]
+        video = -torch.ones(b, t, 3, 32, 32)
+        for k in range(t):
+            video[:, k, :, 10:18, 4 + k:12 + k] = windows[:, k, 0, 0].view(b, 1, 1, 1)
+        return video
+
+
+class _LooksExtractor:
+    """Frame and clip features that see brightness, so a still video's features depend on its frame."""
+
+    def frame_features(self, frames):                         # x 20: the square is 1/16 of a frame
+        return 20 * torch.stack([frames.mean((1, 2, 3)), frames[:, :, :, :16].mean((1, 2, 3))], 1)
+
+    def clip_features(self, video):
+        return 20 * torch.stack([video[:, :1].mean((1, 2, 3, 4)), video[:, -1:].mean((1, 2, 3, 4)),
+                                 video[:, :, :, :, :16].mean((1, 2, 3, 4))], 1)
+
+
+def test_each_model_still_is_its_own_rendered_first_frame_repeated():
+    from kinema.methods.latentgan import bench
+    from kinema.methods.latentgan.bench import distances, frechet, motion_distances, motion_references
+
+    model, looks = _BrightnessModel(), _LooksExtractor()
+    real = _moving_square_videos(b=2, t=10)
+    refs = motion_references(real, 5, looks)
+    rows = distances(model, real_windows=torch.rand(4, 5, 1, 2), real_frames=real, extractor=looks,
+                     count_short=3, count_long=2, seed=7, motion=refs, motion_extractor=looks)
+    g = torch.Generator().manual_seed(7)                       # the same draws distances() makes
+    for name, count, length in (("short", 3, 5), ("long", 2, bench.LONG)):
+        video = model.render(bench.slices(model.trajectory(count, length, g)[0], 5))
+        own_still = video[:, :1].expand_as(video).contiguous()
+        assert rows[name]["still motion clip"] == pytest.approx(frechet(looks.clip_features(own_still), refs["extractor"]))
+        assert rows[name]["motion clip"] == pytest.approx(motion_distances(video, refs, looks)["motion clip"])
+        # the last frame repeated, or a real frame repeated, would score another distance
+        last = video[:, -1:].expand_as(video).contiguous()
+        kept = rows[name]["still motion clip"]
+        assert abs(frechet(looks.clip_features(last), refs["extractor"]) - kept) > 1e-3 * kept
+        real_still = bench.slices(real, 5)[:, :1].expand(-1, 5, -1, -1, -1)
+        assert abs(frechet(looks.clip_features(real_still), refs["extractor"]) - kept) > 1e-3 * kept
