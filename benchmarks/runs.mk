@@ -113,7 +113,8 @@ dynamics-loops: $(call model,dynamics-attention-small)
 # measured at 3.0-3.7 s/step (one U-Net denoises all 4K = 64 channels at once; 1 thread beside another
 # run, 2026-12-07), ~2 h a seed. 3 full chains + 3 volume runs + 4 ablation chains = ~14 CPU hours,
 # ~7 h with -j2. The bench samples 32 pictures x 4 samples per model seed, 25-30 CPU minutes each
-# for the attention rows (2026-12-07), ~4-5 CPU hours for all 10 model seeds; every finished one is
+# for the attention rows (2026-12-07), ~5-6 CPU hours for all 13 model seeds (7 attention, 3 stage A,
+# 3 volume; the ablations' own stage A is no Table 2 row and is not sampled); every finished one is
 # kept under runs/bench-progress/, so a stopped bench goes on where it was. dynamics-oracle ~10 min.
 # dynamics-loops-small150 (16 seeds, two samplers, guided and not, at one period and at 3/4 of one) ~2-3 CPU
 # hours: a guided DDIM loop (50 steps x 2 self-recurrences) is ~136 s at 64 px with 2 threads

@@ -4,7 +4,7 @@ paper's regime, 16 of 76 bins), from trained runs (``--runs``):
 
 - every motion model of the preset's base (``dynamics-attention-BASE*``: the full model and its
   K / normalisation ablations; ``dynamics-diffusion-BASE*``: "Independent pred." and "Volume
-  pred."), a run and its ``-seedK`` re-runs (``benchmarks/runs.mk``) making one row, mean ±
+  pred.", not the ablations' own stage A, ``run_groups``), a run and its ``-seedK`` re-runs (``benchmarks/runs.mk``) making one row, mean ±
   standard deviation over the seeds;
 - repeat-I0 (S = 0) and the oracle (``oracle.py``), with one sampling seed per model seed.
 
@@ -28,14 +28,21 @@ SCORES = ("amplitude_error", "trajectory_epe", "best_of_n_epe", "motion_fd", "se
 
 
 def run_groups(runs: Path, base: str) -> dict[str, list[Path]]:
-    """{row run name: [the run, its -seedK runs]} of every trained motion model of ``base``."""
+    """{row run name: [the run, its -seedK runs]} of every trained motion model of ``base``.
+    Stage A of an ablation (``dynamics-diffusion-BASE-k4`` under ``dynamics-attention-BASE-k4``)
+    is no row of Table 2 and is skipped, which saves sampling it (half an hour a seed on a CPU);
+    stage A of the full model is "Independent pred.", and a stage A with no stage B on top (the
+    volume baseline) is a row of its own."""
     groups: dict[str, list[Path]] = {}
     for stage in ("attention", "diffusion"):
         for run in sorted(Path(runs).glob(f"dynamics-{stage}-{base}*")):
             name = re.sub(r"-seed\d+$", "", run.name)
             if (run / "model" / "config.json").is_file() and re.fullmatch(rf"dynamics-{stage}-{base}(-.*)?", name):
                 groups.setdefault(name, []).append(run)
-    return groups
+    full_stage_a = f"dynamics-diffusion-{base}"
+    return {name: group for name, group in groups.items()
+            if not name.startswith("dynamics-diffusion-") or name == full_stage_a
+            or name.replace("-diffusion-", "-attention-", 1) not in groups}
 
 
 def true_features(items: list[dict]):

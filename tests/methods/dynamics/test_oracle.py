@@ -81,6 +81,14 @@ def test_table2_groups_seeds_into_rows_and_scores_repeat_i0_by_hand(tiny_runs, t
     (runs / "dynamics-diffusion-tinyish").mkdir()                   # not a run of the tiny base
     assert {name: len(g) for name, g in run_groups(runs, "tiny").items()} == \
         {"dynamics-attention-tiny": 2, "dynamics-diffusion-tiny": 1}
+    # stage A of an ablation is no row; stage A with no stage B on top (the volume baseline) is one
+    ablations = tmp_path / "ablations"
+    ablations.mkdir()
+    for name, run in (("attention-tiny", "attention"), ("diffusion-tiny", "diffusion"), ("attention-tiny-k4", "attention"),
+                      ("diffusion-tiny-k4", "diffusion"), ("diffusion-tiny-volume", "diffusion")):
+        (ablations / f"dynamics-{name}").symlink_to(tiny_runs[run])
+    assert sorted(run_groups(ablations, "tiny")) == ["dynamics-attention-tiny", "dynamics-attention-tiny-k4",
+                                                     "dynamics-diffusion-tiny", "dynamics-diffusion-tiny-volume"]
     md, js = table2_benchmark(tmp_path / "out", runs=runs, preset="tiny", num_videos=2, num_samples=2)
     rows = {r["row"]: r for r in json.loads(js.read_text())["rows"]}
     assert list(rows) == ["attention-tiny", "diffusion-tiny", "repeat I0", "oracle (the data's law, random phases)"]
