@@ -180,8 +180,10 @@ gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-s
 
 # ---------------------------------------------------------------- StyleVideoGAN (Table 1, looping, cost)
 # image pair -> embedding -> temporal GAN with and without L_GAP, the temporal rows from 3 seeds
-# (the paper reports 5 models per row). The bench then trains the looping study itself, 20 seeds
-# per arm (kinema.methods.latentgan.bench_loop: STUDY_SEEDS, STUDY_STEPS), one after another.
+# (the paper reports 5 models per row). On actors the bench then trains the looping study itself, 20
+# seeds per arm (kinema.methods.latentgan.bench_loop: STUDY_SEEDS, STUDY_STEPS), one after another;
+# the paper records that study once, and so does kinema (bench.LOOPING_STUDY_DATA): carphone's page
+# points to the actors one.
 # CPU cost per data, from one iteration (critic + generator step) timed at 1 thread on this shared
 # 2-core machine (2026-12-07: temporal small preset, batch 32: 0.14 s with L_GAP, 0.09 s without;
 # study model, batch 16: 0.11 s / 0.05 s): the image pair 51 min (8000 steps, measured), 6 temporal
@@ -189,7 +191,8 @@ gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-s
 # judged) ~30 min, and the study's 40 models of 1500 steps: estimated at 80 min from one iteration,
 # measured at 450-640 s of training per L_GAP model (runs/latentgan-loop-small/gap-seed*/, one thread
 # beside another run, 2026-12-07), i.e. ~3 h for the 20 L_GAP models and ~1.5 h for the 20 without.
-# About 5-6 CPU hours per data; a stopped bench keeps every finished study model and goes on from there.
+# About 5-6 CPU hours for actors (with the study), ~2.5 for carphone; a stopped bench keeps every
+# finished study model and goes on from there.
 define LATENTGAN
 $(call model,latentgan-embed-$(1)): $(call model,latentgan-image-$(1))
 $(call seeded_on,latentgan-temporal-$(1),"" -no-gap,$(call model,latentgan-embed-$(1)))

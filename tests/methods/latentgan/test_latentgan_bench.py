@@ -75,6 +75,11 @@ def test_table_cells_are_mean_and_spread_over_seeds():
     assert "| Ours \\ L_GAP | original | 15 | 15 | 20 | 20 |" in lines       # one seed: the value
     assert "Ours: 2 seed(s)" in lines[0] and "Ours \\ L_GAP: 1 seed(s)" in lines[0]
     assert "| without L_GAP | 1/1 | 5/8 | 1 | 1/1 | 0.100 |" in lines
+    # the looping study runs once (on actors, as the paper runs it once): another data's page points there
+    carphone = _body("carphone", "small-carphone", table, acd, None, cost, [], 100, (2, 100, 3, 32, 32),
+                     "runs/extractors/actors", 8, 2, motion)
+    assert any("](latentgan-actors.md#looping-models-trained-from-different-seeds)" in line for line in carphone)
+    assert not any(line.startswith("| without L_GAP |") for line in carphone)
 
 
 def _moving_square_videos(b: int = 2, t: int = 10, size: int = 32) -> torch.Tensor:
