@@ -271,7 +271,11 @@ def test_edit_scribble_propagates_and_points_track(bundled_page):
     page.mouse.up()
     assert page.evaluate("document.querySelector('#tab-edit .run') && 1") == 1
     page.click(f"{section} .run")
-    page.wait_for_function("document.querySelectorAll('#tab-edit figure canvas.player').length === 3")
+    # three players, or the tab's error (failing at once and saying it, not after the timeout); the
+    # job takes seconds here, but once waited past 120 s in a whole CI run: 240 s as for the poke
+    page.wait_for_function("document.querySelectorAll('#tab-edit figure canvas.player').length === 3 || "
+                           "!document.querySelector('#tab-edit .error').hidden", timeout=240_000)
+    assert page.is_hidden("#tab-edit .error"), page.inner_text("#tab-edit .error")
     captions = page.locator(f"{section} figcaption").all_inner_texts()
     assert any("scribble, propagated" in c for c in captions), captions
     assert distinct_frames(page, f"{section} figure canvas.player >> nth=1") > 1
