@@ -183,7 +183,7 @@ gendef-bikes: $(call model,gendef-video-small-bikes) $(call model,gendef-video-s
 # (the paper reports 5 models per row). On actors the bench then trains the looping study itself, 20
 # seeds per arm (kinema.methods.latentgan.bench_loop: STUDY_SEEDS, STUDY_STEPS), one after another;
 # the paper records that study once, and so does kinema (bench.LOOPING_STUDY_DATA): carphone's page
-# points to the actors one.
+# points to the actors one and judges its own 3 + 3 temporal models the same way.
 # CPU cost per data, from one iteration (critic + generator step) timed at 1 thread on this shared
 # 2-core machine (2026-12-07: temporal small preset, batch 32: 0.14 s with L_GAP, 0.09 s without;
 # study model, batch 16: 0.11 s / 0.05 s): the image pair 51 min (8000 steps, measured), 6 temporal

@@ -26,7 +26,7 @@ Rows, for the model trained with L_GAP ("Ours") and without ("Ours \\ L_GAP"):
   least half of its long samples do; also the gradient angle phi of each model. The paper records
   this study once, on one short training sequence (Sec. 4, "Evaluation of the Gradient Angle
   Penalty"); kinema runs it once too, on ``LOOPING_STUDY_DATA`` (its 40 models cost ~4.5 CPU hours
-  here), and the other data's page points to it;
+  here); the other data's page points to it and judges its own seeds' models the same way;
 - the cost of one training iteration in W+ against the same temporal networks trained on
   frames rendered through the image generator (``bench_cost``).
 
@@ -203,7 +203,7 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
     from kinema.bench.harness import write_benchmark
     from kinema.methods.latentgan.apps import load_model
     from kinema.methods.latentgan.bench_cost import compare_step_costs
-    from kinema.methods.latentgan.bench_loop import looping_study
+    from kinema.methods.latentgan.bench_loop import judge, looping_study
     from kinema.methods.latentgan.embed import EmbeddingWindows
 
     preset = preset or "small"
@@ -234,16 +234,19 @@ def latentgan_benchmark(data: str, out_dir: Path, runs=None, num_videos: int | N
     still = still_baseline(real_videos, short, references, motion_net)
     count_short = num_videos or 256
     count_long = max(2, count_short // 8)
-    table, acd = {}, {}
+    table, acd, judged = {}, {}, {}
     for label, folders_of_label in seeded.items():      # every seed of a row: mean ± std
         seed_models = [models[label]] + [load_model(f) for f in folders_of_label[1:]]
+        if data != LOOPING_STUDY_DATA:                   # the study runs elsewhere: judge these models
+            judged["gap" if label == "Ours" else "no-gap"] = [judge(m, STUDY_SAMPLES) for m in seed_models]
         found = [distances(m, real_windows, real_videos, ident, count_short, count_long,
                            motion=references, motion_extractor=motion_net)
                  for m in seed_models]
         table[label] = {length: summarise([f[length] for f in found]) for length in ("short", "long")}
         acd[label] = summarise([identity_consistency(m, real_videos, ident, min(count_long, 16))
                                 for m in seed_models])
-    study = looping_study(data, preset, runs, STUDY_SEEDS, STUDY_SAMPLES) if data == LOOPING_STUDY_DATA else None
+    study = looping_study(data, preset, runs, STUDY_SEEDS, STUDY_SAMPLES) if data == LOOPING_STUDY_DATA else \
+        {"study_data": LOOPING_STUDY_DATA, "samples_per_model": STUDY_SAMPLES, **judged}
     cost = compare_step_costs(models["Ours"], real_windows[:16])
     pictures = write_pictures(models, out_dir, f"latentgan-{data}")
     motion = {"still": still, "training": motion_training,
@@ -355,13 +358,7 @@ def _body(data, stem, table, acd, study, cost, pictures, n_windows, real_shape, 
     for label, row in acd.items():
         lines.append(f"| {label} | " + " | ".join(mean_spread(row[key], 4) for key in (
             "real videos", "training actor", "random actors (offset trick)")) + " |")
-    looping = study_lines(study) if study is not None else [
-        "## Looping (models trained from different seeds)", "",
-        f"The paper counts looping models once, on one short training sequence (19/20 without L_GAP, 6/20 "
-        f"with it); kinema's study of 20 models per arm is run once too, on {LOOPING_STUDY_DATA}: "
-        f"[latentgan-{LOOPING_STUDY_DATA}.md](latentgan-{LOOPING_STUDY_DATA}.md#looping-models-trained-from-different-seeds). "
-        f"This page's long samples are judged in the Fréchet rows above."]
-    lines += ["", *looping, "", "## Cost of one training iteration (critic + generator step)", "",
+    lines += ["", *study_lines(study), "", "## Cost of one training iteration (critic + generator step)", "",
               f"W+: {cost['w_plus_seconds']:.3f} s; image space (frames rendered through the "
               f"generator at {cost['resolution']} px, a frame-encoder critic): "
               f"{cost['image_space_seconds']:.3f} s; ratio {cost['ratio']:.1f}x (batch {cost['batch']}, "

@@ -20,6 +20,7 @@ when that count is small in both arms.
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import torch
@@ -85,16 +86,34 @@ def looping_study(data: str, preset: str, runs: Path, seeds: int, samples: int) 
     return out
 
 
+STUDY_HEADING = "## Looping (models trained from different seeds)"
+# the heading's link anchor as Markdown renderers make it: lower case, punctuation dropped, spaces -> -
+STUDY_ANCHOR = re.sub(r"[^\w\- ]", "", STUDY_HEADING.lstrip("# ").lower()).replace(" ", "-")
+
+
 def study_lines(study: dict) -> list[str]:
-    lines = ["## Looping (models trained from different seeds)", "",
-             f"{study['seeds']} seeds each, {study['steps']} steps of batch {study['batch_size']} "
-             f"(study models: {study['model']}); {study['samples_per_model']} samples of {LONG} "
-             f"steps per model, judged by `kinema.methods.latentgan.looping.detect_loop` (a model "
-             f"loops when half its samples do; 'still' = its motion dies out, counted as looping; "
-             f"a model whose motion died out in half its samples is counted apart as well: many of "
-             f"them mean too short a training, not a verdict on L_GAP). The paper: 19/20 without "
-             f"L_GAP, 6/20 with it. phi: the GAP angle of each model at 64 noise draws, d normalised "
-             f"by those draws' own statistics (`model.generator_angles`), averaged.", "",
+    """The page's looping section: the study's models (``looping_study``), or, where the study is
+    run on other data (``study["study_data"]``), a pointer to it and this page's own models judged
+    the same way (``judge`` of each seed's model: ``study["gap"]``, ``study["no-gap"]``)."""
+    if study.get("study_data"):
+        data = study["study_data"]
+        about = (f"The paper counts looping models once, on one short training sequence (19/20 without L_GAP, "
+                 f"6/20 with it); kinema's study of 20 models per arm is run once too, on {data}: "
+                 f"[latentgan-{data}.md](latentgan-{data}.md#{STUDY_ANCHOR}). Here: this page's own temporal "
+                 f"models ({len(study['gap'])} and {len(study['no-gap'])} seeds, the preset's size and steps), "
+                 f"{study['samples_per_model']} samples of {LONG} steps each, judged as the study judges "
+                 f"(`kinema.methods.latentgan.looping.detect_loop`; a model loops when half its samples do; "
+                 f"'still' = its motion dies out, counted as looping). phi: the GAP angle at 64 noise draws.")
+    else:
+        about = (f"{study['seeds']} seeds each, {study['steps']} steps of batch {study['batch_size']} "
+                 f"(study models: {study['model']}); {study['samples_per_model']} samples of {LONG} "
+                 f"steps per model, judged by `kinema.methods.latentgan.looping.detect_loop` (a model "
+                 f"loops when half its samples do; 'still' = its motion dies out, counted as looping; "
+                 f"a model whose motion died out in half its samples is counted apart as well: many of "
+                 f"them mean too short a training, not a verdict on L_GAP). The paper: 19/20 without "
+                 f"L_GAP, 6/20 with it. phi: the GAP angle of each model at 64 noise draws, d normalised "
+                 f"by those draws' own statistics (`model.generator_angles`), averaged.")
+    lines = [STUDY_HEADING, "", about, "",
              "| training | models that loop | looping samples | of which still | models whose motion "
              "died out | mean angle phi (rad) |",
              "|---|---|---|---|---|---|"]

@@ -75,11 +75,18 @@ def test_table_cells_are_mean_and_spread_over_seeds():
     assert "| Ours \\ L_GAP | original | 15 | 15 | 20 | 20 |" in lines       # one seed: the value
     assert "Ours: 2 seed(s)" in lines[0] and "Ours \\ L_GAP: 1 seed(s)" in lines[0]
     assert "| without L_GAP | 1/1 | 5/8 | 1 | 1/1 | 0.100 |" in lines
-    # the looping study runs once (on actors, as the paper runs it once): another data's page points there
-    carphone = _body("carphone", "small-carphone", table, acd, None, cost, [], 100, (2, 100, 3, 32, 32),
+    # the looping study runs once (on actors, as the paper runs it once): another data's page points
+    # there and judges its own seeds' models (here 2 with L_GAP, 1 without)
+    looping = {"loops": False, "looping_samples": 1, "samples": 8, "still_samples": 0, "angle": 0.9}
+    own = {"study_data": "actors", "samples_per_model": 8,
+           "gap": [looping, {**looping, "loops": True, "looping_samples": 6, "still_samples": 2, "angle": 0.5}],
+           "no-gap": [{**looping, "loops": True, "looping_samples": 8, "angle": 0.2}]}
+    carphone = _body("carphone", "small-carphone", table, acd, own, cost, [], 100, (2, 100, 3, 32, 32),
                      "runs/extractors/actors", 8, 2, motion)
-    assert any("](latentgan-actors.md#looping-models-trained-from-different-seeds)" in line for line in carphone)
-    assert not any(line.startswith("| without L_GAP |") for line in carphone)
+    assert any("](latentgan-actors.md#looping-models-trained-from-different-seeds)" in line
+               and "(2 and 1 seeds" in line for line in carphone)
+    assert "| with L_GAP | 1/2 | 7/16 | 2 | 0/2 | 0.700 |" in carphone
+    assert "| without L_GAP | 1/1 | 8/8 | 0 | 0/1 | 0.200 |" in carphone
 
 
 def _moving_square_videos(b: int = 2, t: int = 10, size: int = 32) -> torch.Tensor:
