@@ -4,8 +4,8 @@ paper's regime, 16 of 76 bins), from trained runs (``--runs``):
 
 - every motion model of the preset's base (``dynamics-attention-BASE*``: the full model and its
   K / normalisation ablations; ``dynamics-diffusion-BASE*``: "Independent pred." and "Volume
-  pred.", not the ablations' own stage A, ``run_groups``), a run and its ``-seedK`` re-runs (``benchmarks/runs.mk``) making one row, mean ±
-  standard deviation over the seeds;
+  pred.", not the ablations' own stage A: ``run_groups``), a run and its ``-seedK`` re-runs
+  (``benchmarks/runs.mk``) making one row, mean ± standard deviation over the seeds;
 - repeat-I0 (S = 0) and the oracle (``oracle.py``), with one sampling seed per model seed.
 
 Scores, means over the pictures: the amplitude error (phase-invariant, px, over bins 1..K_eval-1
@@ -39,10 +39,12 @@ def run_groups(runs: Path, base: str) -> dict[str, list[Path]]:
             name = re.sub(r"-seed\d+$", "", run.name)
             if (run / "model" / "config.json").is_file() and re.fullmatch(rf"dynamics-{stage}-{base}(-.*)?", name):
                 groups.setdefault(name, []).append(run)
-    full_stage_a = f"dynamics-diffusion-{base}"
-    return {name: group for name, group in groups.items()
-            if not name.startswith("dynamics-diffusion-") or name == full_stage_a
-            or name.replace("-diffusion-", "-attention-", 1) not in groups}
+
+    def is_row(name: str) -> bool:     # not a stage A with its own stage B, unless the full model's
+        stage_b = name.replace("dynamics-diffusion-", "dynamics-attention-", 1)
+        return stage_b == name or stage_b not in groups or name == f"dynamics-diffusion-{base}"
+
+    return {name: group for name, group in groups.items() if is_row(name)}
 
 
 def true_features(items: list[dict]):
